@@ -1,0 +1,1 @@
+//! synod-checker: reads a history and checks it (see docs/history.md).
