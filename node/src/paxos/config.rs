@@ -1,0 +1,130 @@
+//! The core's configuration: who plays which role, timing, and the optional mutant.
+
+use super::ballot::NodeId;
+use super::bug::Bug;
+use serde::{Deserialize, Serialize};
+
+/// Tunables sent by the controller in `init.config` (all optional on the wire).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tuning {
+    /// A phase (prepare or accept) that has no quorum after this long is retried.
+    pub phase_timeout_ms: u64,
+    /// Randomised exponential backoff before a retry. Off: retry at once (dueling livelock).
+    pub backoff: bool,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A proposal gives up (error `gave_up`) after this many ballots.
+    pub max_attempts: u32,
+    /// `decided` is re-sent to a learner that has not acknowledged it after this long.
+    pub decided_retry_ms: u64,
+    /// `decided` is re-sent at most this many times per learner.
+    pub decided_max_retries: u32,
+    /// Open proposals on this node at most; more are refused with error `busy`.
+    pub max_proposals: usize,
+    /// Seed for backoff jitter (mixed with the node id).
+    pub seed: u64,
+    /// A mutant, or `null` for the correct protocol.
+    pub bug: Option<Bug>,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            phase_timeout_ms: 200,
+            backoff: true,
+            backoff_base_ms: 2,
+            backoff_max_ms: 500,
+            max_attempts: 200,
+            decided_retry_ms: 100,
+            decided_max_retries: 100,
+            max_proposals: 10_000,
+            seed: 0,
+            bug: None,
+        }
+    }
+}
+
+/// Everything the core needs to know to run one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub node: NodeId,
+    pub acceptors: Vec<NodeId>,
+    pub proposers: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+    pub tuning: Tuning,
+}
+
+impl Config {
+    /// A config in which every node of `nodes` plays every role.
+    pub fn all_roles(node: NodeId, nodes: &[NodeId]) -> Config {
+        Config {
+            node,
+            acceptors: nodes.to_vec(),
+            proposers: nodes.to_vec(),
+            learners: nodes.to_vec(),
+            tuning: Tuning::default(),
+        }
+    }
+
+    pub fn bug(&self) -> Option<Bug> {
+        self.tuning.bug
+    }
+
+    pub fn has_bug(&self, bug: Bug) -> bool {
+        self.tuning.bug == Some(bug)
+    }
+
+    /// Acceptors whose `promise` or `accepted` make a quorum.
+    pub fn quorum(&self) -> usize {
+        let n = self.acceptors.len();
+        if self.has_bug(Bug::MinorityQuorum) {
+            (n / 2).max(1)
+        } else {
+            n / 2 + 1
+        }
+    }
+
+    pub fn is_acceptor(&self) -> bool {
+        self.acceptors.contains(&self.node)
+    }
+
+    pub fn is_proposer(&self) -> bool {
+        self.proposers.contains(&self.node)
+    }
+
+    pub fn is_learner(&self) -> bool {
+        self.learners.contains(&self.node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quorum_is_a_strict_majority() {
+        let c = Config::all_roles(1, &[1, 2, 3]);
+        assert_eq!(c.quorum(), 2);
+        let c = Config::all_roles(1, &[1, 2, 3, 4, 5]);
+        assert_eq!(c.quorum(), 3);
+        let c = Config::all_roles(1, &[1, 2, 3, 4]);
+        assert_eq!(c.quorum(), 3);
+    }
+
+    #[test]
+    fn minority_quorum_mutant_takes_half() {
+        let mut c = Config::all_roles(1, &[1, 2, 3, 4, 5]);
+        c.tuning.bug = Some(Bug::MinorityQuorum);
+        assert_eq!(c.quorum(), 2);
+    }
+
+    #[test]
+    fn tuning_rejects_unknown_fields() {
+        let err = serde_json::from_str::<Tuning>(r#"{"phase_timeout":1}"#).unwrap_err();
+        assert!(err.to_string().contains("phase_timeout"), "{err}");
+        let t: Tuning = serde_json::from_str(r#"{"bug":"learn-on-one"}"#).unwrap();
+        assert_eq!(t.bug, Some(Bug::LearnOnOne));
+        assert_eq!(t.phase_timeout_ms, 200);
+    }
+}

@@ -1,0 +1,95 @@
+//! The learner: a value is chosen when a quorum of acceptors accepted it at one ballot, or
+//! when a proposer that saw that happen says `decided`. A decided value never changes; a
+//! conflicting decision (possible only when some node runs a mutant) is still reported, so
+//! the checker sees it, but the learner keeps the first.
+
+use super::ballot::{Ballot, InstanceId, NodeId};
+use super::bug::Bug;
+use super::config::Config;
+use super::msg::Accepted;
+use super::output::{Effects, Output};
+use super::record::Record;
+use std::collections::{BTreeSet, HashMap};
+
+/// Distinct (ballot, value) tallies kept per undecided instance, at most; beyond it the
+/// oldest ballots are forgotten (they can only be outvoted by higher ones).
+pub const MAX_TALLIES_PER_INSTANCE: usize = 256;
+
+/// What `learn` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Learn {
+    /// First decision for this instance.
+    New,
+    /// Already known, same value.
+    Known,
+    /// Already known with another value: a safety violation somewhere.
+    Conflict,
+}
+
+#[derive(Debug, Default)]
+pub struct Learner {
+    learned: HashMap<InstanceId, String>,
+    tallies: HashMap<InstanceId, HashMap<(Ballot, String), BTreeSet<NodeId>>>,
+}
+
+impl Learner {
+    pub fn restore(&mut self, record: &Record) {
+        if let Record::Learned { instance, value } = record {
+            self.learned
+                .entry(*instance)
+                .or_insert_with(|| value.clone());
+        }
+    }
+
+    pub fn learned(&self, instance: InstanceId) -> Option<&str> {
+        self.learned.get(&instance).map(String::as_str)
+    }
+
+    /// Counts an `accepted`; returns the chosen value when this one completes a quorum.
+    pub fn on_accepted(&mut self, config: &Config, from: NodeId, m: &Accepted) -> Option<String> {
+        if !config.acceptors.contains(&from) || self.learned.contains_key(&m.instance) {
+            return None;
+        }
+        let tallies = self.tallies.entry(m.instance).or_default();
+        let key = (m.ballot, m.value.clone());
+        if !tallies.contains_key(&key) && tallies.len() >= MAX_TALLIES_PER_INSTANCE {
+            let lowest = tallies.keys().min().cloned().expect("non-empty tallies");
+            tallies.remove(&lowest);
+        }
+        let voters = tallies.entry(key).or_default();
+        voters.insert(from);
+        let needed = if config.has_bug(Bug::LearnOnOne) {
+            1
+        } else {
+            config.quorum()
+        };
+        (voters.len() >= needed).then(|| m.value.clone())
+    }
+
+    /// Records a decision: persisted, then reported to the controller.
+    pub fn learn(&mut self, instance: InstanceId, value: &str, fx: &mut Effects) -> Learn {
+        self.tallies.remove(&instance);
+        match self.learned.get(&instance) {
+            Some(known) if known == value => Learn::Known,
+            Some(_) => {
+                fx.push(Output::Learned {
+                    instance,
+                    value: value.to_string(),
+                });
+                Learn::Conflict
+            }
+            None => {
+                self.learned.insert(instance, value.to_string());
+                fx.persist(Record::Learned {
+                    instance,
+                    value: value.to_string(),
+                });
+                fx.push(Output::Learned {
+                    instance,
+                    value: value.to_string(),
+                });
+                Learn::New
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The proposer: drives one proposal per instance through phase 1 (prepare/promise) and
+//! phase 2 (accept/accepted), retrying with a higher ballot after a randomised exponential
+//! backoff when a phase fails (a nack, or no quorum before the phase timeout). Once it knows
+//! the decision it answers the waiting client ops and announces the decision to every learner,
+//! re-sending `decided` until each acknowledges it.
+
+use super::ballot::{Ballot, InstanceId, NodeId};
+use super::bug::Bug;
+use super::config::Config;
+use super::msg::{Accept, AcceptedValue, Decided, Msg, Prepare, Promise};
+use super::output::{Effects, OpId, Output, ProposeError};
+use super::record::Record;
+use super::rng::Rng;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Client ops waiting on one proposal, at most (a re-invoked op joins the open proposal).
+pub const MAX_WAITERS: usize = 64;
+
+#[derive(Debug)]
+enum Phase {
+    /// Phase 1: promises so far, in arrival order.
+    Preparing {
+        promises: Vec<(NodeId, Option<AcceptedValue>)>,
+    },
+    /// Phase 2: the value being proposed and the acceptors that accepted it.
+    Accepting {
+        value: String,
+        accepted: BTreeSet<NodeId>,
+    },
+    /// Between ballots: the next one starts at the deadline.
+    Backoff,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    own_value: String,
+    waiters: Vec<OpId>,
+    ballot: Ballot,
+    /// Ballots used so far.
+    attempts: u32,
+    /// Highest round seen from other proposers in this instance (nacks, promises).
+    seen_round: u64,
+    phase: Phase,
+    deadline_us: u64,
+}
+
+/// A decision being announced to learners that have not acknowledged it yet.
+#[derive(Debug)]
+struct Announcement {
+    value: String,
+    pending: BTreeSet<NodeId>,
+    retries: u32,
+    next_us: u64,
+}
+
+#[derive(Debug)]
+pub struct Proposer {
+    proposals: BTreeMap<InstanceId, Proposal>,
+    announcements: BTreeMap<InstanceId, Announcement>,
+    /// The highest round this node used; persisted so that no ballot is reused after a restart.
+    max_round: u64,
+}
+
+impl Proposer {
+    pub fn new() -> Proposer {
+        Proposer {
+            proposals: BTreeMap::new(),
+            announcements: BTreeMap::new(),
+            max_round: 0,
+        }
+    }
+
+    pub fn restore(&mut self, record: &Record) {
+        if let Record::Round { round } = record {
+            self.max_round = self.max_round.max(*round);
+        }
+    }
+
+    pub fn max_round(&self) -> u64 {
+        self.max_round
+    }
+
+    pub fn open_proposals(&self) -> usize {
+        self.proposals.len()
+    }
+
+    pub fn ballot_of(&self, instance: InstanceId) -> Option<Ballot> {
+        self.proposals.get(&instance).map(|p| p.ballot)
+    }
+
+    pub fn next_timeout_us(&self) -> Option<u64> {
+        let p = self.proposals.values().map(|p| p.deadline_us).min();
+        let a = self.announcements.values().map(|a| a.next_us).min();
+        p.into_iter().chain(a).min()
+    }
+
+    /// A client asks this node to propose `value` for `instance`.
+    pub fn propose(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        op: OpId,
+        instance: InstanceId,
+        value: String,
+        fx: &mut Effects,
+    ) {
+        if let Some(p) = self.proposals.get_mut(&instance) {
+            if p.waiters.len() < MAX_WAITERS {
+                p.waiters.push(op);
+            } else {
+                fx.push(done(op, instance, Err(ProposeError::Busy)));
+            }
+            return;
+        }
+        if self.proposals.len() >= config.tuning.max_proposals {
+            fx.push(done(op, instance, Err(ProposeError::Busy)));
+            return;
+        }
+        let proposal = Proposal {
+            own_value: value,
+            waiters: vec![op],
+            ballot: Ballot::ZERO,
+            attempts: 0,
+            seen_round: 0,
+            phase: Phase::Backoff,
+            deadline_us: now_us,
+        };
+        self.proposals.insert(instance, proposal);
+        self.start_ballot(now_us, config, instance, fx);
+    }
+
+    /// Phase 1a with a fresh ballot above every round this node used or saw.
+    fn start_ballot(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        instance: InstanceId,
+        fx: &mut Effects,
+    ) {
+        let p = self
+            .proposals
+            .get_mut(&instance)
+            .expect("start_ballot on an open proposal");
+        let round = self.max_round.max(p.seen_round) + 1;
+        self.max_round = round;
+        if !config.has_bug(Bug::BallotReuseAfterRestart) {
+            fx.persist(Record::Round { round });
+        }
+        let node = if config.has_bug(Bug::NonUniqueBallots) {
+            0
+        } else {
+            config.node
+        };
+        let ballot = Ballot::new(round, node);
+        assert!(ballot > p.ballot, "a proposer's ballots must increase");
+        p.ballot = ballot;
+        p.attempts += 1;
+        p.phase = Phase::Preparing {
+            promises: Vec::new(),
+        };
+        p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+        fx.broadcast(
+            &config.acceptors,
+            &Msg::Prepare(Prepare { instance, ballot }),
+        );
+    }
+
+    pub fn on_promise(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        from: NodeId,
+        m: Promise,
+        fx: &mut Effects,
+    ) {
+        let Some(p) = self.proposals.get_mut(&m.instance) else {
+            return;
+        };
+        if m.ballot != p.ballot || !config.acceptors.contains(&from) {
+            return; // stale: a promise for an older ballot of ours
+        }
+        let Phase::Preparing { promises } = &mut p.phase else {
+            return;
+        };
+        if promises.iter().any(|(n, _)| *n == from) {
+            return; // duplicate
+        }
+        promises.push((from, m.accepted));
+        if promises.len() < config.quorum() {
+            return;
+        }
+        let value = choose_value(config, &p.own_value, promises);
+        let ballot = p.ballot;
+        p.phase = Phase::Accepting {
+            value: value.clone(),
+            accepted: BTreeSet::new(),
+        };
+        p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+        let accept = Msg::Accept(Accept {
+            instance: m.instance,
+            ballot,
+            value,
+        });
+        fx.broadcast(&config.acceptors, &accept);
+    }
+
+    /// Returns the decided value when this `accepted` completes a quorum for our ballot.
+    pub fn on_accepted(
+        &mut self,
+        config: &Config,
+        from: NodeId,
+        instance: InstanceId,
+        ballot: Ballot,
+    ) -> Option<String> {
+        let p = self.proposals.get_mut(&instance)?;
+        if ballot != p.ballot || !config.acceptors.contains(&from) {
+            return None;
+        }
+        let Phase::Accepting { value, accepted } = &mut p.phase else {
+            return None;
+        };
+        accepted.insert(from);
+        (accepted.len() >= config.quorum()).then(|| value.clone())
+    }
+
+    pub fn on_nack(&mut self, now_us: u64, config: &Config, rng: &mut Rng, m: super::msg::Nack) {
+        let Some(p) = self.proposals.get_mut(&m.instance) else {
+            return;
+        };
+        p.seen_round = p.seen_round.max(m.promised.round);
+        if m.ballot != p.ballot || matches!(p.phase, Phase::Backoff) {
+            return; // stale, or already backing off
+        }
+        p.phase = Phase::Backoff;
+        p.deadline_us = now_us + backoff_us(config, rng, p.attempts);
+    }
+
+    /// The decision for `instance` is known: answer the waiting ops. With `announce`, also
+    /// tell every learner until each acknowledges.
+    pub fn finish(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        instance: InstanceId,
+        value: &str,
+        announce: bool,
+        fx: &mut Effects,
+    ) {
+        let Some(p) = self.proposals.remove(&instance) else {
+            return;
+        };
+        for op in p.waiters {
+            fx.push(done(op, instance, Ok(value.to_string())));
+        }
+        if announce && !self.announcements.contains_key(&instance) {
+            let decided = Msg::Decided(Decided {
+                instance,
+                value: value.to_string(),
+            });
+            fx.broadcast(&config.learners, &decided);
+            self.announcements.insert(
+                instance,
+                Announcement {
+                    value: value.to_string(),
+                    pending: config.learners.iter().copied().collect(),
+                    retries: 0,
+                    next_us: now_us + config.tuning.decided_retry_ms * 1000,
+                },
+            );
+        }
+    }
+
+    pub fn on_decided_ok(&mut self, from: NodeId, instance: InstanceId) {
+        if let Some(a) = self.announcements.get_mut(&instance) {
+            a.pending.remove(&from);
+            if a.pending.is_empty() {
+                self.announcements.remove(&instance);
+            }
+        }
+    }
+
+    pub fn on_timeout(&mut self, now_us: u64, config: &Config, rng: &mut Rng, fx: &mut Effects) {
+        let due: Vec<InstanceId> = self
+            .proposals
+            .iter()
+            .filter(|(_, p)| p.deadline_us <= now_us)
+            .map(|(i, _)| *i)
+            .collect();
+        for instance in due {
+            let p = self.proposals.get_mut(&instance).expect("due proposal");
+            if matches!(p.phase, Phase::Backoff) {
+                self.start_ballot(now_us, config, instance, fx);
+            } else if p.attempts >= config.tuning.max_attempts {
+                let p = self.proposals.remove(&instance).expect("due proposal");
+                for op in p.waiters {
+                    fx.push(done(op, instance, Err(ProposeError::GaveUp)));
+                }
+            } else {
+                // The phase timed out without a quorum.
+                p.phase = Phase::Backoff;
+                p.deadline_us = now_us + backoff_us(config, rng, p.attempts);
+                if p.deadline_us <= now_us {
+                    self.start_ballot(now_us, config, instance, fx);
+                }
+            }
+        }
+        let mut finished = Vec::new();
+        for (&instance, a) in self
+            .announcements
+            .iter_mut()
+            .filter(|(_, a)| a.next_us <= now_us)
+        {
+            if a.retries >= config.tuning.decided_max_retries {
+                finished.push(instance);
+                continue;
+            }
+            a.retries += 1;
+            a.next_us = now_us + config.tuning.decided_retry_ms * 1000;
+            let decided = Msg::Decided(Decided {
+                instance,
+                value: a.value.clone(),
+            });
+            for &learner in &a.pending {
+                fx.send(learner, decided.clone());
+            }
+        }
+        for instance in finished {
+            self.announcements.remove(&instance);
+        }
+    }
+}
+
+impl Default for Proposer {
+    fn default() -> Proposer {
+        Proposer::new()
+    }
+}
+
+fn done(op: OpId, instance: InstanceId, result: Result<String, ProposeError>) -> Output {
+    Output::ProposeDone {
+        op,
+        instance,
+        result,
+    }
+}
+
+/// The value phase 2 must propose, given a quorum of promises: the value accepted at the
+/// highest ballot, or the proposer's own value if no acceptor of the quorum accepted any.
+fn choose_value(
+    config: &Config,
+    own: &str,
+    promises: &[(NodeId, Option<AcceptedValue>)],
+) -> String {
+    let reported = promises.iter().filter_map(|(_, acc)| acc.as_ref());
+    let adopted = match config.bug() {
+        Some(Bug::IgnorePromisedValue) => None,
+        Some(Bug::FirstNotHighest) => reported.into_iter().next(),
+        _ => reported.max_by_key(|acc| acc.ballot),
+    };
+    adopted.map_or_else(|| own.to_string(), |acc| acc.value.clone())
+}
+
+/// Randomised exponential backoff with full jitter: uniform in [base, base + cap], where the
+/// cap doubles with every attempt up to `backoff_max_ms`. Zero when backoff is switched off.
+fn backoff_us(config: &Config, rng: &mut Rng, attempts: u32) -> u64 {
+    let t = &config.tuning;
+    if !t.backoff {
+        return 0;
+    }
+    let base_us = t.backoff_base_ms * 1000;
+    let cap_us = base_us
+        .saturating_mul(1 << attempts.min(20))
+        .min(t.backoff_max_ms * 1000);
+    base_us + rng.below(cap_us + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn promise_from(node: NodeId, acc: Option<(u64, &str)>) -> (NodeId, Option<AcceptedValue>) {
+        let acc = acc.map(|(r, v)| AcceptedValue {
+            ballot: Ballot::new(r, 9),
+            value: v.into(),
+        });
+        (node, acc)
+    }
+
+    #[test]
+    fn choose_value_takes_highest_ballot_then_own() {
+        let c = Config::all_roles(1, &[1, 2, 3]);
+        let ps = [
+            promise_from(1, Some((1, "low"))),
+            promise_from(2, Some((5, "high"))),
+            promise_from(3, None),
+        ];
+        assert_eq!(choose_value(&c, "mine", &ps), "high");
+        assert_eq!(
+            choose_value(&c, "mine", &[promise_from(1, None), promise_from(2, None)]),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn mutants_choose_the_wrong_value() {
+        let ps = [
+            promise_from(1, Some((1, "low"))),
+            promise_from(2, Some((5, "high"))),
+        ];
+        let mut c = Config::all_roles(1, &[1, 2, 3]);
+        c.tuning.bug = Some(Bug::FirstNotHighest);
+        assert_eq!(choose_value(&c, "mine", &ps), "low");
+        c.tuning.bug = Some(Bug::IgnorePromisedValue);
+        assert_eq!(choose_value(&c, "mine", &ps), "mine");
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_can_be_off() {
+        let mut c = Config::all_roles(1, &[1, 2, 3]);
+        let mut rng = Rng::new(1);
+        let max_us = (c.tuning.backoff_base_ms + c.tuning.backoff_max_ms) * 1000;
+        for attempts in 0..40 {
+            let b = backoff_us(&c, &mut rng, attempts);
+            assert!(b >= c.tuning.backoff_base_ms * 1000 && b <= max_us, "{b}");
+        }
+        let early: u64 = (0..200).map(|_| backoff_us(&c, &mut rng, 1)).max().unwrap();
+        let late: u64 = (0..200)
+            .map(|_| backoff_us(&c, &mut rng, 12))
+            .max()
+            .unwrap();
+        assert!(
+            late > early,
+            "backoff must grow with attempts: {early} vs {late}"
+        );
+        c.tuning.backoff = false;
+        assert_eq!(backoff_us(&c, &mut rng, 7), 0);
+    }
+}

@@ -1,0 +1,583 @@
+//! Unit tests of each acceptor, proposer and learner rule, driving one core by hand.
+
+use super::msg::*;
+use super::*;
+
+const MS: u64 = 1000;
+
+fn node(id: NodeId) -> Node {
+    Node::new(Config::all_roles(id, &[1, 2, 3]), &[])
+}
+
+fn node_with(id: NodeId, f: impl FnOnce(&mut Config)) -> Node {
+    let mut c = Config::all_roles(id, &[1, 2, 3]);
+    f(&mut c);
+    Node::new(c, &[])
+}
+
+fn drain(n: &mut Node) -> Vec<Output> {
+    std::iter::from_fn(|| n.poll_output()).collect()
+}
+
+fn sends(outs: &[Output]) -> Vec<(NodeId, Msg)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg } => Some((*to, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn persists(outs: &[Output]) -> Vec<Record> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn b(round: u64, node: NodeId) -> Ballot {
+    Ballot::new(round, node)
+}
+
+fn prepare(i: InstanceId, ballot: Ballot) -> Msg {
+    Msg::Prepare(Prepare {
+        instance: i,
+        ballot,
+    })
+}
+
+fn accept(i: InstanceId, ballot: Ballot, v: &str) -> Msg {
+    Msg::Accept(Accept {
+        instance: i,
+        ballot,
+        value: v.into(),
+    })
+}
+
+fn accepted(i: InstanceId, ballot: Ballot, v: &str) -> Msg {
+    Msg::Accepted(Accepted {
+        instance: i,
+        ballot,
+        value: v.into(),
+    })
+}
+
+fn promise(i: InstanceId, ballot: Ballot, acc: Option<(Ballot, &str)>) -> Msg {
+    let accepted = acc.map(|(ballot, v)| AcceptedValue {
+        ballot,
+        value: v.into(),
+    });
+    Msg::Promise(Promise {
+        instance: i,
+        ballot,
+        accepted,
+    })
+}
+
+// ---- acceptor ----
+
+#[test]
+fn acceptor_promises_higher_ballot_and_persists_before_replying() {
+    let mut n = node(1);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    let outs = drain(&mut n);
+    assert_eq!(
+        outs[0],
+        Output::Persist(Record::Promise {
+            instance: 7,
+            ballot: b(3, 2)
+        })
+    );
+    assert_eq!(sends(&outs), vec![(2, promise(7, b(3, 2), None))]);
+}
+
+#[test]
+fn acceptor_nacks_lower_prepare_and_accept() {
+    let mut n = node(1);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    drain(&mut n);
+    n.handle_message(0, 3, prepare(7, b(2, 3)));
+    n.handle_message(0, 3, accept(7, b(2, 3), "x"));
+    let outs = drain(&mut n);
+    assert!(
+        persists(&outs).is_empty(),
+        "a refusal changes nothing on disk"
+    );
+    let nack = Msg::Nack(Nack {
+        instance: 7,
+        ballot: b(2, 3),
+        promised: b(3, 2),
+    });
+    assert_eq!(sends(&outs), vec![(3, nack.clone()), (3, nack)]);
+}
+
+#[test]
+fn acceptor_duplicate_prepare_is_answered_without_a_new_write() {
+    let mut n = node(1);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    drain(&mut n);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    let outs = drain(&mut n);
+    assert!(persists(&outs).is_empty());
+    assert_eq!(sends(&outs), vec![(2, promise(7, b(3, 2), None))]);
+}
+
+#[test]
+fn acceptor_accepts_at_promise_tells_learners_and_proposer_and_reports_it_later() {
+    let mut n = node_with(1, |c| c.learners = vec![1, 3]);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    n.handle_message(0, 2, accept(7, b(3, 2), "v"));
+    let outs = drain(&mut n);
+    let rec = Record::Accept {
+        instance: 7,
+        ballot: b(3, 2),
+        value: "v".into(),
+    };
+    assert!(persists(&outs).contains(&rec));
+    let acc = accepted(7, b(3, 2), "v");
+    let s = sends(&outs);
+    assert_eq!(&s[1..], &[(1, acc.clone()), (3, acc.clone()), (2, acc)]);
+    // The accepted value is reported to a later, higher prepare.
+    n.handle_message(0, 3, prepare(7, b(4, 3)));
+    let outs = drain(&mut n);
+    assert_eq!(
+        sends(&outs),
+        vec![(3, promise(7, b(4, 3), Some((b(3, 2), "v"))))]
+    );
+}
+
+#[test]
+fn acceptor_accept_above_promise_raises_the_promise() {
+    let mut n = node(1);
+    n.handle_message(0, 2, accept(7, b(5, 2), "v"));
+    drain(&mut n);
+    assert_eq!(n.acceptor().slot(7).unwrap().promised, b(5, 2));
+    n.handle_message(0, 3, prepare(7, b(4, 3)));
+    let outs = drain(&mut n);
+    assert!(matches!(&sends(&outs)[0].1, Msg::Nack(m) if m.promised == b(5, 2)));
+}
+
+#[test]
+fn acceptor_state_survives_restart_from_its_records() {
+    let mut n = node(1);
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    n.handle_message(0, 2, accept(7, b(3, 2), "v"));
+    n.handle_message(0, 3, prepare(7, b(6, 3)));
+    let records = persists(&drain(&mut n));
+    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let slot = n.acceptor().slot(7).unwrap();
+    assert_eq!(slot.promised, b(6, 3));
+    assert_eq!(slot.accepted.as_ref().unwrap().value, "v");
+    n.handle_message(0, 2, accept(7, b(5, 2), "w"));
+    assert!(matches!(&sends(&drain(&mut n))[0].1, Msg::Nack(_)));
+}
+
+#[test]
+fn mutant_volatile_acceptor_persists_nothing() {
+    let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::VolatileAcceptor));
+    n.handle_message(0, 2, prepare(7, b(3, 2)));
+    n.handle_message(0, 2, accept(7, b(3, 2), "v"));
+    assert!(persists(&drain(&mut n)).is_empty());
+}
+
+#[test]
+fn mutant_accept_lower_ballot_accepts_below_promise() {
+    let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::AcceptLowerBallot));
+    n.handle_message(0, 2, prepare(7, b(5, 2)));
+    n.handle_message(0, 3, accept(7, b(1, 3), "low"));
+    let outs = drain(&mut n);
+    assert!(sends(&outs)
+        .iter()
+        .any(|(_, m)| *m == accepted(7, b(1, 3), "low")));
+}
+
+#[test]
+fn mutant_accept_keeps_promise_does_not_raise_it() {
+    let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::AcceptKeepsPromise));
+    n.handle_message(0, 2, accept(7, b(5, 2), "v"));
+    drain(&mut n);
+    assert_eq!(n.acceptor().slot(7).unwrap().promised, Ballot::ZERO);
+    n.handle_message(0, 3, prepare(7, b(4, 3)));
+    assert!(matches!(&sends(&drain(&mut n))[0].1, Msg::Promise(_)));
+}
+
+// ---- proposer ----
+
+#[test]
+fn proposer_persists_its_round_then_prepares_every_acceptor() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "mine".into());
+    let outs = drain(&mut n);
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: 1 }));
+    let targets: Vec<NodeId> = sends(&outs).iter().map(|(to, _)| *to).collect();
+    assert_eq!(targets, vec![1, 2, 3]);
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(1, 1))));
+}
+
+#[test]
+fn proposer_adopts_highest_accepted_value_from_a_quorum() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "mine".into());
+    drain(&mut n);
+    n.handle_message(0, 2, promise(7, b(1, 1), Some((b(0, 3), "old"))));
+    assert!(sends(&drain(&mut n)).is_empty(), "one promise is no quorum");
+    n.handle_message(0, 2, promise(7, b(1, 1), None)); // duplicate: ignored
+    assert!(drain(&mut n).is_empty());
+    n.handle_message(0, 3, promise(7, b(1, 1), None));
+    let s = sends(&drain(&mut n));
+    assert_eq!(s.len(), 3);
+    assert!(
+        s.iter().all(|(_, m)| *m == accept(7, b(1, 1), "old")),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn proposer_ignores_stale_promises_and_non_acceptors() {
+    let mut n = node_with(1, |c| c.acceptors = vec![2, 3, 4]);
+    n.handle_propose(0, 10, 7, "mine".into());
+    drain(&mut n);
+    n.handle_message(0, 2, promise(7, b(0, 1), None)); // older ballot
+    n.handle_message(0, 5, promise(7, b(1, 1), None)); // not an acceptor
+    n.handle_message(0, 3, promise(7, b(1, 1), None));
+    assert!(sends(&drain(&mut n)).is_empty());
+}
+
+#[test]
+fn proposer_decides_on_quorum_of_accepted_answers_and_announces() {
+    let mut n = node_with(1, |c| c.learners = vec![2, 3]);
+    n.handle_propose(0, 10, 7, "mine".into());
+    n.handle_message(0, 2, promise(7, b(1, 1), None));
+    n.handle_message(0, 3, promise(7, b(1, 1), None));
+    drain(&mut n);
+    n.handle_message(0, 2, accepted(7, b(1, 1), "mine"));
+    n.handle_message(0, 2, accepted(7, b(1, 1), "mine")); // duplicate
+    assert!(drain(&mut n).is_empty());
+    n.handle_message(0, 3, accepted(7, b(1, 1), "mine"));
+    let outs = drain(&mut n);
+    assert!(outs.contains(&Output::ProposeDone {
+        op: 10,
+        instance: 7,
+        result: Ok("mine".into())
+    }));
+    let decided = Msg::Decided(Decided {
+        instance: 7,
+        value: "mine".into(),
+    });
+    assert_eq!(
+        sends(&outs),
+        vec![(2, decided.clone()), (3, decided.clone())]
+    );
+    // Re-sent to the learner that did not acknowledge.
+    n.handle_message(0, 2, Msg::DecidedOk(DecidedOk { instance: 7 }));
+    let retry = n.next_timeout_us().expect("retry timer");
+    n.handle_timeout(retry);
+    assert_eq!(sends(&drain(&mut n)), vec![(3, decided)]);
+    n.handle_message(0, 3, Msg::DecidedOk(DecidedOk { instance: 7 }));
+    assert_eq!(n.next_timeout_us(), None);
+    // A later propose on the decided instance is answered at once.
+    n.handle_propose(1, 11, 7, "other".into());
+    assert_eq!(
+        drain(&mut n),
+        vec![Output::ProposeDone {
+            op: 11,
+            instance: 7,
+            result: Ok("mine".into())
+        }]
+    );
+}
+
+#[test]
+fn proposer_retries_with_higher_ballot_after_nack_and_backoff() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "mine".into());
+    drain(&mut n);
+    n.handle_message(
+        5,
+        2,
+        Msg::Nack(Nack {
+            instance: 7,
+            ballot: b(1, 1),
+            promised: b(9, 3),
+        }),
+    );
+    assert!(drain(&mut n).is_empty());
+    let at = n.next_timeout_us().unwrap();
+    assert!(
+        at >= 5 + n.config().tuning.backoff_base_ms * MS,
+        "backoff before retry: {at}"
+    );
+    n.handle_timeout(at);
+    let outs = drain(&mut n);
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: 10 }));
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(10, 1))));
+}
+
+#[test]
+fn proposer_without_backoff_retries_at_once() {
+    let mut n = node_with(1, |c| c.tuning.backoff = false);
+    n.handle_propose(0, 10, 7, "mine".into());
+    drain(&mut n);
+    n.handle_message(
+        5,
+        2,
+        Msg::Nack(Nack {
+            instance: 7,
+            ballot: b(1, 1),
+            promised: b(2, 3),
+        }),
+    );
+    assert_eq!(n.next_timeout_us(), Some(5));
+}
+
+#[test]
+fn proposer_phase_timeout_retries_and_finally_gives_up() {
+    let mut n = node_with(1, |c| c.tuning.max_attempts = 3);
+    n.handle_propose(0, 10, 7, "mine".into());
+    drain(&mut n);
+    let mut prepares = 1;
+    for _ in 0..20 {
+        let Some(at) = n.next_timeout_us() else { break };
+        n.handle_timeout(at);
+        let outs = drain(&mut n);
+        if sends(&outs)
+            .iter()
+            .any(|(_, m)| matches!(m, Msg::Prepare(_)))
+        {
+            prepares += 1;
+        }
+        if let Some(Output::ProposeDone { result, .. }) = outs.last() {
+            assert_eq!(*result, Err(ProposeError::GaveUp));
+            assert_eq!(prepares, 3);
+            return;
+        }
+    }
+    panic!("the proposal never gave up");
+}
+
+#[test]
+fn proposer_never_reuses_a_round_after_restart() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "a".into());
+    n.handle_propose(0, 11, 8, "b".into());
+    let records = persists(&drain(&mut n));
+    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    n.handle_propose(0, 12, 7, "c".into());
+    let outs = drain(&mut n);
+    assert!(
+        sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(3, 1))),
+        "{outs:?}"
+    );
+}
+
+#[test]
+fn mutant_ballot_reuse_after_restart_reuses_round_one() {
+    let cfg = |c: &mut Config| c.tuning.bug = Some(Bug::BallotReuseAfterRestart);
+    let mut n = node_with(1, cfg);
+    n.handle_propose(0, 10, 7, "a".into());
+    let records = persists(&drain(&mut n));
+    assert!(records.is_empty());
+    let mut n = node_with(1, cfg);
+    n.handle_propose(0, 10, 7, "b".into());
+    assert!(sends(&drain(&mut n))
+        .iter()
+        .all(|(_, m)| *m == prepare(7, b(1, 1))));
+}
+
+#[test]
+fn mutant_non_unique_ballots_drop_the_node_id() {
+    let mut n = node_with(2, |c| c.tuning.bug = Some(Bug::NonUniqueBallots));
+    n.handle_propose(0, 10, 7, "a".into());
+    assert!(sends(&drain(&mut n))
+        .iter()
+        .all(|(_, m)| *m == prepare(7, b(1, 0))));
+}
+
+#[test]
+fn non_proposer_refuses_and_busy_node_refuses() {
+    let mut n = node_with(1, |c| c.proposers = vec![2]);
+    n.handle_propose(0, 10, 7, "a".into());
+    assert_eq!(
+        drain(&mut n),
+        vec![Output::ProposeDone {
+            op: 10,
+            instance: 7,
+            result: Err(ProposeError::NotProposer)
+        }]
+    );
+    let mut n = node_with(1, |c| c.tuning.max_proposals = 1);
+    n.handle_propose(0, 10, 7, "a".into());
+    n.handle_propose(0, 11, 8, "b".into());
+    assert!(drain(&mut n).contains(&Output::ProposeDone {
+        op: 11,
+        instance: 8,
+        result: Err(ProposeError::Busy)
+    }));
+}
+
+#[test]
+fn second_op_on_an_open_instance_waits_for_the_same_decision() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "a".into());
+    n.handle_propose(0, 11, 7, "b".into());
+    n.handle_message(
+        0,
+        2,
+        Msg::Decided(Decided {
+            instance: 7,
+            value: "z".into(),
+        }),
+    );
+    let outs = drain(&mut n);
+    let done: Vec<_> = outs
+        .iter()
+        .filter(|o| matches!(o, Output::ProposeDone { .. }))
+        .collect();
+    assert_eq!(done.len(), 2);
+    assert!(done
+        .iter()
+        .all(|o| matches!(o, Output::ProposeDone { result: Ok(v), .. } if v == "z")));
+}
+
+// ---- learner ----
+
+#[test]
+fn learner_learns_on_quorum_at_one_ballot_only() {
+    let mut n = node_with(1, |c| c.proposers = vec![2]);
+    n.handle_message(0, 2, accepted(7, b(1, 2), "x"));
+    n.handle_message(0, 3, accepted(7, b(2, 3), "y")); // another ballot: no quorum yet
+    assert!(drain(&mut n)
+        .iter()
+        .all(|o| !matches!(o, Output::Learned { .. })));
+    n.handle_message(0, 1, accepted(7, b(2, 3), "y"));
+    let outs = drain(&mut n);
+    assert_eq!(
+        outs[0],
+        Output::Persist(Record::Learned {
+            instance: 7,
+            value: "y".into()
+        })
+    );
+    assert_eq!(
+        outs[1],
+        Output::Learned {
+            instance: 7,
+            value: "y".into()
+        }
+    );
+    // Late and duplicated accepted messages change nothing.
+    n.handle_message(0, 2, accepted(7, b(2, 3), "y"));
+    assert!(drain(&mut n).is_empty());
+}
+
+#[test]
+fn learner_ignores_accepted_from_non_acceptors() {
+    let mut n = node_with(1, |c| c.acceptors = vec![2, 3, 4]);
+    n.handle_message(0, 5, accepted(7, b(1, 2), "x"));
+    n.handle_message(0, 6, accepted(7, b(1, 2), "x"));
+    assert!(drain(&mut n).is_empty());
+}
+
+#[test]
+fn learner_acknowledges_decided_and_keeps_first_value_on_conflict() {
+    let mut n = node(1);
+    n.handle_message(
+        0,
+        2,
+        Msg::Decided(Decided {
+            instance: 7,
+            value: "x".into(),
+        }),
+    );
+    let outs = drain(&mut n);
+    assert_eq!(
+        outs[1],
+        Output::Learned {
+            instance: 7,
+            value: "x".into()
+        }
+    );
+    assert_eq!(
+        sends(&outs),
+        vec![(2, Msg::DecidedOk(DecidedOk { instance: 7 }))]
+    );
+    // Duplicate: acknowledged again, not re-learned.
+    n.handle_message(
+        0,
+        2,
+        Msg::Decided(Decided {
+            instance: 7,
+            value: "x".into(),
+        }),
+    );
+    let outs = drain(&mut n);
+    assert_eq!(outs.len(), 1);
+    // A conflicting decision (only a buggy peer can send it) is reported, not adopted.
+    n.handle_message(
+        0,
+        3,
+        Msg::Decided(Decided {
+            instance: 7,
+            value: "y".into(),
+        }),
+    );
+    let outs = drain(&mut n);
+    assert!(outs.contains(&Output::Learned {
+        instance: 7,
+        value: "y".into()
+    }));
+    assert_eq!(n.learner().learned(7), Some("x"));
+}
+
+#[test]
+fn learner_state_survives_restart() {
+    let mut n = node(1);
+    n.handle_message(
+        0,
+        2,
+        Msg::Decided(Decided {
+            instance: 7,
+            value: "x".into(),
+        }),
+    );
+    let records = persists(&drain(&mut n));
+    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    assert_eq!(n.learner().learned(7), Some("x"));
+    n.handle_propose(0, 5, 7, "y".into());
+    assert_eq!(
+        drain(&mut n),
+        vec![Output::ProposeDone {
+            op: 5,
+            instance: 7,
+            result: Ok("x".into())
+        }]
+    );
+}
+
+#[test]
+fn mutant_learn_on_one_decides_on_first_accepted() {
+    let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::LearnOnOne));
+    n.handle_message(0, 2, accepted(7, b(1, 2), "x"));
+    assert!(drain(&mut n).contains(&Output::Learned {
+        instance: 7,
+        value: "x".into()
+    }));
+}
+
+// ---- whole-protocol ordering ----
+
+#[test]
+fn reordered_accepted_before_promise_quorum_is_harmless() {
+    // n1 proposes; an `accepted` for its ballot arrives before phase 2 started (from a
+    // reordered duplicate): the proposer must not decide on it.
+    let mut n = node_with(1, |c| c.learners = vec![2]);
+    n.handle_propose(0, 10, 7, "a".into());
+    drain(&mut n);
+    n.handle_message(0, 2, accepted(7, b(1, 1), "a"));
+    n.handle_message(0, 3, accepted(7, b(1, 1), "a"));
+    assert!(drain(&mut n)
+        .iter()
+        .all(|o| !matches!(o, Output::ProposeDone { .. })));
+}

@@ -1,0 +1,295 @@
+//! The node process: connects the sans-IO core to the controller's socket, the clock and
+//! the acceptor log.
+//!
+//! One loop, one task (a current-thread runtime is enough): wait for bytes, a timer or
+//! shutdown; feed every complete frame to the core; then perform the core's outputs in two
+//! steps: append every `Persist` of the turn with one fdatasync (group commit), and only then
+//! write the turn's messages. Frames that arrive during the fsync wait in the socket buffer
+//! and form the next turn's batch, so a busy node batches more per fsync.
+
+pub mod env;
+pub mod process;
+
+pub use env::{EnvError, NodeEnv};
+pub use process::main_with_env;
+
+use crate::paxos::{Config, Node, NodeId, Output, Record};
+use crate::protocol::body::config_from_init;
+use crate::protocol::{Body, Envelope, FrameDecoder, CONTROLLER};
+use crate::storage::{AcceptorLog, LogError};
+use std::future::Future;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long a node waits for `init` after `hello`.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Bytes read from the socket per turn, at most.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Storage(#[from] LogError),
+    #[error("cannot reach the controller at {addr}: {source}")]
+    Connect {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("connection to the controller failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+}
+
+impl RuntimeError {
+    /// The process exit code for this error (docs/protocol.md, "Exit codes").
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RuntimeError::Storage(LogError::Corrupt { .. }) => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs a node until the controller hangs up or `shutdown` completes.
+pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
+    // Storage first: a node whose log is unreadable must not even say hello.
+    let (log, recovery) = AcceptorLog::open(&env.data_dir)?;
+    if recovery.torn_bytes > 0 {
+        tracing::warn!(bytes = recovery.torn_bytes, path = %log.path().display(), "cut a torn record off the log tail");
+    }
+    tracing::info!(records = recovery.records.len(), "recovered durable state");
+
+    let stream =
+        TcpStream::connect(env.controller)
+            .await
+            .map_err(|source| RuntimeError::Connect {
+                addr: env.controller,
+                source,
+            })?;
+    stream.set_nodelay(true)?;
+    let (mut reader, mut writer) = stream.into_split();
+    let hello = Envelope {
+        src: env.node,
+        dest: CONTROLLER,
+        body: Body::Hello {
+            node: env.node,
+            token: env.token.clone(),
+        },
+    };
+    writer.write_all(&hello.to_frame()).await?;
+
+    let mut decoder = FrameDecoder::new();
+    let config = tokio::time::timeout(
+        Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
+        await_init(env.node, &mut reader, &mut decoder),
+    )
+    .await
+    .map_err(|_| RuntimeError::Handshake(format!("no init within {HANDSHAKE_TIMEOUT_MS} ms")))??;
+    tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
+
+    let node = Node::new(config, &recovery.records);
+    let mut event_loop = EventLoop {
+        node,
+        log,
+        writer,
+        start: Instant::now(),
+        out_buf: Vec::new(),
+        persists: Vec::new(),
+    };
+    event_loop.run(reader, decoder, shutdown).await
+}
+
+/// Reads frames until `init` arrives.
+async fn await_init(
+    me: NodeId,
+    reader: &mut OwnedReadHalf,
+    decoder: &mut FrameDecoder,
+) -> Result<Config, RuntimeError> {
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        while let Some(frame) = decoder.next_frame() {
+            let Ok(frame) = frame else { continue };
+            match serde_json::from_slice::<Envelope>(&frame) {
+                Ok(env) => match config_from_init(&env.body) {
+                    Some(config) if config.node == me => return Ok(config),
+                    Some(config) => {
+                        return Err(RuntimeError::Handshake(format!(
+                            "init is for node {}, I am {me}",
+                            config.node
+                        )))
+                    }
+                    None => {
+                        tracing::warn!(body = env.body.type_name(), "frame before init ignored")
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "malformed frame before init ignored"),
+            }
+        }
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(RuntimeError::Handshake(
+                "the controller closed the connection before init".into(),
+            ));
+        }
+        decoder.feed(&chunk[..n]);
+    }
+}
+
+struct EventLoop {
+    node: Node,
+    log: AcceptorLog,
+    writer: OwnedWriteHalf,
+    start: Instant,
+    /// Frames of the current turn, written after the turn's fsync.
+    out_buf: Vec<u8>,
+    persists: Vec<Record>,
+}
+
+impl EventLoop {
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    async fn run(
+        &mut self,
+        mut reader: OwnedReadHalf,
+        mut decoder: FrameDecoder,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), RuntimeError> {
+        tokio::pin!(shutdown);
+        let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+        // Frames that arrived with init.
+        self.handle_frames(&mut decoder);
+        self.flush().await?;
+        loop {
+            let deadline = self
+                .node
+                .next_timeout_us()
+                .map(|us| self.start + Duration::from_micros(us));
+            tokio::select! {
+                read = reader.read(&mut chunk) => {
+                    let n = read?;
+                    if n == 0 {
+                        tracing::info!("the controller closed the connection; exiting");
+                        return Ok(());
+                    }
+                    decoder.feed(&chunk[..n]);
+                    self.handle_frames(&mut decoder);
+                }
+                _ = sleep_until(deadline) => {
+                    let now = self.now_us();
+                    self.node.handle_timeout(now);
+                }
+                _ = &mut shutdown => {
+                    tracing::info!("shutdown requested; exiting");
+                    return Ok(());
+                }
+            }
+            self.flush().await?;
+        }
+    }
+
+    fn handle_frames(&mut self, decoder: &mut FrameDecoder) {
+        let now = self.now_us();
+        let me = self.node.id();
+        while let Some(frame) = decoder.next_frame() {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => {
+                    tracing::warn!(error = %e, "oversized frame skipped");
+                    continue;
+                }
+            };
+            let env: Envelope = match serde_json::from_slice(&frame) {
+                Ok(env) => env,
+                Err(e) => {
+                    let frame_no = decoder.frames_seen();
+                    tracing::warn!(frame = frame_no, error = %e, "malformed frame skipped");
+                    continue;
+                }
+            };
+            if env.dest != me {
+                tracing::warn!(dest = env.dest, "frame for another node skipped");
+                continue;
+            }
+            match env.body {
+                Body::Propose {
+                    msg_id,
+                    instance,
+                    value,
+                } => self.node.handle_propose(now, msg_id, instance, value),
+                body if body.is_paxos() => {
+                    let msg = body.into_msg().expect("is_paxos bodies are messages");
+                    self.node.handle_message(now, env.src, msg);
+                }
+                other => tracing::warn!(
+                    body = other.type_name(),
+                    src = env.src,
+                    "unexpected frame skipped"
+                ),
+            }
+        }
+    }
+
+    /// Performs the turn's outputs: persists first (one fdatasync), then messages.
+    async fn flush(&mut self) -> Result<(), RuntimeError> {
+        let me = self.node.id();
+        self.out_buf.clear();
+        self.persists.clear();
+        while let Some(output) = self.node.poll_output() {
+            let (dest, body) = match output {
+                Output::Persist(record) => {
+                    self.persists.push(record);
+                    continue;
+                }
+                Output::Send { to, msg } => (to, Body::from(msg)),
+                Output::Learned { instance, value } => {
+                    (CONTROLLER, Body::Learned { instance, value })
+                }
+                Output::ProposeDone {
+                    op,
+                    instance,
+                    result,
+                } => {
+                    let body = match result {
+                        Ok(value) => Body::ProposeOk {
+                            in_reply_to: op,
+                            instance,
+                            value,
+                        },
+                        Err(e) => Body::Error {
+                            in_reply_to: op,
+                            code: e.code().into(),
+                            text: e.text().into(),
+                        },
+                    };
+                    (CONTROLLER, body)
+                }
+            };
+            let env = Envelope {
+                src: me,
+                dest,
+                body,
+            };
+            serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
+            self.out_buf.push(b'\n');
+        }
+        // Group commit: every record of this turn under one fdatasync, before any message.
+        self.log.append(&self.persists)?;
+        if !self.out_buf.is_empty() {
+            self.writer.write_all(&self.out_buf).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
