@@ -33,19 +33,12 @@ impl Acceptor {
                 let slot = self.slots.entry(*instance).or_default();
                 slot.promised = slot.promised.max(*ballot);
             }
-            Record::Accept {
-                instance,
-                ballot,
-                value,
-            } => {
+            Record::Accept { instance, ballot, value } => {
                 let slot = self.slots.entry(*instance).or_default();
                 if !config.has_bug(Bug::AcceptKeepsPromise) {
                     slot.promised = slot.promised.max(*ballot);
                 }
-                slot.accepted = Some(AcceptedValue {
-                    ballot: *ballot,
-                    value: value.clone(),
-                });
+                slot.accepted = Some(AcceptedValue { ballot: *ballot, value: value.clone() });
             }
             Record::Round { .. } | Record::Learned { .. } => {}
         }
@@ -62,24 +55,13 @@ impl Acceptor {
             if m.ballot > slot.promised {
                 slot.promised = m.ballot;
                 if !config.has_bug(Bug::VolatileAcceptor) {
-                    fx.persist(Record::Promise {
-                        instance: m.instance,
-                        ballot: m.ballot,
-                    });
+                    fx.persist(Record::Promise { instance: m.instance, ballot: m.ballot });
                 }
             }
-            let promise = Promise {
-                instance: m.instance,
-                ballot: m.ballot,
-                accepted: slot.accepted.clone(),
-            };
+            let promise = Promise { instance: m.instance, ballot: m.ballot, accepted: slot.accepted.clone() };
             fx.send(from, Msg::Promise(promise));
         } else {
-            let nack = Nack {
-                instance: m.instance,
-                ballot: m.ballot,
-                promised: slot.promised,
-            };
+            let nack = Nack { instance: m.instance, ballot: m.ballot, promised: slot.promised };
             fx.send(from, Msg::Nack(nack));
         }
         check_invariants(config, &before, slot);
@@ -92,10 +74,7 @@ impl Acceptor {
             if m.ballot > slot.promised && !config.has_bug(Bug::AcceptKeepsPromise) {
                 slot.promised = m.ballot;
             }
-            let accepted = AcceptedValue {
-                ballot: m.ballot,
-                value: m.value,
-            };
+            let accepted = AcceptedValue { ballot: m.ballot, value: m.value };
             // A duplicated `accept` changes nothing and needs no new write.
             if slot.accepted.as_ref() != Some(&accepted) {
                 slot.accepted = Some(accepted.clone());
@@ -118,11 +97,7 @@ impl Acceptor {
                 fx.send(from, reply);
             }
         } else {
-            let nack = Nack {
-                instance: m.instance,
-                ballot: m.ballot,
-                promised: slot.promised,
-            };
+            let nack = Nack { instance: m.instance, ballot: m.ballot, promised: slot.promised };
             fx.send(from, Msg::Nack(nack));
         }
         check_invariants(config, &before, slot);
@@ -138,10 +113,7 @@ struct Snapshot {
 
 impl Snapshot {
     fn of(slot: &AcceptorSlot) -> Snapshot {
-        Snapshot {
-            promised: slot.promised,
-            accepted: slot.accepted.as_ref().map(|a| a.ballot),
-        }
+        Snapshot { promised: slot.promised, accepted: slot.accepted.as_ref().map(|a| a.ballot) }
     }
 }
 
@@ -149,10 +121,7 @@ impl Snapshot {
 /// purpose skip the assertion they break, and only that one.
 fn check_invariants(config: &Config, before: &Snapshot, after: &AcceptorSlot) {
     // A promise never goes down.
-    assert!(
-        after.promised >= before.promised,
-        "acceptor promise went down: {before:?} -> {after:?}"
-    );
+    assert!(after.promised >= before.promised, "acceptor promise went down: {before:?} -> {after:?}");
     if !config.has_bug(Bug::AcceptKeepsPromise) {
         // Whatever was accepted was also promised.
         if let Some(acc) = &after.accepted {
@@ -167,10 +136,7 @@ fn check_invariants(config: &Config, before: &Snapshot, after: &AcceptorSlot) {
     if !config.has_bug(Bug::AcceptLowerBallot) && !config.has_bug(Bug::AcceptKeepsPromise) {
         // An accepted ballot never goes down.
         if let (Some(b), Some(a)) = (before.accepted, &after.accepted) {
-            assert!(
-                a.ballot >= b,
-                "accepted ballot went down: {before:?} -> {after:?}"
-            );
+            assert!(a.ballot >= b, "accepted ballot went down: {before:?} -> {after:?}");
         }
     }
 }

@@ -12,9 +12,7 @@ pub type NodeId = u32;
 pub type InstanceId = u64;
 
 /// A ballot number. Serialized as `[round, node]`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(from = "(u64, NodeId)", into = "(u64, NodeId)")]
 pub struct Ballot {
     pub round: u64,

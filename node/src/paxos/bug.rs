@@ -90,10 +90,7 @@ pub struct UnknownBug(pub String);
 impl FromStr for Bug {
     type Err = UnknownBug;
     fn from_str(s: &str) -> Result<Bug, UnknownBug> {
-        Bug::ALL
-            .into_iter()
-            .find(|b| b.name() == s)
-            .ok_or_else(|| UnknownBug(s.to_string()))
+        Bug::ALL.into_iter().find(|b| b.name() == s).ok_or_else(|| UnknownBug(s.to_string()))
     }
 }
 
@@ -109,9 +106,6 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", bug.name()));
         }
         let err = "nope".parse::<Bug>().unwrap_err().to_string();
-        assert!(
-            err.contains("nope") && err.contains("learn-on-one"),
-            "{err}"
-        );
+        assert!(err.contains("nope") && err.contains("learn-on-one"), "{err}");
     }
 }

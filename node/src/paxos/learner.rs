@@ -35,9 +35,7 @@ pub struct Learner {
 impl Learner {
     pub fn restore(&mut self, record: &Record) {
         if let Record::Learned { instance, value } = record {
-            self.learned
-                .entry(*instance)
-                .or_insert_with(|| value.clone());
+            self.learned.entry(*instance).or_insert_with(|| value.clone());
         }
     }
 
@@ -58,11 +56,7 @@ impl Learner {
         }
         let voters = tallies.entry(key).or_default();
         voters.insert(from);
-        let needed = if config.has_bug(Bug::LearnOnOne) {
-            1
-        } else {
-            config.quorum()
-        };
+        let needed = if config.has_bug(Bug::LearnOnOne) { 1 } else { config.quorum() };
         (voters.len() >= needed).then(|| m.value.clone())
     }
 
@@ -72,22 +66,13 @@ impl Learner {
         match self.learned.get(&instance) {
             Some(known) if known == value => Learn::Known,
             Some(_) => {
-                fx.push(Output::Learned {
-                    instance,
-                    value: value.to_string(),
-                });
+                fx.push(Output::Learned { instance, value: value.to_string() });
                 Learn::Conflict
             }
             None => {
                 self.learned.insert(instance, value.to_string());
-                fx.persist(Record::Learned {
-                    instance,
-                    value: value.to_string(),
-                });
-                fx.push(Output::Learned {
-                    instance,
-                    value: value.to_string(),
-                });
+                fx.persist(Record::Learned { instance, value: value.to_string() });
+                fx.push(Output::Learned { instance, value: value.to_string() });
                 Learn::New
             }
         }

@@ -49,8 +49,7 @@ pub struct Node {
 impl Node {
     /// A node whose durable state is `records` (empty on first start), replayed in order.
     pub fn new(config: Config, records: &[Record]) -> Node {
-        let seed =
-            config.tuning.seed ^ (u64::from(config.node)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let seed = config.tuning.seed ^ (u64::from(config.node)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut node = Node {
             rng: Rng::new(seed),
             acceptor: Acceptor::default(),
@@ -65,9 +64,7 @@ impl Node {
             node.proposer.restore(record);
             node.learner.restore(record);
             if let Record::Learned { instance, value } = record {
-                node.decisions
-                    .entry(*instance)
-                    .or_insert_with(|| value.clone());
+                node.decisions.entry(*instance).or_insert_with(|| value.clone());
             }
         }
         node
@@ -107,55 +104,41 @@ impl Node {
     pub fn handle_propose(&mut self, now_us: u64, op: OpId, instance: InstanceId, value: String) {
         if !self.config.is_proposer() {
             let result = Err(ProposeError::NotProposer);
-            self.fx.push(Output::ProposeDone {
-                op,
-                instance,
-                result,
-            });
-        } else if let Some(decided) = self.decisions.get(&instance) {
-            let result = Ok(decided.clone());
-            self.fx.push(Output::ProposeDone {
-                op,
-                instance,
-                result,
-            });
+            self.fx.push(Output::ProposeDone { op, instance, result });
+        } else if let Some(decided) = self.decisions.get(&instance).cloned() {
+            // Answer at once, and make sure every learner hears of it: a client that proposes
+            // on a decided instance may be chasing a learner that missed the decision.
+            self.fx.push(Output::ProposeDone { op, instance, result: Ok(decided.clone()) });
+            self.proposer.announce(now_us, &self.config, instance, &decided, &mut self.fx);
         } else {
-            self.proposer
-                .propose(now_us, &self.config, op, instance, value, &mut self.fx);
+            self.proposer.propose(now_us, &self.config, op, instance, value, &mut self.fx);
         }
     }
 
     pub fn handle_message(&mut self, now_us: u64, from: NodeId, msg: Msg) {
         let cfg = &self.config;
         match msg {
-            M::Prepare(m) if cfg.is_acceptor() => {
-                self.acceptor.on_prepare(cfg, from, m, &mut self.fx)
-            }
-            M::Accept(m) if cfg.is_acceptor() => {
-                self.acceptor.on_accept(cfg, from, m, &mut self.fx)
-            }
+            M::Prepare(m) if cfg.is_acceptor() => self.acceptor.on_prepare(cfg, from, m, &mut self.fx),
+            M::Accept(m) if cfg.is_acceptor() => self.acceptor.on_accept(cfg, from, m, &mut self.fx),
             M::Promise(m) => self.proposer.on_promise(now_us, cfg, from, m, &mut self.fx),
             M::Nack(m) => self.proposer.on_nack(now_us, cfg, &mut self.rng, m),
             M::Accepted(m) => {
                 let by_proposer = self.proposer.on_accepted(cfg, from, m.instance, m.ballot);
-                let by_learner = if cfg.is_learner() {
-                    self.learner.on_accepted(cfg, from, &m)
-                } else {
-                    None
-                };
+                let by_learner =
+                    if cfg.is_learner() { self.learner.on_accepted(cfg, from, &m) } else { None };
                 for value in by_proposer.into_iter().chain(by_learner) {
                     self.decide(now_us, m.instance, &value, true);
                 }
             }
             M::Decided(m) => {
-                self.decide(now_us, m.instance, &m.value, false);
+                let outcome = self.decide(now_us, m.instance, &m.value, false);
+                if outcome == Some(Learn::Known) {
+                    // Report again: the first report may have died with a crash between the
+                    // fsync and the send. The controller's record of learns is at-least-once.
+                    self.fx.push(Output::Learned { instance: m.instance, value: m.value.clone() });
+                }
                 if self.config.is_learner() {
-                    self.fx.send(
-                        from,
-                        M::DecidedOk(DecidedOk {
-                            instance: m.instance,
-                        }),
-                    );
+                    self.fx.send(from, M::DecidedOk(DecidedOk { instance: m.instance }));
                 }
             }
             M::DecidedOk(m) => self.proposer.on_decided_ok(from, m.instance),
@@ -165,34 +148,22 @@ impl Node {
     }
 
     pub fn handle_timeout(&mut self, now_us: u64) {
-        self.proposer
-            .on_timeout(now_us, &self.config, &mut self.rng, &mut self.fx);
+        self.proposer.on_timeout(now_us, &self.config, &mut self.rng, &mut self.fx);
     }
 
     /// This node now knows `value` was chosen for `instance`: the learner records it, the
     /// proposer answers its ops (and, with `announce`, tells every learner).
-    fn decide(&mut self, now_us: u64, instance: InstanceId, value: &str, announce: bool) {
-        if self.config.is_learner() {
-            let outcome = self.learner.learn(instance, value, &mut self.fx);
-            if outcome == Learn::New {
-                let stored = self.learner.learned(instance);
-                assert_eq!(stored, Some(value), "a learned value is stored as learned");
-            }
+    /// Returns what the learner made of it (`None` on a node that is not a learner).
+    fn decide(&mut self, now_us: u64, instance: InstanceId, value: &str, announce: bool) -> Option<Learn> {
+        let outcome = self.config.is_learner().then(|| self.learner.learn(instance, value, &mut self.fx));
+        if outcome == Some(Learn::New) {
+            let stored = self.learner.learned(instance);
+            assert_eq!(stored, Some(value), "a learned value is stored as learned");
         }
         // A decided value never changes: the first one this node knows of stands.
-        let decided = self
-            .decisions
-            .entry(instance)
-            .or_insert_with(|| value.to_string())
-            .clone();
-        self.proposer.finish(
-            now_us,
-            &self.config,
-            instance,
-            &decided,
-            announce,
-            &mut self.fx,
-        );
+        let decided = self.decisions.entry(instance).or_insert_with(|| value.to_string()).clone();
+        self.proposer.finish(now_us, &self.config, instance, &decided, announce, &mut self.fx);
+        outcome
     }
 }
 

@@ -52,11 +52,7 @@ pub enum Output {
     /// This node's learner learned `value` for `instance` (tell the controller).
     Learned { instance: InstanceId, value: String },
     /// The client operation `op` ended: `Ok(decided value)` or an error.
-    ProposeDone {
-        op: OpId,
-        instance: InstanceId,
-        result: Result<String, ProposeError>,
-    },
+    ProposeDone { op: OpId, instance: InstanceId, result: Result<String, ProposeError> },
 }
 
 /// The queue the roles push their effects into.

@@ -19,14 +19,9 @@ pub const MAX_WAITERS: usize = 64;
 #[derive(Debug)]
 enum Phase {
     /// Phase 1: promises so far, in arrival order.
-    Preparing {
-        promises: Vec<(NodeId, Option<AcceptedValue>)>,
-    },
+    Preparing { promises: Vec<(NodeId, Option<AcceptedValue>)> },
     /// Phase 2: the value being proposed and the acceptors that accepted it.
-    Accepting {
-        value: String,
-        accepted: BTreeSet<NodeId>,
-    },
+    Accepting { value: String, accepted: BTreeSet<NodeId> },
     /// Between ballots: the next one starts at the deadline.
     Backoff,
 }
@@ -63,11 +58,7 @@ pub struct Proposer {
 
 impl Proposer {
     pub fn new() -> Proposer {
-        Proposer {
-            proposals: BTreeMap::new(),
-            announcements: BTreeMap::new(),
-            max_round: 0,
-        }
+        Proposer { proposals: BTreeMap::new(), announcements: BTreeMap::new(), max_round: 0 }
     }
 
     pub fn restore(&mut self, record: &Record) {
@@ -130,49 +121,24 @@ impl Proposer {
     }
 
     /// Phase 1a with a fresh ballot above every round this node used or saw.
-    fn start_ballot(
-        &mut self,
-        now_us: u64,
-        config: &Config,
-        instance: InstanceId,
-        fx: &mut Effects,
-    ) {
-        let p = self
-            .proposals
-            .get_mut(&instance)
-            .expect("start_ballot on an open proposal");
+    fn start_ballot(&mut self, now_us: u64, config: &Config, instance: InstanceId, fx: &mut Effects) {
+        let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
         let round = self.max_round.max(p.seen_round) + 1;
         self.max_round = round;
         if !config.has_bug(Bug::BallotReuseAfterRestart) {
             fx.persist(Record::Round { round });
         }
-        let node = if config.has_bug(Bug::NonUniqueBallots) {
-            0
-        } else {
-            config.node
-        };
+        let node = if config.has_bug(Bug::NonUniqueBallots) { 0 } else { config.node };
         let ballot = Ballot::new(round, node);
         assert!(ballot > p.ballot, "a proposer's ballots must increase");
         p.ballot = ballot;
         p.attempts += 1;
-        p.phase = Phase::Preparing {
-            promises: Vec::new(),
-        };
+        p.phase = Phase::Preparing { promises: Vec::new() };
         p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
-        fx.broadcast(
-            &config.acceptors,
-            &Msg::Prepare(Prepare { instance, ballot }),
-        );
+        fx.broadcast(&config.acceptors, &Msg::Prepare(Prepare { instance, ballot }));
     }
 
-    pub fn on_promise(
-        &mut self,
-        now_us: u64,
-        config: &Config,
-        from: NodeId,
-        m: Promise,
-        fx: &mut Effects,
-    ) {
+    pub fn on_promise(&mut self, now_us: u64, config: &Config, from: NodeId, m: Promise, fx: &mut Effects) {
         let Some(p) = self.proposals.get_mut(&m.instance) else {
             return;
         };
@@ -191,16 +157,9 @@ impl Proposer {
         }
         let value = choose_value(config, &p.own_value, promises);
         let ballot = p.ballot;
-        p.phase = Phase::Accepting {
-            value: value.clone(),
-            accepted: BTreeSet::new(),
-        };
+        p.phase = Phase::Accepting { value: value.clone(), accepted: BTreeSet::new() };
         p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
-        let accept = Msg::Accept(Accept {
-            instance: m.instance,
-            ballot,
-            value,
-        });
+        let accept = Msg::Accept(Accept { instance: m.instance, ballot, value });
         fx.broadcast(&config.acceptors, &accept);
     }
 
@@ -252,22 +211,35 @@ impl Proposer {
         for op in p.waiters {
             fx.push(done(op, instance, Ok(value.to_string())));
         }
-        if announce && !self.announcements.contains_key(&instance) {
-            let decided = Msg::Decided(Decided {
-                instance,
-                value: value.to_string(),
-            });
-            fx.broadcast(&config.learners, &decided);
-            self.announcements.insert(
-                instance,
-                Announcement {
-                    value: value.to_string(),
-                    pending: config.learners.iter().copied().collect(),
-                    retries: 0,
-                    next_us: now_us + config.tuning.decided_retry_ms * 1000,
-                },
-            );
+        if announce {
+            self.announce(now_us, config, instance, value, fx);
         }
+    }
+
+    /// Tells every learner the decision, and keeps re-sending it to those that have not
+    /// acknowledged it. A no-op while an announcement of `instance` is under way.
+    pub fn announce(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        instance: InstanceId,
+        value: &str,
+        fx: &mut Effects,
+    ) {
+        if self.announcements.contains_key(&instance) {
+            return;
+        }
+        let decided = Msg::Decided(Decided { instance, value: value.to_string() });
+        fx.broadcast(&config.learners, &decided);
+        self.announcements.insert(
+            instance,
+            Announcement {
+                value: value.to_string(),
+                pending: config.learners.iter().copied().collect(),
+                retries: 0,
+                next_us: now_us + config.tuning.decided_retry_ms * 1000,
+            },
+        );
     }
 
     pub fn on_decided_ok(&mut self, from: NodeId, instance: InstanceId) {
@@ -280,12 +252,8 @@ impl Proposer {
     }
 
     pub fn on_timeout(&mut self, now_us: u64, config: &Config, rng: &mut Rng, fx: &mut Effects) {
-        let due: Vec<InstanceId> = self
-            .proposals
-            .iter()
-            .filter(|(_, p)| p.deadline_us <= now_us)
-            .map(|(i, _)| *i)
-            .collect();
+        let due: Vec<InstanceId> =
+            self.proposals.iter().filter(|(_, p)| p.deadline_us <= now_us).map(|(i, _)| *i).collect();
         for instance in due {
             let p = self.proposals.get_mut(&instance).expect("due proposal");
             if matches!(p.phase, Phase::Backoff) {
@@ -305,21 +273,14 @@ impl Proposer {
             }
         }
         let mut finished = Vec::new();
-        for (&instance, a) in self
-            .announcements
-            .iter_mut()
-            .filter(|(_, a)| a.next_us <= now_us)
-        {
+        for (&instance, a) in self.announcements.iter_mut().filter(|(_, a)| a.next_us <= now_us) {
             if a.retries >= config.tuning.decided_max_retries {
                 finished.push(instance);
                 continue;
             }
             a.retries += 1;
             a.next_us = now_us + config.tuning.decided_retry_ms * 1000;
-            let decided = Msg::Decided(Decided {
-                instance,
-                value: a.value.clone(),
-            });
+            let decided = Msg::Decided(Decided { instance, value: a.value.clone() });
             for &learner in &a.pending {
                 fx.send(learner, decided.clone());
             }
@@ -337,20 +298,12 @@ impl Default for Proposer {
 }
 
 fn done(op: OpId, instance: InstanceId, result: Result<String, ProposeError>) -> Output {
-    Output::ProposeDone {
-        op,
-        instance,
-        result,
-    }
+    Output::ProposeDone { op, instance, result }
 }
 
 /// The value phase 2 must propose, given a quorum of promises: the value accepted at the
 /// highest ballot, or the proposer's own value if no acceptor of the quorum accepted any.
-fn choose_value(
-    config: &Config,
-    own: &str,
-    promises: &[(NodeId, Option<AcceptedValue>)],
-) -> String {
+fn choose_value(config: &Config, own: &str, promises: &[(NodeId, Option<AcceptedValue>)]) -> String {
     let reported = promises.iter().filter_map(|(_, acc)| acc.as_ref());
     let adopted = match config.bug() {
         Some(Bug::IgnorePromisedValue) => None,
@@ -368,9 +321,7 @@ fn backoff_us(config: &Config, rng: &mut Rng, attempts: u32) -> u64 {
         return 0;
     }
     let base_us = t.backoff_base_ms * 1000;
-    let cap_us = base_us
-        .saturating_mul(1 << attempts.min(20))
-        .min(t.backoff_max_ms * 1000);
+    let cap_us = base_us.saturating_mul(1 << attempts.min(20)).min(t.backoff_max_ms * 1000);
     base_us + rng.below(cap_us + 1)
 }
 
@@ -379,34 +330,22 @@ mod tests {
     use super::*;
 
     fn promise_from(node: NodeId, acc: Option<(u64, &str)>) -> (NodeId, Option<AcceptedValue>) {
-        let acc = acc.map(|(r, v)| AcceptedValue {
-            ballot: Ballot::new(r, 9),
-            value: v.into(),
-        });
+        let acc = acc.map(|(r, v)| AcceptedValue { ballot: Ballot::new(r, 9), value: v.into() });
         (node, acc)
     }
 
     #[test]
     fn choose_value_takes_highest_ballot_then_own() {
         let c = Config::all_roles(1, &[1, 2, 3]);
-        let ps = [
-            promise_from(1, Some((1, "low"))),
-            promise_from(2, Some((5, "high"))),
-            promise_from(3, None),
-        ];
+        let ps =
+            [promise_from(1, Some((1, "low"))), promise_from(2, Some((5, "high"))), promise_from(3, None)];
         assert_eq!(choose_value(&c, "mine", &ps), "high");
-        assert_eq!(
-            choose_value(&c, "mine", &[promise_from(1, None), promise_from(2, None)]),
-            "mine"
-        );
+        assert_eq!(choose_value(&c, "mine", &[promise_from(1, None), promise_from(2, None)]), "mine");
     }
 
     #[test]
     fn mutants_choose_the_wrong_value() {
-        let ps = [
-            promise_from(1, Some((1, "low"))),
-            promise_from(2, Some((5, "high"))),
-        ];
+        let ps = [promise_from(1, Some((1, "low"))), promise_from(2, Some((5, "high")))];
         let mut c = Config::all_roles(1, &[1, 2, 3]);
         c.tuning.bug = Some(Bug::FirstNotHighest);
         assert_eq!(choose_value(&c, "mine", &ps), "low");
@@ -424,14 +363,8 @@ mod tests {
             assert!(b >= c.tuning.backoff_base_ms * 1000 && b <= max_us, "{b}");
         }
         let early: u64 = (0..200).map(|_| backoff_us(&c, &mut rng, 1)).max().unwrap();
-        let late: u64 = (0..200)
-            .map(|_| backoff_us(&c, &mut rng, 12))
-            .max()
-            .unwrap();
-        assert!(
-            late > early,
-            "backoff must grow with attempts: {early} vs {late}"
-        );
+        let late: u64 = (0..200).map(|_| backoff_us(&c, &mut rng, 12)).max().unwrap();
+        assert!(late > early, "backoff must grow with attempts: {early} vs {late}");
         c.tuning.backoff = false;
         assert_eq!(backoff_us(&c, &mut rng, 7), 0);
     }

@@ -9,16 +9,9 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "r", rename_all = "snake_case")]
 pub enum Record {
     /// The acceptor promised `ballot` in `instance`.
-    Promise {
-        instance: InstanceId,
-        ballot: Ballot,
-    },
+    Promise { instance: InstanceId, ballot: Ballot },
     /// The acceptor accepted `value` at `ballot` in `instance` (and, unless mutated, promised it).
-    Accept {
-        instance: InstanceId,
-        ballot: Ballot,
-        value: String,
-    },
+    Accept { instance: InstanceId, ballot: Ballot, value: String },
     /// The proposer used (or reserved) every round up to `round`.
     Round { round: u64 },
     /// The learner learned `value` for `instance`.

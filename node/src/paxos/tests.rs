@@ -42,38 +42,20 @@ fn b(round: u64, node: NodeId) -> Ballot {
 }
 
 fn prepare(i: InstanceId, ballot: Ballot) -> Msg {
-    Msg::Prepare(Prepare {
-        instance: i,
-        ballot,
-    })
+    Msg::Prepare(Prepare { instance: i, ballot })
 }
 
 fn accept(i: InstanceId, ballot: Ballot, v: &str) -> Msg {
-    Msg::Accept(Accept {
-        instance: i,
-        ballot,
-        value: v.into(),
-    })
+    Msg::Accept(Accept { instance: i, ballot, value: v.into() })
 }
 
 fn accepted(i: InstanceId, ballot: Ballot, v: &str) -> Msg {
-    Msg::Accepted(Accepted {
-        instance: i,
-        ballot,
-        value: v.into(),
-    })
+    Msg::Accepted(Accepted { instance: i, ballot, value: v.into() })
 }
 
 fn promise(i: InstanceId, ballot: Ballot, acc: Option<(Ballot, &str)>) -> Msg {
-    let accepted = acc.map(|(ballot, v)| AcceptedValue {
-        ballot,
-        value: v.into(),
-    });
-    Msg::Promise(Promise {
-        instance: i,
-        ballot,
-        accepted,
-    })
+    let accepted = acc.map(|(ballot, v)| AcceptedValue { ballot, value: v.into() });
+    Msg::Promise(Promise { instance: i, ballot, accepted })
 }
 
 // ---- acceptor ----
@@ -83,13 +65,7 @@ fn acceptor_promises_higher_ballot_and_persists_before_replying() {
     let mut n = node(1);
     n.handle_message(0, 2, prepare(7, b(3, 2)));
     let outs = drain(&mut n);
-    assert_eq!(
-        outs[0],
-        Output::Persist(Record::Promise {
-            instance: 7,
-            ballot: b(3, 2)
-        })
-    );
+    assert_eq!(outs[0], Output::Persist(Record::Promise { instance: 7, ballot: b(3, 2) }));
     assert_eq!(sends(&outs), vec![(2, promise(7, b(3, 2), None))]);
 }
 
@@ -101,15 +77,8 @@ fn acceptor_nacks_lower_prepare_and_accept() {
     n.handle_message(0, 3, prepare(7, b(2, 3)));
     n.handle_message(0, 3, accept(7, b(2, 3), "x"));
     let outs = drain(&mut n);
-    assert!(
-        persists(&outs).is_empty(),
-        "a refusal changes nothing on disk"
-    );
-    let nack = Msg::Nack(Nack {
-        instance: 7,
-        ballot: b(2, 3),
-        promised: b(3, 2),
-    });
+    assert!(persists(&outs).is_empty(), "a refusal changes nothing on disk");
+    let nack = Msg::Nack(Nack { instance: 7, ballot: b(2, 3), promised: b(3, 2) });
     assert_eq!(sends(&outs), vec![(3, nack.clone()), (3, nack)]);
 }
 
@@ -130,11 +99,7 @@ fn acceptor_accepts_at_promise_tells_learners_and_proposer_and_reports_it_later(
     n.handle_message(0, 2, prepare(7, b(3, 2)));
     n.handle_message(0, 2, accept(7, b(3, 2), "v"));
     let outs = drain(&mut n);
-    let rec = Record::Accept {
-        instance: 7,
-        ballot: b(3, 2),
-        value: "v".into(),
-    };
+    let rec = Record::Accept { instance: 7, ballot: b(3, 2), value: "v".into() };
     assert!(persists(&outs).contains(&rec));
     let acc = accepted(7, b(3, 2), "v");
     let s = sends(&outs);
@@ -142,10 +107,7 @@ fn acceptor_accepts_at_promise_tells_learners_and_proposer_and_reports_it_later(
     // The accepted value is reported to a later, higher prepare.
     n.handle_message(0, 3, prepare(7, b(4, 3)));
     let outs = drain(&mut n);
-    assert_eq!(
-        sends(&outs),
-        vec![(3, promise(7, b(4, 3), Some((b(3, 2), "v"))))]
-    );
+    assert_eq!(sends(&outs), vec![(3, promise(7, b(4, 3), Some((b(3, 2), "v"))))]);
 }
 
 #[test]
@@ -188,9 +150,7 @@ fn mutant_accept_lower_ballot_accepts_below_promise() {
     n.handle_message(0, 2, prepare(7, b(5, 2)));
     n.handle_message(0, 3, accept(7, b(1, 3), "low"));
     let outs = drain(&mut n);
-    assert!(sends(&outs)
-        .iter()
-        .any(|(_, m)| *m == accepted(7, b(1, 3), "low")));
+    assert!(sends(&outs).iter().any(|(_, m)| *m == accepted(7, b(1, 3), "low")));
 }
 
 #[test]
@@ -228,10 +188,7 @@ fn proposer_adopts_highest_accepted_value_from_a_quorum() {
     n.handle_message(0, 3, promise(7, b(1, 1), None));
     let s = sends(&drain(&mut n));
     assert_eq!(s.len(), 3);
-    assert!(
-        s.iter().all(|(_, m)| *m == accept(7, b(1, 1), "old")),
-        "{s:?}"
-    );
+    assert!(s.iter().all(|(_, m)| *m == accept(7, b(1, 1), "old")), "{s:?}");
 }
 
 #[test]
@@ -257,36 +214,22 @@ fn proposer_decides_on_quorum_of_accepted_answers_and_announces() {
     assert!(drain(&mut n).is_empty());
     n.handle_message(0, 3, accepted(7, b(1, 1), "mine"));
     let outs = drain(&mut n);
-    assert!(outs.contains(&Output::ProposeDone {
-        op: 10,
-        instance: 7,
-        result: Ok("mine".into())
-    }));
-    let decided = Msg::Decided(Decided {
-        instance: 7,
-        value: "mine".into(),
-    });
-    assert_eq!(
-        sends(&outs),
-        vec![(2, decided.clone()), (3, decided.clone())]
-    );
+    assert!(outs.contains(&Output::ProposeDone { op: 10, instance: 7, result: Ok("mine".into()) }));
+    let decided = Msg::Decided(Decided { instance: 7, value: "mine".into() });
+    assert_eq!(sends(&outs), vec![(2, decided.clone()), (3, decided.clone())]);
     // Re-sent to the learner that did not acknowledge.
     n.handle_message(0, 2, Msg::DecidedOk(DecidedOk { instance: 7 }));
     let retry = n.next_timeout_us().expect("retry timer");
     n.handle_timeout(retry);
-    assert_eq!(sends(&drain(&mut n)), vec![(3, decided)]);
+    assert_eq!(sends(&drain(&mut n)), vec![(3, decided.clone())]);
     n.handle_message(0, 3, Msg::DecidedOk(DecidedOk { instance: 7 }));
     assert_eq!(n.next_timeout_us(), None);
-    // A later propose on the decided instance is answered at once.
+    // A later propose on the decided instance is answered at once, and the decision is
+    // announced again (the client may be chasing a learner that missed it).
     n.handle_propose(1, 11, 7, "other".into());
-    assert_eq!(
-        drain(&mut n),
-        vec![Output::ProposeDone {
-            op: 11,
-            instance: 7,
-            result: Ok("mine".into())
-        }]
-    );
+    let outs = drain(&mut n);
+    assert_eq!(outs[0], Output::ProposeDone { op: 11, instance: 7, result: Ok("mine".into()) });
+    assert_eq!(sends(&outs), vec![(2, decided.clone()), (3, decided)]);
 }
 
 #[test]
@@ -294,21 +237,10 @@ fn proposer_retries_with_higher_ballot_after_nack_and_backoff() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "mine".into());
     drain(&mut n);
-    n.handle_message(
-        5,
-        2,
-        Msg::Nack(Nack {
-            instance: 7,
-            ballot: b(1, 1),
-            promised: b(9, 3),
-        }),
-    );
+    n.handle_message(5, 2, Msg::Nack(Nack { instance: 7, ballot: b(1, 1), promised: b(9, 3) }));
     assert!(drain(&mut n).is_empty());
     let at = n.next_timeout_us().unwrap();
-    assert!(
-        at >= 5 + n.config().tuning.backoff_base_ms * MS,
-        "backoff before retry: {at}"
-    );
+    assert!(at >= 5 + n.config().tuning.backoff_base_ms * MS, "backoff before retry: {at}");
     n.handle_timeout(at);
     let outs = drain(&mut n);
     assert_eq!(outs[0], Output::Persist(Record::Round { round: 10 }));
@@ -320,15 +252,7 @@ fn proposer_without_backoff_retries_at_once() {
     let mut n = node_with(1, |c| c.tuning.backoff = false);
     n.handle_propose(0, 10, 7, "mine".into());
     drain(&mut n);
-    n.handle_message(
-        5,
-        2,
-        Msg::Nack(Nack {
-            instance: 7,
-            ballot: b(1, 1),
-            promised: b(2, 3),
-        }),
-    );
+    n.handle_message(5, 2, Msg::Nack(Nack { instance: 7, ballot: b(1, 1), promised: b(2, 3) }));
     assert_eq!(n.next_timeout_us(), Some(5));
 }
 
@@ -342,10 +266,7 @@ fn proposer_phase_timeout_retries_and_finally_gives_up() {
         let Some(at) = n.next_timeout_us() else { break };
         n.handle_timeout(at);
         let outs = drain(&mut n);
-        if sends(&outs)
-            .iter()
-            .any(|(_, m)| matches!(m, Msg::Prepare(_)))
-        {
+        if sends(&outs).iter().any(|(_, m)| matches!(m, Msg::Prepare(_))) {
             prepares += 1;
         }
         if let Some(Output::ProposeDone { result, .. }) = outs.last() {
@@ -366,10 +287,7 @@ fn proposer_never_reuses_a_round_after_restart() {
     let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
     n.handle_propose(0, 12, 7, "c".into());
     let outs = drain(&mut n);
-    assert!(
-        sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(3, 1))),
-        "{outs:?}"
-    );
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(3, 1))), "{outs:?}");
 }
 
 #[test]
@@ -381,18 +299,14 @@ fn mutant_ballot_reuse_after_restart_reuses_round_one() {
     assert!(records.is_empty());
     let mut n = node_with(1, cfg);
     n.handle_propose(0, 10, 7, "b".into());
-    assert!(sends(&drain(&mut n))
-        .iter()
-        .all(|(_, m)| *m == prepare(7, b(1, 1))));
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| *m == prepare(7, b(1, 1))));
 }
 
 #[test]
 fn mutant_non_unique_ballots_drop_the_node_id() {
     let mut n = node_with(2, |c| c.tuning.bug = Some(Bug::NonUniqueBallots));
     n.handle_propose(0, 10, 7, "a".into());
-    assert!(sends(&drain(&mut n))
-        .iter()
-        .all(|(_, m)| *m == prepare(7, b(1, 0))));
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| *m == prepare(7, b(1, 0))));
 }
 
 #[test]
@@ -401,11 +315,7 @@ fn non_proposer_refuses_and_busy_node_refuses() {
     n.handle_propose(0, 10, 7, "a".into());
     assert_eq!(
         drain(&mut n),
-        vec![Output::ProposeDone {
-            op: 10,
-            instance: 7,
-            result: Err(ProposeError::NotProposer)
-        }]
+        vec![Output::ProposeDone { op: 10, instance: 7, result: Err(ProposeError::NotProposer) }]
     );
     let mut n = node_with(1, |c| c.tuning.max_proposals = 1);
     n.handle_propose(0, 10, 7, "a".into());
@@ -422,23 +332,11 @@ fn second_op_on_an_open_instance_waits_for_the_same_decision() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "a".into());
     n.handle_propose(0, 11, 7, "b".into());
-    n.handle_message(
-        0,
-        2,
-        Msg::Decided(Decided {
-            instance: 7,
-            value: "z".into(),
-        }),
-    );
+    n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "z".into() }));
     let outs = drain(&mut n);
-    let done: Vec<_> = outs
-        .iter()
-        .filter(|o| matches!(o, Output::ProposeDone { .. }))
-        .collect();
+    let done: Vec<_> = outs.iter().filter(|o| matches!(o, Output::ProposeDone { .. })).collect();
     assert_eq!(done.len(), 2);
-    assert!(done
-        .iter()
-        .all(|o| matches!(o, Output::ProposeDone { result: Ok(v), .. } if v == "z")));
+    assert!(done.iter().all(|o| matches!(o, Output::ProposeDone { result: Ok(v), .. } if v == "z")));
 }
 
 // ---- learner ----
@@ -448,25 +346,11 @@ fn learner_learns_on_quorum_at_one_ballot_only() {
     let mut n = node_with(1, |c| c.proposers = vec![2]);
     n.handle_message(0, 2, accepted(7, b(1, 2), "x"));
     n.handle_message(0, 3, accepted(7, b(2, 3), "y")); // another ballot: no quorum yet
-    assert!(drain(&mut n)
-        .iter()
-        .all(|o| !matches!(o, Output::Learned { .. })));
+    assert!(drain(&mut n).iter().all(|o| !matches!(o, Output::Learned { .. })));
     n.handle_message(0, 1, accepted(7, b(2, 3), "y"));
     let outs = drain(&mut n);
-    assert_eq!(
-        outs[0],
-        Output::Persist(Record::Learned {
-            instance: 7,
-            value: "y".into()
-        })
-    );
-    assert_eq!(
-        outs[1],
-        Output::Learned {
-            instance: 7,
-            value: "y".into()
-        }
-    );
+    assert_eq!(outs[0], Output::Persist(Record::Learned { instance: 7, value: "y".into() }));
+    assert_eq!(outs[1], Output::Learned { instance: 7, value: "y".into() });
     // Late and duplicated accepted messages change nothing.
     n.handle_message(0, 2, accepted(7, b(2, 3), "y"));
     assert!(drain(&mut n).is_empty());
@@ -483,87 +367,45 @@ fn learner_ignores_accepted_from_non_acceptors() {
 #[test]
 fn learner_acknowledges_decided_and_keeps_first_value_on_conflict() {
     let mut n = node(1);
-    n.handle_message(
-        0,
-        2,
-        Msg::Decided(Decided {
-            instance: 7,
-            value: "x".into(),
-        }),
-    );
+    n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
+    let outs = drain(&mut n);
+    assert_eq!(outs[1], Output::Learned { instance: 7, value: "x".into() });
+    assert_eq!(sends(&outs), vec![(2, Msg::DecidedOk(DecidedOk { instance: 7 }))]);
+    // Duplicate: nothing persisted, reported to the controller again, acknowledged again.
+    n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
     let outs = drain(&mut n);
     assert_eq!(
-        outs[1],
-        Output::Learned {
-            instance: 7,
-            value: "x".into()
-        }
+        outs,
+        vec![
+            Output::Learned { instance: 7, value: "x".into() },
+            Output::Send { to: 2, msg: Msg::DecidedOk(DecidedOk { instance: 7 }) }
+        ]
     );
-    assert_eq!(
-        sends(&outs),
-        vec![(2, Msg::DecidedOk(DecidedOk { instance: 7 }))]
-    );
-    // Duplicate: acknowledged again, not re-learned.
-    n.handle_message(
-        0,
-        2,
-        Msg::Decided(Decided {
-            instance: 7,
-            value: "x".into(),
-        }),
-    );
-    let outs = drain(&mut n);
-    assert_eq!(outs.len(), 1);
     // A conflicting decision (only a buggy peer can send it) is reported, not adopted.
-    n.handle_message(
-        0,
-        3,
-        Msg::Decided(Decided {
-            instance: 7,
-            value: "y".into(),
-        }),
-    );
+    n.handle_message(0, 3, Msg::Decided(Decided { instance: 7, value: "y".into() }));
     let outs = drain(&mut n);
-    assert!(outs.contains(&Output::Learned {
-        instance: 7,
-        value: "y".into()
-    }));
+    assert!(outs.contains(&Output::Learned { instance: 7, value: "y".into() }));
     assert_eq!(n.learner().learned(7), Some("x"));
 }
 
 #[test]
 fn learner_state_survives_restart() {
     let mut n = node(1);
-    n.handle_message(
-        0,
-        2,
-        Msg::Decided(Decided {
-            instance: 7,
-            value: "x".into(),
-        }),
-    );
+    n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
     let records = persists(&drain(&mut n));
     let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
     assert_eq!(n.learner().learned(7), Some("x"));
     n.handle_propose(0, 5, 7, "y".into());
-    assert_eq!(
-        drain(&mut n),
-        vec![Output::ProposeDone {
-            op: 5,
-            instance: 7,
-            result: Ok("x".into())
-        }]
-    );
+    let outs = drain(&mut n);
+    assert_eq!(outs[0], Output::ProposeDone { op: 5, instance: 7, result: Ok("x".into()) });
+    assert!(persists(&outs).is_empty() && outs.len() == 4, "answered and re-announced: {outs:?}");
 }
 
 #[test]
 fn mutant_learn_on_one_decides_on_first_accepted() {
     let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::LearnOnOne));
     n.handle_message(0, 2, accepted(7, b(1, 2), "x"));
-    assert!(drain(&mut n).contains(&Output::Learned {
-        instance: 7,
-        value: "x".into()
-    }));
+    assert!(drain(&mut n).contains(&Output::Learned { instance: 7, value: "x".into() }));
 }
 
 // ---- whole-protocol ordering ----
@@ -577,7 +419,5 @@ fn reordered_accepted_before_promise_quorum_is_harmless() {
     drain(&mut n);
     n.handle_message(0, 2, accepted(7, b(1, 1), "a"));
     n.handle_message(0, 3, accepted(7, b(1, 1), "a"));
-    assert!(drain(&mut n)
-        .iter()
-        .all(|o| !matches!(o, Output::ProposeDone { .. })));
+    assert!(drain(&mut n).iter().all(|o| !matches!(o, Output::ProposeDone { .. })));
 }

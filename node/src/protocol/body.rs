@@ -137,14 +137,7 @@ impl Envelope {
 /// Builds the core's config from an `init` body.
 pub fn config_from_init(body: &Body) -> Option<Config> {
     match body {
-        Body::Init {
-            node,
-            acceptors,
-            proposers,
-            learners,
-            config,
-            ..
-        } => Some(Config {
+        Body::Init { node, acceptors, proposers, learners, config, .. } => Some(Config {
             node: *node,
             acceptors: acceptors.clone(),
             proposers: proposers.clone(),
@@ -166,25 +159,23 @@ mod tests {
         let env = Envelope {
             src: 1,
             dest: 2,
-            body: Body::Prepare(Prepare {
-                instance: 7,
-                ballot: Ballot::new(3, 1),
-            }),
+            body: Body::Prepare(Prepare { instance: 7, ballot: Ballot::new(3, 1) }),
         };
         let line = String::from_utf8(env.to_frame()).unwrap();
-        assert_eq!(line, "{\"src\":1,\"dest\":2,\"body\":{\"type\":\"prepare\",\"instance\":7,\"ballot\":[3,1]}}\n");
+        assert_eq!(
+            line,
+            "{\"src\":1,\"dest\":2,\"body\":{\"type\":\"prepare\",\"instance\":7,\"ballot\":[3,1]}}\n"
+        );
         let promise = r#"{"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":{"ballot":[2,5],"value":"x"}}}"#;
         let env: Envelope = serde_json::from_str(promise).unwrap();
         let want = Body::Promise(Promise {
             instance: 7,
             ballot: Ballot::new(3, 1),
-            accepted: Some(AcceptedValue {
-                ballot: Ballot::new(2, 5),
-                value: "x".into(),
-            }),
+            accepted: Some(AcceptedValue { ballot: Ballot::new(2, 5), value: "x".into() }),
         });
         assert_eq!(env.body, want);
-        let none = r#"{"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":null}}"#;
+        let none =
+            r#"{"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":null}}"#;
         assert!(serde_json::from_str::<Envelope>(none).is_ok());
     }
 
@@ -192,44 +183,19 @@ mod tests {
     fn every_paxos_body_round_trips_through_msg() {
         let b = Ballot::new(1, 1);
         let msgs = vec![
-            Msg::Prepare(Prepare {
-                instance: 1,
-                ballot: b,
-            }),
-            Msg::Promise(Promise {
-                instance: 1,
-                ballot: b,
-                accepted: None,
-            }),
-            Msg::Nack(Nack {
-                instance: 1,
-                ballot: b,
-                promised: b,
-            }),
-            Msg::Accept(Accept {
-                instance: 1,
-                ballot: b,
-                value: "v".into(),
-            }),
-            Msg::Accepted(Accepted {
-                instance: 1,
-                ballot: b,
-                value: "v".into(),
-            }),
-            Msg::Decided(Decided {
-                instance: 1,
-                value: "v".into(),
-            }),
+            Msg::Prepare(Prepare { instance: 1, ballot: b }),
+            Msg::Promise(Promise { instance: 1, ballot: b, accepted: None }),
+            Msg::Nack(Nack { instance: 1, ballot: b, promised: b }),
+            Msg::Accept(Accept { instance: 1, ballot: b, value: "v".into() }),
+            Msg::Accepted(Accepted { instance: 1, ballot: b, value: "v".into() }),
+            Msg::Decided(Decided { instance: 1, value: "v".into() }),
             Msg::DecidedOk(DecidedOk { instance: 1 }),
         ];
         for msg in msgs {
             let body = Body::from(msg.clone());
             assert!(body.is_paxos());
             let json = serde_json::to_string(&body).unwrap();
-            assert!(
-                json.contains(&format!("\"type\":\"{}\"", body.type_name())),
-                "{json}"
-            );
+            assert!(json.contains(&format!("\"type\":\"{}\"", body.type_name())), "{json}");
             let back: Body = serde_json::from_str(&json).unwrap();
             assert_eq!(back.into_msg().unwrap(), msg);
         }
@@ -243,8 +209,7 @@ mod tests {
         assert_eq!(cfg.proposers, vec![1]);
         assert_eq!(cfg.tuning, Tuning::default());
         let err: Body =
-            serde_json::from_str(r#"{"type":"error","in_reply_to":4,"code":"busy","text":"t"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"type":"error","in_reply_to":4,"code":"busy","text":"t"}"#).unwrap();
         assert_eq!(err.type_name(), "error");
         assert!(serde_json::from_str::<Body>(r#"{"type":"bogus"}"#).is_err());
     }

@@ -103,10 +103,7 @@ mod tests {
         assert!(drain(&mut d).is_empty());
         d.feed(b"c\nde\n\nf");
         let frames = drain(&mut d);
-        assert_eq!(
-            frames,
-            vec![Ok(b"abc".to_vec()), Ok(b"de".to_vec()), Ok(Vec::new())]
-        );
+        assert_eq!(frames, vec![Ok(b"abc".to_vec()), Ok(b"de".to_vec()), Ok(Vec::new())]);
         assert_eq!(d.pending_bytes(), 1);
     }
 

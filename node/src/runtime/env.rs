@@ -24,11 +24,7 @@ pub enum EnvError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
     #[error("{var}={value:?}: {why}")]
-    Invalid {
-        var: &'static str,
-        value: String,
-        why: String,
-    },
+    Invalid { var: &'static str, value: String, why: String },
 }
 
 impl NodeEnv {
@@ -51,11 +47,7 @@ impl NodeEnv {
             .next()
             .ok_or_else(|| invalid(ENV_CONTROLLER, &addr, "resolves to no address"))?;
         if !controller.ip().is_loopback() {
-            return Err(invalid(
-                ENV_CONTROLLER,
-                &addr,
-                "synod nodes only dial loopback addresses",
-            ));
+            return Err(invalid(ENV_CONTROLLER, &addr, "synod nodes only dial loopback addresses"));
         }
         let node_text = var(ENV_NODE)?;
         let node = node_text
@@ -65,12 +57,7 @@ impl NodeEnv {
             .ok_or_else(|| invalid(ENV_NODE, &node_text, "expected a node id, an integer >= 1"))?;
         let token = var(ENV_TOKEN)?;
         let data_dir = PathBuf::from(var(ENV_DATA_DIR)?);
-        Ok(NodeEnv {
-            controller,
-            node,
-            token,
-            data_dir,
-        })
+        Ok(NodeEnv { controller, node, token, data_dir })
     }
 }
 
@@ -80,21 +67,15 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
     #[test]
     fn parses_and_validates() {
-        let ok = [
-            (ENV_CONTROLLER, "127.0.0.1:4000"),
-            (ENV_NODE, "3"),
-            (ENV_TOKEN, "t"),
-            (ENV_DATA_DIR, "/tmp/x"),
-        ];
+        let ok =
+            [(ENV_CONTROLLER, "127.0.0.1:4000"), (ENV_NODE, "3"), (ENV_TOKEN, "t"), (ENV_DATA_DIR, "/tmp/x")];
         let env = NodeEnv::from_lookup(lookup(&ok)).unwrap();
         assert_eq!(env.node, 3);
         assert_eq!(env.controller.port(), 4000);
@@ -102,15 +83,9 @@ mod tests {
         assert_eq!(missing, EnvError::Missing(ENV_TOKEN));
         let mut bad = ok;
         bad[1] = (ENV_NODE, "0");
-        assert!(NodeEnv::from_lookup(lookup(&bad))
-            .unwrap_err()
-            .to_string()
-            .contains("SYNOD_NODE=\"0\""));
+        assert!(NodeEnv::from_lookup(lookup(&bad)).unwrap_err().to_string().contains("SYNOD_NODE=\"0\""));
         bad = ok;
         bad[0] = (ENV_CONTROLLER, "10.1.2.3:80");
-        assert!(NodeEnv::from_lookup(lookup(&bad))
-            .unwrap_err()
-            .to_string()
-            .contains("loopback"));
+        assert!(NodeEnv::from_lookup(lookup(&bad)).unwrap_err().to_string().contains("loopback"));
     }
 }

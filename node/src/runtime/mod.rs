@@ -34,10 +34,7 @@ pub enum RuntimeError {
     #[error(transparent)]
     Storage(#[from] LogError),
     #[error("cannot reach the controller at {addr}: {source}")]
-    Connect {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
+    Connect { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("connection to the controller failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("handshake failed: {0}")]
@@ -63,22 +60,15 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     }
     tracing::info!(records = recovery.records.len(), "recovered durable state");
 
-    let stream =
-        TcpStream::connect(env.controller)
-            .await
-            .map_err(|source| RuntimeError::Connect {
-                addr: env.controller,
-                source,
-            })?;
+    let stream = TcpStream::connect(env.controller)
+        .await
+        .map_err(|source| RuntimeError::Connect { addr: env.controller, source })?;
     stream.set_nodelay(true)?;
     let (mut reader, mut writer) = stream.into_split();
     let hello = Envelope {
         src: env.node,
         dest: CONTROLLER,
-        body: Body::Hello {
-            node: env.node,
-            token: env.token.clone(),
-        },
+        body: Body::Hello { node: env.node, token: env.token.clone() },
     };
     writer.write_all(&hello.to_frame()).await?;
 
@@ -92,14 +82,8 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
 
     let node = Node::new(config, &recovery.records);
-    let mut event_loop = EventLoop {
-        node,
-        log,
-        writer,
-        start: Instant::now(),
-        out_buf: Vec::new(),
-        persists: Vec::new(),
-    };
+    let mut event_loop =
+        EventLoop { node, log, writer, start: Instant::now(), out_buf: Vec::new(), persists: Vec::new() };
     event_loop.run(reader, decoder, shutdown).await
 }
 
@@ -131,9 +115,7 @@ async fn await_init(
         }
         let n = reader.read(&mut chunk).await?;
         if n == 0 {
-            return Err(RuntimeError::Handshake(
-                "the controller closed the connection before init".into(),
-            ));
+            return Err(RuntimeError::Handshake("the controller closed the connection before init".into()));
         }
         decoder.feed(&chunk[..n]);
     }
@@ -166,10 +148,7 @@ impl EventLoop {
         self.handle_frames(&mut decoder);
         self.flush().await?;
         loop {
-            let deadline = self
-                .node
-                .next_timeout_us()
-                .map(|us| self.start + Duration::from_micros(us));
+            let deadline = self.node.next_timeout_us().map(|us| self.start + Duration::from_micros(us));
             tokio::select! {
                 read = reader.read(&mut chunk) => {
                     let n = read?;
@@ -217,20 +196,14 @@ impl EventLoop {
                 continue;
             }
             match env.body {
-                Body::Propose {
-                    msg_id,
-                    instance,
-                    value,
-                } => self.node.handle_propose(now, msg_id, instance, value),
+                Body::Propose { msg_id, instance, value } => {
+                    self.node.handle_propose(now, msg_id, instance, value)
+                }
                 body if body.is_paxos() => {
                     let msg = body.into_msg().expect("is_paxos bodies are messages");
                     self.node.handle_message(now, env.src, msg);
                 }
-                other => tracing::warn!(
-                    body = other.type_name(),
-                    src = env.src,
-                    "unexpected frame skipped"
-                ),
+                other => tracing::warn!(body = other.type_name(), src = env.src, "unexpected frame skipped"),
             }
         }
     }
@@ -247,34 +220,18 @@ impl EventLoop {
                     continue;
                 }
                 Output::Send { to, msg } => (to, Body::from(msg)),
-                Output::Learned { instance, value } => {
-                    (CONTROLLER, Body::Learned { instance, value })
-                }
-                Output::ProposeDone {
-                    op,
-                    instance,
-                    result,
-                } => {
+                Output::Learned { instance, value } => (CONTROLLER, Body::Learned { instance, value }),
+                Output::ProposeDone { op, instance, result } => {
                     let body = match result {
-                        Ok(value) => Body::ProposeOk {
-                            in_reply_to: op,
-                            instance,
-                            value,
-                        },
-                        Err(e) => Body::Error {
-                            in_reply_to: op,
-                            code: e.code().into(),
-                            text: e.text().into(),
-                        },
+                        Ok(value) => Body::ProposeOk { in_reply_to: op, instance, value },
+                        Err(e) => {
+                            Body::Error { in_reply_to: op, code: e.code().into(), text: e.text().into() }
+                        }
                     };
                     (CONTROLLER, body)
                 }
             };
-            let env = Envelope {
-                src: me,
-                dest,
-                body,
-            };
+            let env = Envelope { src: me, dest, body };
             serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
             self.out_buf.push(b'\n');
         }

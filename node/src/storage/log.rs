@@ -34,13 +34,7 @@ pub enum LogError {
          an acceptor that forgets a promise breaks safety. Restore the file or wipe the node \
          deliberately."
     )]
-    Corrupt {
-        path: PathBuf,
-        record: u64,
-        offset: u64,
-        why: String,
-        next_valid: u64,
-    },
+    Corrupt { path: PathBuf, record: u64, offset: u64, why: String, next_valid: u64 },
 }
 
 /// What start-up found in the log.
@@ -63,14 +57,8 @@ impl AcceptorLog {
     /// Opens (or creates) `dir/acceptor.log`, reads it back and cuts a torn tail.
     pub fn open(dir: &Path) -> Result<(AcceptorLog, Recovery), LogError> {
         let path = dir.join(LOG_FILE);
-        let io_err = |source| LogError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(|source| LogError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let io_err = |source| LogError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(dir).map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -81,10 +69,7 @@ impl AcceptorLog {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err)?;
         let scan = scan(&bytes);
-        let torn_bytes = scan
-            .bad
-            .as_ref()
-            .map_or(0, |b| (bytes.len() - b.offset) as u64);
+        let torn_bytes = scan.bad.as_ref().map_or(0, |b| (bytes.len() - b.offset) as u64);
         if let Some(bad) = scan.bad {
             match find_valid_frame(&bytes, bad.offset + 1) {
                 Some(next_valid) => {
@@ -103,18 +88,8 @@ impl AcceptorLog {
             }
         }
         file.seek(SeekFrom::End(0)).map_err(io_err)?;
-        let log = AcceptorLog {
-            path,
-            file,
-            buf: Vec::with_capacity(4096),
-        };
-        Ok((
-            log,
-            Recovery {
-                records: scan.records,
-                torn_bytes,
-            },
-        ))
+        let log = AcceptorLog { path, file, buf: Vec::with_capacity(4096) };
+        Ok((log, Recovery { records: scan.records, torn_bytes }))
     }
 
     pub fn path(&self) -> &Path {
@@ -131,10 +106,7 @@ impl AcceptorLog {
         for record in records {
             encode(record, &mut self.buf);
         }
-        let io_err = |source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io_err = |source| LogError::Io { path: self.path.clone(), source };
         self.file.write_all(&self.buf).map_err(io_err)?;
         self.file.sync_data().map_err(io_err)
     }
@@ -146,11 +118,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
     out.extend_from_slice(&[0; HEADER_BYTES]);
     serde_json::to_writer(&mut *out, record).expect("records always serialize");
     let payload = &out[start + HEADER_BYTES..];
-    assert!(
-        payload.len() <= MAX_RECORD_BYTES,
-        "record of {} bytes exceeds the log's limit",
-        payload.len()
-    );
+    assert!(payload.len() <= MAX_RECORD_BYTES, "record of {} bytes exceeds the log's limit", payload.len());
     let len = (payload.len() as u32).to_le_bytes();
     let crc = crc32fast::hash(payload).to_le_bytes();
     out[start..start + 4].copy_from_slice(&len);
@@ -177,12 +145,7 @@ fn scan(bytes: &[u8]) -> Scan {
                 records.push(record);
                 offset = next;
             }
-            Err(why) => {
-                return Scan {
-                    records,
-                    bad: Some(Bad { offset, why }),
-                }
-            }
+            Err(why) => return Scan { records, bad: Some(Bad { offset, why }) },
         }
     }
     Scan { records, bad: None }
@@ -192,29 +155,19 @@ fn scan(bytes: &[u8]) -> Scan {
 fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), String> {
     let rest = &bytes[offset..];
     if rest.len() < HEADER_BYTES {
-        return Err(format!(
-            "{} bytes where an 8-byte header should be",
-            rest.len()
-        ));
+        return Err(format!("{} bytes where an 8-byte header should be", rest.len()));
     }
     let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
     if len > MAX_RECORD_BYTES {
-        return Err(format!(
-            "length {len} exceeds the {MAX_RECORD_BYTES}-byte limit"
-        ));
+        return Err(format!("length {len} exceeds the {MAX_RECORD_BYTES}-byte limit"));
     }
     let Some(payload) = rest.get(HEADER_BYTES..HEADER_BYTES + len) else {
-        return Err(format!(
-            "length {len} but only {} bytes left",
-            rest.len() - HEADER_BYTES
-        ));
+        return Err(format!("length {len} but only {} bytes left", rest.len() - HEADER_BYTES));
     };
     let actual = crc32fast::hash(payload);
     if actual != crc {
-        return Err(format!(
-            "CRC32 mismatch: stored {crc:08x}, computed {actual:08x}"
-        ));
+        return Err(format!("CRC32 mismatch: stored {crc:08x}, computed {actual:08x}"));
     }
     let record = serde_json::from_slice(payload).map_err(|e| format!("undecodable record: {e}"))?;
     Ok((record, offset + HEADER_BYTES + len))
@@ -223,9 +176,8 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), String> {
 /// The first offset at or after `from` where a complete, valid frame starts. A match by
 /// chance needs a plausible length, a JSON object and a matching CRC32: odds of 2^-32 and less.
 fn find_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len().saturating_sub(HEADER_BYTES)).find(|&offset| {
-        bytes.get(offset + HEADER_BYTES) == Some(&b'{') && decode_at(bytes, offset).is_ok()
-    })
+    (from..bytes.len().saturating_sub(HEADER_BYTES))
+        .find(|&offset| bytes.get(offset + HEADER_BYTES) == Some(&b'{') && decode_at(bytes, offset).is_ok())
 }
 
 #[cfg(test)]
@@ -241,20 +193,10 @@ mod tests {
 
     fn sample() -> Vec<Record> {
         vec![
-            Record::Promise {
-                instance: 1,
-                ballot: Ballot::new(1, 2),
-            },
-            Record::Accept {
-                instance: 1,
-                ballot: Ballot::new(1, 2),
-                value: "v".into(),
-            },
+            Record::Promise { instance: 1, ballot: Ballot::new(1, 2) },
+            Record::Accept { instance: 1, ballot: Ballot::new(1, 2), value: "v".into() },
             Record::Round { round: 9 },
-            Record::Learned {
-                instance: 1,
-                value: "v".into(),
-            },
+            Record::Learned { instance: 1, value: "v".into() },
         ]
     }
 
@@ -310,15 +252,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(LOG_FILE), &full).unwrap();
         let err = AcceptorLog::open(&dir).unwrap_err();
-        let LogError::Corrupt { record, offset, .. } = &err else {
-            panic!("{err}")
-        };
+        let LogError::Corrupt { record, offset, .. } = &err else { panic!("{err}") };
         assert_eq!((*record, *offset), (2, first.len() as u64));
         let text = err.to_string();
         assert!(
-            text.contains("acceptor.log")
-                && text.contains("CRC32 mismatch")
-                && text.contains("Refusing"),
+            text.contains("acceptor.log") && text.contains("CRC32 mismatch") && text.contains("Refusing"),
             "{text}"
         );
         // Nothing was cut: the evidence stays on disk.
@@ -337,14 +275,7 @@ mod tests {
         let dir = temp_dir("badlen");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(LOG_FILE), &full).unwrap();
-        assert!(matches!(
-            AcceptorLog::open(&dir),
-            Err(LogError::Corrupt {
-                record: 1,
-                offset: 0,
-                ..
-            })
-        ));
+        assert!(matches!(AcceptorLog::open(&dir), Err(LogError::Corrupt { record: 1, offset: 0, .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

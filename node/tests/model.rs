@@ -1,0 +1,130 @@
+//! Property tests: the core, driven through random schedules of a lossy, duplicating,
+//! reordering network with crash-restarts, never lets two learners decide differently and
+//! never decides an unproposed value; and the same harness catches the mutants.
+
+mod sim;
+
+use proptest::prelude::*;
+use sim::{Params, Sim};
+use synod_node::paxos::Bug;
+
+/// At least 10,000 random schedules per test run (the floor); more with PROPTEST_CASES.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000).max(10_000)
+}
+
+fn params(acceptors: usize) -> impl Strategy<Value = Params> {
+    (any::<u64>(), 2usize..=3, 1u64..=3, 50usize..=300, 0u64..=200, 0u64..=150, 0u64..=30).prop_map(
+        move |(seed, proposers, instances, steps, loss_pm, dup_pm, crash_pm)| Params {
+            seed,
+            acceptors,
+            proposers,
+            instances,
+            steps,
+            loss_pm,
+            dup_pm,
+            crash_pm,
+            bug: None,
+            check_liveness: true,
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn three_acceptors_agree_and_stay_valid(p in params(3)) {
+        let mut sim = Sim::new(p);
+        if let Err(v) = sim.run() {
+            prop_assert!(false, "{v}");
+        }
+    }
+
+    #[test]
+    fn five_acceptors_agree_and_stay_valid(p in params(5)) {
+        let mut sim = Sim::new(p);
+        if let Err(v) = sim.run() {
+            prop_assert!(false, "{v}");
+        }
+    }
+}
+
+/// The harness is not vacuous: schedules do deliver, lose and crash, and still decide.
+#[test]
+fn schedules_exercise_faults_and_decide() {
+    let (mut delivered, mut dropped, mut crashes, mut decided_before_final, mut runs) =
+        (0u64, 0u64, 0u32, 0usize, 0u32);
+    for seed in 0..500 {
+        let p = Params {
+            seed,
+            acceptors: 3 + 2 * (seed % 2) as usize,
+            proposers: 2,
+            instances: 2,
+            steps: 300,
+            loss_pm: 100,
+            dup_pm: 50,
+            crash_pm: 10,
+            bug: None,
+            check_liveness: false,
+        };
+        let mut sim = Sim::new(p);
+        sim.run().unwrap();
+        delivered += sim.delivered;
+        dropped += sim.dropped;
+        crashes += sim.crashes;
+        decided_before_final += sim.decisions();
+        runs += 1;
+    }
+    println!("{runs} runs: {delivered} delivered, {dropped} lost, {crashes} crashes, {decided_before_final} instances decided");
+    assert!(dropped * 20 > delivered, "about a tenth of deliveries must be lost");
+    assert!(crashes > runs, "crashes must happen");
+    assert!(decided_before_final > runs as usize, "most schedules must decide something despite faults");
+}
+
+/// Schedules tried per mutant before it counts as not caught.
+const MUTANT_BUDGET: u64 = 4_000;
+
+/// The first seed whose schedule shows a safety violation under `bug`, with its message.
+fn hunt(bug: Bug) -> Option<(u64, String)> {
+    (0..MUTANT_BUDGET).find_map(|seed| {
+        // Swarm testing: each schedule draws its own mix of faults.
+        let mut r = synod_node::paxos::rng::Rng::new(seed ^ 0x5eed);
+        let p = Params {
+            seed,
+            acceptors: if r.below(2) == 0 { 3 } else { 5 },
+            proposers: 2 + r.below(2) as usize,
+            instances: 1,
+            steps: 200 + r.below(600) as usize,
+            loss_pm: r.below(200),
+            dup_pm: r.below(100),
+            crash_pm: r.below(60),
+            bug: Some(bug),
+            check_liveness: false,
+        };
+        Sim::new(p).run().err().map(|v| (seed, v))
+    })
+}
+
+#[test]
+fn the_harness_catches_the_mutants() {
+    let mut caught = Vec::new();
+    let mut missed = Vec::new();
+    for bug in Bug::ALL {
+        match hunt(bug) {
+            Some((seed, v)) => {
+                println!("caught {bug} at seed {seed}: {v}");
+                caught.push(bug);
+            }
+            None => {
+                println!("missed {bug} in {MUTANT_BUDGET} schedules");
+                missed.push(bug);
+            }
+        }
+    }
+    println!("caught {} of {}: {caught:?}; missed {missed:?}", caught.len(), Bug::ALL.len());
+    assert!(
+        caught.len() >= 6,
+        "the property must catch at least six mutants; caught {caught:?}, missed {missed:?}"
+    );
+}
