@@ -1,1 +1,102 @@
-//! synod-checker: reads a history and checks it (see docs/history.md).
+//! synod-checker: reads a synod history (docs/history.md) and judges it: Paxos safety from
+//! the client events and the message trace, liveness, and latency figures
+//! (docs/checker.md).
+//!
+//! It depends on neither the node nor tokio, because it must judge histories whoever wrote
+//! them: the synod controller, another tool, or a person writing a fixture by hand. It reads
+//! the history once, streaming, with memory bounded by the instances and ops in flight
+//! (plus a compact record per instance, see `instance.rs`).
+//!
+//! ```no_run
+//! let report = synod_checker::check_path(std::path::Path::new("runs/latest"))?;
+//! print!("{}", report.render_text());
+//! std::process::exit(report.exit_code());
+//! # Ok::<(), synod_checker::CheckError>(())
+//! ```
+
+pub mod ballot;
+pub mod bench;
+mod checker;
+mod error;
+mod event;
+mod faults;
+mod hash;
+mod instance;
+mod latency;
+pub mod report;
+mod rules;
+mod trace;
+
+pub use checker::{Checker, RETIRE_AFTER};
+pub use error::CheckError;
+pub use report::{
+    Anomaly, EventLine, Figures, LatencySummary, Liveness, Report, RuleReport, RunSummary, SplitLatency,
+    Verdict, EXIT_NOT_LIVE, EXIT_OK, EXIT_UNREADABLE, EXIT_UNSAFE,
+};
+pub use rules::Rule;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The history file inside a run directory.
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// The report file `write_report_json` writes into a run directory.
+pub const REPORT_FILE: &str = "report.json";
+
+/// Checks a run directory (its `history.jsonl`) or a history file.
+pub fn check_path(path: &Path) -> Result<Report, CheckError> {
+    let file_path = history_path(path);
+    let file = File::open(&file_path).map_err(|source| CheckError::Open { path: file_path.clone(), source })?;
+    check_reader(BufReader::with_capacity(1 << 18, file), &file_path.display().to_string())
+}
+
+/// `<dir>/history.jsonl` for a directory, the path itself otherwise.
+pub fn history_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(HISTORY_FILE)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Checks a history read from `reader`; `source_name` names it in errors and the report.
+pub fn check_reader<R: BufRead>(mut reader: R, source_name: &str) -> Result<Report, CheckError> {
+    let mut checker = Checker::new(source_name);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| CheckError::Read {
+            source_name: source_name.to_string(),
+            line: checker.lines_read(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        match buf.strip_suffix(b"\n") {
+            Some(line) => checker.push_line(line)?,
+            None => {
+                checker.push_unterminated_last_line(&buf);
+                break;
+            }
+        }
+    }
+    Ok(checker.finish())
+}
+
+/// Writes `report` as pretty JSON to `<dir>/report.json` (via a temporary file and a
+/// rename, so a reader never sees half a report). Returns the path written.
+pub fn write_report_json(dir: &Path, report: &Report) -> Result<PathBuf, CheckError> {
+    let path = dir.join(REPORT_FILE);
+    let tmp = dir.join(format!(".{REPORT_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut f, report)?;
+        f.write_all(b"\n")?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|source| CheckError::Write { path: path.clone(), source })?;
+    Ok(path)
+}

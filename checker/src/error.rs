@@ -1,0 +1,49 @@
+//! Errors for input the checker cannot read. A history that reads fine but shows a bug is
+//! not an error: it is a [`crate::Report`] with a violated rule.
+
+use std::path::PathBuf;
+
+/// Why a history could not be checked (`synod check` exits 2 on any of these).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The file or run directory could not be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading failed part way (I/O error, not bad content).
+    #[error("{source_name}: read error after line {line}: {source}")]
+    Read {
+        source_name: String,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A complete line (one that ends in a newline, or is followed by more lines) is not a
+    /// valid history event. A torn *last* line is not an error: it marks a truncated run.
+    #[error("{source_name}:{line}: {reason}")]
+    Malformed {
+        source_name: String,
+        line: u64,
+        reason: String,
+    },
+    /// `report.json` could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl CheckError {
+    /// The 1-based line number a content error refers to, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            CheckError::Malformed { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The verdict and figures of one check: serialized as `report.json` / `--json`, and
+//! rendered as a compact text report for people.
+//!
+//! Field names end in their unit (`p99_us`, `duration_us`, `decisions_per_s`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Exit code: safe and live, or truncated and safe.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: a safety rule was violated.
+pub const EXIT_UNSAFE: i32 = 1;
+/// Exit code (for the CLI): usage error or unreadable input ([`crate::CheckError`]).
+pub const EXIT_UNREADABLE: i32 = 2;
+/// Exit code: safe, but some invoked instance was not learned by every learner.
+pub const EXIT_NOT_LIVE: i32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Safe and live.
+    Valid,
+    /// At least one safety rule violated.
+    Invalid,
+    /// Safe, but not live.
+    NotLive,
+    /// Safe as far as it goes; no `end` line, so liveness was not judged.
+    Truncated,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::NotLive => "not-live",
+            Verdict::Truncated => "truncated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The file that was checked.
+    pub source: String,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    /// No safety rule was violated.
+    pub safe: bool,
+    /// `None` when liveness was not judged (truncated history).
+    pub live: Option<bool>,
+    /// The history has no `end` line.
+    pub truncated: bool,
+    /// The last line had no newline and did not parse (a writer died mid-line).
+    pub torn_last_line: bool,
+    pub run: RunSummary,
+    /// Lines read (including blank, unknown and torn ones).
+    pub lines: u64,
+    /// Events of known types.
+    pub events: u64,
+    /// Events of types the checker does not know, ignored.
+    pub ignored_events: u64,
+    /// One entry per safety rule, in a fixed order.
+    pub safety: Vec<RuleReport>,
+    pub liveness: Liveness,
+    pub figures: Figures,
+    /// Things the checker could not judge, and why.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// A `run` header line was present.
+    pub header: bool,
+    pub run_id: Option<String>,
+    pub seed: Option<serde_json::Value>,
+    pub nodes: Vec<u64>,
+    pub acceptors: Vec<u64>,
+    pub proposers: Vec<u64>,
+    pub learners: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuleReport {
+    /// Stable rule name: agreement, validity, chosen-uniqueness, one-value-per-ballot,
+    /// acceptor-monotonicity.
+    pub rule: String,
+    pub ok: bool,
+    /// Number of instances that violate the rule.
+    pub violations: u64,
+    /// The first violation, in full.
+    pub first: Option<Anomaly>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub rule: String,
+    pub instance: u64,
+    /// Line at which the violation became visible.
+    pub line: u64,
+    pub t_us: u64,
+    pub message: String,
+    /// The events that conflict.
+    pub events: Vec<EventLine>,
+    /// The instance's message trace up to `line` (head and tail; see `trace_omitted`).
+    pub trace: Vec<EventLine>,
+    /// Trace lines left out between head and tail.
+    pub trace_omitted: u64,
+    /// The omitted lines come right after this line number.
+    pub trace_omitted_after_line: Option<u64>,
+    /// Set when the trace is incomplete for another reason (retired instance).
+    pub trace_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub line: u64,
+    pub t_us: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Liveness {
+    /// False for a truncated history.
+    pub judged: bool,
+    pub live: Option<bool>,
+    /// Learners every invoked instance must reach (from the run header).
+    pub learners: Vec<u64>,
+    pub invoked_instances: u64,
+    pub learned_by_all: u64,
+    /// Invoked instances some learner never learned.
+    pub not_learned_by_all: u64,
+    /// The first of those, by instance id.
+    pub stuck: Vec<StuckInstance>,
+    pub stuck_omitted: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StuckInstance {
+    pub instance: u64,
+    pub first_invoke_t_us: Option<u64>,
+    pub learned_by: Vec<u64>,
+    pub missing: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Figures {
+    /// From the first event's `t` to the last one's.
+    pub duration_us: u64,
+    /// Instances learned by at least one node.
+    pub decisions: u64,
+    pub decisions_per_s: f64,
+    /// Every `send` event.
+    pub sends: u64,
+    /// `send` events carrying a Paxos message (prepare .. decided_ok).
+    pub paxos_sends: u64,
+    pub recvs: u64,
+    /// `paxos_sends / decisions`.
+    pub messages_per_decision: f64,
+    pub drops_total: u64,
+    pub drops: BTreeMap<String, u64>,
+    pub ops: Ops,
+    /// First invoke of an instance to its first learn.
+    pub decision_latency_first_learn: SplitLatency,
+    /// First invoke of an instance to the moment every learner has learned it.
+    pub decision_latency_all_learned: SplitLatency,
+    /// Invoke to ok, per op.
+    pub op_latency: SplitLatency,
+    pub faults: FaultFigures,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Ops {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    /// Invoked, never completed.
+    pub pending: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FaultFigures {
+    pub nemesis_events: u64,
+    /// Number of fault windows (calm -> fault transitions).
+    pub windows: u64,
+    pub fault_time_us: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SplitLatency {
+    pub all: LatencySummary,
+    pub calm: LatencySummary,
+    pub fault: LatencySummary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+}
+
+impl Report {
+    /// 0 safe and live (or truncated and safe), 1 safety violated, 3 safe but not live.
+    pub fn exit_code(&self) -> i32 {
+        if !self.safe {
+            EXIT_UNSAFE
+        } else if self.live == Some(false) {
+            EXIT_NOT_LIVE
+        } else {
+            EXIT_OK
+        }
+    }
+
+    /// The rule report for `name`, if that is a rule name.
+    pub fn rule(&self, name: &str) -> Option<&RuleReport> {
+        self.safety.iter().find(|r| r.rule == name)
+    }
+
+    /// Names of the violated rules.
+    pub fn violated_rules(&self) -> Vec<&str> {
+        self.safety.iter().filter(|r| !r.ok).map(|r| r.rule.as_str()).collect()
+    }
+
+    /// A compact report for people.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        self.render_head(&mut s);
+        self.render_safety(&mut s);
+        self.render_liveness(&mut s);
+        self.render_figures(&mut s);
+        for w in &self.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
+        s
+    }
+
+    fn render_head(&self, s: &mut String) {
+        let _ = writeln!(s, "history  {}", self.source);
+        let r = &self.run;
+        if r.header {
+            let _ = write!(s, "run      {}", r.run_id.as_deref().unwrap_or("?"));
+            if let Some(seed) = &r.seed {
+                let _ = write!(s, "  seed {seed}");
+            }
+            let _ = writeln!(
+                s,
+                "  nodes {}  acceptors {}  learners {}",
+                ids(&r.nodes),
+                ids(&r.acceptors),
+                ids(&r.learners)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "read     {} lines, {} events ({} ignored), {:.3} s of run time{}",
+            self.lines,
+            self.events,
+            self.ignored_events,
+            self.figures.duration_us as f64 / 1e6,
+            if self.torn_last_line { ", torn last line" } else { "" }
+        );
+        let why = match self.verdict {
+            Verdict::Valid => "safe and live",
+            Verdict::Invalid => "SAFETY VIOLATED",
+            Verdict::NotLive => "safe but NOT LIVE",
+            Verdict::Truncated => "safe; truncated (no end line), liveness not judged",
+        };
+        let _ = writeln!(s, "verdict  {} ({why}), exit {}", self.verdict.name(), self.exit_code());
+    }
+
+    fn render_safety(&self, s: &mut String) {
+        let _ = writeln!(s, "\nsafety");
+        for r in &self.safety {
+            if r.ok {
+                let _ = writeln!(s, "  {:<22} ok", r.rule);
+            } else {
+                let _ = writeln!(s, "  {:<22} VIOLATED in {} instance(s)", r.rule, r.violations);
+            }
+        }
+        for r in self.safety.iter().filter(|r| !r.ok) {
+            let Some(a) = &r.first else { continue };
+            let _ = writeln!(s, "\n{} violated, instance {} (line {}): {}", a.rule, a.instance, a.line, a.message);
+            for e in &a.events {
+                let _ = writeln!(s, "    line {:>8}  t={:>10}us  {}", e.line, e.t_us, e.text);
+            }
+            let _ = writeln!(s, "  trace of instance {} ({} lines shown):", a.instance, a.trace.len());
+            if let Some(note) = &a.trace_note {
+                let _ = writeln!(s, "    ({note})");
+            }
+            for e in &a.trace {
+                let _ = writeln!(s, "    line {:>8}  t={:>10}us  {}", e.line, e.t_us, e.text);
+                if a.trace_omitted > 0 && a.trace_omitted_after_line == Some(e.line) {
+                    let _ = writeln!(s, "    ... {} lines omitted ...", a.trace_omitted);
+                }
+            }
+            if r.violations > 1 {
+                let _ = writeln!(s, "  (+{} more instance(s) violate {})", r.violations - 1, r.rule);
+            }
+        }
+    }
+
+    fn render_liveness(&self, s: &mut String) {
+        let l = &self.liveness;
+        let _ = write!(s, "\nliveness ");
+        if !l.judged {
+            let _ = writeln!(s, "not judged (truncated history)");
+        } else if l.live == Some(true) {
+            let _ = writeln!(
+                s,
+                "ok: {} invoked instances, every one learned by all learners {}",
+                l.invoked_instances,
+                ids(&l.learners)
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "NOT LIVE: {} of {} invoked instances not learned by every learner {}",
+                l.not_learned_by_all,
+                l.invoked_instances,
+                ids(&l.learners)
+            );
+            for st in &l.stuck {
+                let _ = writeln!(
+                    s,
+                    "  instance {}: learned by {}, missing {}",
+                    st.instance,
+                    ids(&st.learned_by),
+                    ids(&st.missing)
+                );
+            }
+            if l.stuck_omitted > 0 {
+                let _ = writeln!(s, "  (+{} more)", l.stuck_omitted);
+            }
+        }
+    }
+
+    fn render_figures(&self, s: &mut String) {
+        let f = &self.figures;
+        let _ = writeln!(
+            s,
+            "\nlatency (us)              window     n      p50      p90      p99    p99.9      max"
+        );
+        for (name, split) in [
+            ("decision, first learn", &f.decision_latency_first_learn),
+            ("decision, all learners", &f.decision_latency_all_learned),
+            ("op, invoke to ok", &f.op_latency),
+        ] {
+            for (window, l) in [("calm", &split.calm), ("fault", &split.fault)] {
+                let _ = writeln!(s, "  {name:<23} {window:<5} {}", latency_row(l));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\ndecisions {} ({:.1}/s)  messages {} paxos of {} sent ({:.1} per decision)",
+            f.decisions, f.decisions_per_s, f.paxos_sends, f.sends, f.messages_per_decision
+        );
+        let drops: Vec<String> = f.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            s,
+            "drops     {}{}",
+            f.drops_total,
+            if drops.is_empty() { String::new() } else { format!(" ({})", drops.join(", ")) }
+        );
+        let o = &f.ops;
+        let _ = writeln!(
+            s,
+            "ops       {} invoked: ok {}, fail {}, info {}, pending {}",
+            o.invoked, o.ok, o.fail, o.info, o.pending
+        );
+        let _ = writeln!(
+            s,
+            "faults    {} nemesis events, {} fault windows, {:.3} s under fault",
+            f.faults.nemesis_events,
+            f.faults.windows,
+            f.faults.fault_time_us as f64 / 1e6
+        );
+    }
+}
+
+fn latency_row(l: &LatencySummary) -> String {
+    if l.count == 0 {
+        return format!("{:>5}        -        -        -        -        -", 0);
+    }
+    format!(
+        "{:>5} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        l.count, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+    )
+}
+
+/// `[1,2,3]` -> `n1,n2,n3`.
+fn ids(nodes: &[u64]) -> String {
+    if nodes.is_empty() {
+        return "-".into();
+    }
+    nodes.iter().map(|n| format!("n{n}")).collect::<Vec<_>>().join(",")
+}
