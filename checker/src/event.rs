@@ -210,14 +210,8 @@ struct RawAccepted<'a> {
 struct Probe<'a> {
     #[serde(rename = "type", borrow)]
     ty: Cow<'a, str>,
-    #[serde(borrow)]
-    body: Option<ProbeBody<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ProbeBody<'a> {
-    #[serde(rename = "type", borrow)]
-    ty: Option<Cow<'a, str>>,
+    /// Any shape: an unknown event type may use `body` for anything.
+    body: Option<serde_json::Value>,
 }
 
 /// Why a line did not parse.
@@ -268,9 +262,8 @@ fn slow_path<'a>(line: &'a [u8], first: serde_json::Error) -> Result<Event<'a>, 
     if !KNOWN_TYPES.contains(&&*probe.ty) {
         return Ok(Event::Unknown);
     }
-    let body_ty = probe.body.and_then(|b| b.ty);
-    let foreign_body = probe.ty == "send"
-        && !body_ty.as_deref().is_some_and(|ty| PAXOS_TYPES.contains(&ty));
+    let body_ty = probe.body.as_ref().and_then(|b| b.get("type")).and_then(|t| t.as_str());
+    let foreign_body = probe.ty == "send" && !body_ty.is_some_and(|ty| PAXOS_TYPES.contains(&ty));
     if foreign_body {
         // A body the checker does not interpret clashed with our field types: keep the send,
         // ignore the body.
