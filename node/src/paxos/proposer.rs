@@ -33,7 +33,7 @@ struct Proposal {
     ballot: Ballot,
     /// Ballots used so far.
     attempts: u32,
-    /// Highest round seen from other proposers in this instance (nacks, promises).
+    /// Highest round seen from other proposers in this instance (from nacks).
     seen_round: u64,
     phase: Phase,
     deadline_us: u64,
@@ -256,13 +256,14 @@ impl Proposer {
             self.proposals.iter().filter(|(_, p)| p.deadline_us <= now_us).map(|(i, _)| *i).collect();
         for instance in due {
             let p = self.proposals.get_mut(&instance).expect("due proposal");
-            if matches!(p.phase, Phase::Backoff) {
-                self.start_ballot(now_us, config, instance, fx);
-            } else if p.attempts >= config.tuning.max_attempts {
+            if p.attempts >= config.tuning.max_attempts {
+                // Out of ballots, whether the last phase timed out or was nacked.
                 let p = self.proposals.remove(&instance).expect("due proposal");
                 for op in p.waiters {
                     fx.push(done(op, instance, Err(ProposeError::GaveUp)));
                 }
+            } else if matches!(p.phase, Phase::Backoff) {
+                self.start_ballot(now_us, config, instance, fx);
             } else {
                 // The phase timed out without a quorum.
                 p.phase = Phase::Backoff;

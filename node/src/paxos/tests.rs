@@ -328,6 +328,27 @@ fn non_proposer_refuses_and_busy_node_refuses() {
 }
 
 #[test]
+fn proposer_nacked_every_time_gives_up_after_max_attempts() {
+    let mut n = node_with(1, |c| c.tuning.max_attempts = 3);
+    n.handle_propose(0, 10, 7, "mine".into());
+    for _ in 0..10 {
+        let outs = drain(&mut n);
+        if let Some(Output::ProposeDone { result, .. }) =
+            outs.iter().find(|o| matches!(o, Output::ProposeDone { .. }))
+        {
+            assert_eq!(*result, Err(ProposeError::GaveUp));
+            return;
+        }
+        let ballot = n.proposer().ballot_of(7).expect("open proposal");
+        let promised = Ballot::new(ballot.round + 1, 3);
+        n.handle_message(0, 2, Msg::Nack(Nack { instance: 7, ballot, promised }));
+        let at = n.next_timeout_us().unwrap();
+        n.handle_timeout(at);
+    }
+    panic!("a proposal nacked every time never gave up");
+}
+
+#[test]
 fn second_op_on_an_open_instance_waits_for_the_same_decision() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "a".into());

@@ -53,6 +53,7 @@ impl RuntimeError {
 
 /// Runs a node until the controller hangs up or `shutdown` completes.
 pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(), RuntimeError> {
+    tokio::pin!(shutdown);
     // Storage first: a node whose log is unreadable must not even say hello.
     let (log, recovery) = AcceptorLog::open(&env.data_dir)?;
     if recovery.torn_bytes > 0 {
@@ -73,18 +74,25 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     writer.write_all(&hello.to_frame()).await?;
 
     let mut decoder = FrameDecoder::new();
-    let config = tokio::time::timeout(
+    let handshake = tokio::time::timeout(
         Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
         await_init(env.node, &mut reader, &mut decoder),
-    )
-    .await
-    .map_err(|_| RuntimeError::Handshake(format!("no init within {HANDSHAKE_TIMEOUT_MS} ms")))??;
+    );
+    let config = tokio::select! {
+        result = handshake => {
+            result.map_err(|_| RuntimeError::Handshake(format!("no init within {HANDSHAKE_TIMEOUT_MS} ms")))??
+        }
+        _ = &mut shutdown => {
+            tracing::info!("shutdown requested before init; exiting");
+            return Ok(());
+        }
+    };
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
 
     let node = Node::new(config, &recovery.records);
     let mut event_loop =
         EventLoop { node, log, writer, start: Instant::now(), out_buf: Vec::new(), persists: Vec::new() };
-    event_loop.run(reader, decoder, shutdown).await
+    event_loop.run(reader, decoder, shutdown.as_mut()).await
 }
 
 /// Reads frames until `init` arrives.
@@ -110,7 +118,15 @@ async fn await_init(
                         tracing::warn!(body = env.body.type_name(), "frame before init ignored")
                     }
                 },
-                Err(e) => tracing::warn!(error = %e, "malformed frame before init ignored"),
+                Err(e) => {
+                    // A broken init is fatal at once, naming the problem, rather than a
+                    // handshake timeout that hides it.
+                    let value: Option<serde_json::Value> = serde_json::from_slice(&frame).ok();
+                    if value.as_ref().and_then(|v| v["body"]["type"].as_str()) == Some("init") {
+                        return Err(RuntimeError::Handshake(format!("invalid init: {e}")));
+                    }
+                    tracing::warn!(error = %e, "malformed frame before init ignored")
+                }
             }
         }
         let n = reader.read(&mut chunk).await?;
@@ -140,9 +156,8 @@ impl EventLoop {
         &mut self,
         mut reader: OwnedReadHalf,
         mut decoder: FrameDecoder,
-        shutdown: impl Future<Output = ()>,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> Result<(), RuntimeError> {
-        tokio::pin!(shutdown);
         let mut chunk = vec![0u8; READ_CHUNK_BYTES];
         // Frames that arrived with init.
         self.handle_frames(&mut decoder);

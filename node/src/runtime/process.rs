@@ -31,7 +31,12 @@ pub fn main_with_env() -> i32 {
             return EXIT_RUNTIME;
         }
     };
-    let result = runtime.block_on(async move { run(env, shutdown_signal()).await });
+    let result = runtime.block_on(async move {
+        // Register the handlers before anything else, so that SIGTERM is a clean stop even
+        // during start-up.
+        let shutdown = shutdown_signal();
+        run(env, shutdown).await
+    });
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
@@ -42,16 +47,19 @@ pub fn main_with_env() -> i32 {
     }
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Registers SIGTERM and SIGINT handlers now (call it inside a runtime); the returned future
+/// completes on the first of either.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 

@@ -1,0 +1,164 @@
+//! Connections from nodes: accept, handshake, then one reader and one writer task each.
+//!
+//! Readers parse every frame (the controller must, to record and fault it) and hand it to the
+//! router as an [`Event`]; a malformed frame becomes an `Event::Malformed`, never a panic.
+//! Writers drain a bounded queue into the socket; when a node stops reading (SIGSTOP), its
+//! socket buffer fills, then its queue, and the router drops further messages as a full
+//! network buffer would.
+
+use std::time::Duration;
+use synod_node::paxos::NodeId;
+use synod_node::protocol::{Body, Envelope, FrameDecoder};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Frames queued for one node, at most.
+pub const NODE_QUEUE_FRAMES: usize = 8192;
+/// How long a new connection has to say hello.
+const HELLO_TIMEOUT_MS: u64 = 5_000;
+
+/// Distinguishes a node's successive connections (it reconnects after each restart).
+pub type ConnId = u64;
+
+#[derive(Debug)]
+pub enum Event {
+    /// A node passed the handshake; frames for it go into `tx`.
+    Connected { node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>> },
+    /// A frame from a connected node.
+    Frame { node: NodeId, conn: ConnId, env: Envelope },
+    /// A frame that could not be parsed, or was too long.
+    Malformed { node: NodeId, conn: ConnId, frame: u64, error: String },
+    /// A connection that failed the handshake.
+    Rejected { peer: String, reason: String },
+    /// The connection ended (the node exited, was killed, or closed it).
+    Disconnected { node: NodeId, conn: ConnId },
+    /// A node process exited.
+    Exited { node: NodeId, pid: u32, status: String },
+}
+
+/// Accepts connections until the router goes away.
+pub async fn accept_loop(listener: TcpListener, token: String, nodes: u32, events: mpsc::Sender<Event>) {
+    let mut next_conn: ConnId = 0;
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        if !peer.ip().is_loopback() {
+            continue; // the listener is bound to loopback; refuse anything else all the same
+        }
+        next_conn += 1;
+        let conn = next_conn;
+        let (token, conn_events) = (token.clone(), events.clone());
+        tokio::spawn(async move {
+            if let Err(reason) = serve(stream, conn, &token, nodes, conn_events.clone()).await {
+                let _ = conn_events.send(Event::Rejected { peer: peer.to_string(), reason }).await;
+            }
+        });
+        if events.is_closed() {
+            return;
+        }
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    conn: ConnId,
+    token: &str,
+    nodes: u32,
+    events: mpsc::Sender<Event>,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let mut decoder = FrameDecoder::new();
+    let hello =
+        tokio::time::timeout(Duration::from_millis(HELLO_TIMEOUT_MS), first_frame(&mut reader, &mut decoder))
+            .await
+            .map_err(|_| format!("no hello within {HELLO_TIMEOUT_MS} ms"))??;
+    let node = match hello.body {
+        Body::Hello { node, token: ref t }
+            if t == token && (1..=nodes).contains(&node) && hello.src == node =>
+        {
+            node
+        }
+        Body::Hello { node, token: ref t } if t != token => return Err(format!("n{node}: wrong token")),
+        Body::Hello { node, .. } => return Err(format!("hello from n{node}, not a node of n1..n{nodes}")),
+        other => return Err(format!("expected hello, got {}", other.type_name())),
+    };
+    let (tx, rx) = mpsc::channel(NODE_QUEUE_FRAMES);
+    tokio::spawn(write_loop(writer, rx));
+    if events.send(Event::Connected { node, conn, tx }).await.is_err() {
+        return Ok(());
+    }
+    read_loop(node, conn, reader, decoder, events).await;
+    Ok(())
+}
+
+async fn first_frame(reader: &mut OwnedReadHalf, decoder: &mut FrameDecoder) -> Result<Envelope, String> {
+    let mut chunk = vec![0u8; 4096];
+    loop {
+        if let Some(frame) = decoder.next_frame() {
+            let frame = frame.map_err(|e| e.to_string())?;
+            return serde_json::from_slice(&frame).map_err(|e| format!("malformed hello: {e}"));
+        }
+        let n = reader.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed before hello".into());
+        }
+        decoder.feed(&chunk[..n]);
+    }
+}
+
+async fn read_loop(
+    node: NodeId,
+    conn: ConnId,
+    mut reader: OwnedReadHalf,
+    mut decoder: FrameDecoder,
+    events: mpsc::Sender<Event>,
+) {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        while let Some(frame) = decoder.next_frame() {
+            let event = match frame {
+                Ok(bytes) => match serde_json::from_slice::<Envelope>(&bytes) {
+                    Ok(env) => Event::Frame { node, conn, env },
+                    Err(e) => {
+                        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+                        Event::Malformed {
+                            node,
+                            conn,
+                            frame: decoder.frames_seen(),
+                            error: format!("{e}: {text}"),
+                        }
+                    }
+                },
+                Err(e) => Event::Malformed { node, conn, frame: decoder.frames_seen(), error: e.to_string() },
+            };
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+        match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => decoder.feed(&chunk[..n]),
+        }
+    }
+    let _ = events.send(Event::Disconnected { node, conn }).await;
+}
+
+async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    while let Some(frame) = rx.recv().await {
+        batch.clear();
+        batch.extend_from_slice(&frame);
+        // Coalesce whatever else is queued into one write.
+        while batch.len() < 256 * 1024 {
+            match rx.try_recv() {
+                Ok(frame) => batch.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if writer.write_all(&batch).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The net: a star, as in Maelstrom. Every node holds one TCP connection to the controller,
+//! which routes every peer message. That gives one clock for the whole history, a complete
+//! message trace, and faults at message granularity: TCP would turn a dropped packet into
+//! latency, while a dropped message is what Paxos must survive.
+//!
+//! Each message gets an id and is recorded as `send`, then `recv` when it is handed to the
+//! destination's connection, or `drop` with a reason (`loss`, `partition`, `down`,
+//! `overflow`, `unknown-dest`).
+
+pub mod conn;
+pub mod faults;
+
+use crate::history::History;
+use conn::ConnId;
+use faults::{Fate, Faults};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use synod_node::paxos::rng::Rng;
+use synod_node::paxos::NodeId;
+use synod_node::protocol::Envelope;
+use tokio::sync::mpsc;
+
+/// Messages held for delayed delivery, at most.
+pub const MAX_DELAYED: usize = 1_000_000;
+
+struct Link {
+    conn: ConnId,
+    tx: mpsc::Sender<Vec<u8>>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Delayed {
+    at_us: u64,
+    seq: u64,
+    msg: u64,
+    dest: NodeId,
+    frame: Vec<u8>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: BTreeMap<&'static str, u64>,
+}
+
+impl NetStats {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+pub struct Net {
+    pub faults: Faults,
+    links: Vec<Option<Link>>,
+    delayed: BinaryHeap<Reverse<Delayed>>,
+    next_msg: u64,
+    seq: u64,
+    rng: Rng,
+    pub stats: NetStats,
+}
+
+impl Net {
+    pub fn new(nodes: u32, faults: Faults, seed: u64) -> Net {
+        Net {
+            faults,
+            links: (0..=nodes).map(|_| None).collect(),
+            delayed: BinaryHeap::new(),
+            next_msg: 0,
+            seq: 0,
+            rng: Rng::new(seed ^ 0x6e65_745f_7365_6564),
+            stats: NetStats::default(),
+        }
+    }
+
+    pub fn connect(&mut self, node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>>) {
+        self.links[node as usize] = Some(Link { conn, tx });
+    }
+
+    /// Forgets a node's connection if `conn` is still the current one.
+    pub fn disconnect(&mut self, node: NodeId, conn: ConnId) {
+        let slot = &mut self.links[node as usize];
+        if slot.as_ref().is_some_and(|l| l.conn == conn) {
+            *slot = None;
+        }
+    }
+
+    pub fn is_connected(&self, node: NodeId) -> bool {
+        self.links.get(node as usize).is_some_and(|l| l.is_some())
+    }
+
+    pub fn connected(&self) -> usize {
+        self.links.iter().filter(|l| l.is_some()).count()
+    }
+
+    /// Sends a controller frame (init, propose) straight to a node; false if it is not connected.
+    pub fn send_direct(&mut self, node: NodeId, env: &Envelope) -> bool {
+        match self.links.get(node as usize).and_then(|l| l.as_ref()) {
+            Some(link) => link.tx.try_send(env.to_frame()).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Routes a peer message: records it, applies the faults, delivers or delays it.
+    pub fn route(&mut self, history: &History, env: &Envelope) {
+        self.next_msg += 1;
+        self.stats.sent += 1;
+        let msg = self.next_msg;
+        let now = history.now_us();
+        if history.trace_messages {
+            let body = serde_json::to_string(&env.body).expect("bodies serialize");
+            history.line(format!(
+                "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
+                env.src, env.dest
+            ));
+        }
+        if env.dest == 0 || env.dest as usize >= self.links.len() {
+            self.drop_msg(history, now, msg, "unknown-dest");
+            return;
+        }
+        match self.faults.fate(&mut self.rng, env.src, env.dest) {
+            Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
+            Fate::Deliver { delay_us, duplicate } => {
+                let frame = env.to_frame();
+                if let Some(dup_us) = duplicate {
+                    self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
+                }
+                self.schedule(history, now, msg, env.dest, delay_us, frame);
+            }
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        history: &History,
+        now: u64,
+        msg: u64,
+        dest: NodeId,
+        delay_us: u64,
+        frame: Vec<u8>,
+    ) {
+        if delay_us == 0 {
+            self.deliver(history, now, msg, dest, frame);
+        } else if self.delayed.len() >= MAX_DELAYED {
+            self.drop_msg(history, now, msg, "overflow");
+        } else {
+            self.seq += 1;
+            self.delayed.push(Reverse(Delayed { at_us: now + delay_us, seq: self.seq, msg, dest, frame }));
+        }
+    }
+
+    /// When the next delayed message is due (microseconds on the history clock).
+    pub fn next_due_us(&self) -> Option<u64> {
+        self.delayed.peek().map(|Reverse(d)| d.at_us)
+    }
+
+    /// Delivers every delayed message that is due.
+    pub fn deliver_due(&mut self, history: &History) {
+        let now = history.now_us();
+        while self.delayed.peek().is_some_and(|Reverse(d)| d.at_us <= now) {
+            let Reverse(d) = self.delayed.pop().expect("peeked");
+            self.deliver(history, now, d.msg, d.dest, d.frame);
+        }
+    }
+
+    /// Delivers everything still delayed at once (the final heal).
+    pub fn flush_delayed(&mut self, history: &History) {
+        let now = history.now_us();
+        while let Some(Reverse(d)) = self.delayed.pop() {
+            self.deliver(history, now, d.msg, d.dest, d.frame);
+        }
+    }
+
+    fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Vec<u8>) {
+        let outcome = match self.links[dest as usize].as_ref() {
+            None => Err("down"),
+            Some(link) => match link.tx.try_send(frame) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(_)) => Err("overflow"),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err("down"),
+            },
+        };
+        match outcome {
+            Ok(()) => {
+                self.stats.delivered += 1;
+                if history.trace_messages {
+                    history.line(format!("{{\"type\":\"recv\",\"t\":{now},\"msg\":{msg}}}"));
+                }
+            }
+            Err(reason) => self.drop_msg(history, now, msg, reason),
+        }
+    }
+
+    fn drop_msg(&mut self, history: &History, now: u64, msg: u64, reason: &'static str) {
+        *self.stats.dropped.entry(reason).or_default() += 1;
+        if history.trace_messages {
+            history.line(format!("{{\"type\":\"drop\",\"t\":{now},\"msg\":{msg},\"reason\":\"{reason}\"}}"));
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! One run: start the cluster, drive the workload through the net, then the final phase
+//! (every fault healed, every node up, time to converge), then stop the nodes, close the
+//! history and check it.
+//!
+//! Everything happens on one thread (a current-thread runtime): the router, the workload and
+//! the process management share state without locks, every event gets its time from one
+//! clock, and node spawns happen on a thread that lives as long as the run (see cluster.rs).
+
+pub mod config;
+
+use crate::cluster::{Cluster, NodeCommand};
+use crate::history::History;
+use crate::net::conn::{accept_loop, Event};
+use crate::net::faults::{Delay, Faults};
+use crate::net::Net;
+use crate::progress::{Progress, Snapshot};
+use crate::rundir::RunDir;
+use crate::workload::{Invoke, Outcome, Workload, WorkloadConfig};
+use anyhow::{Context, Result};
+use config::{RunConfig, Trace};
+use nix::sys::signal::Signal;
+use serde_json::json;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+use synod_checker::Report;
+use synod_node::paxos::NodeId;
+use synod_node::protocol::{Body, Envelope};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Events queued from connections and process waiters, at most.
+const EVENT_QUEUE: usize = 65_536;
+/// How long nodes have to connect at start-up.
+const CONNECT_TIMEOUT_S: u64 = 15;
+/// How long nodes have to exit after SIGTERM before SIGKILL.
+const STOP_GRACE_MS: u64 = 2_000;
+const TICK_MS: u64 = 5;
+/// In the final phase, instances not yet learned everywhere are invoked again this often.
+const CHASE_EVERY_MS: u64 = 250;
+
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub run_id: String,
+    pub report: Report,
+    pub interrupted: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Workload,
+    Final,
+}
+
+/// Runs one recorded run; `shutdown` cuts the workload short (Ctrl-C, SIGTERM), after which
+/// the run still heals, stops the nodes, closes the history and checks it.
+pub async fn run(
+    cfg: RunConfig,
+    argv: Vec<String>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<RunOutcome> {
+    let dir = RunDir::create(&cfg.runs_dir)?;
+    dir.mark_latest()?;
+    let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
+    write_meta(&dir, &cfg, &argv)?;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+    let addr = listener.local_addr()?.to_string();
+    let token = random_token();
+    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let accept = tokio::spawn(accept_loop(listener, token.clone(), cfg.nodes, events_tx.clone()));
+
+    let command = match &cfg.node_cmd {
+        Some(line) => NodeCommand::Shell(line.clone()),
+        None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
+    };
+    let data_dirs = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
+    let cluster = Cluster::new(command, addr, token, data_dirs, events_tx);
+
+    let faults = Faults {
+        loss: cfg.loss,
+        delay: if cfg.delay_ms > 0.0 { Delay::Exponential { mean_ms: cfg.delay_ms } } else { Delay::None },
+        ..Faults::default()
+    };
+    history.event_at(
+        0,
+        "run",
+        json!({
+            "run_id": dir.id, "seed": cfg.seed, "nodes": (1..=cfg.nodes).collect::<Vec<_>>(),
+            "acceptors": cfg.acceptors, "proposers": cfg.proposers, "learners": cfg.learners,
+            "bug": cfg.tuning.bug, "bug_nodes": cfg.bug_nodes, "config": cfg,
+        }),
+    );
+    let workload = Workload::new(
+        WorkloadConfig {
+            concurrency: cfg.concurrency,
+            contention: cfg.contention,
+            op_timeout_us: cfg.op_timeout_ms * 1000,
+            max_instances: cfg.instances,
+            proposers: cfg.proposers.clone(),
+            learners: cfg.learners.clone(),
+        },
+        cfg.seed,
+    );
+    let net = Net::new(cfg.nodes, faults, cfg.seed);
+    let progress = Progress::new(cfg.quiet, cfg.time_s + cfg.final_s);
+    let mut r = Runner { cfg, history, net, cluster, workload, events, progress, invokes: Vec::new() };
+    let result = r.drive(shutdown).await;
+    // Whatever happened, the nodes stop and the history is closed.
+    r.stop_nodes().await;
+    accept.abort();
+    r.progress.finish();
+    let interrupted = result?;
+    r.history.event("end", json!({"interrupted": interrupted}));
+    r.history.close()?;
+    let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
+    synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
+    Ok(RunOutcome { run_dir: dir.path.clone(), run_id: dir.id.clone(), report, interrupted })
+}
+
+struct Runner {
+    cfg: RunConfig,
+    history: History,
+    net: Net,
+    cluster: Cluster,
+    workload: Workload,
+    events: mpsc::Receiver<Event>,
+    progress: Progress,
+    invokes: Vec<Invoke>,
+}
+
+impl Runner {
+    /// Returns whether the run was interrupted.
+    async fn drive(&mut self, shutdown: impl Future<Output = ()>) -> Result<bool> {
+        tokio::pin!(shutdown);
+        for node in 1..=self.cfg.nodes {
+            self.start_node(node)?;
+        }
+        let connect_by = Instant::now() + Duration::from_secs(CONNECT_TIMEOUT_S);
+        while self.net.connected() < self.cfg.nodes as usize {
+            tokio::select! {
+                ev = self.events.recv() => self.handle(ev.context("event channel closed")?),
+                _ = tokio::time::sleep_until(connect_by) => {
+                    anyhow::bail!("only {} of {} nodes connected within {CONNECT_TIMEOUT_S} s; see runs/<id>/nodes/n*/node.log",
+                        self.net.connected(), self.cfg.nodes);
+                }
+                _ = &mut shutdown => return Ok(true),
+            }
+        }
+        let start = Instant::now();
+        let workload_end = start + Duration::from_secs_f64(self.cfg.time_s);
+        let mut phase = Phase::Workload;
+        let mut final_end = None;
+        let mut next_chase = start;
+        let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due = self.net.next_due_us().map(|us| self.history_instant(us));
+            tokio::select! {
+                ev = self.events.recv() => {
+                    self.handle(ev.context("event channel closed")?);
+                    // Drain what else is queued before the next timer check.
+                    for _ in 0..1024 {
+                        match self.events.try_recv() {
+                            Ok(ev) => self.handle(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = sleep_until(due) => self.net.deliver_due(&self.history),
+                _ = tick.tick() => {}
+                _ = &mut shutdown => {
+                    tracing::warn!("interrupted: healing, stopping the nodes and checking the history");
+                    return Ok(true);
+                }
+            }
+            let now = Instant::now();
+            let now_us = self.history.now_us();
+            let mut invokes = std::mem::take(&mut self.invokes);
+            for (op, instance, node) in self.workload.expire(now_us, &mut invokes) {
+                self.history
+                    .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
+            }
+            match phase {
+                Phase::Workload => {
+                    let done =
+                        now >= workload_end || (self.workload.exhausted() && self.workload.in_flight() == 0);
+                    if done {
+                        phase = Phase::Final;
+                        final_end = Some(now + Duration::from_secs_f64(self.cfg.final_s));
+                        self.heal_all()?;
+                    } else {
+                        self.workload.fill(now_us, &mut invokes);
+                    }
+                }
+                Phase::Final => {
+                    if self.workload.unlearned() == 0 || final_end.is_some_and(|end| now >= end) {
+                        self.invokes = invokes;
+                        break;
+                    }
+                    if now >= next_chase {
+                        next_chase = now + Duration::from_millis(CHASE_EVERY_MS);
+                        self.workload.chase_unlearned(now_us, &mut invokes);
+                    }
+                }
+            }
+            self.send_invokes(&mut invokes);
+            self.invokes = invokes;
+            self.report_progress(phase, start);
+        }
+        Ok(false)
+    }
+
+    fn history_instant(&self, us: u64) -> Instant {
+        let now_us = self.history.now_us();
+        Instant::now() + Duration::from_micros(us.saturating_sub(now_us))
+    }
+
+    fn start_node(&mut self, node: NodeId) -> Result<()> {
+        let pid = self.cluster.spawn(node)?;
+        self.history.event("process", json!({"node": node, "event": "up", "pid": pid}));
+        Ok(())
+    }
+
+    fn send_invokes(&mut self, invokes: &mut Vec<Invoke>) {
+        for inv in invokes.drain(..) {
+            self.history.event(
+                "invoke",
+                json!({"op": inv.op, "node": inv.node, "instance": inv.instance, "value": inv.value}),
+            );
+            let body = Body::Propose { msg_id: inv.op, instance: inv.instance, value: inv.value };
+            // A propose to a node that is down is lost; the op then times out as `info`.
+            self.net.send_direct(inv.node, &Envelope { src: 0, dest: inv.node, body });
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Connected { node, conn, tx } => {
+                self.net.connect(node, conn, tx);
+                let init = self.init_for(node);
+                self.net.send_direct(node, &Envelope { src: 0, dest: node, body: init });
+            }
+            Event::Frame { node, env, .. } => self.frame(node, env),
+            Event::Malformed { node, frame, error, .. } => {
+                self.history.event("error", json!({"node": node, "frame": frame, "error": error}));
+            }
+            Event::Rejected { peer, reason } => {
+                self.history
+                    .event("error", json!({"peer": peer, "error": format!("connection rejected: {reason}")}));
+            }
+            Event::Disconnected { node, conn } => self.net.disconnect(node, conn),
+            Event::Exited { node, pid, status } => {
+                self.cluster.exited(node, pid);
+                self.history
+                    .event("process", json!({"node": node, "event": "exit", "pid": pid, "status": status}));
+            }
+        }
+    }
+
+    fn init_for(&self, node: NodeId) -> Body {
+        let mut config = self.cfg.tuning.clone();
+        if !self.cfg.bug_nodes.contains(&node) {
+            config.bug = None;
+        }
+        config.seed = self.cfg.seed;
+        Body::Init {
+            node,
+            nodes: (1..=self.cfg.nodes).collect(),
+            acceptors: self.cfg.acceptors.clone(),
+            proposers: self.cfg.proposers.clone(),
+            learners: self.cfg.learners.clone(),
+            config,
+        }
+    }
+
+    fn frame(&mut self, node: NodeId, env: Envelope) {
+        if env.src != node {
+            let error = format!("frame claims src {} on n{node}'s connection", env.src);
+            self.history.event("error", json!({"node": node, "error": error}));
+            return;
+        }
+        if env.dest != 0 {
+            if env.body.is_paxos() {
+                self.net.route(&self.history, &env);
+            } else {
+                let error = format!("{} frame addressed to n{}", env.body.type_name(), env.dest);
+                self.history.event("error", json!({"node": node, "error": error}));
+            }
+            return;
+        }
+        let now_us = self.history.now_us();
+        let mut invokes = std::mem::take(&mut self.invokes);
+        match env.body {
+            Body::ProposeOk { in_reply_to, instance, value } => {
+                let outcome = Outcome::Ok(value.clone());
+                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_some() {
+                    self.history.event(
+                        "ok",
+                        json!({"op": in_reply_to, "node": node, "instance": instance, "value": value}),
+                    );
+                }
+            }
+            Body::Error { in_reply_to, code, text } => {
+                // `gave_up`: some ballot may have been accepted, so the outcome is unknown.
+                let (kind, outcome) = match code.as_str() {
+                    "gave_up" => ("info", Outcome::Info(code.clone())),
+                    _ => ("fail", Outcome::Fail(code.clone())),
+                };
+                if let Some((instance, _)) =
+                    self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes)
+                {
+                    self.history.event(
+                        kind,
+                        json!({"op": in_reply_to, "node": node, "instance": instance, "error": code, "text": text}),
+                    );
+                }
+            }
+            Body::Learned { instance, value } => {
+                self.history.event("learn", json!({"node": node, "instance": instance, "value": value}));
+                self.workload.learned(instance, node);
+            }
+            other => {
+                let error = format!("unexpected {} frame to the controller", other.type_name());
+                self.history.event("error", json!({"node": node, "error": error}));
+            }
+        }
+        self.send_invokes(&mut invokes);
+        self.invokes = invokes;
+    }
+
+    /// The final phase begins: every link healed, delayed messages delivered, every paused
+    /// node resumed and every dead one restarted.
+    fn heal_all(&mut self) -> Result<()> {
+        self.net.faults = Faults::default();
+        self.net.flush_delayed(&self.history);
+        let stopped: Vec<NodeId> = (1..=self.cfg.nodes).filter(|&n| self.cluster.is_stopped(n)).collect();
+        for &node in &stopped {
+            self.cluster.signal(node, Signal::SIGCONT)?;
+        }
+        let down: Vec<NodeId> = (1..=self.cfg.nodes).filter(|&n| !self.cluster.is_up(n)).collect();
+        self.history.event("nemesis", json!({"action": "heal-all", "resumed": stopped, "restarted": down}));
+        for node in down {
+            self.start_node(node)?;
+        }
+        Ok(())
+    }
+
+    /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
+    async fn stop_nodes(&mut self) {
+        for node in self.cluster.up_nodes() {
+            let _ = self.cluster.signal(node, Signal::SIGCONT);
+            let _ = self.cluster.signal(node, Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+        while !self.cluster.up_nodes().is_empty() {
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(Event::Exited { node, pid, status }) => self.handle(Event::Exited { node, pid, status }),
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        for node in self.cluster.up_nodes() {
+            tracing::warn!(node, "did not stop after SIGTERM; sending SIGKILL");
+            let _ = self.cluster.signal(node, Signal::SIGKILL);
+        }
+        let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+        while !self.cluster.up_nodes().is_empty() {
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(Event::Exited { node, pid, status }) => self.handle(Event::Exited { node, pid, status }),
+                    Some(_) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+    }
+
+    fn report_progress(&mut self, phase: Phase, start: Instant) {
+        let elapsed_s = start.elapsed().as_secs_f64();
+        let snapshot = Snapshot {
+            phase: match phase {
+                Phase::Workload => "workload",
+                Phase::Final => "final phase",
+            },
+            elapsed_s,
+            total_s: self.cfg.time_s + self.cfg.final_s,
+            decisions: self.workload.stats.learned_by_all,
+            in_flight: self.workload.in_flight(),
+            dropped: self.net.stats.dropped_total(),
+            nemesis: if self.cfg.loss > 0.0 || self.cfg.delay_ms > 0.0 { "loss/delay" } else { "none" },
+        };
+        self.progress.update(&snapshot);
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn write_meta(dir: &RunDir, cfg: &RunConfig, argv: &[String]) -> Result<()> {
+    let meta = json!({
+        "run_id": dir.id,
+        "command_line": argv,
+        "seed": cfg.seed,
+        "config": cfg,
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": crate::rundir::utc_stamp(std::time::SystemTime::now()),
+    });
+    let path = dir.path.join("meta.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&meta)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A per-run token, unpredictable to other runs on the machine.
+fn random_token() -> String {
+    format!("{:016x}", random_u64())
+}
+
+/// 64 random bits from the OS (for seeds and tokens; the core never calls this).
+pub fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        if f.read_exact(&mut bytes).is_ok() {
+            return u64::from_le_bytes(bytes);
+        }
+    }
+    let t =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    (t as u64) ^ (u64::from(std::process::id()) << 32)
+}

@@ -1,0 +1,294 @@
+//! The workload: a client that keeps `concurrency` instances in flight, each proposed by
+//! `contention` distinct proposers with distinct values at nearly the same time, so that
+//! proposers duel.
+//!
+//! It behaves like a real client: an op with no answer within the op timeout ends `info`
+//! (its outcome is unknown); an instance whose ops all ended without a decision is invoked
+//! again with a new op, and in the final phase every instance that some learner has not
+//! learned is invoked again until all have (a proposer that knows the decision answers at
+//! once and re-announces it to the learners). Like the core, it performs no I/O: the run
+//! loop sends its invocations and feeds it the answers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use synod_node::paxos::rng::Rng;
+use synod_node::paxos::{InstanceId, NodeId, OpId};
+
+/// New ops one instance may get after its first ones ended undecided, at most.
+pub const MAX_REINVOKES: u32 = 50;
+
+#[derive(Debug, Clone)]
+pub struct WorkloadConfig {
+    pub concurrency: usize,
+    pub contention: usize,
+    pub op_timeout_us: u64,
+    /// Stop starting instances after this many (`--instances`).
+    pub max_instances: Option<u64>,
+    pub proposers: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+}
+
+/// An op to send: `propose {msg_id: op, instance, value}` to `node`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoke {
+    pub op: OpId,
+    pub node: NodeId,
+    pub instance: InstanceId,
+    pub value: String,
+}
+
+/// How an op ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok(String),
+    /// Definitely not done (the node refused it).
+    Fail(String),
+    /// Unknown (timeout, or the proposer gave up after its ballots may have been accepted).
+    Info(String),
+}
+
+struct Op {
+    instance: InstanceId,
+    node: NodeId,
+    deadline_us: u64,
+}
+
+#[derive(Default)]
+struct Instance {
+    open_ops: u32,
+    decided: bool,
+    reinvokes: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct WorkloadStats {
+    pub invoked: u64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    pub instances_started: u64,
+    /// Instances learned by every learner.
+    pub learned_by_all: u64,
+}
+
+pub struct Workload {
+    cfg: WorkloadConfig,
+    rng: Rng,
+    next_instance: InstanceId,
+    next_op: OpId,
+    ops: HashMap<OpId, Op>,
+    /// Instances whose ops are still running (they count against the concurrency).
+    in_flight: BTreeMap<InstanceId, Instance>,
+    /// Instances invoked but not yet learned by every learner, with who learned them.
+    unlearned: BTreeMap<InstanceId, BTreeSet<NodeId>>,
+    pub stats: WorkloadStats,
+}
+
+impl Workload {
+    pub fn new(cfg: WorkloadConfig, seed: u64) -> Workload {
+        assert!(cfg.contention >= 1 && !cfg.proposers.is_empty());
+        Workload {
+            cfg,
+            rng: Rng::new(seed ^ 0x776f_726b),
+            next_instance: 0,
+            next_op: 0,
+            ops: HashMap::new(),
+            in_flight: BTreeMap::new(),
+            unlearned: BTreeMap::new(),
+            stats: WorkloadStats::default(),
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn unlearned(&self) -> usize {
+        self.unlearned.len()
+    }
+
+    /// Whether `--instances` were all started.
+    pub fn exhausted(&self) -> bool {
+        self.cfg.max_instances.is_some_and(|max| self.next_instance >= max)
+    }
+
+    /// Starts new instances up to the concurrency.
+    pub fn fill(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
+        while self.in_flight.len() < self.cfg.concurrency && !self.exhausted() {
+            self.next_instance += 1;
+            let instance = self.next_instance;
+            self.stats.instances_started += 1;
+            self.in_flight.insert(instance, Instance::default());
+            self.unlearned.insert(instance, BTreeSet::new());
+            let k = self.cfg.contention.min(self.cfg.proposers.len());
+            for node in self.pick_proposers(k) {
+                self.invoke(now_us, instance, node, out);
+            }
+        }
+    }
+
+    fn pick_proposers(&mut self, k: usize) -> Vec<NodeId> {
+        let mut pool = self.cfg.proposers.clone();
+        let mut chosen = Vec::with_capacity(k);
+        for _ in 0..k {
+            let i = self.rng.below(pool.len() as u64) as usize;
+            chosen.push(pool.swap_remove(i));
+        }
+        chosen
+    }
+
+    fn invoke(&mut self, now_us: u64, instance: InstanceId, node: NodeId, out: &mut Vec<Invoke>) {
+        self.next_op += 1;
+        let op = self.next_op;
+        self.ops.insert(op, Op { instance, node, deadline_us: now_us + self.cfg.op_timeout_us });
+        self.in_flight.entry(instance).or_default().open_ops += 1;
+        self.stats.invoked += 1;
+        out.push(Invoke { op, node, instance, value: format!("i{instance}-op{op}") });
+    }
+
+    /// The node answered op `op`. Returns the op's instance and node if the op was open.
+    pub fn complete(
+        &mut self,
+        now_us: u64,
+        op: OpId,
+        outcome: &Outcome,
+        out: &mut Vec<Invoke>,
+    ) -> Option<(InstanceId, NodeId)> {
+        let Op { instance, node, .. } = self.ops.remove(&op)?;
+        match outcome {
+            Outcome::Ok(_) => self.stats.ok += 1,
+            Outcome::Fail(_) => self.stats.fail += 1,
+            Outcome::Info(_) => self.stats.info += 1,
+        }
+        let inst = self.in_flight.get_mut(&instance).expect("an open op's instance is in flight");
+        inst.open_ops -= 1;
+        inst.decided |= matches!(outcome, Outcome::Ok(_));
+        if inst.open_ops == 0 {
+            let undecided = !inst.decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty());
+            if undecided && inst.reinvokes < MAX_REINVOKES {
+                // Nobody knows a decision: try again, like a client would, on another proposer.
+                inst.reinvokes += 1;
+                let node = self.pick_proposers(1)[0];
+                self.invoke(now_us, instance, node, out);
+            } else {
+                self.in_flight.remove(&instance);
+            }
+        }
+        Some((instance, node))
+    }
+
+    /// A learner learned `instance`.
+    pub fn learned(&mut self, instance: InstanceId, node: NodeId) {
+        let Some(set) = self.unlearned.get_mut(&instance) else { return };
+        set.insert(node);
+        if self.cfg.learners.iter().all(|l| set.contains(l)) {
+            self.unlearned.remove(&instance);
+            self.stats.learned_by_all += 1;
+        }
+    }
+
+    /// Ops past their deadline end `info`; returns them as (op, instance, node).
+    pub fn expire(&mut self, now_us: u64, out: &mut Vec<Invoke>) -> Vec<(OpId, InstanceId, NodeId)> {
+        let due: Vec<OpId> =
+            self.ops.iter().filter(|(_, o)| o.deadline_us <= now_us).map(|(op, _)| *op).collect();
+        let mut expired = Vec::with_capacity(due.len());
+        for op in due {
+            if let Some((instance, node)) = self.complete(now_us, op, &Outcome::Info("timeout".into()), out) {
+                expired.push((op, instance, node));
+            }
+        }
+        expired
+    }
+
+    /// Final phase: invokes again every instance some learner has not learned and that has
+    /// no op running.
+    pub fn chase_unlearned(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
+        let idle: Vec<InstanceId> =
+            self.unlearned.keys().copied().filter(|i| !self.in_flight.contains_key(i)).collect();
+        for instance in idle {
+            let node = self.pick_proposers(1)[0];
+            self.invoke(now_us, instance, node, out);
+        }
+    }
+
+    pub fn open_ops(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> WorkloadConfig {
+        WorkloadConfig {
+            concurrency: 3,
+            contention: 2,
+            op_timeout_us: 1_000,
+            max_instances: Some(5),
+            proposers: vec![1, 2, 3],
+            learners: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn fills_concurrency_with_contended_distinct_proposers() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        assert_eq!(w.in_flight(), 3);
+        assert_eq!(out.len(), 6);
+        for pair in out.chunks(2) {
+            assert_eq!(pair[0].instance, pair[1].instance);
+            assert_ne!(pair[0].node, pair[1].node, "contention uses distinct proposers");
+            assert_ne!(pair[0].value, pair[1].value);
+        }
+    }
+
+    #[test]
+    fn timeouts_become_info_and_undecided_instances_are_invoked_again() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        out.clear();
+        let expired = w.expire(1_000, &mut out);
+        assert_eq!(expired.len(), 6);
+        assert_eq!(w.stats.info, 6);
+        assert_eq!(out.len(), 3, "one new op per undecided instance");
+        assert_eq!(w.in_flight(), 3);
+    }
+
+    #[test]
+    fn decided_and_learned_instances_retire_and_stop_at_the_limit() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            w.fill(0, &mut out);
+            for inv in std::mem::take(&mut out) {
+                w.complete(0, inv.op, &Outcome::Ok("v".into()), &mut out);
+                for l in 1..=3 {
+                    w.learned(inv.instance, l);
+                }
+            }
+        }
+        assert!(w.exhausted());
+        assert_eq!(w.stats.instances_started, 5);
+        assert_eq!(w.stats.learned_by_all, 5);
+        assert_eq!(w.in_flight(), 0);
+        assert_eq!(w.unlearned(), 0);
+    }
+
+    #[test]
+    fn final_phase_chases_instances_a_learner_missed() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        for inv in std::mem::take(&mut out) {
+            w.complete(0, inv.op, &Outcome::Ok("v".into()), &mut out);
+            w.learned(inv.instance, 1);
+        }
+        w.chase_unlearned(5, &mut out);
+        assert_eq!(out.len(), 3);
+        w.chase_unlearned(5, &mut out);
+        assert_eq!(out.len(), 3, "no second op while one is running");
+    }
+}
