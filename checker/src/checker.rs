@@ -16,6 +16,7 @@ use crate::error::CheckError;
 use crate::event::{parse_line, Event, Msg, RunHeader};
 use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
+use crate::store::Store;
 use crate::instance::{DecisionKind, Instance, Ref};
 use crate::latency::SplitHistogram;
 use crate::report::{Figures, Liveness, Ops, Report, RunSummary, StuckInstance, Verdict};
@@ -62,7 +63,7 @@ pub struct Checker {
     quorum: Option<Quorum>,
     /// Empty when unknown (no header): then "learned by all" means "learned by someone".
     learners: Vec<u64>,
-    instances: FxHashMap<u64, Instance>,
+    instances: Store,
     retiring: VecDeque<u64>,
     ops: FxHashMap<u64, OpState>,
     faults: Faults,
@@ -88,7 +89,7 @@ impl Checker {
             run: RunSummary::default(),
             quorum: None,
             learners: Vec::new(),
-            instances: FxHashMap::default(),
+            instances: Store::default(),
             retiring: VecDeque::new(),
             ops: FxHashMap::default(),
             faults: Faults::default(),
@@ -150,7 +151,7 @@ impl Checker {
                 self.n.ops.invoked += 1;
                 let mark = self.faults.mark();
                 self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
-                let inst = self.instances.entry(e.instance).or_insert_with(Instance::new);
+                let inst = self.instances.get_or_create(e.instance);
                 let value = inst.intern(&e.value);
                 inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Invoke { op: e.op, node: e.node, value } });
                 if let Some(live) = &mut inst.live {
@@ -169,7 +170,7 @@ impl Checker {
                     Some(op) => self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark)),
                     None => self.n.orphan_completions += 1,
                 }
-                let inst = self.instances.entry(e.instance).or_insert_with(Instance::new);
+                let inst = self.instances.get_or_create(e.instance);
                 let value = inst.intern(&e.value);
                 inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Ok { op: e.op, node: e.node, value } });
                 self.decision(e.instance, value, at, e.node, DecisionKind::Ok);
@@ -183,12 +184,12 @@ impl Checker {
                 if self.ops.remove(&op).is_none() {
                     self.n.orphan_completions += 1;
                 }
-                if let Some(inst) = instance.and_then(|i| self.instances.get_mut(&i)) {
+                if let Some(inst) = instance.and_then(|i| self.instances.get_mut(i)) {
                     inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Failed { op, node, info } });
                 }
             }
             Event::Learn { node, instance, value, .. } => {
-                let inst = self.instances.entry(instance).or_insert_with(Instance::new);
+                let inst = self.instances.get_or_create(instance);
                 let value = inst.intern(&value);
                 inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Learn { node, value } });
                 self.decision(instance, value, at, Some(node), DecisionKind::Learn);
@@ -210,6 +211,7 @@ impl Checker {
             Event::End { .. } => self.ended = true,
             Event::Unknown => self.ignored += 1,
         }
+        self.instances.repack();
     }
 
     fn header(&mut self, h: RunHeader) {
@@ -232,7 +234,7 @@ impl Checker {
 
     /// A learn or ok of `value` for instance `id`.
     fn decision(&mut self, id: u64, value: u32, at: Ref, node: Option<u64>, kind: DecisionKind) {
-        let Some(inst) = self.instances.get_mut(&id) else { return };
+        let Some(inst) = self.instances.get_mut(id) else { return };
         let d = agreement::decision(value, at, node, kind);
         agreement::on_decision(id, inst, d, &mut self.anomalies);
         validity::on_decision(id, inst, d, &mut self.anomalies);
@@ -270,16 +272,17 @@ impl Checker {
     fn retire_old(&mut self, at: Ref) {
         while self.retiring.len() > RETIRE_AFTER {
             let Some(id) = self.retiring.pop_front() else { break };
-            if let Some(inst) = self.instances.get_mut(&id) {
+            if let Some(inst) = self.instances.get_mut(id) {
                 chosen::on_retire(id, inst, at, &mut self.anomalies);
-                inst.retire(at.line);
+                inst.retire(at);
             }
+            self.instances.pack(id);
         }
     }
 
     fn message(&mut self, src: u64, dest: u64, msg: Msg<'_>, at: Ref) {
         let id = msg.instance();
-        let inst = self.instances.entry(id).or_insert_with(Instance::new);
+        let inst = self.instances.get_or_create(id);
         let a = &mut self.anomalies;
         let trace = |inst: &mut Instance, kind, ballot, value, other| {
             let entry = Entry::Msg { src, dest, kind, ballot, value, other };
@@ -326,13 +329,11 @@ impl Checker {
         let truncated = !self.ended;
         let end = Ref { line: self.lines, t: self.last_t };
         self.faults.finish(self.last_t);
-        let mut in_flight: Vec<u64> =
-            self.instances.iter().filter(|(_, i)| i.live.is_some()).map(|(id, _)| *id).collect();
-        in_flight.sort_unstable();
+        let in_flight = self.instances.in_flight();
         if !truncated {
             // A complete history: every decision must have its majority by now.
             for id in &in_flight {
-                if let Some(inst) = self.instances.get_mut(id) {
+                if let Some(inst) = self.instances.get_mut(*id) {
                     chosen::on_retire(*id, inst, end, &mut self.anomalies);
                 }
             }
@@ -373,7 +374,7 @@ impl Checker {
         let mut stuck = Vec::new();
         let mut not_learned = 0;
         for id in in_flight {
-            let Some(live) = self.instances.get(id).and_then(|i| i.live.as_ref()) else { continue };
+            let Some(live) = self.instances.get_live(*id).and_then(|i| i.live.as_ref()) else { continue };
             if live.first_invoke.is_none() || live.finished {
                 continue;
             }

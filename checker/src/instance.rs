@@ -11,7 +11,8 @@
 //!   restarted node re-learning) may still arrive and must still be judged.
 //! - [`Live`] is the heavy part: the bounded trace, the invoked values (validity), who has
 //!   learned (liveness) and timing marks (latency). It is dropped once every learner has
-//!   learned the instance and it has aged out of the retirement queue (see `checker.rs`).
+//!   learned the instance and it has aged out of the retirement queue (see `checker.rs`);
+//!   the rest is then packed into a byte string (`packed.rs`).
 
 use crate::ballot::Ballot;
 use crate::faults::FaultMark;
@@ -46,8 +47,8 @@ pub(crate) struct Instance {
     pub reported: u8,
     /// The heavy, evictable part; `None` once retired.
     pub live: Option<Box<Live>>,
-    /// Line at which `live` was dropped, for the report's trace note.
-    pub retired_at_line: Option<u64>,
+    /// Where `live` was dropped, for the report's trace note (and the packing base).
+    pub retired_at: Option<Ref>,
 }
 
 #[derive(Debug)]
@@ -173,9 +174,9 @@ impl Instance {
     }
 
     /// Drops the heavy part and spare capacity.
-    pub fn retire(&mut self, line: u64) {
+    pub fn retire(&mut self, at: Ref) {
         if self.live.take().is_some() {
-            self.retired_at_line = Some(line);
+            self.retired_at = Some(at);
         }
         self.values.shrink_to_fit();
         self.ballots.shrink_to_fit();

@@ -23,8 +23,10 @@ mod faults;
 mod hash;
 mod instance;
 mod latency;
+mod packed;
 pub mod report;
 mod rules;
+mod store;
 mod trace;
 
 pub use checker::{Checker, RETIRE_AFTER};

@@ -96,7 +96,7 @@ impl Anomalies {
                 None,
                 Some(format!(
                     "the instance was decided and retired at line {}; its trace was not kept",
-                    inst.retired_at_line.unwrap_or(0)
+                    inst.retired_at.map_or(0, |r| r.line)
                 )),
             ),
         };
