@@ -109,12 +109,30 @@ enum Body {
 /// One step of an instance's script; `usize` values index the script's value names.
 #[derive(Debug, Clone, Copy)]
 enum Step {
-    Invoke { op: u64, node: u64, value: usize },
-    Ok { op: u64, node: u64, value: usize },
-    Learn { node: u64, value: usize },
-    Send { key: usize, src: u64, dest: u64, body: Body },
+    Invoke {
+        op: u64,
+        node: u64,
+        value: usize,
+    },
+    Ok {
+        op: u64,
+        node: u64,
+        value: usize,
+    },
+    Learn {
+        node: u64,
+        value: usize,
+    },
+    Send {
+        key: usize,
+        src: u64,
+        dest: u64,
+        body: Body,
+    },
     /// Delivery (or drop) of the script's message `key`.
-    Deliver { key: usize },
+    Deliver {
+        key: usize,
+    },
 }
 
 struct Script {
@@ -374,12 +392,19 @@ impl<'c, W: Write> Generator<'c, W> {
                         r#"{{"type":"nemesis","t":{t},"action":"partition","nodes":[[{node}],[]],"shape":"isolate"}}"#
                     )?,
                     "loss" => writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"loss","p":0.05}}"#)?,
-                    _ => writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"{action}","nodes":[{node}]}}"#)?,
+                    _ => writeln!(
+                        self.out,
+                        r#"{{"type":"nemesis","t":{t},"action":"{action}","nodes":[{node}]}}"#
+                    )?,
                 }
                 self.events += 1;
                 if action == "kill" {
                     let t = self.tick();
-                    writeln!(self.out, r#"{{"type":"process","t":{t},"node":{node},"event":"exit","pid":{}}}"#, 1000 + node)?;
+                    writeln!(
+                        self.out,
+                        r#"{{"type":"process","t":{t},"node":{node},"event":"exit","pid":{}}}"#,
+                        1000 + node
+                    )?;
                     self.events += 1;
                 }
                 self.nemesis.active = Some((action, node));
@@ -394,10 +419,16 @@ impl<'c, W: Write> Generator<'c, W> {
             "kill" => {
                 writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"restart","nodes":[{node}]}}"#)?;
                 let t = self.tick();
-                writeln!(self.out, r#"{{"type":"process","t":{t},"node":{node},"event":"up","pid":{}}}"#, 2000 + node)?;
+                writeln!(
+                    self.out,
+                    r#"{{"type":"process","t":{t},"node":{node},"event":"up","pid":{}}}"#,
+                    2000 + node
+                )?;
                 self.events += 1;
             }
-            "pause" => writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"cont","nodes":[{node}]}}"#)?,
+            "pause" => {
+                writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"cont","nodes":[{node}]}}"#)?
+            }
             _ => writeln!(self.out, r#"{{"type":"nemesis","t":{t},"action":"heal"}}"#)?,
         }
         self.events += 1;

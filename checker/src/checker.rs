@@ -16,12 +16,12 @@ use crate::error::CheckError;
 use crate::event::{parse_line, Event, Msg, RunHeader};
 use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
-use crate::store::Store;
 use crate::instance::{DecisionKind, Instance, Ref};
 use crate::latency::SplitHistogram;
 use crate::report::{Figures, Liveness, Ops, Report, RunSummary, StuckInstance, Verdict};
 use crate::rules::chosen::Quorum;
 use crate::rules::{agreement, chosen, monotonicity, one_value, validity, Anomalies};
+use crate::store::Store;
 use crate::trace::{Entry, MsgKind, TraceLine};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -153,7 +153,11 @@ impl Checker {
                 self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
                 let inst = self.instances.get_or_create(e.instance);
                 let value = inst.intern(&e.value);
-                inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Invoke { op: e.op, node: e.node, value } });
+                inst.trace(TraceLine {
+                    line: at.line,
+                    t: at.t,
+                    entry: Entry::Invoke { op: e.op, node: e.node, value },
+                });
                 if let Some(live) = &mut inst.live {
                     if !live.invoked.iter().any(|(v, _)| *v == value) {
                         live.invoked.push((value, at));
@@ -167,12 +171,18 @@ impl Checker {
             Event::Ok(e) => {
                 self.n.ops.ok += 1;
                 match self.ops.remove(&e.op) {
-                    Some(op) => self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark)),
+                    Some(op) => {
+                        self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark))
+                    }
                     None => self.n.orphan_completions += 1,
                 }
                 let inst = self.instances.get_or_create(e.instance);
                 let value = inst.intern(&e.value);
-                inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Ok { op: e.op, node: e.node, value } });
+                inst.trace(TraceLine {
+                    line: at.line,
+                    t: at.t,
+                    entry: Entry::Ok { op: e.op, node: e.node, value },
+                });
                 self.decision(e.instance, value, at, e.node, DecisionKind::Ok);
             }
             Event::Failed { op, node, instance, info, .. } => {

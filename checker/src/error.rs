@@ -24,11 +24,7 @@ pub enum CheckError {
     /// A complete line (one that ends in a newline, or is followed by more lines) is not a
     /// valid history event. A torn *last* line is not an error: it marks a truncated run.
     #[error("{source_name}:{line}: {reason}")]
-    Malformed {
-        source_name: String,
-        line: u64,
-        reason: String,
-    },
+    Malformed { source_name: String, line: u64, reason: String },
     /// `report.json` could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {

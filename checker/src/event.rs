@@ -92,37 +92,13 @@ pub(crate) struct RunHeader {
 /// The Paxos message bodies the rules look at.
 #[derive(Debug)]
 pub(crate) enum Msg<'a> {
-    Prepare {
-        instance: u64,
-        ballot: Ballot,
-    },
-    Promise {
-        instance: u64,
-        ballot: Ballot,
-        accepted: Option<(Ballot, Cow<'a, str>)>,
-    },
-    Nack {
-        instance: u64,
-        ballot: Ballot,
-        promised: Option<Ballot>,
-    },
-    Accept {
-        instance: u64,
-        ballot: Ballot,
-        value: Cow<'a, str>,
-    },
-    Accepted {
-        instance: u64,
-        ballot: Ballot,
-        value: Cow<'a, str>,
-    },
-    Decided {
-        instance: u64,
-        value: Cow<'a, str>,
-    },
-    DecidedOk {
-        instance: u64,
-    },
+    Prepare { instance: u64, ballot: Ballot },
+    Promise { instance: u64, ballot: Ballot, accepted: Option<(Ballot, Cow<'a, str>)> },
+    Nack { instance: u64, ballot: Ballot, promised: Option<Ballot> },
+    Accept { instance: u64, ballot: Ballot, value: Cow<'a, str> },
+    Accepted { instance: u64, ballot: Ballot, value: Cow<'a, str> },
+    Decided { instance: u64, value: Cow<'a, str> },
+    DecidedOk { instance: u64 },
 }
 
 impl Msg<'_> {
@@ -140,21 +116,11 @@ impl Msg<'_> {
 }
 
 /// Body types the checker interprets; every other body type is carried along unread.
-const PAXOS_TYPES: [&str; 7] = [
-    "prepare",
-    "promise",
-    "nack",
-    "accept",
-    "accepted",
-    "decided",
-    "decided_ok",
-];
+const PAXOS_TYPES: [&str; 7] = ["prepare", "promise", "nack", "accept", "accepted", "decided", "decided_ok"];
 
 /// Event types the checker knows. Any other type is ignored.
-const KNOWN_TYPES: [&str; 12] = [
-    "run", "invoke", "ok", "fail", "info", "learn", "send", "recv", "drop", "nemesis", "process",
-    "end",
-];
+const KNOWN_TYPES: [&str; 12] =
+    ["run", "invoke", "ok", "fail", "info", "learn", "send", "recv", "drop", "nemesis", "process", "end"];
 
 #[derive(Deserialize)]
 #[serde(rename = "history event")]
@@ -234,9 +200,7 @@ impl ParseError {
             None => &text,
         };
         let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "not valid JSON: "
-            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not valid JSON: ",
             _ => "",
         };
         ParseError::new(format!("{what}{stem} (column {})", e.column()))
@@ -267,8 +231,7 @@ fn slow_path<'a>(line: &'a [u8], first: serde_json::Error) -> Result<Event<'a>, 
     if foreign_body {
         // A body the checker does not interpret clashed with our field types: keep the send,
         // ignore the body.
-        let raw: RawEvent<'_, IgnoredAny> =
-            serde_json::from_slice(line).map_err(|e| ParseError::json(&e))?;
+        let raw: RawEvent<'_, IgnoredAny> = serde_json::from_slice(line).map_err(|e| ParseError::json(&e))?;
         let (t, src, dest) = (need(raw.t, "send", "t")?, raw.src, raw.dest);
         return Ok(Event::Send {
             t,
@@ -329,10 +292,7 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
             },
         },
         "recv" => Event::Recv { t: t()? },
-        "drop" => Event::Drop {
-            t: t()?,
-            reason: raw.reason.unwrap_or(Cow::Borrowed("unknown")),
-        },
+        "drop" => Event::Drop { t: t()?, reason: raw.reason.unwrap_or(Cow::Borrowed("unknown")) },
         "nemesis" => Event::Nemesis {
             t: t()?,
             action: need(raw.action, ty, "action")?,
@@ -387,10 +347,7 @@ fn body_msg(body: RawBody<'_>) -> Result<Option<Msg<'_>>, ParseError> {
             ballot: ballot()?,
             value: need_body(body.value, ty, "value")?,
         },
-        "decided" => Msg::Decided {
-            instance: instance()?,
-            value: need_body(body.value, ty, "value")?,
-        },
+        "decided" => Msg::Decided { instance: instance()?, value: need_body(body.value, ty, "value")? },
         "decided_ok" => Msg::DecidedOk { instance: instance()? },
         _ => return Ok(None),
     }))
@@ -425,7 +382,9 @@ mod tests {
     fn parses_a_promise_with_an_accepted_value() {
         let line = br#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":{"ballot":[2,5],"value":"x"}}}"#;
         match parse_line(line).unwrap() {
-            Event::Send { msg: Some(Msg::Promise { instance: 7, ballot, accepted: Some((b, v)) }), .. } => {
+            Event::Send {
+                msg: Some(Msg::Promise { instance: 7, ballot, accepted: Some((b, v)) }), ..
+            } => {
                 assert_eq!(ballot, Ballot(3, 1));
                 assert_eq!(b, Ballot(2, 5));
                 assert_eq!(v, "x");
@@ -456,7 +415,10 @@ mod tests {
         assert!(e.reason.contains("invalid type"), "{}", e.reason);
         let e = parse_line(br#"{"type":"learn","t":5"#).unwrap_err();
         assert!(e.reason.starts_with("not valid JSON"), "{}", e.reason);
-        let e = parse_line(br#"{"type":"send","t":5,"src":1,"dest":2,"body":{"type":"accept","instance":1,"ballot":[1,1]}}"#).unwrap_err();
+        let e = parse_line(
+            br#"{"type":"send","t":5,"src":1,"dest":2,"body":{"type":"accept","instance":1,"ballot":[1,1]}}"#,
+        )
+        .unwrap_err();
         assert!(e.reason.contains("body `accept` lacks field `value`"), "{}", e.reason);
     }
 }

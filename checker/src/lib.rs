@@ -49,7 +49,8 @@ pub const REPORT_FILE: &str = "report.json";
 /// Checks a run directory (its `history.jsonl`) or a history file.
 pub fn check_path(path: &Path) -> Result<Report, CheckError> {
     let file_path = history_path(path);
-    let file = File::open(&file_path).map_err(|source| CheckError::Open { path: file_path.clone(), source })?;
+    let file =
+        File::open(&file_path).map_err(|source| CheckError::Open { path: file_path.clone(), source })?;
     check_reader(BufReader::with_capacity(1 << 18, file), &file_path.display().to_string())
 }
 

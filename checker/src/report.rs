@@ -286,7 +286,11 @@ impl Report {
         }
         for r in self.safety.iter().filter(|r| !r.ok) {
             let Some(a) = &r.first else { continue };
-            let _ = writeln!(s, "\n{} violated, instance {} (line {}): {}", a.rule, a.instance, a.line, a.message);
+            let _ = writeln!(
+                s,
+                "\n{} violated, instance {} (line {}): {}",
+                a.rule, a.instance, a.line, a.message
+            );
             for e in &a.events {
                 let _ = writeln!(s, "    line {:>8}  t={:>10}us  {}", e.line, e.t_us, e.text);
             }
@@ -388,10 +392,7 @@ fn latency_row(l: &LatencySummary) -> String {
     if l.count == 0 {
         return format!("{:>5}        -        -        -        -        -", 0);
     }
-    format!(
-        "{:>5} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        l.count, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
-    )
+    format!("{:>5} {:>8} {:>8} {:>8} {:>8} {:>8}", l.count, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us)
 }
 
 /// `[1,2,3]` -> `n1,n2,n3`.

@@ -33,7 +33,12 @@ impl Store {
         Some(Self::open(slot, id, &mut self.unpacked, &mut self.unpacks))
     }
 
-    fn open<'a>(slot: &'a mut Slot, id: u64, unpacked: &mut Option<u64>, unpacks: &mut u64) -> &'a mut Instance {
+    fn open<'a>(
+        slot: &'a mut Slot,
+        id: u64,
+        unpacked: &mut Option<u64>,
+        unpacks: &mut u64,
+    ) -> &'a mut Instance {
         if let Slot::Packed(bytes) = slot {
             // `pack` wrote these bytes, so unpacking cannot fail; if it did, the instance
             // would be judged from an empty record rather than crash the checker.

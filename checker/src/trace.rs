@@ -48,10 +48,25 @@ impl MsgKind {
 /// What happened on one line, compactly.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Entry {
-    Invoke { op: u64, node: Option<u64>, value: ValueId },
-    Ok { op: u64, node: Option<u64>, value: ValueId },
-    Failed { op: u64, node: Option<u64>, info: bool },
-    Learn { node: u64, value: ValueId },
+    Invoke {
+        op: u64,
+        node: Option<u64>,
+        value: ValueId,
+    },
+    Ok {
+        op: u64,
+        node: Option<u64>,
+        value: ValueId,
+    },
+    Failed {
+        op: u64,
+        node: Option<u64>,
+        info: bool,
+    },
+    Learn {
+        node: u64,
+        value: ValueId,
+    },
     Msg {
         src: u64,
         dest: u64,

@@ -17,11 +17,31 @@ fn decided_instances(n: u64) -> String {
     };
     for i in 1..=n {
         line(&mut h, format!(r#"{{"type":"invoke","t":T,"op":{i},"node":1,"instance":{i},"value":"v{i}"}}"#));
-        line(&mut h, format!(r#"{{"type":"send","t":T,"msg":{i},"src":1,"dest":2,"body":{{"type":"prepare","instance":{i},"ballot":[1,1]}}}}"#));
-        line(&mut h, format!(r#"{{"type":"send","t":T,"msg":{i},"src":2,"dest":1,"body":{{"type":"promise","instance":{i},"ballot":[1,1],"accepted":null}}}}"#));
-        line(&mut h, format!(r#"{{"type":"send","t":T,"msg":{i},"src":1,"dest":2,"body":{{"type":"accept","instance":{i},"ballot":[1,1],"value":"v{i}"}}}}"#));
+        line(
+            &mut h,
+            format!(
+                r#"{{"type":"send","t":T,"msg":{i},"src":1,"dest":2,"body":{{"type":"prepare","instance":{i},"ballot":[1,1]}}}}"#
+            ),
+        );
+        line(
+            &mut h,
+            format!(
+                r#"{{"type":"send","t":T,"msg":{i},"src":2,"dest":1,"body":{{"type":"promise","instance":{i},"ballot":[1,1],"accepted":null}}}}"#
+            ),
+        );
+        line(
+            &mut h,
+            format!(
+                r#"{{"type":"send","t":T,"msg":{i},"src":1,"dest":2,"body":{{"type":"accept","instance":{i},"ballot":[1,1],"value":"v{i}"}}}}"#
+            ),
+        );
         for a in [1, 2] {
-            line(&mut h, format!(r#"{{"type":"send","t":T,"msg":{i},"src":{a},"dest":3,"body":{{"type":"accepted","instance":{i},"ballot":[1,1],"value":"v{i}"}}}}"#));
+            line(
+                &mut h,
+                format!(
+                    r#"{{"type":"send","t":T,"msg":{i},"src":{a},"dest":3,"body":{{"type":"accepted","instance":{i},"ballot":[1,1],"value":"v{i}"}}}}"#
+                ),
+            );
         }
         for l in 1..=3 {
             line(&mut h, format!(r#"{{"type":"learn","t":T,"node":{l},"instance":{i},"value":"v{i}"}}"#));

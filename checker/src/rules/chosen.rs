@@ -42,7 +42,9 @@ fn votes(inst: &Instance, ballot: Ballot, value: ValueId) -> Vec<EventLine> {
         .iter()
         .take(SHOW_VOTES)
         .map(|(node, at)| {
-            inst.evidence(*at, || format!("n{node} accepted {ballot} value {}", show_value(&inst.values, value)))
+            inst.evidence(*at, || {
+                format!("n{node} accepted {ballot} value {}", show_value(&inst.values, value))
+            })
         })
         .collect()
 }
