@@ -59,6 +59,7 @@ pub struct Checker {
     ignored: u64,
     torn: bool,
     ended: bool,
+    interrupted: bool,
     run: RunSummary,
     quorum: Option<Quorum>,
     /// Empty when unknown (no header): then "learned by all" means "learned by someone".
@@ -86,6 +87,7 @@ impl Checker {
             ignored: 0,
             torn: false,
             ended: false,
+            interrupted: false,
             run: RunSummary::default(),
             quorum: None,
             learners: Vec::new(),
@@ -218,7 +220,10 @@ impl Checker {
             },
             Event::Nemesis { t, action, nodes } => self.faults.apply(t, &action, &nodes),
             Event::Process { .. } => {}
-            Event::End { .. } => self.ended = true,
+            Event::End { interrupted, .. } => {
+                self.ended = true;
+                self.interrupted |= interrupted;
+            }
             Event::Unknown => self.ignored += 1,
         }
         self.instances.repack();
@@ -348,7 +353,7 @@ impl Checker {
                 }
             }
         }
-        let liveness = self.liveness(&in_flight, truncated);
+        let liveness = self.liveness(&in_flight, truncated || self.interrupted);
         let safe = !self.anomalies.any();
         let live = liveness.live;
         let warnings = self.warnings();
@@ -366,6 +371,7 @@ impl Checker {
             safe,
             live,
             truncated,
+            interrupted: self.interrupted,
             torn_last_line: self.torn,
             run: self.run,
             lines: self.lines,
@@ -380,7 +386,7 @@ impl Checker {
         report
     }
 
-    fn liveness(&self, in_flight: &[u64], truncated: bool) -> Liveness {
+    fn liveness(&self, in_flight: &[u64], unjudged: bool) -> Liveness {
         let mut stuck = Vec::new();
         let mut not_learned = 0;
         for id in in_flight {
@@ -401,7 +407,7 @@ impl Checker {
                 });
             }
         }
-        let judged = !truncated;
+        let judged = !unjudged;
         Liveness {
             judged,
             live: judged.then_some(not_learned == 0),
@@ -495,7 +501,7 @@ fn ev_time(ev: &Event<'_>) -> u64 {
         | Event::Drop { t, .. }
         | Event::Nemesis { t, .. }
         | Event::Process { t }
-        | Event::End { t } => *t,
+        | Event::End { t, .. } => *t,
         Event::Unknown => 0,
     }
 }

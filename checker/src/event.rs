@@ -63,6 +63,8 @@ pub(crate) enum Event<'a> {
     },
     End {
         t: u64,
+        /// The controller was stopped (Ctrl-C) before the final phase.
+        interrupted: bool,
     },
     /// An event type the checker does not know. Ignored.
     Unknown,
@@ -147,6 +149,8 @@ struct RawEvent<'a, B> {
     acceptors: Option<Vec<u64>>,
     proposers: Option<Vec<u64>>,
     learners: Option<Vec<u64>>,
+    // `end`
+    interrupted: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -299,7 +303,7 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
             nodes: raw.nodes.as_ref().map(flat_node_ids).unwrap_or_default(),
         },
         "process" => Event::Process { t: t()? },
-        "end" => Event::End { t: t()? },
+        "end" => Event::End { t: t()?, interrupted: raw.interrupted.unwrap_or(false) },
         "run" => {
             let nodes = match &raw.nodes {
                 None => Vec::new(),

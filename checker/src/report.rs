@@ -25,7 +25,8 @@ pub enum Verdict {
     Invalid,
     /// Safe, but not live.
     NotLive,
-    /// Safe as far as it goes; no `end` line, so liveness was not judged.
+    /// Safe as far as it goes; liveness not judged because the history has no `end` line
+    /// (truncated) or its `end` line says the run was interrupted before its final phase.
     Truncated,
 }
 
@@ -52,6 +53,9 @@ pub struct Report {
     pub live: Option<bool>,
     /// The history has no `end` line.
     pub truncated: bool,
+    /// The `end` line says `"interrupted": true` (Ctrl-C before the final phase): liveness
+    /// is not judged.
+    pub interrupted: bool,
     /// The last line had no newline and did not parse (a writer died mid-line).
     pub torn_last_line: bool,
     pub run: RunSummary,
@@ -122,7 +126,7 @@ pub struct EventLine {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Liveness {
-    /// False for a truncated history.
+    /// False for a truncated or interrupted history.
     pub judged: bool,
     pub live: Option<bool>,
     /// Learners every invoked instance must reach (from the run header).
@@ -270,7 +274,8 @@ impl Report {
             Verdict::Valid => "safe and live",
             Verdict::Invalid => "SAFETY VIOLATED",
             Verdict::NotLive => "safe but NOT LIVE",
-            Verdict::Truncated => "safe; truncated (no end line), liveness not judged",
+            Verdict::Truncated if self.truncated => "safe; truncated (no end line), liveness not judged",
+            Verdict::Truncated => "safe; run interrupted before its final phase, liveness not judged",
         };
         let _ = writeln!(s, "verdict  {} ({why}), exit {}", self.verdict.name(), self.exit_code());
     }
@@ -314,7 +319,8 @@ impl Report {
         let l = &self.liveness;
         let _ = write!(s, "\nliveness ");
         if !l.judged {
-            let _ = writeln!(s, "not judged (truncated history)");
+            let why = if self.truncated { "truncated history" } else { "interrupted run" };
+            let _ = writeln!(s, "not judged ({why}): {} invoked instances", l.invoked_instances);
         } else if l.live == Some(true) {
             let _ = writeln!(
                 s,

@@ -233,3 +233,13 @@ fn json_report_has_unit_suffixed_fields() {
     assert_eq!(json["verdict"], "valid");
     assert_eq!(json["safety"][0]["rule"], "agreement");
 }
+
+#[test]
+fn interrupted_run_is_checked_for_safety_only() {
+    let r = check("interrupted.jsonl");
+    assert_eq!(r.exit_code(), 0, "{}", r.render_text());
+    assert!(r.interrupted && !r.truncated);
+    assert_eq!(r.verdict, Verdict::Truncated);
+    assert_eq!(r.live, None);
+    assert!(r.render_text().contains("interrupted"), "{}", r.render_text());
+}
