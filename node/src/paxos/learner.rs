@@ -9,7 +9,7 @@ use super::config::Config;
 use super::msg::Accepted;
 use super::output::{Effects, Output};
 use super::record::Record;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Distinct (ballot, value) tallies kept per undecided instance, at most; beyond it the
 /// oldest ballots are forgotten (they can only be outvoted by higher ones).
@@ -29,6 +29,9 @@ pub enum Learn {
 #[derive(Debug, Default)]
 pub struct Learner {
     learned: HashMap<InstanceId, String>,
+    /// Restored decisions not yet reported to the controller by this incarnation: the report
+    /// of the previous one may have died between its fsync and its send.
+    unreported: HashSet<InstanceId>,
     tallies: HashMap<InstanceId, HashMap<(Ballot, String), BTreeSet<NodeId>>>,
 }
 
@@ -36,6 +39,7 @@ impl Learner {
     pub fn restore(&mut self, record: &Record) {
         if let Record::Learned { instance, value } = record {
             self.learned.entry(*instance).or_insert_with(|| value.clone());
+            self.unreported.insert(*instance);
         }
     }
 
@@ -58,6 +62,16 @@ impl Learner {
         voters.insert(from);
         let needed = if config.has_bug(Bug::LearnOnOne) { 1 } else { config.quorum() };
         (voters.len() >= needed).then(|| m.value.clone())
+    }
+
+    /// Reports a restored decision once per incarnation; true if it had not been reported.
+    pub fn report_restored(&mut self, instance: InstanceId, fx: &mut Effects) -> bool {
+        let Some(value) = self.learned.get(&instance) else { return false };
+        if !self.unreported.remove(&instance) {
+            return false;
+        }
+        fx.push(Output::Learned { instance, value: value.clone() });
+        true
     }
 
     /// Records a decision: persisted, then reported to the controller.

@@ -133,9 +133,9 @@ impl Node {
             M::Decided(m) => {
                 let outcome = self.decide(now_us, m.instance, &m.value, false);
                 if outcome == Some(Learn::Known) {
-                    // Report again: the first report may have died with a crash between the
-                    // fsync and the send. The controller's record of learns is at-least-once.
-                    self.fx.push(Output::Learned { instance: m.instance, value: m.value.clone() });
+                    // A decision restored from disk is reported again once: the previous
+                    // incarnation may have died between the fsync and the report.
+                    self.learner.report_restored(m.instance, &mut self.fx);
                 }
                 if self.config.is_learner() {
                     self.fx.send(from, M::DecidedOk(DecidedOk { instance: m.instance }));

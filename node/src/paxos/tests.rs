@@ -392,16 +392,10 @@ fn learner_acknowledges_decided_and_keeps_first_value_on_conflict() {
     let outs = drain(&mut n);
     assert_eq!(outs[1], Output::Learned { instance: 7, value: "x".into() });
     assert_eq!(sends(&outs), vec![(2, Msg::DecidedOk(DecidedOk { instance: 7 }))]);
-    // Duplicate: nothing persisted, reported to the controller again, acknowledged again.
+    // Duplicate: nothing persisted, nothing reported again, acknowledged again.
     n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
     let outs = drain(&mut n);
-    assert_eq!(
-        outs,
-        vec![
-            Output::Learned { instance: 7, value: "x".into() },
-            Output::Send { to: 2, msg: Msg::DecidedOk(DecidedOk { instance: 7 }) }
-        ]
-    );
+    assert_eq!(outs, vec![Output::Send { to: 2, msg: Msg::DecidedOk(DecidedOk { instance: 7 }) }]);
     // A conflicting decision (only a buggy peer can send it) is reported, not adopted.
     n.handle_message(0, 3, Msg::Decided(Decided { instance: 7, value: "y".into() }));
     let outs = drain(&mut n);
@@ -420,6 +414,18 @@ fn learner_state_survives_restart() {
     let outs = drain(&mut n);
     assert_eq!(outs[0], Output::ProposeDone { op: 5, instance: 7, result: Ok("x".into()) });
     assert!(persists(&outs).is_empty() && outs.len() == 4, "answered and re-announced: {outs:?}");
+}
+
+#[test]
+fn restored_decision_is_reported_once_after_restart() {
+    // The previous incarnation persisted the decision but may have died before reporting it.
+    let records = vec![Record::Learned { instance: 7, value: "x".into() }];
+    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let decided = Msg::Decided(Decided { instance: 7, value: "x".into() });
+    n.handle_message(0, 2, decided.clone());
+    assert!(drain(&mut n).contains(&Output::Learned { instance: 7, value: "x".into() }));
+    n.handle_message(0, 2, decided);
+    assert!(!drain(&mut n).iter().any(|o| matches!(o, Output::Learned { .. })));
 }
 
 #[test]
