@@ -19,7 +19,11 @@ fn runs_dir(name: &str) -> PathBuf {
 /// `allow_torn_tail`: the last line may be incomplete (a SIGKILLed controller).
 fn history(run: &Path, allow_torn_tail: bool) -> Vec<Value> {
     let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let complete = if allow_torn_tail && !text.ends_with('\n') { text.rsplit_once('\n').map_or("", |(a, _)| a) } else { &text };
+    let complete = if allow_torn_tail && !text.ends_with('\n') {
+        text.rsplit_once('\n').map_or("", |(a, _)| a)
+    } else {
+        &text
+    };
     complete
         .lines()
         .enumerate()
@@ -44,7 +48,11 @@ fn alive(pid: u64) -> bool {
 }
 
 fn node_pids(events: &[Value]) -> Vec<u64> {
-    events.iter().filter(|e| e["type"] == "process" && e["event"] == "up").map(|e| e["pid"].as_u64().unwrap()).collect()
+    events
+        .iter()
+        .filter(|e| e["type"] == "process" && e["event"] == "up")
+        .map(|e| e["pid"].as_u64().unwrap())
+        .collect()
 }
 
 fn run_ok(args: &[&str]) -> Output {
@@ -63,7 +71,8 @@ fn run_ok(args: &[&str]) -> Output {
 fn three_node_run_is_recorded_checked_and_safe() {
     let dir = runs_dir("e2e");
     let d = dir.to_str().unwrap();
-    let out = run_ok(&["run", "--nodes", "3", "--time", "2", "--final-s", "5", "--seed", "7", "--runs-dir", d]);
+    let out =
+        run_ok(&["run", "--nodes", "3", "--time", "2", "--final-s", "5", "--seed", "7", "--runs-dir", d]);
     let run = latest(&dir);
     let events = history(&run, false);
     assert_eq!(events[0]["type"], "run");
@@ -73,7 +82,8 @@ fn three_node_run_is_recorded_checked_and_safe() {
         assert!(count(&events, kind) > 0, "no {kind} events");
     }
     // Contention: each instance is invoked on two distinct proposers.
-    let first_two: Vec<&Value> = events.iter().filter(|e| e["type"] == "invoke" && e["instance"] == 1).collect();
+    let first_two: Vec<&Value> =
+        events.iter().filter(|e| e["type"] == "invoke" && e["instance"] == 1).collect();
     assert_eq!(first_two.len(), 2);
     assert_ne!(first_two[0]["node"], first_two[1]["node"]);
     let report: Value = serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap();
@@ -100,8 +110,65 @@ fn node_cmd_runs_any_program_speaking_the_protocol() {
     run_ok(&["run", "--nodes", "3", "--time", "1", "--node-cmd", &cmd, "--runs-dir", d, "-q"]);
     let events = history(&latest(&dir), false);
     assert!(count(&events, "learn") > 0);
-    let meta: Value = serde_json::from_slice(&std::fs::read(latest(&dir).join("meta.json")).unwrap()).unwrap();
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(latest(&dir).join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["config"]["node_cmd"], cmd);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn trace_ops_leaves_message_events_out() {
+    let dir = runs_dir("traceops");
+    let d = dir.to_str().unwrap();
+    run_ok(&[
+        "run",
+        "--nodes",
+        "3",
+        "--time",
+        "1",
+        "--trace",
+        "ops",
+        "--loss",
+        "0.05",
+        "--runs-dir",
+        d,
+        "-q",
+    ]);
+    let events = history(&latest(&dir), false);
+    assert!(count(&events, "learn") > 0 && count(&events, "ok") > 0);
+    for kind in ["send", "recv", "drop"] {
+        assert_eq!(count(&events, kind), 0, "{kind} recorded with --trace ops");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn loss_drops_messages_with_reason_loss() {
+    let dir = runs_dir("loss");
+    let d = dir.to_str().unwrap();
+    run_ok(&[
+        "run",
+        "--nodes",
+        "3",
+        "--time",
+        "1",
+        "--loss",
+        "0.2",
+        "--delay-ms",
+        "1",
+        "--runs-dir",
+        d,
+        "-q",
+    ]);
+    let events = history(&latest(&dir), false);
+    let (sent, lost) = (
+        count(&events, "send"),
+        events.iter().filter(|e| e["type"] == "drop" && e["reason"] == "loss").count(),
+    );
+    assert!(
+        lost * 100 > sent * 5,
+        "about a fifth of the messages between nodes must be lost: {lost} of {sent}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -109,7 +176,8 @@ fn wait_for_events(run_root: &Path, min_lines: usize) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(run) = std::fs::canonicalize(run_root.join("latest")) {
-            let lines = std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+            let lines =
+                std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
             if lines >= min_lines {
                 return run;
             }
@@ -135,7 +203,10 @@ fn sigkilled_controller_leaves_no_node_and_a_readable_history() {
     let pids = node_pids(&events);
     assert_eq!(pids.len(), 5);
     while pids.iter().any(|&p| alive(p)) {
-        assert!(killed_at.elapsed() < Duration::from_secs(2), "nodes outlived the controller by 2 s: {pids:?}");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(2),
+            "nodes outlived the controller by 2 s: {pids:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(count(&events, "invoke") > 0);
@@ -147,7 +218,8 @@ fn sigint_heals_stops_nodes_and_checks() {
     let dir = runs_dir("sigint");
     let mut ctl = start(&["run", "--nodes", "3", "--time", "60", "--runs-dir", dir.to_str().unwrap(), "-q"]);
     let run = wait_for_events(&dir, 1_000);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(ctl.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(ctl.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .unwrap();
     let status = ctl.wait().unwrap();
     let events = history(&run, false);
     assert_eq!(events.last().unwrap()["type"], "end");
@@ -185,7 +257,10 @@ fn two_runs_side_by_side_share_nothing() {
     for h in [&ha, &hb] {
         let invoked: std::collections::HashSet<&str> =
             h.iter().filter(|e| e["type"] == "invoke").map(|e| e["value"].as_str().unwrap()).collect();
-        assert!(h.iter().filter(|e| e["type"] == "learn").all(|e| invoked.contains(e["value"].as_str().unwrap())));
+        assert!(h
+            .iter()
+            .filter(|e| e["type"] == "learn")
+            .all(|e| invoked.contains(e["value"].as_str().unwrap())));
         assert!(count(h, "learn") > 0);
     }
     std::fs::remove_dir_all(&dir).unwrap();
