@@ -14,7 +14,7 @@
 //! # Ok::<(), synod_checker::CheckError>(())
 //! ```
 
-pub mod ballot;
+mod ballot;
 pub mod bench;
 mod checker;
 mod error;

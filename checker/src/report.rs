@@ -274,7 +274,7 @@ impl Report {
             Verdict::Valid => "safe and live",
             Verdict::Invalid => "SAFETY VIOLATED",
             Verdict::NotLive => "safe but NOT LIVE",
-            Verdict::Truncated if self.truncated => "safe; truncated (no end line), liveness not judged",
+            Verdict::Truncated if self.truncated => "safe; no end line, liveness not judged",
             Verdict::Truncated => "safe; run interrupted before its final phase, liveness not judged",
         };
         let _ = writeln!(s, "verdict  {} ({why}), exit {}", self.verdict.name(), self.exit_code());
