@@ -353,26 +353,21 @@ impl Runner {
             let _ = self.cluster.signal(node, Signal::SIGCONT);
             let _ = self.cluster.signal(node, Signal::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
-        while !self.cluster.up_nodes().is_empty() {
-            tokio::select! {
-                ev = self.events.recv() => match ev {
-                    Some(Event::Exited { node, pid, status }) => self.handle(Event::Exited { node, pid, status }),
-                    Some(_) => {}
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
+        self.await_exits(STOP_GRACE_MS).await;
         for node in self.cluster.up_nodes() {
             tracing::warn!(node, "did not stop after SIGTERM; sending SIGKILL");
             let _ = self.cluster.signal(node, Signal::SIGKILL);
         }
-        let deadline = Instant::now() + Duration::from_millis(STOP_GRACE_MS);
+        self.await_exits(STOP_GRACE_MS).await;
+    }
+
+    /// Records process exits until no node runs or `grace_ms` passed.
+    async fn await_exits(&mut self, grace_ms: u64) {
+        let deadline = Instant::now() + Duration::from_millis(grace_ms);
         while !self.cluster.up_nodes().is_empty() {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(Event::Exited { node, pid, status }) => self.handle(Event::Exited { node, pid, status }),
+                    Some(exit @ Event::Exited { .. }) => self.handle(exit),
                     Some(_) => {}
                     None => break,
                 },

@@ -254,6 +254,15 @@ impl Sim {
         events.push((kind.to_string(), node, value));
     }
 
+    fn not_learned_by_all(&self) -> Vec<InstanceId> {
+        let all = self.nodes.len();
+        self.proposed
+            .keys()
+            .copied()
+            .filter(|i| self.learned_by.get(i).map_or(0, |s| s.len()) < all)
+            .collect()
+    }
+
     /// Every node up, a reliable network, and a client that re-proposes every instance that
     /// some learner has not learned, until all have (or a bounded number of rounds passed).
     fn final_phase(&mut self) {
@@ -263,14 +272,8 @@ impl Sim {
                 self.restart(id);
             }
         }
-        let all = self.nodes.len();
         for round in 0..20u32 {
-            let missing: Vec<InstanceId> = self
-                .proposed
-                .keys()
-                .copied()
-                .filter(|i| self.learned_by.get(i).map_or(0, |s| s.len()) < all)
-                .collect();
+            let missing = self.not_learned_by_all();
             if missing.is_empty() {
                 return;
             }
@@ -294,12 +297,7 @@ impl Sim {
                 }
             }
         }
-        let missing: Vec<InstanceId> = self
-            .proposed
-            .keys()
-            .copied()
-            .filter(|i| self.learned_by.get(i).map_or(0, |s| s.len()) < all)
-            .collect();
+        let missing = self.not_learned_by_all();
         if !missing.is_empty() && self.violation.is_none() {
             self.violation =
                 Some(format!("liveness: instances {missing:?} not learned by all after the final phase"));
