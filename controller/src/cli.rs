@@ -78,9 +78,12 @@ pub struct RunArgs {
     /// Probability that the net loses a message (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
-    /// Mean of an exponentially distributed message delay, in milliseconds (0: none).
+    /// Mean message delay in milliseconds (0: none); delays let messages overtake each other.
     #[arg(long, default_value_t = 0.0)]
     pub delay_ms: f64,
+    /// Distribution of the delay: constant, uniform (0 to twice the mean) or exponential.
+    #[arg(long, value_enum, default_value_t = crate::net::faults::DelayDist::Exponential)]
+    pub delay_dist: crate::net::faults::DelayDist,
     /// Run a mutant (see `synod mutants --list`) instead of the correct protocol.
     #[arg(long)]
     pub bug: Option<String>,

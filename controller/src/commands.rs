@@ -57,6 +57,7 @@ pub fn run_config(a: &RunArgs) -> Result<RunConfig> {
         nemesis,
         loss: a.loss,
         delay_ms: a.delay_ms,
+        delay_dist: a.delay_dist,
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
     })

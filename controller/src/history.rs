@@ -43,10 +43,6 @@ impl History {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Microseconds since the run started: the "t" of every event.
     pub fn now_us(&self) -> u64 {
         self.start.elapsed().as_micros() as u64

@@ -209,10 +209,6 @@ impl Workload {
             self.invoke(now_us, instance, node, out);
         }
     }
-
-    pub fn open_ops(&self) -> usize {
-        self.ops.len()
-    }
 }
 
 #[cfg(test)]

@@ -27,9 +27,9 @@ pub enum Event {
     /// A node passed the handshake; frames for it go into `tx`.
     Connected { node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>> },
     /// A frame from a connected node.
-    Frame { node: NodeId, conn: ConnId, env: Envelope },
+    Frame { node: NodeId, env: Envelope },
     /// A frame that could not be parsed, or was too long.
-    Malformed { node: NodeId, conn: ConnId, frame: u64, error: String },
+    Malformed { node: NodeId, frame: u64, error: String },
     /// A connection that failed the handshake.
     Rejected { peer: String, reason: String },
     /// The connection ended (the node exited, was killed, or closed it).
@@ -120,18 +120,13 @@ async fn read_loop(
         while let Some(frame) = decoder.next_frame() {
             let event = match frame {
                 Ok(bytes) => match serde_json::from_slice::<Envelope>(&bytes) {
-                    Ok(env) => Event::Frame { node, conn, env },
+                    Ok(env) => Event::Frame { node, env },
                     Err(e) => {
                         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
-                        Event::Malformed {
-                            node,
-                            conn,
-                            frame: decoder.frames_seen(),
-                            error: format!("{e}: {text}"),
-                        }
+                        Event::Malformed { node, frame: decoder.frames_seen(), error: format!("{e}: {text}") }
                     }
                 },
-                Err(e) => Event::Malformed { node, conn, frame: decoder.frames_seen(), error: e.to_string() },
+                Err(e) => Event::Malformed { node, frame: decoder.frames_seen(), error: e.to_string() },
             };
             if events.send(event).await.is_err() {
                 return;

@@ -16,7 +16,29 @@ pub enum Delay {
     Exponential { mean_ms: f64 },
 }
 
+/// The `--delay-dist` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DelayDist {
+    Constant,
+    Uniform,
+    Exponential,
+}
+
 impl Delay {
+    /// `--delay-ms MS` with `--delay-dist`: constant MS, uniform in [0, 2 MS] (mean MS), or
+    /// exponential with mean MS. Zero means no delay.
+    pub fn from_flags(dist: DelayDist, ms: f64) -> Delay {
+        if ms <= 0.0 {
+            return Delay::None;
+        }
+        match dist {
+            DelayDist::Constant => Delay::Constant { ms },
+            DelayDist::Uniform => Delay::Uniform { max_ms: 2.0 * ms },
+            DelayDist::Exponential => Delay::Exponential { mean_ms: ms },
+        }
+    }
+
     pub fn sample_us(&self, rng: &mut Rng) -> u64 {
         match *self {
             Delay::None => 0,
@@ -102,6 +124,14 @@ mod tests {
         let mut rng = Rng::new(1);
         assert_eq!(f.fate(&mut rng, 1, 2), Fate::Drop("partition"));
         assert!(matches!(f.fate(&mut rng, 2, 1), Fate::Deliver { .. }));
+    }
+
+    #[test]
+    fn delay_flags_pick_the_distribution_with_the_given_mean() {
+        assert_eq!(Delay::from_flags(DelayDist::Exponential, 0.0), Delay::None);
+        assert_eq!(Delay::from_flags(DelayDist::Constant, 3.0), Delay::Constant { ms: 3.0 });
+        assert_eq!(Delay::from_flags(DelayDist::Uniform, 3.0), Delay::Uniform { max_ms: 6.0 });
+        assert_eq!(Delay::from_flags(DelayDist::Exponential, 3.0), Delay::Exponential { mean_ms: 3.0 });
     }
 
     #[test]

@@ -85,10 +85,6 @@ impl Net {
         }
     }
 
-    pub fn is_connected(&self, node: NodeId) -> bool {
-        self.links.get(node as usize).is_some_and(|l| l.is_some())
-    }
-
     pub fn connected(&self) -> usize {
         self.links.iter().filter(|l| l.is_some()).count()
     }

@@ -34,6 +34,7 @@ pub struct RunConfig {
     pub nemesis: Vec<String>,
     pub loss: f64,
     pub delay_ms: f64,
+    pub delay_dist: crate::net::faults::DelayDist,
     /// The core's tunables and mutant, sent to every node in `init.config`.
     pub tuning: Tuning,
     /// Nodes that run the mutant in `tuning.bug` (the others run the correct protocol).

@@ -42,7 +42,6 @@ const CHASE_EVERY_MS: u64 = 250;
 
 pub struct RunOutcome {
     pub run_dir: PathBuf,
-    pub run_id: String,
     pub report: Report,
     pub interrupted: bool,
 }
@@ -80,7 +79,7 @@ pub async fn run(
 
     let faults = Faults {
         loss: cfg.loss,
-        delay: if cfg.delay_ms > 0.0 { Delay::Exponential { mean_ms: cfg.delay_ms } } else { Delay::None },
+        delay: Delay::from_flags(cfg.delay_dist, cfg.delay_ms),
         ..Faults::default()
     };
     history.event_at(
@@ -116,7 +115,7 @@ pub async fn run(
     r.history.close()?;
     let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
     synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
-    Ok(RunOutcome { run_dir: dir.path.clone(), run_id: dir.id.clone(), report, interrupted })
+    Ok(RunOutcome { run_dir: dir.path.clone(), report, interrupted })
 }
 
 struct Runner {
@@ -242,8 +241,8 @@ impl Runner {
                 let init = self.init_for(node);
                 self.net.send_direct(node, &Envelope { src: 0, dest: node, body: init });
             }
-            Event::Frame { node, env, .. } => self.frame(node, env),
-            Event::Malformed { node, frame, error, .. } => {
+            Event::Frame { node, env } => self.frame(node, env),
+            Event::Malformed { node, frame, error } => {
                 self.history.event("error", json!({"node": node, "frame": frame, "error": error}));
             }
             Event::Rejected { peer, reason } => {
