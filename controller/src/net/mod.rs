@@ -103,8 +103,9 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
+        // The body is serialized once: for the history line and for the frame.
+        let body = serde_json::to_string(&env.body).expect("bodies serialize");
         if history.trace_messages {
-            let body = serde_json::to_string(&env.body).expect("bodies serialize");
             history.line(format!(
                 "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
                 env.src, env.dest
@@ -117,7 +118,8 @@ impl Net {
         match self.faults.fate(&mut self.rng, env.src, env.dest) {
             Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
             Fate::Deliver { delay_us, duplicate } => {
-                let frame = env.to_frame();
+                let frame =
+                    format!("{{\"src\":{},\"dest\":{},\"body\":{body}}}\n", env.src, env.dest).into_bytes();
                 if let Some(dup_us) = duplicate {
                     self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
                 }
@@ -192,5 +194,43 @@ impl Net {
         if history.trace_messages {
             history.line(format!("{{\"type\":\"drop\",\"t\":{now},\"msg\":{msg},\"reason\":\"{reason}\"}}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synod_node::paxos::msg::Prepare;
+    use synod_node::paxos::Ballot;
+    use synod_node::protocol::Body;
+
+    #[test]
+    fn routed_frames_are_the_envelope_byte_for_byte_and_recorded() {
+        let dir = std::env::temp_dir().join(format!("synod-net-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut history = History::create(&dir.join("h.jsonl"), true).unwrap();
+        let mut net = Net::new(3, Faults::default(), 1);
+        let (tx, mut rx) = mpsc::channel(4);
+        net.connect(2, 1, tx);
+        let env = Envelope {
+            src: 1,
+            dest: 2,
+            body: Body::Prepare(Prepare { instance: 7, ballot: Ballot::new(3, 1) }),
+        };
+        net.route(&history, &env);
+        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        // Not connected: dropped as `down`.
+        net.route(&history, &Envelope { dest: 3, ..env.clone() });
+        assert_eq!(net.stats.dropped.get("down"), Some(&1));
+        history.close().unwrap();
+        let text = std::fs::read_to_string(dir.join("h.jsonl")).unwrap();
+        let kinds: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(kinds, ["send", "recv", "send", "drop"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
