@@ -104,11 +104,8 @@ fn three_node_run_is_recorded_checked_and_safe() {
 
 #[test]
 fn node_cmd_runs_any_program_speaking_the_protocol() {
-    let dir = runs_dir("nodecmd");
-    let d = dir.to_str().unwrap();
     let cmd = format!("{} node", env!("CARGO_BIN_EXE_synod"));
-    run_ok(&["run", "--nodes", "3", "--time", "1", "--node-cmd", &cmd, "--runs-dir", d, "-q"]);
-    let events = history(&latest(&dir), false);
+    let (dir, events) = short_run("nodecmd", &["--node-cmd", &cmd]);
     assert!(count(&events, "learn") > 0);
     let meta: Value =
         serde_json::from_slice(&std::fs::read(latest(&dir).join("meta.json")).unwrap()).unwrap();
@@ -116,25 +113,20 @@ fn node_cmd_runs_any_program_speaking_the_protocol() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A quiet 3-node, 1-second run with `extra` flags; returns its runs dir and its events.
+fn short_run(name: &str, extra: &[&str]) -> (PathBuf, Vec<Value>) {
+    let dir = runs_dir(name);
+    let d = dir.to_str().unwrap().to_string();
+    let mut args = vec!["run", "--nodes", "3", "--time", "1", "--runs-dir", &d, "-q"];
+    args.extend_from_slice(extra);
+    run_ok(&args);
+    let events = history(&latest(&dir), false);
+    (dir, events)
+}
+
 #[test]
 fn trace_ops_leaves_message_events_out() {
-    let dir = runs_dir("traceops");
-    let d = dir.to_str().unwrap();
-    run_ok(&[
-        "run",
-        "--nodes",
-        "3",
-        "--time",
-        "1",
-        "--trace",
-        "ops",
-        "--loss",
-        "0.05",
-        "--runs-dir",
-        d,
-        "-q",
-    ]);
-    let events = history(&latest(&dir), false);
+    let (dir, events) = short_run("traceops", &["--trace", "ops", "--loss", "0.05"]);
     assert!(count(&events, "learn") > 0 && count(&events, "ok") > 0);
     for kind in ["send", "recv", "drop"] {
         assert_eq!(count(&events, kind), 0, "{kind} recorded with --trace ops");
@@ -144,27 +136,9 @@ fn trace_ops_leaves_message_events_out() {
 
 #[test]
 fn loss_drops_messages_with_reason_loss() {
-    let dir = runs_dir("loss");
-    let d = dir.to_str().unwrap();
-    run_ok(&[
-        "run",
-        "--nodes",
-        "3",
-        "--time",
-        "1",
-        "--loss",
-        "0.2",
-        "--delay-ms",
-        "1",
-        "--runs-dir",
-        d,
-        "-q",
-    ]);
-    let events = history(&latest(&dir), false);
-    let (sent, lost) = (
-        count(&events, "send"),
-        events.iter().filter(|e| e["type"] == "drop" && e["reason"] == "loss").count(),
-    );
+    let (dir, events) = short_run("loss", &["--loss", "0.2", "--delay-ms", "1"]);
+    let sent = count(&events, "send");
+    let lost = events.iter().filter(|e| e["type"] == "drop" && e["reason"] == "loss").count();
     assert!(
         lost * 100 > sent * 5,
         "about a fifth of the messages between nodes must be lost: {lost} of {sent}"
