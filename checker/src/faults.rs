@@ -7,7 +7,7 @@
 //! | action | effect |
 //! | --- | --- |
 //! | `heal-all`, `calm`, `final`, `recover`, `reset` | ends every fault |
-//! | `heal` | ends every network fault (partition, loss, delay, duplicate, ...) |
+//! | `heal` | ends the partition (other network faults go on) |
 //! | `restart`, `start`, `revive` | ends `kill` for the listed nodes (all if none listed) |
 //! | `cont`, `resume`, `continue`, `unpause` | ends `stop`/`pause` for the listed nodes (all if none) |
 //! | `kill`, `kill-all`, `crash` | the listed nodes are down (all if none listed, or `kill-all`) |
@@ -90,7 +90,8 @@ impl Faults {
                 self.paused.clear();
                 self.paused_all = false;
             }
-            "heal" => self.network.clear(),
+            // Jepsen's heal: the partition ends; loss, delay and the like go on.
+            "heal" => self.network.retain(|f| f != "partition"),
             "restart" | "start" | "revive" => remove(&mut self.down, &mut self.down_all, nodes),
             "cont" | "resume" | "continue" | "unpause" => {
                 remove(&mut self.paused, &mut self.paused_all, nodes)
@@ -184,5 +185,16 @@ mod tests {
         assert_eq!(f.windows, 3);
         assert_eq!(f.fault_time_us, 30 + 5 + 10);
         assert!(f.overlapped(m1));
+    }
+
+    #[test]
+    fn heal_ends_the_partition_but_not_loss() {
+        let mut f = Faults::default();
+        f.apply(10, "loss", &[]);
+        f.apply(20, "partition", &[]);
+        f.apply(30, "heal", &[]);
+        assert!(f.active(), "loss goes on");
+        f.apply(40, "loss-off", &[]);
+        assert!(!f.active());
     }
 }

@@ -15,6 +15,8 @@ pub struct Cli {
 pub enum Command {
     /// Start a cluster, drive proposals through a faulty net, record and check the history.
     Run(RunArgs),
+    /// Back-to-back runs, each with a random subset of faults and intensities (swarm testing).
+    Soak(SoakArgs),
     /// Check a recorded run (a run folder, `latest`, or a history.jsonl file).
     Check(CheckArgs),
     /// List the injectable bugs (mutants) of the built-in node.
@@ -24,8 +26,9 @@ pub enum Command {
     Node,
 }
 
+/// The cluster and its workload: shared by `run` and `soak`.
 #[derive(Args, Debug, Clone)]
-pub struct RunArgs {
+pub struct ClusterArgs {
     /// Number of node processes.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub nodes: u32,
@@ -41,12 +44,6 @@ pub struct RunArgs {
     /// Run this program as each node instead of the built-in one (see docs/protocol.md).
     #[arg(long)]
     pub node_cmd: Option<String>,
-    /// Seconds of workload before the final phase.
-    #[arg(long, default_value_t = 30.0)]
-    pub time: f64,
-    /// Stop after starting this many instances (the run ends early once all are done).
-    #[arg(long)]
-    pub instances: Option<u64>,
     /// Instances in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub concurrency: u64,
@@ -59,9 +56,6 @@ pub struct RunArgs {
     /// Seconds the final phase waits, at most, for every instance to be learned everywhere.
     #[arg(long, default_value_t = 10.0)]
     pub final_s: f64,
-    /// Seed of every random choice (default: random; always recorded).
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Where run folders go.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
@@ -71,19 +65,6 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Faults to inject (comma list). Only `none` exists yet; `--loss` and `--delay-ms`
-    /// apply with any nemesis.
-    #[arg(long, default_value = "none")]
-    pub nemesis: String,
-    /// Probability that the net loses a message (0..1).
-    #[arg(long, default_value_t = 0.0)]
-    pub loss: f64,
-    /// Mean message delay in milliseconds (0: none); delays let messages overtake each other.
-    #[arg(long, default_value_t = 0.0)]
-    pub delay_ms: f64,
-    /// Distribution of the delay: constant, uniform (0 to twice the mean) or exponential.
-    #[arg(long, value_enum, default_value_t = crate::net::faults::DelayDist::Exponential)]
-    pub delay_dist: crate::net::faults::DelayDist,
     /// Run a mutant (see `synod mutants --list`) instead of the correct protocol.
     #[arg(long)]
     pub bug: Option<String>,
@@ -96,6 +77,90 @@ pub struct RunArgs {
     /// Retry at once after a failed phase (no randomised backoff): shows dueling livelock.
     #[arg(long)]
     pub no_backoff: bool,
+}
+
+/// The nemesis: which faults, how often and how hard (docs/nemesis.md). In a soak these are
+/// the pool and the mean intensities each run's random choice is drawn around.
+#[derive(Args, Debug, Clone)]
+pub struct NemesisArgs {
+    /// Faults to inject, a comma list: loss, delay, duplicate, reorder, partition, kill,
+    /// pause, kill-all; or `all`, or `none`.
+    #[arg(long, default_value = "all")]
+    pub nemesis: String,
+    /// Mean length in seconds of each fault window and each calm window (they alternate).
+    #[arg(long, default_value_t = 3.0)]
+    pub nemesis_interval_s: f64,
+    /// Probability that the net loses a message while `loss` is on.
+    #[arg(long, default_value_t = 0.2)]
+    pub loss: f64,
+    /// Mean message delay in milliseconds while `delay` is on.
+    #[arg(long, default_value_t = 10.0)]
+    pub delay_ms: f64,
+    /// Distribution of the delay: constant, uniform (0 to twice the mean) or exponential.
+    #[arg(long, value_enum, default_value_t = crate::net::faults::DelayDist::Exponential)]
+    pub delay_dist: crate::net::faults::DelayDist,
+    /// Probability that a message is delivered twice while `duplicate` is on.
+    #[arg(long, default_value_t = 0.1)]
+    pub duplicate: f64,
+    /// Probability that a message is held back (and overtaken) while `reorder` is on.
+    #[arg(long, default_value_t = 0.3)]
+    pub reorder: f64,
+    /// How long, at most, a reordered message is held back.
+    #[arg(long, default_value_t = 50.0)]
+    pub reorder_ms: f64,
+    /// Mean time a killed node stays down before its restart.
+    #[arg(long, default_value_t = 800.0)]
+    pub down_ms: f64,
+    /// Mean time a paused (SIGSTOPped) node stays paused.
+    #[arg(long, default_value_t = 800.0)]
+    pub pause_ms: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub nemesis: NemesisArgs,
+    /// Seconds of workload before the final phase.
+    #[arg(long, default_value_t = 30.0)]
+    pub time: f64,
+    /// Stop after starting this many instances (the run ends early once all are done).
+    #[arg(long)]
+    pub instances: Option<u64>,
+    /// Seed of every random choice (default: random; always recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Take the nemesis's actions from this file instead of generating them (docs/nemesis.md).
+    #[arg(long, conflicts_with = "replay")]
+    pub schedule: Option<PathBuf>,
+    /// Run a recorded run again: its config, seed and nemesis actions at the same times.
+    /// Only --runs-dir and --quiet may be given with it.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub nemesis: NemesisArgs,
+    /// Number of runs.
+    #[arg(long, required_unless_present = "time")]
+    pub runs: Option<u64>,
+    /// Seconds for the whole soak (runs start until this is spent).
+    #[arg(long)]
+    pub time: Option<f64>,
+    /// Seconds of workload in each run.
+    #[arg(long, default_value_t = 15.0)]
+    pub time_per_run: f64,
+    /// Seed of the soak: every run's faults, intensities and seed are drawn from it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Go on after a safety violation instead of stopping at the first.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Args, Debug)]

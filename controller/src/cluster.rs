@@ -28,9 +28,24 @@ pub enum NodeCommand {
     Shell(String),
 }
 
+#[derive(Clone, Copy, Default)]
 struct Proc {
     pid: Option<u32>,
     stopped: bool,
+    /// SIGKILL was sent; the exit has not been seen yet.
+    killed: bool,
+}
+
+/// What a node's process is doing, as far as the controller knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    /// No process.
+    Down,
+    /// SIGKILLed, exit not yet reaped: it cannot be restarted until it has gone.
+    Dying,
+    Running,
+    /// SIGSTOPped.
+    Stopped,
 }
 
 pub struct Cluster {
@@ -52,7 +67,7 @@ impl Cluster {
         data_dirs: Vec<PathBuf>,
         events: mpsc::Sender<Event>,
     ) -> Cluster {
-        let procs = data_dirs.iter().map(|_| Proc { pid: None, stopped: false }).collect();
+        let procs = data_dirs.iter().map(|_| Proc::default()).collect();
         Cluster { command, controller, token, data_dirs, procs, events, extra_env: Vec::new() }
     }
 
@@ -64,8 +79,13 @@ impl Cluster {
         self.pid(node).is_some()
     }
 
-    pub fn is_stopped(&self, node: NodeId) -> bool {
-        self.procs[node as usize - 1].stopped
+    pub fn state(&self, node: NodeId) -> ProcState {
+        match self.procs[node as usize - 1] {
+            Proc { pid: None, .. } => ProcState::Down,
+            Proc { killed: true, .. } => ProcState::Dying,
+            Proc { stopped: true, .. } => ProcState::Stopped,
+            _ => ProcState::Running,
+        }
     }
 
     /// Starts node `node` with its data dir; its output goes to `node.log` in that dir.
@@ -114,7 +134,7 @@ impl Cluster {
         }
         let mut child = cmd.spawn().with_context(|| format!("cannot start node n{node}"))?;
         let pid = child.id().context("spawned node has no pid")?;
-        self.procs[node as usize - 1] = Proc { pid: Some(pid), stopped: false };
+        self.procs[node as usize - 1] = Proc { pid: Some(pid), ..Proc::default() };
         let events = self.events.clone();
         tokio::spawn(async move {
             let status = match child.wait().await {
@@ -130,7 +150,7 @@ impl Cluster {
     pub fn exited(&mut self, node: NodeId, pid: u32) {
         let p = &mut self.procs[node as usize - 1];
         if p.pid == Some(pid) {
-            *p = Proc { pid: None, stopped: false };
+            *p = Proc::default();
         }
     }
 
@@ -143,6 +163,7 @@ impl Cluster {
         match signal {
             Signal::SIGSTOP => p.stopped = true,
             Signal::SIGCONT => p.stopped = false,
+            Signal::SIGKILL => p.killed = true,
             _ => {}
         }
         Ok(())

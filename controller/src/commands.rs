@@ -1,39 +1,54 @@
 //! The subcommands: turn parsed arguments into configs, run, and print results.
 
-use crate::cli::{CheckArgs, Command, MutantsArgs, RunArgs};
+use crate::cli::{CheckArgs, ClusterArgs, Command, MutantsArgs, NemesisArgs, RunArgs};
+use crate::nemesis::{file, generate, FaultKind, NemesisConfig, Timed};
 use crate::nodes::parse_list;
-use crate::run::config::RunConfig;
+use crate::progress::Progress;
+use crate::run::config::{RunConfig, ScheduleSource};
+use crate::run::shutdown::Shutdown;
+use crate::run::RunOutcome;
 use anyhow::{bail, Context, Result};
+use std::path::Path;
 use synod_checker::Report;
 use synod_node::paxos::{Bug, Tuning};
 
 /// Exit code for usage errors, unreadable input and a bench that could not run.
 pub const EXIT_ERROR: i32 = 2;
 
-pub fn dispatch(command: Command) -> Result<i32> {
+/// `explicit`: the flags given on the command line (to refuse them with `--replay`).
+pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
     match command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, explicit),
+        Command::Soak(args) => crate::soak::soak_command(args),
         Command::Check(args) => check(args),
         Command::Mutants(args) => mutants(args),
         Command::Node => unreachable!("handled in main"),
     }
 }
 
-pub fn run_config(a: &RunArgs) -> Result<RunConfig> {
+pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
+    let cfg = NemesisConfig {
+        faults: FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?,
+        interval_s: a.nemesis_interval_s,
+        loss: a.loss,
+        delay_ms: a.delay_ms,
+        delay_dist: a.delay_dist,
+        duplicate: a.duplicate,
+        reorder: a.reorder,
+        reorder_ms: a.reorder_ms,
+        down_ms: a.down_ms,
+        pause_ms: a.pause_ms,
+    };
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    Ok(cfg)
+}
+
+/// A run's config from the shared cluster flags; `time_s` and `seed` come from the caller.
+pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed: u64) -> Result<RunConfig> {
     let n = a.nodes;
     let list = |flag: &str, text: &str| parse_list(text, n).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
-    let nemesis: Vec<String> =
-        a.nemesis.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    for fault in &nemesis {
-        if fault != "none" {
-            bail!("--nemesis {fault}: not available yet; this version knows only `none` (plus --loss and --delay-ms)");
-        }
-    }
-    if !(0.0..=1.0).contains(&a.loss) {
-        bail!("--loss {}: a probability must be between 0 and 1", a.loss);
-    }
-    if a.delay_ms < 0.0 || a.time < 0.0 || a.final_s < 0.0 {
-        bail!("--delay-ms, --time and --final-s must not be negative");
+    if time_s < 0.0 || a.final_s < 0.0 || !time_s.is_finite() || !a.final_s.is_finite() {
+        bail!("--time and --final-s must be non-negative numbers of seconds");
     }
     let bug = a.bug.as_deref().map(str::parse::<Bug>).transpose().context("--bug")?;
     let tuning =
@@ -44,43 +59,99 @@ pub fn run_config(a: &RunArgs) -> Result<RunConfig> {
         proposers: list("proposers", &a.proposers)?,
         learners: list("learners", &a.learners)?,
         node_cmd: a.node_cmd.clone(),
-        time_s: a.time,
-        instances: a.instances,
+        time_s,
+        instances: None,
         concurrency: a.concurrency as usize,
         contention: a.contention as usize,
         op_timeout_ms: a.op_timeout_ms,
         final_s: a.final_s,
-        seed: a.seed.unwrap_or_else(crate::run::random_u64),
+        seed,
         runs_dir: a.runs_dir.clone(),
         trace: a.trace,
         quiet: a.quiet,
         nemesis,
-        loss: a.loss,
-        delay_ms: a.delay_ms,
-        delay_dist: a.delay_dist,
+        schedule: ScheduleSource::Generated,
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
     })
 }
 
-fn run(args: RunArgs) -> Result<i32> {
-    let cfg = run_config(&args)?;
-    let quiet = cfg.quiet;
+/// The config and the nemesis schedule of `synod run`.
+pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Vec<Timed>)> {
+    if let Some(run) = &a.replay {
+        let extra: Vec<&String> =
+            explicit.iter().filter(|f| !["replay", "runs_dir", "quiet"].contains(&f.as_str())).collect();
+        if !extra.is_empty() {
+            let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
+            bail!("--replay takes the recorded run's settings; it cannot be combined with {}", names.join(", "));
+        }
+        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet);
+    }
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
+    cfg.instances = a.instances;
+    let schedule = match &a.schedule {
+        Some(path) => {
+            cfg.schedule = ScheduleSource::File { path: path.clone() };
+            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
+        }
+        None => generate::generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed),
+    };
+    Ok((cfg, schedule))
+}
+
+/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
+fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Vec<Timed>)> {
+    let dir = crate::rundir::resolve(run, runs_dir);
+    let meta_path = dir.join("meta.json");
+    let meta = std::fs::read_to_string(&meta_path)
+        .with_context(|| format!("--replay: cannot read {}", meta_path.display()))?;
+    let meta: serde_json::Value =
+        serde_json::from_str(&meta).with_context(|| format!("--replay: {} is not JSON", meta_path.display()))?;
+    let mut cfg: RunConfig = serde_json::from_value(meta["config"].clone())
+        .with_context(|| format!("--replay: {} has no usable `config`", meta_path.display()))?;
+    let history_path = dir.join(synod_checker::HISTORY_FILE);
+    let history = std::fs::read_to_string(&history_path)
+        .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
+    let schedule = file::schedule_from_history(&history, &history_path.display().to_string(), cfg.nodes)
+        .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
+    cfg.runs_dir = runs_dir.to_path_buf();
+    cfg.quiet = quiet;
+    cfg.schedule = ScheduleSource::Replay { run: dir };
+    Ok((cfg, schedule))
+}
+
+/// Runs one run on a fresh current-thread runtime.
+pub fn run_once(
+    cfg: RunConfig,
+    schedule: Vec<Timed>,
+    progress: &mut Progress,
+) -> Result<RunOutcome> {
     let argv: Vec<String> = std::env::args().collect();
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
-    let outcome = runtime.block_on(async {
-        let shutdown = synod_node::runtime::process::shutdown_signal();
-        crate::run::run(cfg, argv, shutdown).await
-    })?;
-    if !quiet || outcome.report.exit_code() != 0 {
+    runtime.block_on(async { crate::run::run(cfg, schedule, &argv, progress, Shutdown::listen()).await })
+}
+
+fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
+    let (cfg, schedule) = run_plan(&args, explicit)?;
+    let quiet = cfg.quiet;
+    let mut progress = Progress::for_run(quiet);
+    let outcome = run_once(cfg, schedule, &mut progress)?;
+    let code = outcome.report.exit_code();
+    if !quiet || code != 0 {
         print!("{}", summary(&outcome.report));
         println!("run: {}", outcome.run_dir.display());
     }
-    if outcome.interrupted {
-        eprintln!("(interrupted: the workload was cut short)");
+    for e in &outcome.final_errors {
+        eprintln!("final phase: {e}");
     }
-    Ok(outcome.report.exit_code())
+    if outcome.interrupted {
+        eprintln!("(interrupted: the final phase was cut short; liveness not judged)");
+    } else if outcome.workload_cut {
+        eprintln!("(interrupted: the workload was cut short; the final phase ran)");
+    }
+    Ok(code)
 }
 
 /// The short summary printed at the end of `synod run`.

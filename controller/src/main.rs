@@ -7,23 +7,27 @@ mod cli;
 mod cluster;
 mod commands;
 mod history;
+mod nemesis;
 mod net;
 mod nodes;
 mod progress;
 mod run;
 mod rundir;
+mod soak;
 mod workload;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let explicit = explicit_flags(&matches);
     if let cli::Command::Node = cli.command {
         // The node configures itself from SYNOD_* variables and sets up its own logging.
         std::process::exit(synod_node::runtime::main_with_env());
     }
     init_tracing();
-    let code = match commands::dispatch(cli.command) {
+    let code = match commands::dispatch(cli.command, &explicit) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -39,4 +43,13 @@ fn init_tracing() {
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::WARN);
     let _ = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).try_init();
+}
+
+/// The flags of the subcommand that were given on the command line (not defaults).
+fn explicit_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((_, sub)) = matches.subcommand() else { return Vec::new() };
+    sub.ids()
+        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.to_string())
+        .collect()
 }

@@ -1,11 +1,15 @@
-//! Progress while a run goes: an indicatif bar on a terminal, a plain line every few seconds
-//! when stderr is not one (CI logs), nothing with `--quiet`.
+//! Progress while a run or a soak goes: an indicatif bar on a terminal, a plain line every
+//! few seconds when stderr is not one (CI logs), nothing with `--quiet`.
+//!
+//! A single run drives the bar by its elapsed time. A soak owns the bar (runs done, or time
+//! spent, of the whole soak) and sets a prefix with its totals; its runs only update the
+//! message.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-/// What the bar shows.
+/// What the bar shows of a run.
 pub struct Snapshot<'a> {
     pub phase: &'a str,
     pub elapsed_s: f64,
@@ -16,43 +20,81 @@ pub struct Snapshot<'a> {
     pub nemesis: &'a str,
 }
 
-pub enum Progress {
+enum Out {
     Quiet,
     Bar(ProgressBar),
     Lines { every: Duration, last: Instant },
 }
 
+pub struct Progress {
+    out: Out,
+    /// Set by a soak: its totals, shown before the run's line.
+    prefix: String,
+    /// Whether a soak owns the bar's position.
+    soak: bool,
+}
+
 impl Progress {
-    pub fn new(quiet: bool, total_s: f64) -> Progress {
+    /// Progress of a single run.
+    pub fn for_run(quiet: bool) -> Progress {
+        Progress { out: Progress::out(quiet, "{spinner} [{elapsed_precise}] {bar:30} eta {eta} {msg}"), prefix: String::new(), soak: false }
+    }
+
+    /// Progress of a soak: the bar counts `units` (runs, or tenths of a second).
+    pub fn for_soak(quiet: bool, units: u64) -> Progress {
+        let out = Progress::out(quiet, "{spinner} [{elapsed_precise}] {bar:25} {msg}");
+        if let Out::Bar(bar) = &out {
+            bar.set_length(units);
+        }
+        Progress { out, prefix: String::new(), soak: true }
+    }
+
+    fn out(quiet: bool, template: &str) -> Out {
         if quiet {
-            return Progress::Quiet;
+            return Out::Quiet;
         }
         if !std::io::stderr().is_terminal() {
-            return Progress::Lines { every: Duration::from_secs(5), last: Instant::now() };
+            return Out::Lines { every: Duration::from_secs(5), last: Instant::now() };
         }
-        let bar = ProgressBar::with_draw_target(
-            Some((total_s * 10.0) as u64),
-            ProgressDrawTarget::stderr_with_hz(5),
-        );
-        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} eta {eta} {msg}")
-            .expect("valid template")
-            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr_with_hz(5));
+        let style = ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ");
         bar.set_style(style);
-        Progress::Bar(bar)
+        Out::Bar(bar)
+    }
+
+    /// A run begins that will take about `total_s`.
+    pub fn start_run(&mut self, total_s: f64) {
+        if let (Out::Bar(bar), false) = (&self.out, self.soak) {
+            bar.set_length((total_s * 10.0) as u64);
+            bar.set_position(0);
+        }
+    }
+
+    pub fn set_prefix(&mut self, prefix: String) {
+        self.prefix = prefix;
+    }
+
+    /// The soak's own position on its bar.
+    pub fn set_position(&mut self, units: u64) {
+        if let Out::Bar(bar) = &self.out {
+            bar.set_position(units);
+        }
     }
 
     pub fn update(&mut self, s: &Snapshot) {
         let line = format!(
-            "{}: {} decisions, {} in flight, {} dropped, nemesis: {}",
-            s.phase, s.decisions, s.in_flight, s.dropped, s.nemesis
+            "{}{}: {} decisions, {} in flight, {} dropped, nemesis: {}",
+            self.prefix, s.phase, s.decisions, s.in_flight, s.dropped, s.nemesis
         );
-        match self {
-            Progress::Quiet => {}
-            Progress::Bar(bar) => {
-                bar.set_position((s.elapsed_s.min(s.total_s) * 10.0) as u64);
+        match &mut self.out {
+            Out::Quiet => {}
+            Out::Bar(bar) => {
+                if !self.soak {
+                    bar.set_position((s.elapsed_s.min(s.total_s) * 10.0) as u64);
+                }
                 bar.set_message(line);
             }
-            Progress::Lines { every, last } => {
+            Out::Lines { every, last } => {
                 if last.elapsed() >= *every {
                     *last = Instant::now();
                     eprintln!("[{:6.1}s / {:.0}s] {line}", s.elapsed_s, s.total_s);
@@ -61,9 +103,25 @@ impl Progress {
         }
     }
 
+    /// A run ended (a single run's bar goes away; a soak's stays).
+    pub fn finish_run(&mut self) {
+        if !self.soak {
+            self.finish();
+        }
+    }
+
     pub fn finish(&mut self) {
-        if let Progress::Bar(bar) = self {
+        if let Out::Bar(bar) = &self.out {
             bar.finish_and_clear();
+        }
+    }
+
+    /// Prints a line above the bar (or on stderr without one).
+    pub fn println(&self, line: &str) {
+        match &self.out {
+            Out::Quiet => {}
+            Out::Bar(bar) => bar.println(line),
+            Out::Lines { .. } => eprintln!("{line}"),
         }
     }
 }

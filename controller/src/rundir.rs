@@ -13,8 +13,13 @@ pub struct RunDir {
 impl RunDir {
     /// Creates a fresh, uniquely named run folder under `runs_dir`.
     pub fn create(runs_dir: &Path) -> Result<RunDir> {
+        RunDir::create_prefixed(runs_dir, "")
+    }
+
+    /// The same, with a prefix before the time stamp (`soak-` for a soak's folder).
+    pub fn create_prefixed(runs_dir: &Path, prefix: &str) -> Result<RunDir> {
         std::fs::create_dir_all(runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
-        let stamp = utc_stamp(SystemTime::now());
+        let stamp = format!("{prefix}{}", utc_stamp(SystemTime::now()));
         // The pid keeps runs started in the same second apart; the counter covers one
         // process starting several runs (soak).
         for k in 0..1000 {

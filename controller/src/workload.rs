@@ -2,6 +2,10 @@
 //! `contention` distinct proposers with distinct values at nearly the same time, so that
 //! proposers duel.
 //!
+//! An instance counts against the concurrency until it is decided (an `ok`, or a learn), not
+//! until every op on it has returned: a proposer that is paused or dead must not hold the
+//! whole workload up for an op timeout.
+//!
 //! It behaves like a real client: an op with no answer within the op timeout ends `info`
 //! (its outcome is unknown); an instance whose ops all ended without a decision is invoked
 //! again with a new op, and in the final phase every instance that some learner has not
@@ -76,8 +80,10 @@ pub struct Workload {
     next_instance: InstanceId,
     next_op: OpId,
     ops: HashMap<OpId, Op>,
-    /// Instances whose ops are still running (they count against the concurrency).
+    /// Instances with ops still running.
     in_flight: BTreeMap<InstanceId, Instance>,
+    /// Those of them not yet decided (they count against the concurrency).
+    undecided: usize,
     /// Instances invoked but not yet learned by every learner, with who learned them.
     unlearned: BTreeMap<InstanceId, BTreeSet<NodeId>>,
     pub stats: WorkloadStats,
@@ -93,13 +99,15 @@ impl Workload {
             next_op: 0,
             ops: HashMap::new(),
             in_flight: BTreeMap::new(),
+            undecided: 0,
             unlearned: BTreeMap::new(),
             stats: WorkloadStats::default(),
         }
     }
 
+    /// Instances started and not yet decided.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.undecided
     }
 
     pub fn unlearned(&self) -> usize {
@@ -113,11 +121,12 @@ impl Workload {
 
     /// Starts new instances up to the concurrency.
     pub fn fill(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
-        while self.in_flight.len() < self.cfg.concurrency && !self.exhausted() {
+        while self.undecided < self.cfg.concurrency && !self.exhausted() {
             self.next_instance += 1;
             let instance = self.next_instance;
             self.stats.instances_started += 1;
             self.in_flight.insert(instance, Instance::default());
+            self.undecided += 1;
             self.unlearned.insert(instance, BTreeSet::new());
             let k = self.cfg.contention.min(self.cfg.proposers.len());
             for node in self.pick_proposers(k) {
@@ -159,9 +168,11 @@ impl Workload {
             Outcome::Fail(_) => self.stats.fail += 1,
             Outcome::Info(_) => self.stats.info += 1,
         }
+        if matches!(outcome, Outcome::Ok(_)) {
+            self.mark_decided(instance);
+        }
         let inst = self.in_flight.get_mut(&instance).expect("an open op's instance is in flight");
         inst.open_ops -= 1;
-        inst.decided |= matches!(outcome, Outcome::Ok(_));
         if inst.open_ops == 0 {
             let undecided = !inst.decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty());
             if undecided && inst.reinvokes < MAX_REINVOKES {
@@ -170,20 +181,47 @@ impl Workload {
                 let node = self.pick_proposers(1)[0];
                 self.invoke(now_us, instance, node, out);
             } else {
-                self.in_flight.remove(&instance);
+                let inst = self.in_flight.remove(&instance).expect("just seen");
+                if !inst.decided {
+                    self.undecided -= 1;
+                }
             }
         }
         Some((instance, node))
     }
 
+    fn mark_decided(&mut self, instance: InstanceId) {
+        if let Some(inst) = self.in_flight.get_mut(&instance) {
+            if !inst.decided {
+                inst.decided = true;
+                self.undecided -= 1;
+            }
+        }
+    }
+
     /// A learner learned `instance`.
     pub fn learned(&mut self, instance: InstanceId, node: NodeId) {
+        self.mark_decided(instance);
         let Some(set) = self.unlearned.get_mut(&instance) else { return };
         set.insert(node);
         if self.cfg.learners.iter().all(|l| set.contains(l)) {
             self.unlearned.remove(&instance);
             self.stats.learned_by_all += 1;
         }
+    }
+
+    /// `node`'s process exited: its open ops end `info` now (a client sees the connection
+    /// close; whether the op took effect is unknown), as (op, instance).
+    pub fn node_exited(&mut self, now_us: u64, node: NodeId, out: &mut Vec<Invoke>) -> Vec<(OpId, InstanceId)> {
+        let mut ops: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.node == node).map(|(op, _)| *op).collect();
+        ops.sort();
+        let mut ended = Vec::with_capacity(ops.len());
+        for op in ops {
+            if let Some((instance, _)) = self.complete(now_us, op, &Outcome::Info("crashed".into()), out) {
+                ended.push((op, instance));
+            }
+        }
+        ended
     }
 
     /// Ops past their deadline end `info`; returns them as (op, instance, node).
@@ -271,6 +309,44 @@ mod tests {
         assert_eq!(w.stats.learned_by_all, 5);
         assert_eq!(w.in_flight(), 0);
         assert_eq!(w.unlearned(), 0);
+    }
+
+    #[test]
+    fn a_decided_instance_frees_its_slot_while_a_slow_op_is_still_open() {
+        let mut w = Workload::new(WorkloadConfig { max_instances: None, ..cfg() }, 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        let first = out[0].clone();
+        let other = out.iter().find(|i| i.instance == first.instance && i.op != first.op).unwrap().clone();
+        out.clear();
+        w.complete(10, first.op, &Outcome::Ok("v".into()), &mut out);
+        assert_eq!(w.in_flight(), 2, "decided: no longer in flight");
+        w.fill(10, &mut out);
+        assert_eq!(w.in_flight(), 3, "a new instance took the slot");
+        assert_eq!(out.len(), 2);
+        // The slow op still ends, as info, at its deadline.
+        let expired = w.expire(1_000, &mut Vec::new());
+        assert!(expired.iter().any(|&(op, _, _)| op == other.op));
+        // A learn also counts as decided.
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        w.learned(out[0].instance, 1);
+        assert_eq!(w.in_flight(), 2);
+    }
+
+    #[test]
+    fn ops_on_a_node_that_exited_end_info_at_once() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        let node = out[0].node;
+        let on_node = out.iter().filter(|i| i.node == node).count();
+        let mut again = Vec::new();
+        let ended = w.node_exited(5, node, &mut again);
+        assert_eq!(ended.len(), on_node);
+        assert_eq!(w.stats.info as usize, on_node);
+        assert!(w.node_exited(6, node, &mut again).is_empty(), "each op ends once");
     }
 
     #[test]

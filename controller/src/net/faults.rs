@@ -1,7 +1,7 @@
-//! Per-link fault settings: loss, delay distribution, duplication and cut links. The nemesis
-//! (and the `--loss`, `--delay-ms` flags) set them; the router asks them about every message.
+//! Per-link fault settings: loss, delay distribution, duplication, reordering and cut links.
+//! The nemesis sets them; the router asks them about every message.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -17,7 +17,7 @@ pub enum Delay {
 }
 
 /// The `--delay-dist` flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum DelayDist {
     Constant,
@@ -69,19 +69,27 @@ pub enum Fate {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Reordering: a message is held back with probability `p`, for up to `max_ms`, so that
+/// messages sent after it overtake it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reorder {
+    pub p: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone)]
 pub struct Faults {
     pub loss: f64,
     pub delay: Delay,
     pub duplicate: f64,
+    pub reorder: Option<Reorder>,
     /// Directed links (src, dest) that drop everything.
-    #[serde(skip)]
     pub cut: HashSet<(NodeId, NodeId)>,
 }
 
 impl Default for Faults {
     fn default() -> Faults {
-        Faults { loss: 0.0, delay: Delay::None, duplicate: 0.0, cut: HashSet::new() }
+        Faults { loss: 0.0, delay: Delay::None, duplicate: 0.0, reorder: None, cut: HashSet::new() }
     }
 }
 
@@ -97,10 +105,19 @@ impl Faults {
                 return Fate::Drop("loss");
             }
         }
-        let delay_us = self.delay.sample_us(rng);
-        let duplicate =
-            (self.duplicate > 0.0 && uniform(rng) < self.duplicate).then(|| self.delay.sample_us(rng));
+        let delay_us = self.delay_us(rng);
+        let duplicate = (self.duplicate > 0.0 && uniform(rng) < self.duplicate).then(|| self.delay_us(rng));
         Fate::Deliver { delay_us, duplicate }
+    }
+
+    fn delay_us(&self, rng: &mut Rng) -> u64 {
+        let mut us = self.delay.sample_us(rng);
+        if let Some(r) = self.reorder {
+            if uniform(rng) < r.p {
+                us += (uniform(rng) * r.max_ms * 1000.0) as u64;
+            }
+        }
+        us
     }
 }
 
@@ -124,6 +141,20 @@ mod tests {
         let mut rng = Rng::new(1);
         assert_eq!(f.fate(&mut rng, 1, 2), Fate::Drop("partition"));
         assert!(matches!(f.fate(&mut rng, 2, 1), Fate::Deliver { .. }));
+    }
+
+    #[test]
+    fn reordering_holds_back_the_given_share_of_messages() {
+        let f = Faults { reorder: Some(Reorder { p: 0.3, max_ms: 50.0 }), ..Faults::default() };
+        let mut rng = Rng::new(5);
+        let held: Vec<u64> = (0..10_000)
+            .filter_map(|_| match f.fate(&mut rng, 1, 2) {
+                Fate::Deliver { delay_us, .. } if delay_us > 0 => Some(delay_us),
+                _ => None,
+            })
+            .collect();
+        assert!((2_700..3_300).contains(&held.len()), "{}", held.len());
+        assert!(held.iter().all(|&us| us <= 50_000));
     }
 
     #[test]

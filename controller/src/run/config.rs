@@ -1,11 +1,13 @@
 //! Everything a run was asked to do, as recorded in meta.json and the history's `run` line.
+//! `synod run --replay` reads it back from meta.json.
 
-use serde::Serialize;
+use crate::nemesis::NemesisConfig;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use synod_node::paxos::{NodeId, Tuning};
 
 /// Which events the history records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Trace {
     /// Every message: send, recv, drop (the default).
@@ -14,7 +16,19 @@ pub enum Trace {
     Ops,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Where the run's nemesis schedule came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum ScheduleSource {
+    /// Drawn from the seed and `nemesis` (the default).
+    Generated,
+    /// `--schedule FILE`.
+    File { path: PathBuf },
+    /// `--replay RUN`: the nemesis actions recorded in that run's history.
+    Replay { run: PathBuf },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig {
     pub nodes: u32,
     pub acceptors: Vec<NodeId>,
@@ -30,11 +44,10 @@ pub struct RunConfig {
     pub seed: u64,
     pub runs_dir: PathBuf,
     pub trace: Trace,
+    #[serde(default)]
     pub quiet: bool,
-    pub nemesis: Vec<String>,
-    pub loss: f64,
-    pub delay_ms: f64,
-    pub delay_dist: crate::net::faults::DelayDist,
+    pub nemesis: NemesisConfig,
+    pub schedule: ScheduleSource,
     /// The core's tunables and mutant, sent to every node in `init.config`.
     pub tuning: Tuning,
     /// Nodes that run the mutant in `tuning.bug` (the others run the correct protocol).

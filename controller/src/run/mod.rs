@@ -7,11 +7,14 @@
 //! clock, and node spawns happen on a thread that lives as long as the run (see cluster.rs).
 
 pub mod config;
+mod nemesis;
+pub mod shutdown;
 
-use crate::cluster::{Cluster, NodeCommand};
+use crate::cluster::{Cluster, NodeCommand, ProcState};
 use crate::history::History;
+use crate::nemesis::{FaultKind, Timed};
 use crate::net::conn::{accept_loop, Event};
-use crate::net::faults::{Delay, Faults};
+use crate::net::faults::Faults;
 use crate::net::Net;
 use crate::progress::{Progress, Snapshot};
 use crate::rundir::RunDir;
@@ -20,7 +23,8 @@ use anyhow::{Context, Result};
 use config::{RunConfig, Trace};
 use nix::sys::signal::Signal;
 use serde_json::json;
-use std::future::Future;
+use shutdown::Shutdown;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::Report;
@@ -42,8 +46,16 @@ const CHASE_EVERY_MS: u64 = 250;
 
 pub struct RunOutcome {
     pub run_dir: PathBuf,
+    pub run_id: String,
     pub report: Report,
+    /// An interrupt ended the workload early (the final phase still ran).
+    pub workload_cut: bool,
+    /// An interrupt cut the final phase short (or came before the workload began).
     pub interrupted: bool,
+    /// What went wrong in the final phase (a node that could not be resumed or restarted).
+    pub final_errors: Vec<String>,
+    /// How many times each fault kind was started.
+    pub exercised: BTreeMap<FaultKind, u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -52,17 +64,23 @@ enum Phase {
     Final,
 }
 
-/// Runs one recorded run; `shutdown` cuts the workload short (Ctrl-C, SIGTERM), after which
-/// the run still heals, stops the nodes, closes the history and checks it.
+/// Runs one recorded run with the given nemesis schedule. The first interrupt on `shutdown`
+/// ends the workload, after which the run still heals, restarts, converges, stops the nodes,
+/// closes the history and checks it; a second one cuts the final phase short.
 pub async fn run(
     cfg: RunConfig,
-    argv: Vec<String>,
-    shutdown: impl Future<Output = ()>,
+    schedule: Vec<Timed>,
+    argv: &[String],
+    progress: &mut Progress,
+    shutdown: Shutdown,
 ) -> Result<RunOutcome> {
     let dir = RunDir::create(&cfg.runs_dir)?;
     dir.mark_latest()?;
     let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
-    write_meta(&dir, &cfg, &argv)?;
+    write_meta(&dir, &cfg, argv)?;
+    let schedule_path = dir.path.join(crate::nemesis::file::SCHEDULE_FILE);
+    std::fs::write(&schedule_path, crate::nemesis::file::render_schedule(&schedule))
+        .with_context(|| format!("cannot write {}", schedule_path.display()))?;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
     let addr = listener.local_addr()?.to_string();
@@ -77,11 +95,6 @@ pub async fn run(
     let data_dirs = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
     let cluster = Cluster::new(command, addr, token, data_dirs, events_tx);
 
-    let faults = Faults {
-        loss: cfg.loss,
-        delay: Delay::from_flags(cfg.delay_dist, cfg.delay_ms),
-        ..Faults::default()
-    };
     history.event_at(
         0,
         "run",
@@ -102,37 +115,70 @@ pub async fn run(
         },
         cfg.seed,
     );
-    let net = Net::new(cfg.nodes, faults, cfg.seed);
-    let progress = Progress::new(cfg.quiet, cfg.time_s + cfg.final_s);
-    let mut r = Runner { cfg, history, net, cluster, workload, events, progress, invokes: Vec::new() };
+    let net = Net::new(cfg.nodes, Faults::default(), cfg.seed);
+    progress.start_run(cfg.time_s + cfg.final_s);
+    let mut r = Runner {
+        cfg,
+        history,
+        net,
+        cluster,
+        workload,
+        events,
+        progress,
+        invokes: Vec::new(),
+        schedule: schedule.into(),
+        workload_start_us: 0,
+        restart_pending: BTreeSet::new(),
+        workload_cut: false,
+        interrupted: false,
+        final_started: false,
+        final_errors: Vec::new(),
+        exercised: BTreeMap::new(),
+    };
     let result = r.drive(shutdown).await;
     // Whatever happened, the nodes stop and the history is closed.
     r.stop_nodes().await;
     accept.abort();
-    r.progress.finish();
-    let interrupted = result?;
-    r.history.event("end", json!({"interrupted": interrupted}));
+    r.progress.finish_run();
+    result?;
+    r.history.event("end", json!({"interrupted": r.interrupted, "workload_cut": r.workload_cut}));
     r.history.close()?;
     let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
     synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
-    Ok(RunOutcome { run_dir: dir.path.clone(), report, interrupted })
+    Ok(RunOutcome {
+        run_dir: dir.path.clone(),
+        run_id: dir.id.clone(),
+        report,
+        workload_cut: r.workload_cut,
+        interrupted: r.interrupted,
+        final_errors: std::mem::take(&mut r.final_errors),
+        exercised: std::mem::take(&mut r.exercised),
+    })
 }
 
-struct Runner {
+struct Runner<'p> {
     cfg: RunConfig,
     history: History,
     net: Net,
     cluster: Cluster,
     workload: Workload,
     events: mpsc::Receiver<Event>,
-    progress: Progress,
+    progress: &'p mut Progress,
     invokes: Vec<Invoke>,
+    /// Nemesis actions still to come, timed from the workload's start.
+    schedule: VecDeque<Timed>,
+    workload_start_us: u64,
+    /// Nodes to start again as soon as the exit of their killed process is seen.
+    restart_pending: BTreeSet<NodeId>,
+    workload_cut: bool,
+    interrupted: bool,
+    final_started: bool,
+    final_errors: Vec<String>,
+    exercised: BTreeMap<FaultKind, u64>,
 }
 
-impl Runner {
-    /// Returns whether the run was interrupted.
-    async fn drive(&mut self, shutdown: impl Future<Output = ()>) -> Result<bool> {
-        tokio::pin!(shutdown);
+impl Runner<'_> {
+    async fn drive(&mut self, mut shutdown: Shutdown) -> Result<()> {
         for node in 1..=self.cfg.nodes {
             self.start_node(node)?;
         }
@@ -144,10 +190,14 @@ impl Runner {
                     anyhow::bail!("only {} of {} nodes connected within {CONNECT_TIMEOUT_S} s; see runs/<id>/nodes/n*/node.log",
                         self.net.connected(), self.cfg.nodes);
                 }
-                _ = &mut shutdown => return Ok(true),
+                _ = shutdown.reached(1) => {
+                    self.interrupted = true;
+                    return Ok(());
+                }
             }
         }
         let start = Instant::now();
+        self.workload_start_us = self.history.event("phase", json!({"phase": "workload"}));
         let workload_end = start + Duration::from_secs_f64(self.cfg.time_s);
         let mut phase = Phase::Workload;
         let mut final_end = None;
@@ -155,7 +205,13 @@ impl Runner {
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let due = self.net.next_due_us().map(|us| self.history_instant(us));
+            let next_action = match phase {
+                Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
+                Phase::Final => None,
+            };
+            let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
+            let due = due.map(|us| self.history_instant(us));
+            let interrupts = if phase == Phase::Workload { 1 } else { 2 };
             tokio::select! {
                 ev = self.events.recv() => {
                     self.handle(ev.context("event channel closed")?);
@@ -169,9 +225,15 @@ impl Runner {
                 }
                 _ = sleep_until(due) => self.net.deliver_due(&self.history),
                 _ = tick.tick() => {}
-                _ = &mut shutdown => {
-                    tracing::warn!("interrupted: healing, stopping the nodes and checking the history");
-                    return Ok(true);
+                _ = shutdown.reached(interrupts) => {
+                    if phase == Phase::Workload {
+                        tracing::warn!("interrupted: healing and converging (interrupt again to cut this short)");
+                        self.workload_cut = true;
+                    } else {
+                        tracing::warn!("interrupted again: cutting the final phase short");
+                        self.interrupted = true;
+                        return Ok(());
+                    }
                 }
             }
             let now = Instant::now();
@@ -183,13 +245,16 @@ impl Runner {
             }
             match phase {
                 Phase::Workload => {
-                    let done =
-                        now >= workload_end || (self.workload.exhausted() && self.workload.in_flight() == 0);
+                    let done = self.workload_cut
+                        || now >= workload_end
+                        || (self.workload.exhausted() && self.workload.in_flight() == 0);
                     if done {
                         phase = Phase::Final;
                         final_end = Some(now + Duration::from_secs_f64(self.cfg.final_s));
-                        self.heal_all()?;
+                        self.history.event("phase", json!({"phase": "final"}));
+                        self.heal_all();
                     } else {
+                        self.apply_due(now_us);
                         self.workload.fill(now_us, &mut invokes);
                     }
                 }
@@ -208,7 +273,7 @@ impl Runner {
             self.invokes = invokes;
             self.report_progress(phase, start);
         }
-        Ok(false)
+        Ok(())
     }
 
     fn history_instant(&self, us: u64) -> Instant {
@@ -254,6 +319,17 @@ impl Runner {
                 self.cluster.exited(node, pid);
                 self.history
                     .event("process", json!({"node": node, "event": "exit", "pid": pid, "status": status}));
+                let now_us = self.history.now_us();
+                let mut invokes = std::mem::take(&mut self.invokes);
+                for (op, instance) in self.workload.node_exited(now_us, node, &mut invokes) {
+                    self.history
+                        .event("info", json!({"op": op, "node": node, "instance": instance, "error": "crashed"}));
+                }
+                self.send_invokes(&mut invokes);
+                self.invokes = invokes;
+                if self.cluster.state(node) == ProcState::Down && self.restart_pending.remove(&node) {
+                    self.restart(node);
+                }
             }
         }
     }
@@ -329,23 +405,6 @@ impl Runner {
         self.invokes = invokes;
     }
 
-    /// The final phase begins: every link healed, delayed messages delivered, every paused
-    /// node resumed and every dead one restarted.
-    fn heal_all(&mut self) -> Result<()> {
-        self.net.faults = Faults::default();
-        self.net.flush_delayed(&self.history);
-        let stopped: Vec<NodeId> = (1..=self.cfg.nodes).filter(|&n| self.cluster.is_stopped(n)).collect();
-        for &node in &stopped {
-            self.cluster.signal(node, Signal::SIGCONT)?;
-        }
-        let down: Vec<NodeId> = (1..=self.cfg.nodes).filter(|&n| !self.cluster.is_up(n)).collect();
-        self.history.event("nemesis", json!({"action": "heal-all", "resumed": stopped, "restarted": down}));
-        for node in down {
-            self.start_node(node)?;
-        }
-        Ok(())
-    }
-
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
     async fn stop_nodes(&mut self) {
         for node in self.cluster.up_nodes() {
@@ -387,7 +446,7 @@ impl Runner {
             decisions: self.workload.stats.learned_by_all,
             in_flight: self.workload.in_flight(),
             dropped: self.net.stats.dropped_total(),
-            nemesis: if self.cfg.loss > 0.0 || self.cfg.delay_ms > 0.0 { "loss/delay" } else { "none" },
+            nemesis: &self.active_faults(),
         };
         self.progress.update(&snapshot);
     }

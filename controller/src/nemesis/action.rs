@@ -1,0 +1,185 @@
+//! The nemesis's actions: what a schedule (generated, scripted or replayed) asks for at a
+//! given time. Each is recorded in the history as a `nemesis` event whose fields are exactly
+//! the action's serialization, so a recorded run can be turned back into a schedule.
+
+use crate::net::faults::DelayDist;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use synod_node::paxos::NodeId;
+
+/// One nemesis action. `nodes` lists targets; `kill-all` fills it with the nodes it killed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Every message between two different nodes is lost with probability `p`.
+    Loss { p: f64 },
+    LossOff,
+    /// Every message is held for a time drawn from `dist` with mean `mean_ms`.
+    Delay { dist: DelayDist, mean_ms: f64 },
+    DelayOff,
+    /// Every message is delivered twice with probability `p` (the copy gets its own delay).
+    Duplicate { p: f64 },
+    DuplicateOff,
+    /// A message is held with probability `p` for up to `max_ms`, so later ones overtake it.
+    Reorder { p: f64, max_ms: f64 },
+    ReorderOff,
+    /// Cuts links. `components` (groups that cannot reach each other, both ways) and `cut`
+    /// (directed `[src, dest]` links) add up; `shape` names the pattern for readers.
+    Partition {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shape: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        components: Vec<Vec<NodeId>>,
+        #[serde(default)]
+        cut: Vec<[NodeId; 2]>,
+    },
+    /// Ends every partition.
+    Heal,
+    /// SIGKILL.
+    Kill { nodes: Vec<NodeId> },
+    /// Starts the nodes again, with the same data dirs (a node still being reaped after its
+    /// kill is started as soon as its exit is seen).
+    Restart { nodes: Vec<NodeId> },
+    /// SIGSTOP.
+    Stop { nodes: Vec<NodeId> },
+    /// SIGCONT.
+    Cont { nodes: Vec<NodeId> },
+    /// SIGKILL every running node at once.
+    KillAll {
+        #[serde(default)]
+        nodes: Vec<NodeId>,
+    },
+    /// Ends every fault: links healed, paused nodes resumed, dead nodes restarted.
+    HealAll,
+}
+
+impl Action {
+    /// The name in the history's `action` field.
+    #[cfg(test)]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Loss { .. } => "loss",
+            Action::LossOff => "loss-off",
+            Action::Delay { .. } => "delay",
+            Action::DelayOff => "delay-off",
+            Action::Duplicate { .. } => "duplicate",
+            Action::DuplicateOff => "duplicate-off",
+            Action::Reorder { .. } => "reorder",
+            Action::ReorderOff => "reorder-off",
+            Action::Partition { .. } => "partition",
+            Action::Heal => "heal",
+            Action::Kill { .. } => "kill",
+            Action::Restart { .. } => "restart",
+            Action::Stop { .. } => "stop",
+            Action::Cont { .. } => "cont",
+            Action::KillAll { .. } => "kill-all",
+            Action::HealAll => "heal-all",
+        }
+    }
+
+    /// Checks probabilities, durations and node ids for a cluster of `nodes` nodes.
+    pub fn validate(&self, nodes: u32) -> Result<(), String> {
+        let prob = |p: f64| {
+            if (0.0..=1.0).contains(&p) {
+                Ok(())
+            } else {
+                Err(format!("p {p} is not a probability (0..1)"))
+            }
+        };
+        let ms = |v: f64| if v >= 0.0 && v.is_finite() { Ok(()) } else { Err(format!("{v} ms is not a duration")) };
+        let ids = |list: &[NodeId]| match list.iter().find(|&&n| n == 0 || n > nodes) {
+            Some(n) => Err(format!("no node {n} in a cluster of {nodes}")),
+            None => Ok(()),
+        };
+        match self {
+            Action::Loss { p } | Action::Duplicate { p } => prob(*p),
+            Action::Delay { mean_ms, .. } => ms(*mean_ms),
+            Action::Reorder { p, max_ms } => prob(*p).and(ms(*max_ms)),
+            Action::Partition { components, cut, .. } => {
+                for group in components {
+                    ids(group)?;
+                }
+                ids(&cut.iter().flatten().copied().collect::<Vec<_>>())
+            }
+            Action::Kill { nodes: list }
+            | Action::Restart { nodes: list }
+            | Action::Stop { nodes: list }
+            | Action::Cont { nodes: list }
+            | Action::KillAll { nodes: list } => ids(list),
+            _ => Ok(()),
+        }
+    }
+
+    /// The directed links a partition cuts: `cut` plus every link between two components.
+    pub fn cut_links(components: &[Vec<NodeId>], cut: &[[NodeId; 2]]) -> BTreeSet<(NodeId, NodeId)> {
+        let mut links: BTreeSet<(NodeId, NodeId)> = cut.iter().map(|&[a, b]| (a, b)).collect();
+        for (i, a) in components.iter().enumerate() {
+            for b in components.iter().skip(i + 1) {
+                for &x in a {
+                    for &y in b {
+                        if x != y {
+                            links.insert((x, y));
+                            links.insert((y, x));
+                        }
+                    }
+                }
+            }
+        }
+        links
+    }
+}
+
+/// An action at a time, in microseconds after the workload started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timed {
+    pub at_us: u64,
+    pub action: Action,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_serialize_with_their_history_names() {
+        let all = [
+            Action::Loss { p: 0.2 },
+            Action::LossOff,
+            Action::Delay { dist: DelayDist::Uniform, mean_ms: 3.0 },
+            Action::DelayOff,
+            Action::Duplicate { p: 0.1 },
+            Action::DuplicateOff,
+            Action::Reorder { p: 0.3, max_ms: 40.0 },
+            Action::ReorderOff,
+            Action::Partition { shape: Some("isolate".into()), components: vec![vec![1]], cut: vec![[1, 2]] },
+            Action::Heal,
+            Action::Kill { nodes: vec![2] },
+            Action::Restart { nodes: vec![2] },
+            Action::Stop { nodes: vec![3] },
+            Action::Cont { nodes: vec![3] },
+            Action::KillAll { nodes: vec![1, 2, 3] },
+            Action::HealAll,
+        ];
+        for a in all {
+            let v = serde_json::to_value(&a).unwrap();
+            assert_eq!(v["action"], a.name(), "{v}");
+            let back: Action = serde_json::from_value(v).unwrap();
+            assert_eq!(back, a);
+        }
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        assert!(Action::Loss { p: 1.5 }.validate(3).unwrap_err().contains("probability"));
+        assert!(Action::Kill { nodes: vec![4] }.validate(3).unwrap_err().contains("no node 4"));
+        assert!(Action::Partition { shape: None, components: vec![], cut: vec![[0, 1]] }.validate(3).is_err());
+        assert!(Action::Kill { nodes: vec![3] }.validate(3).is_ok());
+    }
+
+    #[test]
+    fn components_cut_every_link_between_groups_both_ways() {
+        let links = Action::cut_links(&[vec![1, 2], vec![3]], &[[4, 5]]);
+        let want: BTreeSet<_> = [(1, 3), (3, 1), (2, 3), (3, 2), (4, 5)].into_iter().collect();
+        assert_eq!(links, want);
+    }
+}

@@ -1,0 +1,166 @@
+//! Schedules from files: a scripted schedule (`--schedule FILE`) and the actions of a
+//! recorded run (`--replay RUN`).
+//!
+//! A schedule file is JSON Lines: one action a line, `at_s` (seconds after the workload
+//! starts) plus the fields of the action as they appear in the history's `nemesis` events.
+//! Blank lines and lines starting with `#` are skipped. See docs/nemesis.md.
+//!
+//! ```text
+//! # isolate n3 for two seconds, then kill n1 and bring it back
+//! {"at_s": 1.0, "action": "partition", "shape": "isolate", "components": [[3], [1, 2, 4, 5]]}
+//! {"at_s": 3.0, "action": "heal"}
+//! {"at_s": 4.0, "action": "kill", "nodes": [1]}
+//! {"at_s": 5.5, "action": "restart", "nodes": [1]}
+//! ```
+
+use super::{Action, Timed};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// The planned schedule in a run folder, in the file format (edit it and pass it to
+/// `--schedule` to rerun a variation).
+pub const SCHEDULE_FILE: &str = "schedule.jsonl";
+
+/// Parses a schedule file's text; errors name the file and line.
+pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Vec<Timed>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |e: String| format!("{name}:{}: {e}", i + 1);
+        let mut obj: Map<String, Value> = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
+        let at_s = obj
+            .remove("at_s")
+            .ok_or_else(|| at("missing `at_s` (seconds after the workload starts)".into()))?
+            .as_f64()
+            .filter(|s| *s >= 0.0 && s.is_finite())
+            .ok_or_else(|| at("`at_s` must be a non-negative number of seconds".into()))?;
+        let action = parse_action(obj, nodes).map_err(at)?;
+        out.push(Timed { at_us: (at_s * 1e6).round() as u64, action });
+    }
+    // Stable: actions at the same time keep the file's order.
+    out.sort_by_key(|t| t.at_us);
+    Ok(out)
+}
+
+pub fn read_schedule(path: &Path, nodes: u32) -> Result<Vec<Timed>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_schedule(&text, &path.display().to_string(), nodes)
+}
+
+fn parse_action(obj: Map<String, Value>, nodes: u32) -> Result<Action, String> {
+    let action: Action = serde_json::from_value(Value::Object(obj)).map_err(|e| e.to_string())?;
+    action.validate(nodes)?;
+    Ok(action)
+}
+
+/// Writes a schedule in the file format (the run folder's `schedule.jsonl`).
+pub fn render_schedule(schedule: &[Timed]) -> String {
+    let mut text = String::new();
+    for t in schedule {
+        let mut obj = Map::new();
+        obj.insert("at_s".into(), Value::from(t.at_us as f64 / 1e6));
+        if let Ok(Value::Object(fields)) = serde_json::to_value(&t.action) {
+            obj.extend(fields);
+        }
+        text.push_str(&Value::Object(obj).to_string());
+        text.push('\n');
+    }
+    text
+}
+
+/// The nemesis actions of a recorded history, timed from the start of its workload (the
+/// `phase` event). The final phase's `heal-all` is left out: a replay has its own.
+pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<Timed>, String> {
+    let mut workload_start = None;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        // A truncated history may end in a torn line; the actions before it still count.
+        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else { continue };
+        let at = |e: String| format!("{name}:{}: {e}", i + 1);
+        match obj.get("type").and_then(Value::as_str) {
+            Some("phase") if obj.get("phase").and_then(Value::as_str) == Some("workload") => {
+                workload_start = obj.get("t").and_then(Value::as_u64);
+            }
+            Some("nemesis") => {
+                if obj.get("final").and_then(Value::as_bool) == Some(true) {
+                    continue;
+                }
+                let start = workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
+                let t = obj.get("t").and_then(Value::as_u64).ok_or_else(|| at("nemesis event without `t`".into()))?;
+                obj.remove("type");
+                obj.remove("t");
+                let action = parse_action(obj, nodes).map_err(at)?;
+                out.push(Timed { at_us: t.saturating_sub(start), action });
+            }
+            _ => {}
+        }
+    }
+    if workload_start.is_none() {
+        return Err(format!("{name}: no `phase` event marks the start of the workload"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripted_schedules_parse_sorted_with_comments() {
+        let text = "# comment\n\n{\"at_s\": 2, \"action\": \"heal\"}\n\
+                    {\"at_s\": 0.5, \"action\": \"partition\", \"components\": [[1], [2, 3]]}\n";
+        let s = parse_schedule(text, "s.jsonl", 3).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].at_us, 500_000);
+        assert!(matches!(s[0].action, Action::Partition { .. }));
+        assert_eq!(s[1], Timed { at_us: 2_000_000, action: Action::Heal });
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_file_and_line() {
+        let cases = [
+            ("{\"action\": \"heal\"}", "s.jsonl:1: missing `at_s`"),
+            ("{\"at_s\": -1, \"action\": \"heal\"}", "s.jsonl:1: `at_s` must be"),
+            ("\n{\"at_s\": 1, \"action\": \"explode\"}", "s.jsonl:2: unknown variant `explode`"),
+            ("{\"at_s\": 1, \"action\": \"kill\", \"node\": [1]}", "s.jsonl:1: unknown field `node`"),
+            ("{\"at_s\": 1, \"action\": \"kill\", \"nodes\": [9]}", "s.jsonl:1: no node 9"),
+            ("{\"at_s\": 1,", "s.jsonl:1: EOF"),
+        ];
+        for (text, want) in cases {
+            let e = parse_schedule(text, "s.jsonl", 3).unwrap_err();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn rendered_schedules_parse_back() {
+        let s = vec![
+            Timed { at_us: 1_250_000, action: Action::Kill { nodes: vec![2] } },
+            Timed { at_us: 2_000_000, action: Action::Restart { nodes: vec![2] } },
+        ];
+        assert_eq!(parse_schedule(&render_schedule(&s), "x", 3).unwrap(), s);
+    }
+
+    #[test]
+    fn histories_give_back_their_actions_timed_from_the_workload() {
+        let h = r#"{"type":"run","t":0}
+{"type":"phase","t":1000,"phase":"workload"}
+{"type":"nemesis","t":6000,"action":"stop","nodes":[2]}
+{"type":"send","t":6100,"msg":1}
+{"type":"nemesis","t":9000,"action":"cont","nodes":[2]}
+{"type":"nemesis","t":20000,"action":"heal-all","final":true,"resumed":[],"restarted":[]}
+{"type":"nemesis","t":20"#;
+        let s = schedule_from_history(h, "h", 3).unwrap();
+        assert_eq!(
+            s,
+            vec![
+                Timed { at_us: 5000, action: Action::Stop { nodes: vec![2] } },
+                Timed { at_us: 8000, action: Action::Cont { nodes: vec![2] } },
+            ]
+        );
+        assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3).unwrap_err().contains("no `phase`"));
+    }
+}

@@ -1,0 +1,242 @@
+//! The generated schedule: Jepsen's flip-flop. Calm and fault windows alternate, each about
+//! `interval_s` long (0.5 to 1.5 times). In each fault window a random subset of the enabled
+//! faults is on (a coin flip each, but no fault sits out more than two windows in a row),
+//! each starting after a random stagger:
+//!
+//! - network faults (loss, delay, duplicate, reorder) stay on until the window ends;
+//! - partitions come and go in episodes of a random shape;
+//! - kill, pause and kill-all act in episodes on random nodes: a minority is killed (or
+//!   paused), kept down for about `down_ms` (`pause_ms`), restarted (resumed), and the next
+//!   episode picks new targets. Episodes never overlap on a node, and a kill-all waits for
+//!   every node to be healthy.
+//!
+//! Every fault ends with its window, so calm windows are calm. Everything is drawn from the
+//! seed: the same seed and config give the same schedule.
+
+use super::shapes::{shuffle, Shape};
+use super::{Action, FaultKind, NemesisConfig, Timed};
+use crate::net::faults::uniform;
+use synod_node::paxos::rng::Rng;
+use synod_node::paxos::NodeId;
+
+/// A fault window shorter than this is not worth opening.
+const MIN_WINDOW_US: u64 = 100_000;
+/// An episode never starts closer than this to the end of its window.
+const MIN_EPISODE_US: u64 = 50_000;
+/// Episodes a window holds, at most (a bound on the loop, far above what real settings give).
+const MAX_EPISODES: usize = 10_000;
+
+/// The schedule for a workload of `duration_us` over nodes `1..=nodes`.
+pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) -> Vec<Timed> {
+    let mut rng = Rng::new(seed ^ 0x6e65_6d65_7369_7321);
+    let mut out: Vec<(u64, u8, Action)> = Vec::new();
+    if cfg.faults.is_empty() {
+        return Vec::new();
+    }
+    let interval_us = cfg.interval_s * 1e6;
+    let mut t = 0u64;
+    let mut sat_out = vec![0u32; cfg.faults.len()];
+    loop {
+        t += (interval_us * between(&mut rng, 0.5, 1.5)) as u64; // calm
+        let len = (interval_us * between(&mut rng, 0.5, 1.5)) as u64;
+        let end = (t + len).min(duration_us);
+        if end <= t || end - t < MIN_WINDOW_US {
+            break;
+        }
+        // A fair coin for each fault, but none sits out more than two windows in a row.
+        let mut chosen = Vec::new();
+        for (k, &kind) in cfg.faults.iter().enumerate() {
+            if rng.below(2) == 0 || sat_out[k] >= 2 {
+                chosen.push(kind);
+                sat_out[k] = 0;
+            } else {
+                sat_out[k] += 1;
+            }
+        }
+        if chosen.is_empty() {
+            chosen.push(cfg.faults[rng.below(cfg.faults.len() as u64) as usize]);
+        }
+        window(cfg, &mut rng, nodes, t, end, &chosen, &mut out);
+        t = end;
+    }
+    // Ends (kind 0) before starts (kind 1) at the same instant.
+    out.sort_by_key(|&(at, kind, _)| (at, kind));
+    out.into_iter().map(|(at_us, _, action)| Timed { at_us, action }).collect()
+}
+
+fn between(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+    lo + uniform(rng) * (hi - lo)
+}
+
+const END: u8 = 0;
+const START: u8 = 1;
+
+fn window(
+    cfg: &NemesisConfig,
+    rng: &mut Rng,
+    nodes: u32,
+    start: u64,
+    end: u64,
+    chosen: &[FaultKind],
+    out: &mut Vec<(u64, u8, Action)>,
+) {
+    let len = end - start;
+    let all: Vec<NodeId> = (1..=nodes).collect();
+    // Tracks still to run: (kind, next episode start).
+    let mut tracks: Vec<(FaultKind, u64)> =
+        chosen.iter().map(|&k| (k, start + (len as f64 * between(rng, 0.0, 0.25)) as u64)).collect();
+    // Process episodes in force: (end, nodes).
+    let mut busy: Vec<(u64, Vec<NodeId>)> = Vec::new();
+    for _ in 0..MAX_EPISODES {
+        let Some(i) = (0..tracks.len()).min_by_key(|&i| (tracks[i].1, i)) else { break };
+        let (kind, at) = tracks[i];
+        if at + MIN_EPISODE_US > end {
+            tracks.swap_remove(i);
+            continue;
+        }
+        busy.retain(|(until, _)| *until > at);
+        let gap = (len as f64 * between(rng, 0.0, 0.1)) as u64 + 1;
+        match kind {
+            FaultKind::Loss => {
+                out.push((at, START, Action::Loss { p: cfg.loss }));
+                out.push((end, END, Action::LossOff));
+                tracks.swap_remove(i);
+            }
+            FaultKind::Delay => {
+                out.push((at, START, Action::Delay { dist: cfg.delay_dist, mean_ms: cfg.delay_ms }));
+                out.push((end, END, Action::DelayOff));
+                tracks.swap_remove(i);
+            }
+            FaultKind::Duplicate => {
+                out.push((at, START, Action::Duplicate { p: cfg.duplicate }));
+                out.push((end, END, Action::DuplicateOff));
+                tracks.swap_remove(i);
+            }
+            FaultKind::Reorder => {
+                out.push((at, START, Action::Reorder { p: cfg.reorder, max_ms: cfg.reorder_ms }));
+                out.push((end, END, Action::ReorderOff));
+                tracks.swap_remove(i);
+            }
+            FaultKind::Partition => {
+                let Some(shape) = Shape::pick(rng, all.len()) else {
+                    tracks.swap_remove(i);
+                    continue;
+                };
+                let until = (at + ((len as f64 * between(rng, 0.3, 0.6)) as u64).max(1)).min(end);
+                out.push((at, START, shape.action(rng, &all)));
+                out.push((until, END, Action::Heal));
+                tracks[i].1 = until + gap;
+            }
+            FaultKind::Kill | FaultKind::Pause => {
+                let healthy: Vec<NodeId> =
+                    all.iter().copied().filter(|n| !busy.iter().any(|(_, b)| b.contains(n))).collect();
+                if healthy.is_empty() {
+                    // Wait for the earliest episode in force to end.
+                    tracks[i].1 = busy.iter().map(|(u, _)| *u).min().unwrap_or(at).max(at + 1);
+                    continue;
+                }
+                let minority = ((nodes as usize).saturating_sub(1) / 2).max(1);
+                let count = 1 + rng.below(minority.min(healthy.len()) as u64) as usize;
+                let mut targets = healthy;
+                shuffle(rng, &mut targets);
+                targets.truncate(count);
+                targets.sort();
+                let mean_ms = if kind == FaultKind::Kill { cfg.down_ms } else { cfg.pause_ms };
+                let until = (at + ((mean_ms * 1000.0 * between(rng, 0.5, 1.5)) as u64).max(1)).min(end);
+                let (on, off) = if kind == FaultKind::Kill {
+                    (Action::Kill { nodes: targets.clone() }, Action::Restart { nodes: targets.clone() })
+                } else {
+                    (Action::Stop { nodes: targets.clone() }, Action::Cont { nodes: targets.clone() })
+                };
+                out.push((at, START, on));
+                out.push((until, END, off));
+                busy.push((until, targets));
+                tracks[i].1 = until + gap;
+            }
+            FaultKind::KillAll => {
+                if let Some(last) = busy.iter().map(|(u, _)| *u).max() {
+                    tracks[i].1 = last.max(at + 1);
+                    continue;
+                }
+                let until = (at + ((cfg.down_ms * 1000.0 * between(rng, 0.5, 1.5)) as u64).max(1)).min(end);
+                out.push((at, START, Action::KillAll { nodes: all.clone() }));
+                out.push((until, END, Action::Restart { nodes: all.clone() }));
+                busy.push((until, all.clone()));
+                tracks[i].1 = until + gap;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn count(s: &[Timed], kind: FaultKind) -> usize {
+        s.iter().filter(|t| FaultKind::started_by(&t.action) == Some(kind)).count()
+    }
+
+    #[test]
+    fn same_seed_same_schedule_and_different_seeds_differ() {
+        let cfg = NemesisConfig::default();
+        let a = generate(&cfg, 5, 30_000_000, 7);
+        assert_eq!(a, generate(&cfg, 5, 30_000_000, 7));
+        assert_ne!(a, generate(&cfg, 5, 30_000_000, 8));
+    }
+
+    #[test]
+    fn a_minute_with_every_fault_has_plenty_of_each() {
+        for seed in 0..50 {
+            let s = generate(&NemesisConfig::default(), 5, 60_000_000, seed);
+            for kind in [FaultKind::Kill, FaultKind::Pause, FaultKind::Partition] {
+                assert!(count(&s, kind) >= 5, "seed {seed}: only {} {kind}", count(&s, kind));
+            }
+            assert!(s.windows(2).all(|w| w[0].at_us <= w[1].at_us), "sorted");
+            assert!(s.iter().all(|t| t.at_us <= 60_000_000));
+        }
+    }
+
+    /// Replays the schedule's process actions on a model of the cluster: nothing is killed
+    /// twice or paused while dead, and at the end every node is up and running.
+    #[test]
+    fn process_episodes_never_overlap_and_all_end() {
+        for seed in 0..200 {
+            let s = generate(&NemesisConfig::default(), 5, 20_000_000, seed);
+            let mut state: BTreeMap<NodeId, &str> = (1..=5).map(|n| (n, "up")).collect();
+            let mut cut = false;
+            for t in &s {
+                let mut set = |nodes: &[NodeId], from: &str, to: &'static str| {
+                    for n in nodes {
+                        assert_eq!(state[n], from, "seed {seed}: {:?} at {}", t.action, t.at_us);
+                        state.insert(*n, to);
+                    }
+                };
+                match &t.action {
+                    Action::Kill { nodes } | Action::KillAll { nodes } => set(nodes, "up", "down"),
+                    Action::Restart { nodes } => set(nodes, "down", "up"),
+                    Action::Stop { nodes } => set(nodes, "up", "paused"),
+                    Action::Cont { nodes } => set(nodes, "paused", "up"),
+                    Action::Partition { .. } => {
+                        assert!(!cut, "seed {seed}: partitions overlap");
+                        cut = true;
+                    }
+                    Action::Heal => cut = false,
+                    _ => {}
+                }
+            }
+            assert!(state.values().all(|s| *s == "up"), "seed {seed}: {state:?}");
+            assert!(!cut);
+        }
+    }
+
+    #[test]
+    fn only_enabled_faults_appear_and_none_means_empty() {
+        let cfg = NemesisConfig { faults: vec![FaultKind::Loss], ..NemesisConfig::default() };
+        let s = generate(&cfg, 3, 20_000_000, 1);
+        assert!(!s.is_empty());
+        assert!(s.iter().all(|t| matches!(t.action, Action::Loss { .. } | Action::LossOff)));
+        let none = NemesisConfig { faults: vec![], ..NemesisConfig::default() };
+        assert!(generate(&none, 3, 20_000_000, 1).is_empty());
+    }
+}

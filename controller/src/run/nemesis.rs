@@ -1,0 +1,175 @@
+//! Applying the nemesis's actions to the net and the node processes, and the final heal.
+//!
+//! Each action is recorded as a `nemesis` event before it takes effect, with the targets it
+//! really acted on (a kill of a node that is already down acts on nobody, and says so in an
+//! `error` event). Process starts and exits follow as `process` events.
+
+use super::Runner;
+use crate::cluster::ProcState;
+use crate::nemesis::{Action, FaultKind};
+use crate::net::faults::{Delay, Faults, Reorder};
+use nix::sys::signal::Signal;
+use serde_json::json;
+use synod_node::paxos::NodeId;
+
+impl Runner<'_> {
+    /// Applies every scheduled action that is due `now_us` (history clock).
+    pub(super) fn apply_due(&mut self, now_us: u64) {
+        let elapsed_us = now_us.saturating_sub(self.workload_start_us);
+        while self.schedule.front().is_some_and(|a| a.at_us <= elapsed_us) {
+            let timed = self.schedule.pop_front().expect("peeked");
+            self.apply(timed.action);
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        let in_state = |r: &Self, nodes: &[NodeId], states: &[ProcState]| -> Vec<NodeId> {
+            nodes.iter().copied().filter(|&n| states.contains(&r.cluster.state(n))).collect()
+        };
+        // What the action really does, given the processes' states now.
+        let action = match action {
+            Action::Kill { nodes } => {
+                Action::Kill { nodes: in_state(self, &nodes, &[ProcState::Running, ProcState::Stopped]) }
+            }
+            Action::KillAll { .. } => {
+                let all: Vec<NodeId> = (1..=self.cfg.nodes).collect();
+                Action::KillAll { nodes: in_state(self, &all, &[ProcState::Running, ProcState::Stopped]) }
+            }
+            Action::Restart { nodes } => {
+                Action::Restart { nodes: in_state(self, &nodes, &[ProcState::Down, ProcState::Dying]) }
+            }
+            Action::Stop { nodes } => Action::Stop { nodes: in_state(self, &nodes, &[ProcState::Running]) },
+            Action::Cont { nodes } => Action::Cont { nodes: in_state(self, &nodes, &[ProcState::Stopped]) },
+            other => other,
+        };
+        if let Some(kind) = FaultKind::started_by(&action) {
+            *self.exercised.entry(kind).or_default() += 1;
+        }
+        let fields = serde_json::to_value(&action).expect("actions serialize");
+        self.history.event("nemesis", fields);
+        let faults = &mut self.net.faults;
+        match action {
+            Action::Loss { p } => faults.loss = p,
+            Action::LossOff => faults.loss = 0.0,
+            Action::Delay { dist, mean_ms } => faults.delay = Delay::from_flags(dist, mean_ms),
+            Action::DelayOff => faults.delay = Delay::None,
+            Action::Duplicate { p } => faults.duplicate = p,
+            Action::DuplicateOff => faults.duplicate = 0.0,
+            Action::Reorder { p, max_ms } => faults.reorder = Some(Reorder { p, max_ms }),
+            Action::ReorderOff => faults.reorder = None,
+            Action::Partition { components, cut, .. } => {
+                faults.cut = Action::cut_links(&components, &cut).into_iter().collect();
+            }
+            Action::Heal => faults.cut.clear(),
+            Action::Kill { nodes } | Action::KillAll { nodes } => self.signal_all(&nodes, Signal::SIGKILL),
+            Action::Stop { nodes } => self.signal_all(&nodes, Signal::SIGSTOP),
+            Action::Cont { nodes } => self.signal_all(&nodes, Signal::SIGCONT),
+            Action::Restart { nodes } => {
+                for node in nodes {
+                    self.restart(node);
+                }
+            }
+            Action::HealAll => {
+                self.heal_everything();
+            }
+        }
+    }
+
+    fn signal_all(&mut self, nodes: &[NodeId], signal: Signal) {
+        for &node in nodes {
+            if let Err(e) = self.cluster.signal(node, signal) {
+                self.nemesis_error(format!("{e:#}"));
+            }
+        }
+    }
+
+    /// Starts `node` again now, or once the exit of its killed process has been seen.
+    pub(super) fn restart(&mut self, node: NodeId) {
+        match self.cluster.state(node) {
+            ProcState::Down => {
+                if let Err(e) = self.start_node(node) {
+                    self.nemesis_error(format!("cannot restart n{node}: {e:#}"));
+                }
+            }
+            ProcState::Dying => {
+                self.restart_pending.insert(node);
+            }
+            ProcState::Running | ProcState::Stopped => {}
+        }
+    }
+
+    fn nemesis_error(&mut self, error: String) {
+        tracing::warn!("nemesis: {error}");
+        self.history.event("error", json!({"error": format!("nemesis: {error}")}));
+        if self.final_started {
+            self.final_errors.push(error);
+        }
+    }
+
+    /// Every link healed and held message delivered; every paused node resumed, every dead
+    /// one restarted. Returns (resumed, restarted).
+    fn heal_everything(&mut self) -> (Vec<NodeId>, Vec<NodeId>) {
+        self.net.faults = Faults::default();
+        self.net.flush_delayed(&self.history);
+        let (stopped, down) = self.targets_to_heal();
+        self.signal_all(&stopped, Signal::SIGCONT);
+        for &node in &down {
+            self.restart(node);
+        }
+        (stopped, down)
+    }
+
+    /// The nodes paused now, and those down or dying.
+    fn targets_to_heal(&self) -> (Vec<NodeId>, Vec<NodeId>) {
+        let all = 1..=self.cfg.nodes;
+        let stopped = all.clone().filter(|&n| self.cluster.state(n) == ProcState::Stopped).collect();
+        let down = all.filter(|&n| matches!(self.cluster.state(n), ProcState::Down | ProcState::Dying)).collect();
+        (stopped, down)
+    }
+
+    /// The final phase begins: everything healed, resumed and restarted, recorded as a
+    /// `heal-all` with `"final": true` (which a replay leaves out: it has its own).
+    pub(super) fn heal_all(&mut self) {
+        self.final_started = true;
+        self.schedule.clear();
+        let (stopped, down) = self.targets_to_heal();
+        self.history.event(
+            "nemesis",
+            json!({"action": "heal-all", "final": true, "resumed": stopped, "restarted": down}),
+        );
+        self.heal_everything();
+    }
+
+    /// What is in force now, for the progress line.
+    pub(super) fn active_faults(&self) -> String {
+        let f = &self.net.faults;
+        let mut parts = Vec::new();
+        if f.loss > 0.0 {
+            parts.push(format!("loss {}", f.loss));
+        }
+        if f.delay != Delay::None {
+            parts.push("delay".to_string());
+        }
+        if f.duplicate > 0.0 {
+            parts.push("duplicate".to_string());
+        }
+        if f.reorder.is_some() {
+            parts.push("reorder".to_string());
+        }
+        if !f.cut.is_empty() {
+            parts.push("partition".to_string());
+        }
+        for node in 1..=self.cfg.nodes {
+            match self.cluster.state(node) {
+                ProcState::Down | ProcState::Dying => parts.push(format!("n{node} down")),
+                ProcState::Stopped => parts.push(format!("n{node} paused")),
+                ProcState::Running => {}
+            }
+        }
+        if parts.is_empty() {
+            "calm".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
