@@ -83,7 +83,10 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Vec<Time
             explicit.iter().filter(|f| !["replay", "runs_dir", "quiet"].contains(&f.as_str())).collect();
         if !extra.is_empty() {
             let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
-            bail!("--replay takes the recorded run's settings; it cannot be combined with {}", names.join(", "));
+            bail!(
+                "--replay takes the recorded run's settings; it cannot be combined with {}",
+                names.join(", ")
+            );
         }
         return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet);
     }
@@ -106,8 +109,8 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, V
     let meta_path = dir.join("meta.json");
     let meta = std::fs::read_to_string(&meta_path)
         .with_context(|| format!("--replay: cannot read {}", meta_path.display()))?;
-    let meta: serde_json::Value =
-        serde_json::from_str(&meta).with_context(|| format!("--replay: {} is not JSON", meta_path.display()))?;
+    let meta: serde_json::Value = serde_json::from_str(&meta)
+        .with_context(|| format!("--replay: {} is not JSON", meta_path.display()))?;
     let mut cfg: RunConfig = serde_json::from_value(meta["config"].clone())
         .with_context(|| format!("--replay: {} has no usable `config`", meta_path.display()))?;
     let history_path = dir.join(synod_checker::HISTORY_FILE);
@@ -122,11 +125,7 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, V
 }
 
 /// Runs one run on a fresh current-thread runtime.
-pub fn run_once(
-    cfg: RunConfig,
-    schedule: Vec<Timed>,
-    progress: &mut Progress,
-) -> Result<RunOutcome> {
+pub fn run_once(cfg: RunConfig, schedule: Vec<Timed>, progress: &mut Progress) -> Result<RunOutcome> {
     let argv: Vec<String> = std::env::args().collect();
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;

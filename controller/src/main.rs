@@ -47,9 +47,13 @@ fn init_tracing() {
 
 /// The flags of the subcommand that were given on the command line (not defaults).
 fn explicit_flags(matches: &clap::ArgMatches) -> Vec<String> {
-    let Some((_, sub)) = matches.subcommand() else { return Vec::new() };
-    sub.ids()
-        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
-        .map(|id| id.to_string())
+    let Some((name, sub)) = matches.subcommand() else { return Vec::new() };
+    let command = cli::Cli::command();
+    let Some(definition) = command.find_subcommand(name) else { return Vec::new() };
+    definition
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(str::to_string)
         .collect()
 }

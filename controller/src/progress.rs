@@ -37,7 +37,11 @@ pub struct Progress {
 impl Progress {
     /// Progress of a single run.
     pub fn for_run(quiet: bool) -> Progress {
-        Progress { out: Progress::out(quiet, "{spinner} [{elapsed_precise}] {bar:30} eta {eta} {msg}"), prefix: String::new(), soak: false }
+        Progress {
+            out: Progress::out(quiet, "{spinner} [{elapsed_precise}] {bar:30} eta {eta} {msg}"),
+            prefix: String::new(),
+            soak: false,
+        }
     }
 
     /// Progress of a soak: the bar counts `units` (runs, or tenths of a second).

@@ -125,8 +125,6 @@ impl Workload {
             self.next_instance += 1;
             let instance = self.next_instance;
             self.stats.instances_started += 1;
-            self.in_flight.insert(instance, Instance::default());
-            self.undecided += 1;
             self.unlearned.insert(instance, BTreeSet::new());
             let k = self.cfg.contention.min(self.cfg.proposers.len());
             for node in self.pick_proposers(k) {
@@ -149,7 +147,13 @@ impl Workload {
         self.next_op += 1;
         let op = self.next_op;
         self.ops.insert(op, Op { instance, node, deadline_us: now_us + self.cfg.op_timeout_us });
-        self.in_flight.entry(instance).or_default().open_ops += 1;
+        if !self.in_flight.contains_key(&instance) {
+            // Decided already if some learner has it (a final-phase chase).
+            let decided = self.unlearned.get(&instance).is_none_or(|learned| !learned.is_empty());
+            self.undecided += usize::from(!decided);
+            self.in_flight.insert(instance, Instance { decided, ..Instance::default() });
+        }
+        self.in_flight.get_mut(&instance).expect("just inserted").open_ops += 1;
         self.stats.invoked += 1;
         out.push(Invoke { op, node, instance, value: format!("i{instance}-op{op}") });
     }
@@ -212,7 +216,12 @@ impl Workload {
 
     /// `node`'s process exited: its open ops end `info` now (a client sees the connection
     /// close; whether the op took effect is unknown), as (op, instance).
-    pub fn node_exited(&mut self, now_us: u64, node: NodeId, out: &mut Vec<Invoke>) -> Vec<(OpId, InstanceId)> {
+    pub fn node_exited(
+        &mut self,
+        now_us: u64,
+        node: NodeId,
+        out: &mut Vec<Invoke>,
+    ) -> Vec<(OpId, InstanceId)> {
         let mut ops: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.node == node).map(|(op, _)| *op).collect();
         ops.sort();
         let mut ended = Vec::with_capacity(ops.len());
@@ -362,5 +371,11 @@ mod tests {
         assert_eq!(out.len(), 3);
         w.chase_unlearned(5, &mut out);
         assert_eq!(out.len(), 3, "no second op while one is running");
+        assert_eq!(w.in_flight(), 0, "chased instances are decided: they hold no slot");
+        for inv in std::mem::take(&mut out) {
+            w.learned(inv.instance, 2);
+            w.complete(6, inv.op, &Outcome::Ok("v".into()), &mut out);
+        }
+        assert_eq!(w.in_flight(), 0);
     }
 }

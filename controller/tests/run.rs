@@ -1,71 +1,12 @@
 //! End-to-end tests of `synod run` with real node processes.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn synod() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synod"))
-}
-
-fn runs_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synod-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// Every line of the history, parsed; panics naming the line if one does not parse.
-/// `allow_torn_tail`: the last line may be incomplete (a SIGKILLed controller).
-fn history(run: &Path, allow_torn_tail: bool) -> Vec<Value> {
-    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let complete = if allow_torn_tail && !text.ends_with('\n') {
-        text.rsplit_once('\n').map_or("", |(a, _)| a)
-    } else {
-        &text
-    };
-    complete
-        .lines()
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1)))
-        .collect()
-}
-
-fn count(events: &[Value], kind: &str) -> usize {
-    events.iter().filter(|e| e["type"] == kind).count()
-}
-
-fn latest(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir.join("latest")).unwrap()
-}
-
-/// Whether `pid` is a live process (a zombie waiting to be reaped is dead).
-fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
-        Err(_) => false,
-    }
-}
-
-fn node_pids(events: &[Value]) -> Vec<u64> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "process" && e["event"] == "up")
-        .map(|e| e["pid"].as_u64().unwrap())
-        .collect()
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = synod().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "synod {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 #[test]
 fn three_node_run_is_recorded_checked_and_safe() {
@@ -113,17 +54,6 @@ fn node_cmd_runs_any_program_speaking_the_protocol() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A quiet 3-node, 1-second run with `extra` flags; returns its runs dir and its events.
-fn short_run(name: &str, extra: &[&str]) -> (PathBuf, Vec<Value>) {
-    let dir = runs_dir(name);
-    let d = dir.to_str().unwrap().to_string();
-    let mut args = vec!["run", "--nodes", "3", "--time", "1", "--runs-dir", &d, "-q"];
-    args.extend_from_slice(extra);
-    run_ok(&args);
-    let events = history(&latest(&dir), false);
-    (dir, events)
-}
-
 #[test]
 fn trace_ops_leaves_message_events_out() {
     let (dir, events) = short_run("traceops", &["--trace", "ops", "--loss", "0.05"]);
@@ -132,37 +62,6 @@ fn trace_ops_leaves_message_events_out() {
         assert_eq!(count(&events, kind), 0, "{kind} recorded with --trace ops");
     }
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn loss_drops_messages_with_reason_loss() {
-    let (dir, events) = short_run("loss", &["--loss", "0.2", "--delay-ms", "1"]);
-    let sent = count(&events, "send");
-    let lost = events.iter().filter(|e| e["type"] == "drop" && e["reason"] == "loss").count();
-    assert!(
-        lost * 100 > sent * 5,
-        "about a fifth of the messages between nodes must be lost: {lost} of {sent}"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-fn wait_for_events(run_root: &Path, min_lines: usize) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(run) = std::fs::canonicalize(run_root.join("latest")) {
-            let lines =
-                std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
-            if lines >= min_lines {
-                return run;
-            }
-        }
-        assert!(Instant::now() < deadline, "the run never got going");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start(args: &[&str]) -> Child {
-    synod().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
 #[test]
@@ -188,7 +87,7 @@ fn sigkilled_controller_leaves_no_node_and_a_readable_history() {
 }
 
 #[test]
-fn sigint_heals_stops_nodes_and_checks() {
+fn sigint_ends_the_workload_then_heals_converges_and_checks() {
     let dir = runs_dir("sigint");
     let mut ctl = start(&["run", "--nodes", "3", "--time", "60", "--runs-dir", dir.to_str().unwrap(), "-q"]);
     let run = wait_for_events(&dir, 1_000);
@@ -196,11 +95,16 @@ fn sigint_heals_stops_nodes_and_checks() {
         .unwrap();
     let status = ctl.wait().unwrap();
     let events = history(&run, false);
-    assert_eq!(events.last().unwrap()["type"], "end");
-    assert_eq!(events.last().unwrap()["interrupted"], true);
+    let end = events.last().unwrap();
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["workload_cut"], true, "{end}");
+    assert_eq!(end["interrupted"], false, "one interrupt: the final phase still ran: {end}");
+    let phases: Vec<&Value> = events.iter().filter(|e| e["type"] == "phase").map(|e| &e["phase"]).collect();
+    assert_eq!(phases, ["workload", "final"]);
+    assert!(events.iter().any(|e| e["type"] == "nemesis" && e["final"] == true), "final heal-all");
     assert!(run.join("report.json").exists());
-    // Interrupted mid-workload: safe (0), or safe but not live (3); never unsafe.
-    assert!(matches!(status.code(), Some(0) | Some(3)), "{status:?}");
+    // The final phase healed, restarted and converged: safe and live.
+    assert_eq!(status.code(), Some(0), "{status:?}");
     for pid in node_pids(&events) {
         assert!(!alive(pid), "node pid {pid} outlived the run");
     }
@@ -212,10 +116,12 @@ fn two_runs_side_by_side_share_nothing() {
     let dir = runs_dir("twins");
     let d = dir.to_str().unwrap();
     let args = ["run", "--nodes", "3", "--time", "2", "--runs-dir", d, "-q"];
-    let mut a = start(&args);
-    let mut b = start(&args);
-    assert!(a.wait().unwrap().success());
-    assert!(b.wait().unwrap().success());
+    let a = synod().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let b = synod().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stdout));
+    }
     let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -248,4 +154,16 @@ fn bad_flags_exit_2_with_a_clear_error() {
     assert!(err.contains("--acceptors") && err.contains("outside n1..n3"), "{err}");
     let out = synod().args(["check", "/nonexistent/history.jsonl"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    for (args, want) in [
+        (vec!["run", "--nemesis", "kill,flood"], "--nemesis: unknown fault `flood`"),
+        (vec!["run", "--loss", "1.5"], "--loss 1.5"),
+        (vec!["run", "--replay", "latest", "--nodes", "3"], "cannot be combined with --nodes"),
+        (vec!["run", "--replay", "/nonexistent/run"], "--replay: cannot read /nonexistent/run/meta.json"),
+        (vec!["run", "--schedule", "/nonexistent/s.jsonl"], "cannot read /nonexistent/s.jsonl"),
+    ] {
+        let out = synod().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
 }

@@ -12,16 +12,26 @@ use synod_node::paxos::NodeId;
 #[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Action {
     /// Every message between two different nodes is lost with probability `p`.
-    Loss { p: f64 },
+    Loss {
+        p: f64,
+    },
     LossOff,
     /// Every message is held for a time drawn from `dist` with mean `mean_ms`.
-    Delay { dist: DelayDist, mean_ms: f64 },
+    Delay {
+        dist: DelayDist,
+        mean_ms: f64,
+    },
     DelayOff,
     /// Every message is delivered twice with probability `p` (the copy gets its own delay).
-    Duplicate { p: f64 },
+    Duplicate {
+        p: f64,
+    },
     DuplicateOff,
     /// A message is held with probability `p` for up to `max_ms`, so later ones overtake it.
-    Reorder { p: f64, max_ms: f64 },
+    Reorder {
+        p: f64,
+        max_ms: f64,
+    },
     ReorderOff,
     /// Cuts links. `components` (groups that cannot reach each other, both ways) and `cut`
     /// (directed `[src, dest]` links) add up; `shape` names the pattern for readers.
@@ -36,14 +46,22 @@ pub enum Action {
     /// Ends every partition.
     Heal,
     /// SIGKILL.
-    Kill { nodes: Vec<NodeId> },
+    Kill {
+        nodes: Vec<NodeId>,
+    },
     /// Starts the nodes again, with the same data dirs (a node still being reaped after its
     /// kill is started as soon as its exit is seen).
-    Restart { nodes: Vec<NodeId> },
+    Restart {
+        nodes: Vec<NodeId>,
+    },
     /// SIGSTOP.
-    Stop { nodes: Vec<NodeId> },
+    Stop {
+        nodes: Vec<NodeId>,
+    },
     /// SIGCONT.
-    Cont { nodes: Vec<NodeId> },
+    Cont {
+        nodes: Vec<NodeId>,
+    },
     /// SIGKILL every running node at once.
     KillAll {
         #[serde(default)]
@@ -86,7 +104,13 @@ impl Action {
                 Err(format!("p {p} is not a probability (0..1)"))
             }
         };
-        let ms = |v: f64| if v >= 0.0 && v.is_finite() { Ok(()) } else { Err(format!("{v} ms is not a duration")) };
+        let ms = |v: f64| {
+            if v >= 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{v} ms is not a duration"))
+            }
+        };
         let ids = |list: &[NodeId]| match list.iter().find(|&&n| n == 0 || n > nodes) {
             Some(n) => Err(format!("no node {n} in a cluster of {nodes}")),
             None => Ok(()),
@@ -172,7 +196,9 @@ mod tests {
     fn validation_names_what_is_wrong() {
         assert!(Action::Loss { p: 1.5 }.validate(3).unwrap_err().contains("probability"));
         assert!(Action::Kill { nodes: vec![4] }.validate(3).unwrap_err().contains("no node 4"));
-        assert!(Action::Partition { shape: None, components: vec![], cut: vec![[0, 1]] }.validate(3).is_err());
+        assert!(Action::Partition { shape: None, components: vec![], cut: vec![[0, 1]] }
+            .validate(3)
+            .is_err());
         assert!(Action::Kill { nodes: vec![3] }.validate(3).is_ok());
     }
 

@@ -88,8 +88,12 @@ pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<T
                 if obj.get("final").and_then(Value::as_bool) == Some(true) {
                     continue;
                 }
-                let start = workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
-                let t = obj.get("t").and_then(Value::as_u64).ok_or_else(|| at("nemesis event without `t`".into()))?;
+                let start =
+                    workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
+                let t = obj
+                    .get("t")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| at("nemesis event without `t`".into()))?;
                 obj.remove("type");
                 obj.remove("t");
                 let action = parse_action(obj, nodes).map_err(at)?;
@@ -161,6 +165,8 @@ mod tests {
                 Timed { at_us: 8000, action: Action::Cont { nodes: vec![2] } },
             ]
         );
-        assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3).unwrap_err().contains("no `phase`"));
+        assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3)
+            .unwrap_err()
+            .contains("no `phase`"));
     }
 }

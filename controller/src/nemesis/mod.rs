@@ -144,7 +144,8 @@ impl Default for NemesisConfig {
 impl NemesisConfig {
     /// Checks every intensity; the message says which flag is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        for (flag, p) in [("--loss", self.loss), ("--duplicate", self.duplicate), ("--reorder", self.reorder)] {
+        for (flag, p) in [("--loss", self.loss), ("--duplicate", self.duplicate), ("--reorder", self.reorder)]
+        {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{flag} {p}: a probability must be between 0 and 1"));
             }
@@ -181,10 +182,7 @@ mod tests {
     fn fault_lists_parse_all_none_and_names() {
         assert_eq!(FaultKind::parse_list("all").unwrap(), FaultKind::ALL.to_vec());
         assert_eq!(FaultKind::parse_list("none").unwrap(), vec![]);
-        assert_eq!(
-            FaultKind::parse_list("kill, loss,kill").unwrap(),
-            vec![FaultKind::Loss, FaultKind::Kill]
-        );
+        assert_eq!(FaultKind::parse_list("kill, loss,kill").unwrap(), vec![FaultKind::Loss, FaultKind::Kill]);
         let e = FaultKind::parse_list("loss,flood").unwrap_err();
         assert!(e.contains("unknown fault `flood`") && e.contains("kill-all"), "{e}");
     }

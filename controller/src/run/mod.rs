@@ -273,6 +273,7 @@ impl Runner<'_> {
             self.invokes = invokes;
             self.report_progress(phase, start);
         }
+        self.check_final_state();
         Ok(())
     }
 
@@ -322,8 +323,10 @@ impl Runner<'_> {
                 let now_us = self.history.now_us();
                 let mut invokes = std::mem::take(&mut self.invokes);
                 for (op, instance) in self.workload.node_exited(now_us, node, &mut invokes) {
-                    self.history
-                        .event("info", json!({"op": op, "node": node, "instance": instance, "error": "crashed"}));
+                    self.history.event(
+                        "info",
+                        json!({"op": op, "node": node, "instance": instance, "error": "crashed"}),
+                    );
                 }
                 self.send_invokes(&mut invokes);
                 self.invokes = invokes;

@@ -123,7 +123,8 @@ impl Runner<'_> {
     fn targets_to_heal(&self) -> (Vec<NodeId>, Vec<NodeId>) {
         let all = 1..=self.cfg.nodes;
         let stopped = all.clone().filter(|&n| self.cluster.state(n) == ProcState::Stopped).collect();
-        let down = all.filter(|&n| matches!(self.cluster.state(n), ProcState::Down | ProcState::Dying)).collect();
+        let down =
+            all.filter(|&n| matches!(self.cluster.state(n), ProcState::Down | ProcState::Dying)).collect();
         (stopped, down)
     }
 
@@ -138,6 +139,21 @@ impl Runner<'_> {
             json!({"action": "heal-all", "final": true, "resumed": stopped, "restarted": down}),
         );
         self.heal_everything();
+    }
+
+    /// At the end of the final phase every node should be running: report those that are not
+    /// (a restart that failed, a node that crashed on its own).
+    pub(super) fn check_final_state(&mut self) {
+        for node in 1..=self.cfg.nodes {
+            let state = self.cluster.state(node);
+            if state != ProcState::Running {
+                let state = format!("{state:?}").to_lowercase();
+                let what =
+                    format!("n{node} is {state} at the end of the final phase (see its process events)");
+                self.history.event("error", json!({"node": node, "error": what}));
+                self.final_errors.push(what);
+            }
+        }
     }
 
     /// What is in force now, for the progress line.

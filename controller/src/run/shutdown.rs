@@ -15,7 +15,9 @@ impl Shutdown {
     pub fn listen() -> Shutdown {
         use tokio::signal::unix::{signal, SignalKind};
         let (tx, rx) = watch::channel(0u32);
-        if let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        if let (Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        {
             tokio::spawn(async move {
                 loop {
                     tokio::select! {

@@ -97,15 +97,14 @@ async fn soak(
             t.liveness_failures,
             nemesis.names()
         ));
-        let outcome =
-            match crate::run::run(cfg, schedule, &argv, &mut progress, shutdown.clone()).await {
-                Ok(o) => o,
-                Err(e) => {
-                    summary.stopped_early = Some(format!("run {index} could not run: {e:#}"));
-                    bench_error = Some(e);
-                    break;
-                }
-            };
+        let outcome = match crate::run::run(cfg, schedule, &argv, &mut progress, shutdown.clone()).await {
+            Ok(o) => o,
+            Err(e) => {
+                summary.stopped_early = Some(format!("run {index} could not run: {e:#}"));
+                bench_error = Some(e);
+                break;
+            }
+        };
         let report = &outcome.report;
         let record = RunRecord {
             index,

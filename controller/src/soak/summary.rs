@@ -100,7 +100,8 @@ impl SoakSummary {
             }
         }
         for r in self.runs.iter().filter(|r| !r.safe || r.live == Some(false)) {
-            let what = if r.safe { "not live".to_string() } else { format!("UNSAFE ({})", r.violated.join(", ")) };
+            let what =
+                if r.safe { "not live".to_string() } else { format!("UNSAFE ({})", r.violated.join(", ")) };
             let _ = writeln!(out, "  run {} {}: {what}\n    replay: {}", r.index, r.run_id, r.replay);
         }
         if let Some(why) = &self.stopped_early {

@@ -1,0 +1,100 @@
+//! Helpers shared by the end-to-end tests: run the `synod` binary, read histories, watch
+//! processes.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn synod() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_synod"))
+}
+
+pub fn runs_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synod-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Every line of the history, parsed; panics naming the line if one does not parse.
+/// `allow_torn_tail`: the last line may be incomplete (a SIGKILLed controller).
+pub fn history(run: &Path, allow_torn_tail: bool) -> Vec<Value> {
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    let complete = if allow_torn_tail && !text.ends_with('\n') {
+        text.rsplit_once('\n').map_or("", |(a, _)| a)
+    } else {
+        &text
+    };
+    complete
+        .lines()
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1)))
+        .collect()
+}
+
+pub fn count(events: &[Value], kind: &str) -> usize {
+    events.iter().filter(|e| e["type"] == kind).count()
+}
+
+pub fn latest(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir.join("latest")).unwrap()
+}
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped is dead).
+pub fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+pub fn node_pids(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "process" && e["event"] == "up")
+        .map(|e| e["pid"].as_u64().unwrap())
+        .collect()
+}
+
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = synod().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "synod {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A quiet 3-node, 1-second run with `extra` flags; returns its runs dir and its events.
+pub fn short_run(name: &str, extra: &[&str]) -> (PathBuf, Vec<Value>) {
+    let dir = runs_dir(name);
+    let d = dir.to_str().unwrap().to_string();
+    let mut args = vec!["run", "--nodes", "3", "--time", "1", "--runs-dir", &d, "-q"];
+    args.extend_from_slice(extra);
+    run_ok(&args);
+    let events = history(&latest(&dir), false);
+    (dir, events)
+}
+
+pub fn wait_for_events(run_root: &Path, min_lines: usize) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(run) = std::fs::canonicalize(run_root.join("latest")) {
+            let lines =
+                std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+            if lines >= min_lines {
+                return run;
+            }
+        }
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn start(args: &[&str]) -> Child {
+    synod().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}

@@ -1,0 +1,458 @@
+//! Each fault of the nemesis, proven to happen with real node processes: scripted schedules
+//! (`--schedule`) for precise checks of each kind, a generated schedule with every fault,
+//! a replay, a soak, and a final phase that cannot restart a node.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// A 3-node run of `time_s` seconds with the given schedule file text.
+fn scripted(name: &str, time_s: &str, schedule: &str, extra: &[&str]) -> (PathBuf, Vec<Value>, Output) {
+    let dir = runs_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("schedule.jsonl");
+    std::fs::write(&file, schedule).unwrap();
+    let (d, f) = (dir.to_str().unwrap(), file.to_str().unwrap());
+    let mut args = vec!["run", "--nodes", "3", "--time", time_s, "--runs-dir", d, "-q", "--schedule", f];
+    args.extend_from_slice(extra);
+    let out = synod().args(&args).output().unwrap();
+    let events = history(&latest(&dir), false);
+    (dir, events, out)
+}
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `t` of the first nemesis event with this action.
+fn action_t(events: &[Value], action: &str) -> u64 {
+    events
+        .iter()
+        .find(|e| e["type"] == "nemesis" && e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} event"))["t"]
+        .as_u64()
+        .unwrap()
+}
+
+struct Msg<'a> {
+    send: &'a Value,
+    recvs: Vec<u64>,
+    drop: Option<&'a str>,
+}
+
+/// Messages by id, with their receive times and drop reason.
+fn messages(events: &[Value]) -> HashMap<u64, Msg<'_>> {
+    let mut msgs: HashMap<u64, Msg> = HashMap::new();
+    for e in events {
+        let id = || e["msg"].as_u64().unwrap();
+        match e["type"].as_str().unwrap() {
+            "send" => {
+                msgs.insert(id(), Msg { send: e, recvs: Vec::new(), drop: None });
+            }
+            "recv" => msgs.get_mut(&id()).unwrap().recvs.push(e["t"].as_u64().unwrap()),
+            "drop" => msgs.get_mut(&id()).unwrap().drop = e["reason"].as_str(),
+            _ => {}
+        }
+    }
+    msgs
+}
+
+fn sent_at(m: &Msg) -> u64 {
+    m.send["t"].as_u64().unwrap()
+}
+
+fn between_nodes(m: &Msg) -> bool {
+    m.send["src"] != m.send["dest"]
+}
+
+#[test]
+fn loss_drops_the_given_share_of_messages_only_while_on() {
+    let (dir, events, out) = scripted(
+        "loss",
+        "2",
+        "{\"at_s\":0.3,\"action\":\"loss\",\"p\":0.5}\n{\"at_s\":1.5,\"action\":\"loss-off\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let (on, off) = (action_t(&events, "loss"), action_t(&events, "loss-off"));
+    let msgs = messages(&events);
+    let in_window: Vec<&Msg> =
+        msgs.values().filter(|m| between_nodes(m) && (on..off).contains(&sent_at(m))).collect();
+    let lost = in_window.iter().filter(|m| m.drop == Some("loss")).count();
+    let share = lost as f64 / in_window.len() as f64;
+    assert!(in_window.len() > 100 && (0.4..0.6).contains(&share), "{lost} of {}", in_window.len());
+    assert!(msgs.values().filter(|m| !(on..off).contains(&sent_at(m))).all(|m| m.drop != Some("loss")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn delay_holds_every_message_while_on() {
+    let (dir, events, out) = scripted(
+        "delay",
+        "2",
+        "{\"at_s\":0.3,\"action\":\"delay\",\"dist\":\"constant\",\"mean_ms\":30}\n\
+         {\"at_s\":1.2,\"action\":\"delay-off\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let (on, off) = (action_t(&events, "delay"), action_t(&events, "delay-off"));
+    let msgs = messages(&events);
+    let delayed: Vec<u64> = msgs
+        .values()
+        .filter(|m| (on..off).contains(&sent_at(m)) && !m.recvs.is_empty())
+        .map(|m| m.recvs[0] - sent_at(m))
+        .collect();
+    assert!(delayed.len() > 20, "{}", delayed.len());
+    assert!(delayed.iter().all(|&us| us >= 30_000), "{delayed:?}");
+    let after: Vec<u64> = msgs
+        .values()
+        .filter(|m| sent_at(m) > off + 100_000 && !m.recvs.is_empty())
+        .map(|m| m.recvs[0] - sent_at(m))
+        .collect();
+    assert!(after.iter().filter(|&&us| us < 30_000).count() * 2 > after.len(), "delay ended");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn duplicate_delivers_messages_twice() {
+    let (dir, events, out) = scripted(
+        "dup",
+        "2",
+        "{\"at_s\":0.3,\"action\":\"duplicate\",\"p\":1.0}\n{\"at_s\":1.2,\"action\":\"duplicate-off\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let (on, off) = (action_t(&events, "duplicate"), action_t(&events, "duplicate-off"));
+    let msgs = messages(&events);
+    let window: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
+    let twice = window.iter().filter(|m| m.recvs.len() == 2).count();
+    assert!(window.len() > 100 && twice * 10 >= window.len() * 9, "{twice} of {}", window.len());
+    assert!(msgs.values().filter(|m| sent_at(m) >= off).all(|m| m.recvs.len() <= 1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Pairs of messages on one link received in the opposite order to the one they were sent in.
+fn overtakes(msgs: &[&Msg]) -> usize {
+    let mut by_link: HashMap<(u64, u64), Vec<(u64, u64)>> = HashMap::new();
+    for m in msgs.iter().filter(|m| !m.recvs.is_empty()) {
+        let link = (m.send["src"].as_u64().unwrap(), m.send["dest"].as_u64().unwrap());
+        by_link.entry(link).or_default().push((sent_at(m), m.recvs[0]));
+    }
+    let mut n = 0;
+    for list in by_link.values_mut() {
+        list.sort();
+        n += list.windows(2).filter(|w| w[1].1 < w[0].1).count();
+    }
+    n
+}
+
+#[test]
+fn reorder_lets_later_messages_overtake() {
+    let (dir, events, out) = scripted(
+        "reorder",
+        "2",
+        "{\"at_s\":0.3,\"action\":\"reorder\",\"p\":0.5,\"max_ms\":40}\n{\"at_s\":1.2,\"action\":\"reorder-off\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let (on, off) = (action_t(&events, "reorder"), action_t(&events, "reorder-off"));
+    let msgs = messages(&events);
+    let during: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
+    let after: Vec<&Msg> = msgs.values().filter(|m| sent_at(m) > off + 100_000).collect();
+    assert!(overtakes(&during) > 10, "{}", overtakes(&during));
+    assert_eq!(overtakes(&after), 0, "links are FIFO again after reorder-off");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn partitions_cut_links_both_ways_or_one_way_until_healed() {
+    let (dir, events, out) = scripted(
+        "partition",
+        "2.5",
+        "{\"at_s\":0.3,\"action\":\"partition\",\"shape\":\"isolate\",\"components\":[[1],[2,3]]}\n\
+         {\"at_s\":1.0,\"action\":\"heal\"}\n\
+         {\"at_s\":1.2,\"action\":\"partition\",\"shape\":\"one-way\",\"cut\":[[1,2]]}\n\
+         {\"at_s\":1.8,\"action\":\"heal\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let parts: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "nemesis" && (e["action"] == "partition" || e["action"] == "heal"))
+        .map(|e| e["t"].as_u64().unwrap())
+        .collect();
+    assert_eq!(parts.len(), 4);
+    let msgs = messages(&events);
+    let link = |m: &Msg| (m.send["src"].as_u64().unwrap(), m.send["dest"].as_u64().unwrap());
+    let cut = |m: &Msg| m.drop == Some("partition");
+    let mut isolated = 0;
+    for m in msgs.values() {
+        let t = sent_at(m);
+        let (s, d) = link(m);
+        if (parts[0]..parts[1]).contains(&t) {
+            let crosses = (s == 1) != (d == 1);
+            assert_eq!(cut(m), crosses, "isolate n1: {}", m.send);
+            isolated += usize::from(crosses);
+        } else if (parts[2]..parts[3]).contains(&t) {
+            assert_eq!(cut(m), (s, d) == (1, 2), "one-way 1->2: {}", m.send);
+        } else {
+            assert!(!cut(m), "no partition in force: {}", m.send);
+        }
+    }
+    assert!(isolated > 10, "{isolated}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn process_events<'a>(events: &'a [Value], node: u64) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["type"] == "process" && e["node"] == node).collect()
+}
+
+#[test]
+fn kill_sigkills_and_restart_brings_a_new_pid_on_the_same_data() {
+    let (dir, events, out) = scripted(
+        "kill",
+        "2",
+        "{\"at_s\":0.4,\"action\":\"kill\",\"nodes\":[2]}\n{\"at_s\":1.0,\"action\":\"restart\",\"nodes\":[2]}\n",
+        &[],
+    );
+    assert_exit(&out, 0); // and so n2 learned everything by the end
+    let procs = process_events(&events, 2);
+    let kinds: Vec<&str> = procs.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds[..3], ["up", "exit", "up"], "{procs:?}");
+    assert_eq!(procs[1]["status"], "signal SIGKILL");
+    assert_eq!(procs[0]["pid"], procs[1]["pid"]);
+    assert_ne!(procs[0]["pid"], procs[2]["pid"], "a new process");
+    let (kill, restart) = (action_t(&events, "kill"), action_t(&events, "restart"));
+    let msgs = messages(&events);
+    let down = msgs.values().filter(|m| m.drop == Some("down") && m.send["dest"] == 2).count();
+    assert!(down > 0, "messages to the dead node are dropped as down");
+    assert!(msgs.values().any(|m| m.send["src"] == 2 && sent_at(m) > restart), "n2 speaks again");
+    assert!(msgs.values().all(|m| !(m.send["src"] == 2 && (kill + 50_000..restart).contains(&sent_at(m)))));
+    // The restarted node kept its acceptor log: the same data dir, grown across both lives.
+    let log = latest(&dir).join("nodes/n2/acceptor.log");
+    assert!(std::fs::metadata(&log).unwrap().len() > 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn kill_all_takes_every_node_down_and_back() {
+    let (dir, events, out) = scripted(
+        "killall",
+        "2",
+        "{\"at_s\":0.4,\"action\":\"kill-all\"}\n{\"at_s\":0.9,\"action\":\"restart\",\"nodes\":[1,2,3]}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let ka = events.iter().find(|e| e["action"] == "kill-all").unwrap();
+    assert_eq!(ka["nodes"], serde_json::json!([1, 2, 3]), "records whom it killed");
+    for node in 1..=3 {
+        let procs = process_events(&events, node);
+        assert_eq!(procs[1]["status"], "signal SIGKILL", "n{node}: {procs:?}");
+        assert_ne!(procs[0]["pid"], procs[2]["pid"]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The state letter of /proc/<pid>/stat (R, S, T, Z, ...).
+fn proc_state(pid: u64) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat.rsplit_once(')').unwrap().1.split_whitespace().next().unwrap().to_string()
+}
+
+/// Waits until the run's history has a nemesis event with this action; returns the run.
+fn wait_for_action(dir: &Path, action: &str) -> (PathBuf, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(run) = std::fs::canonicalize(dir.join("latest")) {
+            let events = history(&run, true);
+            if events.iter().any(|e| e["type"] == "nemesis" && e["action"] == action) {
+                return (run, events);
+            }
+        }
+        assert!(Instant::now() < deadline, "no {action} event");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pause_stops_the_process_and_cont_resumes_it() {
+    let dir = runs_dir("pause");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.jsonl");
+    std::fs::write(
+        &file,
+        "{\"at_s\":0.3,\"action\":\"stop\",\"nodes\":[3]}\n{\"at_s\":1.5,\"action\":\"cont\",\"nodes\":[3]}\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    // The run goes on well after the cont, so the process is still there to look at.
+    let ctl = start(&[
+        "run",
+        "--nodes",
+        "3",
+        "--time",
+        "5",
+        "--runs-dir",
+        d,
+        "-q",
+        "--schedule",
+        file.to_str().unwrap(),
+    ]);
+    let (_, events) = wait_for_action(&dir, "stop");
+    let pid = process_events(&events, 3)[0]["pid"].as_u64().unwrap();
+    assert_eq!(proc_state(pid), "T", "n3 (pid {pid}) is stopped");
+    wait_for_action(&dir, "cont");
+    assert_ne!(proc_state(pid), "T", "n3 (pid {pid}) runs again");
+    let out = ctl.wait_with_output().unwrap();
+    assert_exit(&out, 0);
+    let events = history(&latest(&dir), false);
+    let (stop, cont) = (action_t(&events, "stop"), action_t(&events, "cont"));
+    let msgs = messages(&events);
+    assert!(msgs.values().all(|m| !(m.send["src"] == 3 && (stop + 50_000..cont).contains(&sent_at(m)))));
+    assert!(msgs.values().any(|m| m.send["src"] == 3 && sent_at(m) > cont), "n3 speaks after cont");
+    assert_eq!(process_events(&events, 3).len(), 2, "the same process throughout: up, exit");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// (action, nodes) of every nemesis event but the final heal, with its offset from the
+/// workload's start.
+fn actions(events: &[Value]) -> Vec<(u64, String)> {
+    let t0 = events.iter().find(|e| e["type"] == "phase").unwrap()["t"].as_u64().unwrap();
+    events
+        .iter()
+        .filter(|e| e["type"] == "nemesis" && e["final"] != true)
+        .map(|e| {
+            let mut fields = e.as_object().unwrap().clone();
+            let t = fields.remove("t").unwrap().as_u64().unwrap();
+            (t - t0, Value::Object(fields).to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn generated_faults_hit_and_a_replay_repeats_them_at_the_same_offsets() {
+    let dir = runs_dir("generated");
+    let d = dir.to_str().unwrap();
+    let flags = [
+        "--nodes",
+        "5",
+        "--time",
+        "6",
+        "--nemesis-interval-s",
+        "0.5",
+        "--down-ms",
+        "250",
+        "--pause-ms",
+        "250",
+    ];
+    let mut args = vec!["run", "--seed", "3", "--runs-dir", d, "-q"];
+    args.extend_from_slice(&flags);
+    run_ok(&args);
+    let first = latest(&dir);
+    let events = history(&first, false);
+    let recorded = actions(&events);
+    for kind in ["kill", "restart", "stop", "cont", "partition", "heal", "loss", "kill-all"] {
+        assert!(
+            recorded.iter().any(|(_, a)| a.contains(&format!("\"action\":\"{kind}\""))),
+            "no {kind} in {recorded:?}"
+        );
+    }
+    // After every kill, the node comes back as a new process.
+    for node in 1..=5u64 {
+        let procs = process_events(&events, node);
+        for w in procs.windows(2) {
+            if w[0]["event"] == "exit" {
+                assert_eq!(w[1]["event"], "up");
+                assert_ne!(w[0]["pid"], w[1]["pid"]);
+            }
+        }
+    }
+    run_ok(&["run", "--replay", first.to_str().unwrap(), "--runs-dir", d, "-q"]);
+    let second = latest(&dir);
+    assert_ne!(first, second);
+    let replayed = actions(&history(&second, false));
+    let meta: Value = serde_json::from_slice(&std::fs::read(second.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["seed"], 3);
+    assert_eq!(meta["config"]["schedule"]["source"], "replay");
+    assert_eq!(replayed.len(), recorded.len());
+    for ((t1, a1), (t2, a2)) in recorded.iter().zip(&replayed) {
+        assert_eq!(a1, a2);
+        assert!(t1.abs_diff(*t2) < 150_000, "{a1} at {t1} us, replayed at {t2} us");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn soak_runs_swarm_nemeses_back_to_back_and_lists_them() {
+    let dir = runs_dir("soak");
+    let d = dir.to_str().unwrap();
+    let out = synod()
+        .args([
+            "soak",
+            "--runs",
+            "2",
+            "--time-per-run",
+            "1.5",
+            "--nodes",
+            "3",
+            "--seed",
+            "5",
+            "--runs-dir",
+            d,
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("runs 2") && text.contains("safety violations 0"), "{text}");
+    let soak = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("soak-"))
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&std::fs::read(soak.join("soak.json")).unwrap()).unwrap();
+    assert_eq!(summary["totals"]["runs"], 2);
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_ne!(runs[0]["seed"], runs[1]["seed"]);
+    for r in runs {
+        let path = PathBuf::from(r["path"].as_str().unwrap());
+        assert!(path.join("report.json").exists());
+        assert!(r["replay"].as_str().unwrap().starts_with("synod run --replay "));
+        assert!(!r["nemesis"]["faults"].as_array().unwrap().is_empty());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_node_that_cannot_come_back_is_reported_and_the_history_still_checked() {
+    // A node command that works once per data dir and then fails.
+    let cmd = format!(
+        "sh -c 'test -e \"$SYNOD_DATA_DIR/once\" && exit 7; touch \"$SYNOD_DATA_DIR/once\"; exec {} node'",
+        env!("CARGO_BIN_EXE_synod")
+    );
+    let (dir, events, out) = scripted(
+        "cantrestart",
+        "1.5",
+        "{\"at_s\":0.3,\"action\":\"kill\",\"nodes\":[2]}\n{\"at_s\":0.6,\"action\":\"restart\",\"nodes\":[2]}\n",
+        &["--node-cmd", &cmd, "--final-s", "2"],
+    );
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("final phase: n2 is down"), "{err}");
+    assert!(process_events(&events, 2).iter().any(|e| e["status"] == "exit 7"));
+    assert!(latest(&dir).join("report.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
