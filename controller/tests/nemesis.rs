@@ -76,16 +76,22 @@ fn between_nodes(m: &Msg) -> bool {
     m.send["src"] != m.send["dest"]
 }
 
+/// A 2 s run with one network fault on from 0.3 s to 1.3 s: `on` is the action's JSON
+/// fields (after `"at_s"`), `off` the action that ends it. Returns the events and the times
+/// the fault went on and off.
+fn fault_window(name: &str, on: &str, off: &str) -> (PathBuf, Vec<Value>, u64, u64) {
+    let schedule = format!("{{\"at_s\":0.3,{on}}}\n{{\"at_s\":1.3,\"action\":\"{off}\"}}\n");
+    let (dir, events, out) = scripted(name, "2", &schedule, &[]);
+    assert_exit(&out, 0);
+    let on_name = &on[on.find(":\"").unwrap() + 2..];
+    let on_name = &on_name[..on_name.find('"').unwrap()];
+    let (t_on, t_off) = (action_t(&events, on_name), action_t(&events, off));
+    (dir, events, t_on, t_off)
+}
+
 #[test]
 fn loss_drops_the_given_share_of_messages_only_while_on() {
-    let (dir, events, out) = scripted(
-        "loss",
-        "2",
-        "{\"at_s\":0.3,\"action\":\"loss\",\"p\":0.5}\n{\"at_s\":1.5,\"action\":\"loss-off\"}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let (on, off) = (action_t(&events, "loss"), action_t(&events, "loss-off"));
+    let (dir, events, on, off) = fault_window("loss", "\"action\":\"loss\",\"p\":0.5", "loss-off");
     let msgs = messages(&events);
     let in_window: Vec<&Msg> =
         msgs.values().filter(|m| between_nodes(m) && (on..off).contains(&sent_at(m))).collect();
@@ -98,15 +104,8 @@ fn loss_drops_the_given_share_of_messages_only_while_on() {
 
 #[test]
 fn delay_holds_every_message_while_on() {
-    let (dir, events, out) = scripted(
-        "delay",
-        "2",
-        "{\"at_s\":0.3,\"action\":\"delay\",\"dist\":\"constant\",\"mean_ms\":30}\n\
-         {\"at_s\":1.2,\"action\":\"delay-off\"}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let (on, off) = (action_t(&events, "delay"), action_t(&events, "delay-off"));
+    let (dir, events, on, off) =
+        fault_window("delay", "\"action\":\"delay\",\"dist\":\"constant\",\"mean_ms\":30", "delay-off");
     let msgs = messages(&events);
     let delayed: Vec<u64> = msgs
         .values()
@@ -126,14 +125,7 @@ fn delay_holds_every_message_while_on() {
 
 #[test]
 fn duplicate_delivers_messages_twice() {
-    let (dir, events, out) = scripted(
-        "dup",
-        "2",
-        "{\"at_s\":0.3,\"action\":\"duplicate\",\"p\":1.0}\n{\"at_s\":1.2,\"action\":\"duplicate-off\"}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let (on, off) = (action_t(&events, "duplicate"), action_t(&events, "duplicate-off"));
+    let (dir, events, on, off) = fault_window("dup", "\"action\":\"duplicate\",\"p\":1.0", "duplicate-off");
     let msgs = messages(&events);
     let window: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
     let twice = window.iter().filter(|m| m.recvs.len() == 2).count();
@@ -159,14 +151,8 @@ fn overtakes(msgs: &[&Msg]) -> usize {
 
 #[test]
 fn reorder_lets_later_messages_overtake() {
-    let (dir, events, out) = scripted(
-        "reorder",
-        "2",
-        "{\"at_s\":0.3,\"action\":\"reorder\",\"p\":0.5,\"max_ms\":40}\n{\"at_s\":1.2,\"action\":\"reorder-off\"}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let (on, off) = (action_t(&events, "reorder"), action_t(&events, "reorder-off"));
+    let (dir, events, on, off) =
+        fault_window("reorder", "\"action\":\"reorder\",\"p\":0.5,\"max_ms\":40", "reorder-off");
     let msgs = messages(&events);
     let during: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
     let after: Vec<&Msg> = msgs.values().filter(|m| sent_at(m) > off + 100_000).collect();

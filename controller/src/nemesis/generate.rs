@@ -97,24 +97,10 @@ fn window(
         busy.retain(|(until, _)| *until > at);
         let gap = (len as f64 * between(rng, 0.0, 0.1)) as u64 + 1;
         match kind {
-            FaultKind::Loss => {
-                out.push((at, START, Action::Loss { p: cfg.loss }));
-                out.push((end, END, Action::LossOff));
-                tracks.swap_remove(i);
-            }
-            FaultKind::Delay => {
-                out.push((at, START, Action::Delay { dist: cfg.delay_dist, mean_ms: cfg.delay_ms }));
-                out.push((end, END, Action::DelayOff));
-                tracks.swap_remove(i);
-            }
-            FaultKind::Duplicate => {
-                out.push((at, START, Action::Duplicate { p: cfg.duplicate }));
-                out.push((end, END, Action::DuplicateOff));
-                tracks.swap_remove(i);
-            }
-            FaultKind::Reorder => {
-                out.push((at, START, Action::Reorder { p: cfg.reorder, max_ms: cfg.reorder_ms }));
-                out.push((end, END, Action::ReorderOff));
+            FaultKind::Loss | FaultKind::Delay | FaultKind::Duplicate | FaultKind::Reorder => {
+                let (on, off) = net_fault(cfg, kind);
+                out.push((at, START, on));
+                out.push((end, END, off));
                 tracks.swap_remove(i);
             }
             FaultKind::Partition => {
@@ -165,6 +151,19 @@ fn window(
                 tracks[i].1 = until + gap;
             }
         }
+    }
+}
+
+/// The actions that turn a whole-window network fault on and off.
+fn net_fault(cfg: &NemesisConfig, kind: FaultKind) -> (Action, Action) {
+    match kind {
+        FaultKind::Loss => (Action::Loss { p: cfg.loss }, Action::LossOff),
+        FaultKind::Delay => (Action::Delay { dist: cfg.delay_dist, mean_ms: cfg.delay_ms }, Action::DelayOff),
+        FaultKind::Duplicate => (Action::Duplicate { p: cfg.duplicate }, Action::DuplicateOff),
+        FaultKind::Reorder => {
+            (Action::Reorder { p: cfg.reorder, max_ms: cfg.reorder_ms }, Action::ReorderOff)
+        }
+        other => unreachable!("{other} is not a whole-window network fault"),
     }
 }
 

@@ -16,8 +16,10 @@ pub struct Tuning {
     pub backoff_max_ms: u64,
     /// A proposal gives up (error `gave_up`) after this many ballots.
     pub max_attempts: u32,
-    /// `decided` is re-sent to a learner that has not acknowledged it after this long.
+    /// `decided` is re-sent to a learner that has not acknowledged it after this long, then
+    /// after twice as long, and so on up to `decided_retry_max_ms`.
     pub decided_retry_ms: u64,
+    pub decided_retry_max_ms: u64,
     /// `decided` is re-sent at most this many times per learner.
     pub decided_max_retries: u32,
     /// Open proposals on this node at most; more are refused with error `busy`.
@@ -37,6 +39,7 @@ impl Default for Tuning {
             backoff_max_ms: 500,
             max_attempts: 200,
             decided_retry_ms: 100,
+            decided_retry_max_ms: 2_000,
             decided_max_retries: 100,
             max_proposals: 10_000,
             seed: 0,

@@ -280,7 +280,7 @@ impl Proposer {
                 continue;
             }
             a.retries += 1;
-            a.next_us = now_us + config.tuning.decided_retry_ms * 1000;
+            a.next_us = now_us + decided_retry_us(config, a.retries);
             let decided = Msg::Decided(Decided { instance, value: a.value.clone() });
             for &learner in &a.pending {
                 fx.send(learner, decided.clone());
@@ -290,6 +290,15 @@ impl Proposer {
             self.announcements.remove(&instance);
         }
     }
+}
+
+/// The wait before re-send number `retries + 1` of `decided`: doubling from
+/// `decided_retry_ms`, capped at `decided_retry_max_ms`, so a learner that is down for long
+/// is not flooded.
+fn decided_retry_us(config: &Config, retries: u32) -> u64 {
+    let t = &config.tuning;
+    let doubled = t.decided_retry_ms.saturating_mul(1u64 << retries.min(20));
+    doubled.min(t.decided_retry_max_ms.max(t.decided_retry_ms)) * 1000
 }
 
 impl Default for Proposer {

@@ -233,6 +233,31 @@ fn proposer_decides_on_quorum_of_accepted_answers_and_announces() {
 }
 
 #[test]
+fn decided_resends_back_off_to_a_cap_then_stop() {
+    let mut n = node_with(1, |c| {
+        c.learners = vec![2];
+        c.tuning.decided_max_retries = 8;
+    });
+    n.handle_propose(0, 10, 7, "v".into());
+    n.handle_message(0, 2, promise(7, b(1, 1), None));
+    n.handle_message(0, 3, promise(7, b(1, 1), None));
+    n.handle_message(0, 2, accepted(7, b(1, 1), "v"));
+    n.handle_message(0, 3, accepted(7, b(1, 1), "v"));
+    drain(&mut n);
+    // n2 never answers: re-sends after 100, 200, 400, 800, 1600, then every 2000 ms.
+    let mut at = Vec::new();
+    let mut last = 0;
+    while let Some(t) = n.next_timeout_us() {
+        n.handle_timeout(t);
+        if !sends(&drain(&mut n)).is_empty() {
+            at.push((t - last) / MS);
+            last = t;
+        }
+    }
+    assert_eq!(at, vec![100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+}
+
+#[test]
 fn proposer_retries_with_higher_ballot_after_nack_and_backoff() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "mine".into());
