@@ -200,7 +200,7 @@ fn partitions_cut_links_both_ways_or_one_way_until_healed() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-fn process_events<'a>(events: &'a [Value], node: u64) -> Vec<&'a Value> {
+fn process_events(events: &[Value], node: u64) -> Vec<&Value> {
     events.iter().filter(|e| e["type"] == "process" && e["node"] == node).collect()
 }
 
@@ -440,5 +440,33 @@ fn a_node_that_cannot_come_back_is_reported_and_the_history_still_checked() {
     assert!(err.contains("final phase: n2 is down"), "{err}");
     assert!(process_events(&events, 2).iter().any(|e| e["status"] == "exit 7"));
     assert!(latest(&dir).join("report.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn soak_stops_at_the_first_safety_violation_and_says_how_to_replay_it() {
+    let dir = runs_dir("soakbug");
+    let d = dir.to_str().unwrap();
+    let out = synod()
+        .args(["soak", "--runs", "4", "--time-per-run", "2", "--nodes", "3", "--bug", "learn-on-one"])
+        .args(["--seed", "1", "--runs-dir", d, "-q"])
+        .output()
+        .unwrap();
+    assert_exit(&out, 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stopped early: safety violated in run"), "{text}");
+    assert!(text.contains("replay: synod run --replay "), "{text}");
+    let soak = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("soak-"))
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&std::fs::read(soak.join("soak.json")).unwrap()).unwrap();
+    let runs = summary["runs"].as_array().unwrap();
+    let (last, before) = runs.split_last().unwrap();
+    assert_eq!(last["safe"], false, "the soak ended on the unsafe run");
+    assert!(!last["violated"].as_array().unwrap().is_empty());
+    assert!(before.iter().all(|r| r["safe"] == true));
+    assert_eq!(summary["totals"]["safety_violations"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }

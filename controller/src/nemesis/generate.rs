@@ -33,7 +33,8 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
     if cfg.faults.is_empty() {
         return Vec::new();
     }
-    let interval_us = cfg.interval_s * 1e6;
+    // A run shorter than four intervals gets shorter windows, so that it sees faults at all.
+    let interval_us = (cfg.interval_s * 1e6).min(duration_us as f64 / 4.0);
     let mut t = 0u64;
     let mut sat_out = vec![0u32; cfg.faults.len()];
     loop {
@@ -226,6 +227,14 @@ mod tests {
             }
             assert!(state.values().all(|s| *s == "up"), "seed {seed}: {state:?}");
             assert!(!cut);
+        }
+    }
+
+    #[test]
+    fn short_runs_get_shorter_windows_and_still_see_faults() {
+        for seed in 0..100 {
+            let s = generate(&NemesisConfig::default(), 3, 2_000_000, seed);
+            assert!(s.iter().any(|t| FaultKind::started_by(&t.action).is_some()), "seed {seed}");
         }
     }
 

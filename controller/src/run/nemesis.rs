@@ -161,7 +161,7 @@ impl Runner<'_> {
         let f = &self.net.faults;
         let mut parts = Vec::new();
         if f.loss > 0.0 {
-            parts.push(format!("loss {}", f.loss));
+            parts.push(format!("loss {:.2}", f.loss));
         }
         if f.delay != Delay::None {
             parts.push("delay".to_string());

@@ -21,7 +21,7 @@ use synod_node::paxos::rng::Rng;
 use tokio::time::Instant;
 
 pub fn soak_command(args: SoakArgs) -> Result<i32> {
-    if args.time.is_some_and(|t| !(t > 0.0 && t.is_finite())) || !(args.time_per_run >= 0.0) {
+    if args.time.is_some_and(|t| !(t > 0.0 && t.is_finite())) || !(args.time_per_run.is_finite() && args.time_per_run >= 0.0) {
         anyhow::bail!("--time and --time-per-run must be positive numbers of seconds");
     }
     let base = nemesis_config(&args.nemesis)?;
