@@ -19,7 +19,7 @@ pub enum Command {
     Soak(SoakArgs),
     /// Check a recorded run (a run folder, `latest`, or a history.jsonl file).
     Check(CheckArgs),
-    /// List the injectable bugs (mutants) of the built-in node.
+    /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
     #[command(hide = true)]
@@ -177,7 +177,26 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct MutantsArgs {
-    /// Print one mutant name a line.
+    /// Print one mutant name a line, and nothing else.
     #[arg(long)]
     pub list: bool,
+    /// Print each mutant with what it breaks.
+    #[arg(long)]
+    pub describe: bool,
+    /// Hunt only these mutants (comma list; default: all).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Seconds each mutant is hunted, at most (no run starts after it is spent).
+    #[arg(long, default_value_t = 120.0)]
+    pub budget_s: f64,
+    /// Seconds of workload in each run.
+    #[arg(long, default_value_t = 5.0)]
+    pub time_per_run: f64,
+    /// Seed of every hunt (each mutant's soak starts from it).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub nemesis: NemesisArgs,
 }

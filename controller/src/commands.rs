@@ -1,6 +1,6 @@
 //! The subcommands: turn parsed arguments into configs, run, and print results.
 
-use crate::cli::{CheckArgs, ClusterArgs, Command, MutantsArgs, NemesisArgs, RunArgs};
+use crate::cli::{CheckArgs, ClusterArgs, Command, NemesisArgs, RunArgs};
 use crate::nemesis::{file, generate, FaultKind, NemesisConfig, Timed};
 use crate::nodes::parse_list;
 use crate::progress::Progress;
@@ -21,7 +21,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Run(args) => run(args, explicit),
         Command::Soak(args) => crate::soak::soak_command(args),
         Command::Check(args) => check(args),
-        Command::Mutants(args) => mutants(args),
+        Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
         Command::Node => unreachable!("handled in main"),
     }
 }
@@ -176,15 +176,4 @@ fn check(args: CheckArgs) -> Result<i32> {
         print!("{}", report.render_text());
     }
     Ok(report.exit_code())
-}
-
-fn mutants(args: MutantsArgs) -> Result<i32> {
-    for bug in Bug::ALL {
-        if args.list {
-            println!("{}", bug.name());
-        } else {
-            println!("{:28} {}", bug.name(), bug.describe());
-        }
-    }
-    Ok(0)
 }

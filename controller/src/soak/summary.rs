@@ -2,6 +2,7 @@
 //! interrupted soak still lists what it did), and the table printed at the end.
 
 use crate::nemesis::{FaultKind, NemesisConfig};
+use crate::run::RunOutcome;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ pub const SOAK_FILE: &str = "soak.json";
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
     pub index: u64,
+    /// Seconds from the soak's start to the end of this run's check.
+    pub ended_s: f64,
     pub run_id: String,
     pub path: PathBuf,
     pub seed: u64,
@@ -44,6 +47,35 @@ pub struct Totals {
     pub actions: BTreeMap<FaultKind, u64>,
 }
 
+impl RunRecord {
+    pub fn new(
+        index: u64,
+        seed: u64,
+        nemesis: NemesisConfig,
+        outcome: &RunOutcome,
+        ended_s: f64,
+    ) -> RunRecord {
+        let report = &outcome.report;
+        RunRecord {
+            index,
+            ended_s,
+            run_id: outcome.run_id.clone(),
+            path: outcome.run_dir.clone(),
+            seed,
+            nemesis,
+            verdict: report.verdict.name().to_string(),
+            exit_code: report.exit_code(),
+            safe: report.safe,
+            live: report.live,
+            violated: report.safety.iter().filter(|r| !r.ok).map(|r| r.rule.clone()).collect(),
+            decisions: report.figures.decisions,
+            exercised: outcome.exercised.clone(),
+            final_errors: outcome.final_errors.clone(),
+            replay: format!("synod run --replay {}", outcome.run_dir.display()),
+        }
+    }
+}
+
 impl Totals {
     pub fn add(&mut self, r: &RunRecord) {
         self.runs += 1;
@@ -62,7 +94,10 @@ impl Totals {
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakSummary {
     pub soak_id: String,
+    pub path: PathBuf,
     pub seed: u64,
+    /// The mutant every run ran, if any.
+    pub bug: Option<String>,
     pub command_line: Vec<String>,
     pub started_at: String,
     /// Why the soak ended before its planned runs or time, if it did.
@@ -85,7 +120,8 @@ impl SoakSummary {
     pub fn render(&self) -> String {
         let t = &self.totals;
         let mut out = String::new();
-        let _ = writeln!(out, "soak {} (seed {})", self.soak_id, self.seed);
+        let bug = self.bug.as_deref().map(|b| format!(", mutant {b}")).unwrap_or_default();
+        let _ = writeln!(out, "soak {} (seed {}{bug})", self.soak_id, self.seed);
         let _ = writeln!(
             out,
             "  runs {}   decisions {}   safety violations {}   liveness failures {}",
