@@ -84,7 +84,7 @@ pub struct ClusterArgs {
 #[derive(Args, Debug, Clone)]
 pub struct NemesisArgs {
     /// Faults to inject, a comma list: loss, delay, duplicate, reorder, partition, kill,
-    /// pause, kill-all; or `all`, or `none`.
+    /// pause, kill-all, crash-point; or `all`, or `none`.
     #[arg(long, default_value = "all")]
     pub nemesis: String,
     /// Mean length in seconds of each fault window and each calm window (they alternate).
@@ -114,6 +114,10 @@ pub struct NemesisArgs {
     /// Mean time a paused (SIGSTOPped) node stays paused.
     #[arg(long, default_value_t = 800.0)]
     pub pause_ms: f64,
+    /// While `crash-point` is on: probability that a node sending the chosen message type
+    /// is killed right after it.
+    #[arg(long, default_value_t = 0.05)]
+    pub crash_p: f64,
 }
 
 #[derive(Args, Debug, Clone)]

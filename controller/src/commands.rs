@@ -38,6 +38,7 @@ pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
         reorder_ms: a.reorder_ms,
         down_ms: a.down_ms,
         pause_ms: a.pause_ms,
+        crash_p: a.crash_p,
     };
     cfg.validate().map_err(anyhow::Error::msg)?;
     Ok(cfg)

@@ -8,7 +8,9 @@
 //!
 //! It behaves like a real client: an op with no answer within the op timeout ends `info`
 //! (its outcome is unknown); an instance whose ops all ended without a decision is invoked
-//! again with a new op, and in the final phase every instance that some learner has not
+//! again with a new op. A client is bound to its node, as Jepsen's are: when the node
+//! crashes, the client waits for it to come back (at most an op timeout) and retries the
+//! instance there, which is what makes a restarted proposer take up its old instances; and in the final phase every instance that some learner has not
 //! learned is invoked again until all have (a proposer that knows the decision answers at
 //! once and re-announces it to the learners). Like the core, it performs no I/O: the run
 //! loop sends its invocations and feeds it the answers.
@@ -84,6 +86,9 @@ pub struct Workload {
     in_flight: BTreeMap<InstanceId, Instance>,
     /// Those of them not yet decided (they count against the concurrency).
     undecided: usize,
+    /// Instances whose last op ended because its node crashed: retried on that node when it
+    /// is back, or anywhere after the deadline. (node, instance, deadline)
+    waiting: Vec<(NodeId, InstanceId, u64)>,
     /// Instances invoked but not yet learned by every learner, with who learned them.
     unlearned: BTreeMap<InstanceId, BTreeSet<NodeId>>,
     pub stats: WorkloadStats,
@@ -100,6 +105,7 @@ impl Workload {
             ops: HashMap::new(),
             in_flight: BTreeMap::new(),
             undecided: 0,
+            waiting: Vec::new(),
             unlearned: BTreeMap::new(),
             stats: WorkloadStats::default(),
         }
@@ -178,20 +184,46 @@ impl Workload {
         let inst = self.in_flight.get_mut(&instance).expect("an open op's instance is in flight");
         inst.open_ops -= 1;
         if inst.open_ops == 0 {
-            let undecided = !inst.decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty());
-            if undecided && inst.reinvokes < MAX_REINVOKES {
-                // Nobody knows a decision: try again, like a client would, on another proposer.
-                inst.reinvokes += 1;
-                let node = self.pick_proposers(1)[0];
-                self.invoke(now_us, instance, node, out);
+            if matches!(outcome, Outcome::Info(e) if e == "crashed") && self.undecided_and_unlearned(instance)
+            {
+                // The client waits for its node to come back, then tries again there.
+                self.waiting.push((node, instance, now_us + self.cfg.op_timeout_us));
             } else {
-                let inst = self.in_flight.remove(&instance).expect("just seen");
-                if !inst.decided {
-                    self.undecided -= 1;
-                }
+                self.retry(now_us, instance, None, out);
             }
         }
         Some((instance, node))
+    }
+
+    /// Nobody knows a decision for `instance`.
+    fn undecided_and_unlearned(&self, instance: InstanceId) -> bool {
+        let decided = self.in_flight.get(&instance).is_none_or(|i| i.decided);
+        !decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty())
+    }
+
+    /// An instance whose ops all ended: invoked again (on `node`, or a random proposer) if
+    /// nobody knows a decision and it has retries left; retired otherwise.
+    fn retry(&mut self, now_us: u64, instance: InstanceId, node: Option<NodeId>, out: &mut Vec<Invoke>) {
+        let retries_left = self.in_flight.get(&instance).is_some_and(|i| i.reinvokes < MAX_REINVOKES);
+        if self.undecided_and_unlearned(instance) && retries_left {
+            self.in_flight.get_mut(&instance).expect("checked").reinvokes += 1;
+            let node = node.unwrap_or_else(|| self.pick_proposers(1)[0]);
+            self.invoke(now_us, instance, node, out);
+        } else if let Some(inst) = self.in_flight.remove(&instance) {
+            if !inst.decided {
+                self.undecided -= 1;
+            }
+        }
+    }
+
+    /// `node` is up again (connected and initialised): retry the instances its clients were
+    /// waiting to retry there.
+    pub fn node_up(&mut self, now_us: u64, node: NodeId, out: &mut Vec<Invoke>) {
+        let (mine, others): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|w| w.0 == node);
+        self.waiting = others;
+        for (_, instance, _) in mine {
+            self.retry(now_us, instance, Some(node), out);
+        }
     }
 
     fn mark_decided(&mut self, instance: InstanceId) {
@@ -242,6 +274,12 @@ impl Workload {
             if let Some((instance, node)) = self.complete(now_us, op, &Outcome::Info("timeout".into()), out) {
                 expired.push((op, instance, node));
             }
+        }
+        // Clients whose node did not come back in time try elsewhere.
+        let (late, waiting): (Vec<_>, Vec<_>) = self.waiting.drain(..).partition(|w| w.2 <= now_us);
+        self.waiting = waiting;
+        for (_, instance, _) in late {
+            self.retry(now_us, instance, None, out);
         }
         expired
     }
@@ -346,7 +384,7 @@ mod tests {
 
     #[test]
     fn ops_on_a_node_that_exited_end_info_at_once() {
-        let mut w = Workload::new(cfg(), 1);
+        let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
         let mut out = Vec::new();
         w.fill(0, &mut out);
         let node = out[0].node;
@@ -356,6 +394,30 @@ mod tests {
         assert_eq!(ended.len(), on_node);
         assert_eq!(w.stats.info as usize, on_node);
         assert!(w.node_exited(6, node, &mut again).is_empty(), "each op ends once");
+        // The instances only that node was proposing wait for it, then are retried there.
+        let alone: Vec<InstanceId> = out
+            .iter()
+            .filter(|i| i.node == node && out.iter().filter(|j| j.instance == i.instance).count() == 1)
+            .map(|i| i.instance)
+            .collect();
+        assert!(!alone.is_empty());
+        assert!(again.is_empty(), "nothing retried while the node is down");
+        w.node_up(10, node, &mut again);
+        assert_eq!(again.iter().map(|i| i.instance).collect::<Vec<_>>(), alone);
+        assert!(again.iter().all(|i| i.node == node));
+    }
+
+    #[test]
+    fn a_client_whose_node_stays_down_retries_elsewhere_after_the_op_timeout() {
+        let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        let node = out[0].node;
+        let mut again = Vec::new();
+        w.node_exited(5, node, &mut again);
+        assert!(again.is_empty());
+        w.expire(5 + 1_000, &mut again);
+        assert!(again.iter().any(|i| i.instance == out[0].instance), "retried after the deadline");
     }
 
     #[test]

@@ -470,3 +470,83 @@ fn soak_stops_at_the_first_safety_violation_and_says_how_to_replay_it() {
     assert_eq!(summary["totals"]["safety_violations"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The bench's power to catch bugs must not regress: three fast mutants are each caught
+/// within a small budget, and the correct protocol, soaked as long, shows no violation.
+#[test]
+fn mutant_hunt_catches_three_fast_mutants_and_clears_the_correct_protocol() {
+    let dir = runs_dir("hunt");
+    let d = dir.to_str().unwrap();
+    let out = synod()
+        .args(["mutants", "--only", "learn-on-one,minority-quorum,ignore-promised-value"])
+        .args([
+            "--budget-s",
+            "20",
+            "--time-per-run",
+            "2",
+            "--nodes",
+            "3",
+            "--seed",
+            "1",
+            "--runs-dir",
+            d,
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let hunt_dir = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("mutants-"))
+        .unwrap();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(hunt_dir.join("mutants.json")).unwrap()).unwrap();
+    let hunts = report["hunts"].as_array().unwrap();
+    assert_eq!(hunts.len(), 3);
+    for h in hunts {
+        assert_eq!(h["caught"], true, "{h}");
+        assert!(h["seconds_to_catch"].as_f64().unwrap() <= 25.0, "{h}");
+        assert!(!h["rules"].as_array().unwrap().is_empty());
+        let run = PathBuf::from(h["run"].as_str().unwrap());
+        let meta: Value = serde_json::from_slice(&std::fs::read(run.join("meta.json")).unwrap()).unwrap();
+        assert_eq!(meta["config"]["tuning"]["bug"], h["mutant"], "the run ran that mutant");
+    }
+    let control = &report["control"];
+    assert_eq!(control["safety_violations"], 0, "{control}");
+    assert!(control["runs"].as_u64().unwrap() >= 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("caught 3 of 3"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn crash_point_kills_a_node_right_after_it_sends_the_chosen_message() {
+    let (dir, events, out) = scripted(
+        "crashpoint",
+        "2",
+        "{\"at_s\":0.3,\"action\":\"crash-point\",\"msg\":\"accept\",\"p\":0.5,\"down_ms\":100}\n\
+         {\"at_s\":1.5,\"action\":\"crash-point-off\"}\n",
+        &[],
+    );
+    assert_exit(&out, 0);
+    let kills: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i]["type"] == "nemesis" && events[i]["action"] == "kill")
+        .collect();
+    assert!(kills.len() >= 2, "{} crash-point kills", kills.len());
+    for &i in &kills {
+        let kill = &events[i];
+        assert_eq!(kill["trigger"], "accept");
+        let node = &kill["nodes"][0];
+        // The last message the victim sent before its kill was an accept.
+        let last = events[..i].iter().rev().find(|e| e["type"] == "send" && &e["src"] == node).unwrap();
+        assert_eq!(last["body"]["type"], "accept", "{last}");
+        // Nothing it sent after the kill was routed, and it came back as a new process.
+        let next_up = events[i..]
+            .iter()
+            .position(|e| e["type"] == "process" && e["event"] == "up" && &e["node"] == node);
+        let next_up = i + next_up.expect("restarted");
+        assert!(events[i..next_up].iter().all(|e| !(e["type"] == "send" && &e["src"] == node)));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

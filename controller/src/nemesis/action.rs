@@ -69,7 +69,21 @@ pub enum Action {
     },
     /// Ends every fault: links healed, paused nodes resumed, dead nodes restarted.
     HealAll,
+    /// While on, a node that sends a `msg` message (prepare, promise, nack, accept,
+    /// accepted, decided) is SIGKILLed right after it, with probability `p`: a crash at that
+    /// step of the protocol. What it sent after that message is discarded, as if it had
+    /// died before writing it. One such crash at a time; the node restarts after `down_ms`.
+    /// The kill and the restart are recorded with `"trigger": msg`.
+    CrashPoint {
+        msg: String,
+        p: f64,
+        down_ms: f64,
+    },
+    CrashPointOff,
 }
+
+/// The message types a crash point can follow.
+pub const CRASH_POINT_MESSAGES: [&str; 6] = ["prepare", "promise", "nack", "accept", "accepted", "decided"];
 
 impl Action {
     /// The name in the history's `action` field.
@@ -92,6 +106,8 @@ impl Action {
             Action::Cont { .. } => "cont",
             Action::KillAll { .. } => "kill-all",
             Action::HealAll => "heal-all",
+            Action::CrashPoint { .. } => "crash-point",
+            Action::CrashPointOff => "crash-point-off",
         }
     }
 
@@ -119,6 +135,15 @@ impl Action {
             Action::Loss { p } | Action::Duplicate { p } => prob(*p),
             Action::Delay { mean_ms, .. } => ms(*mean_ms),
             Action::Reorder { p, max_ms } => prob(*p).and(ms(*max_ms)),
+            Action::CrashPoint { msg, p, down_ms } => {
+                if !CRASH_POINT_MESSAGES.contains(&msg.as_str()) {
+                    return Err(format!(
+                        "msg `{msg}`: a crash point follows one of {}",
+                        CRASH_POINT_MESSAGES.join(", ")
+                    ));
+                }
+                prob(*p).and(ms(*down_ms))
+            }
             Action::Partition { components, cut, .. } => {
                 for group in components {
                     ids(group)?;
@@ -183,6 +208,8 @@ mod tests {
             Action::Cont { nodes: vec![3] },
             Action::KillAll { nodes: vec![1, 2, 3] },
             Action::HealAll,
+            Action::CrashPoint { msg: "accept".into(), p: 0.05, down_ms: 200.0 },
+            Action::CrashPointOff,
         ];
         for a in all {
             let v = serde_json::to_value(&a).unwrap();
@@ -200,6 +227,8 @@ mod tests {
             .validate(3)
             .is_err());
         assert!(Action::Kill { nodes: vec![3] }.validate(3).is_ok());
+        let bad = Action::CrashPoint { msg: "hello".into(), p: 0.1, down_ms: 1.0 };
+        assert!(bad.validate(3).unwrap_err().contains("msg `hello`"));
     }
 
     #[test]

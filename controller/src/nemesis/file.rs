@@ -96,8 +96,13 @@ pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<T
                     .ok_or_else(|| at("nemesis event without `t`".into()))?;
                 obj.remove("type");
                 obj.remove("t");
+                // A crash point's kills and restarts are recorded with their trigger and
+                // replayed as they happened; the crash point itself is not replayed.
+                obj.remove("trigger");
                 let action = parse_action(obj, nodes).map_err(at)?;
-                out.push(Timed { at_us: t.saturating_sub(start), action });
+                if !matches!(action, Action::CrashPoint { .. } | Action::CrashPointOff) {
+                    out.push(Timed { at_us: t.saturating_sub(start), action });
+                }
             }
             _ => {}
         }
@@ -155,6 +160,8 @@ mod tests {
 {"type":"nemesis","t":6000,"action":"stop","nodes":[2]}
 {"type":"send","t":6100,"msg":1}
 {"type":"nemesis","t":9000,"action":"cont","nodes":[2]}
+{"type":"nemesis","t":9500,"action":"crash-point","msg":"accept","p":0.1,"down_ms":50}
+{"type":"nemesis","t":9600,"action":"kill","nodes":[3],"trigger":"accept"}
 {"type":"nemesis","t":20000,"action":"heal-all","final":true,"resumed":[],"restarted":[]}
 {"type":"nemesis","t":20"#;
         let s = schedule_from_history(h, "h", 3).unwrap();
@@ -163,6 +170,7 @@ mod tests {
             vec![
                 Timed { at_us: 5000, action: Action::Stop { nodes: vec![2] } },
                 Timed { at_us: 8000, action: Action::Cont { nodes: vec![2] } },
+                Timed { at_us: 8600, action: Action::Kill { nodes: vec![3] } },
             ]
         );
         assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3)

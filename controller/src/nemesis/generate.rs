@@ -3,16 +3,19 @@
 //! faults is on (a coin flip each, but no fault sits out more than two windows in a row),
 //! each starting after a random stagger:
 //!
-//! - network faults (loss, delay, duplicate, reorder) stay on until the window ends;
+//! - network faults (loss, delay, duplicate, reorder) and crash points (a node killed right
+//!   after it sends a message of a random type) stay on until the window ends;
 //! - partitions come and go in episodes of a random shape;
 //! - kill, pause and kill-all act in episodes on random nodes: a minority is killed (or
 //!   paused), kept down for about `down_ms` (`pause_ms`), restarted (resumed), and the next
-//!   episode picks new targets. Episodes never overlap on a node, and a kill-all waits for
-//!   every node to be healthy.
+//!   episode picks new targets. Half the kill episodes flap: the same nodes are killed again
+//!   20-150 ms after their restart, one to three more times, down for a shorter while.
+//!   Episodes never overlap on a node, and a kill-all waits for every node to be healthy.
 //!
 //! Every fault ends with its window, so calm windows are calm. Everything is drawn from the
 //! seed: the same seed and config give the same schedule.
 
+use super::action::CRASH_POINT_MESSAGES;
 use super::shapes::{shuffle, Shape};
 use super::{Action, FaultKind, NemesisConfig, Timed};
 use crate::net::faults::uniform;
@@ -88,25 +91,31 @@ fn window(
         chosen.iter().map(|&k| (k, start + (len as f64 * between(rng, 0.0, 0.25)) as u64)).collect();
     // Process episodes in force: (end, nodes).
     let mut busy: Vec<(u64, Vec<NodeId>)> = Vec::new();
+    // Per track: nodes that flap, and how many more kills they get.
+    let mut flaps: Vec<Flap> = vec![None; tracks.len()];
     for _ in 0..MAX_EPISODES {
         let Some(i) = (0..tracks.len()).min_by_key(|&i| (tracks[i].1, i)) else { break };
         let (kind, at) = tracks[i];
         if at + MIN_EPISODE_US > end {
-            tracks.swap_remove(i);
+            remove_track(&mut tracks, &mut flaps, i);
             continue;
         }
         busy.retain(|(until, _)| *until > at);
         let gap = (len as f64 * between(rng, 0.0, 0.1)) as u64 + 1;
         match kind {
-            FaultKind::Loss | FaultKind::Delay | FaultKind::Duplicate | FaultKind::Reorder => {
-                let (on, off) = net_fault(cfg, kind);
+            FaultKind::Loss
+            | FaultKind::Delay
+            | FaultKind::Duplicate
+            | FaultKind::Reorder
+            | FaultKind::CrashPoint => {
+                let (on, off) = window_fault(cfg, rng, kind);
                 out.push((at, START, on));
                 out.push((end, END, off));
-                tracks.swap_remove(i);
+                remove_track(&mut tracks, &mut flaps, i);
             }
             FaultKind::Partition => {
                 let Some(shape) = Shape::pick(rng, all.len()) else {
-                    tracks.swap_remove(i);
+                    remove_track(&mut tracks, &mut flaps, i);
                     continue;
                 };
                 let until = (at + ((len as f64 * between(rng, 0.3, 0.6)) as u64).max(1)).min(end);
@@ -122,14 +131,23 @@ fn window(
                     tracks[i].1 = busy.iter().map(|(u, _)| *u).min().unwrap_or(at).max(at + 1);
                     continue;
                 }
-                let minority = ((nodes as usize).saturating_sub(1) / 2).max(1);
-                let count = 1 + rng.below(minority.min(healthy.len()) as u64) as usize;
-                let mut targets = healthy;
-                shuffle(rng, &mut targets);
-                targets.truncate(count);
-                targets.sort();
+                // A flapping node is killed again if it is still healthy; otherwise new targets.
+                let flap = flaps[i].take().filter(|(nodes, _)| nodes.iter().all(|n| healthy.contains(n)));
+                let targets = match &flap {
+                    Some((nodes, _)) => nodes.clone(),
+                    None => {
+                        let minority = ((nodes as usize).saturating_sub(1) / 2).max(1);
+                        let count = 1 + rng.below(minority.min(healthy.len()) as u64) as usize;
+                        let mut targets = healthy;
+                        shuffle(rng, &mut targets);
+                        targets.truncate(count);
+                        targets.sort();
+                        targets
+                    }
+                };
                 let mean_ms = if kind == FaultKind::Kill { cfg.down_ms } else { cfg.pause_ms };
-                let until = (at + ((mean_ms * 1000.0 * between(rng, 0.5, 1.5)) as u64).max(1)).min(end);
+                let factor = if flap.is_some() { between(rng, 0.1, 0.4) } else { between(rng, 0.5, 1.5) };
+                let until = (at + ((mean_ms * 1000.0 * factor) as u64).max(1)).min(end);
                 let (on, off) = if kind == FaultKind::Kill {
                     (Action::Kill { nodes: targets.clone() }, Action::Restart { nodes: targets.clone() })
                 } else {
@@ -137,8 +155,22 @@ fn window(
                 };
                 out.push((at, START, on));
                 out.push((until, END, off));
-                busy.push((until, targets));
+                busy.push((until, targets.clone()));
                 tracks[i].1 = until + gap;
+                if kind == FaultKind::Kill {
+                    // Half the kill episodes flap: the same nodes die again 20-150 ms after
+                    // their restart, one to three more times (a crash loop; a crash while
+                    // recovering, when a proposer takes up its old instances again).
+                    let left = match flap {
+                        Some((_, left)) => left - 1,
+                        None if rng.below(2) == 0 => 1 + rng.below(3) as u32,
+                        None => 0,
+                    };
+                    if left > 0 {
+                        flaps[i] = Some((targets, left));
+                        tracks[i].1 = until + (between(rng, 20.0, 150.0) * 1000.0) as u64;
+                    }
+                }
             }
             FaultKind::KillAll => {
                 if let Some(last) = busy.iter().map(|(u, _)| *u).max() {
@@ -155,16 +187,28 @@ fn window(
     }
 }
 
-/// The actions that turn a whole-window network fault on and off.
-fn net_fault(cfg: &NemesisConfig, kind: FaultKind) -> (Action, Action) {
+type Flap = Option<(Vec<NodeId>, u32)>;
+
+fn remove_track(tracks: &mut Vec<(FaultKind, u64)>, flaps: &mut Vec<Flap>, i: usize) {
+    tracks.swap_remove(i);
+    flaps.swap_remove(i);
+}
+
+/// The actions that turn a whole-window fault on and off.
+fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind) -> (Action, Action) {
     match kind {
+        FaultKind::CrashPoint => {
+            let msg = CRASH_POINT_MESSAGES[rng.below(CRASH_POINT_MESSAGES.len() as u64) as usize];
+            let down_ms = cfg.down_ms * between(rng, 0.1, 0.4);
+            (Action::CrashPoint { msg: msg.into(), p: cfg.crash_p, down_ms }, Action::CrashPointOff)
+        }
         FaultKind::Loss => (Action::Loss { p: cfg.loss }, Action::LossOff),
         FaultKind::Delay => (Action::Delay { dist: cfg.delay_dist, mean_ms: cfg.delay_ms }, Action::DelayOff),
         FaultKind::Duplicate => (Action::Duplicate { p: cfg.duplicate }, Action::DuplicateOff),
         FaultKind::Reorder => {
             (Action::Reorder { p: cfg.reorder, max_ms: cfg.reorder_ms }, Action::ReorderOff)
         }
-        other => unreachable!("{other} is not a whole-window network fault"),
+        other => unreachable!("{other} is not a whole-window fault"),
     }
 }
 
@@ -236,6 +280,23 @@ mod tests {
             let s = generate(&NemesisConfig::default(), 3, 2_000_000, seed);
             assert!(s.iter().any(|t| FaultKind::started_by(&t.action).is_some()), "seed {seed}");
         }
+    }
+
+    #[test]
+    fn some_kills_flap_the_same_nodes_right_after_their_restart() {
+        let cfg = NemesisConfig { faults: vec![FaultKind::Kill], ..NemesisConfig::default() };
+        let s = generate(&cfg, 5, 60_000_000, 4);
+        let mut flaps = 0;
+        for (i, t) in s.iter().enumerate() {
+            if let Action::Restart { nodes } = &t.action {
+                let again =
+                    s[i + 1..].iter().find(|n| matches!(&n.action, Action::Kill { nodes: k } if k == nodes));
+                if again.is_some_and(|n| n.at_us - t.at_us <= 150_000) {
+                    flaps += 1;
+                }
+            }
+        }
+        assert!(flaps >= 5, "{flaps} flaps");
     }
 
     #[test]

@@ -30,10 +30,11 @@ pub enum FaultKind {
     Kill,
     Pause,
     KillAll,
+    CrashPoint,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Loss,
         FaultKind::Delay,
         FaultKind::Duplicate,
@@ -42,6 +43,7 @@ impl FaultKind {
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::KillAll,
+        FaultKind::CrashPoint,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +56,7 @@ impl FaultKind {
             FaultKind::Kill => "kill",
             FaultKind::Pause => "pause",
             FaultKind::KillAll => "kill-all",
+            FaultKind::CrashPoint => "crash-point",
         }
     }
 
@@ -68,6 +71,7 @@ impl FaultKind {
             Action::Kill { .. } => FaultKind::Kill,
             Action::Stop { .. } => FaultKind::Pause,
             Action::KillAll { .. } => FaultKind::KillAll,
+            Action::CrashPoint { .. } => FaultKind::CrashPoint,
             _ => return None,
         })
     }
@@ -122,6 +126,9 @@ pub struct NemesisConfig {
     /// Mean time a killed node stays down, and a paused node stays paused.
     pub down_ms: f64,
     pub pause_ms: f64,
+    /// While `crash-point` is on: probability that a node sending the chosen message type
+    /// is killed right after it.
+    pub crash_p: f64,
 }
 
 impl Default for NemesisConfig {
@@ -137,6 +144,7 @@ impl Default for NemesisConfig {
             reorder_ms: 50.0,
             down_ms: 800.0,
             pause_ms: 800.0,
+            crash_p: 0.05,
         }
     }
 }

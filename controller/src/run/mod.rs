@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::Report;
+use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::{Body, Envelope};
 use tokio::net::TcpListener;
@@ -116,6 +117,7 @@ pub async fn run(
         cfg.seed,
     );
     let net = Net::new(cfg.nodes, Faults::default(), cfg.seed);
+    let seed = cfg.seed;
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner {
         cfg,
@@ -134,6 +136,9 @@ pub async fn run(
         final_started: false,
         final_errors: Vec::new(),
         exercised: BTreeMap::new(),
+        crash_point: None,
+        crash_victim: None,
+        rng: Rng::new(seed ^ 0x6372_6173_6870_7421),
     };
     let result = r.drive(shutdown).await;
     // Whatever happened, the nodes stop and the history is closed.
@@ -175,6 +180,12 @@ struct Runner<'p> {
     final_started: bool,
     final_errors: Vec<String>,
     exercised: BTreeMap<FaultKind, u64>,
+    /// The crash point in force: (message type, probability, down time in ms).
+    crash_point: Option<(String, f64, f64)>,
+    /// The node a crash point killed, until its restart: what it still sent is discarded.
+    crash_victim: Option<NodeId>,
+    /// The nemesis's own random choices at run time (crash points).
+    rng: Rng,
 }
 
 impl Runner<'_> {
@@ -306,6 +317,11 @@ impl Runner<'_> {
                 self.net.connect(node, conn, tx);
                 let init = self.init_for(node);
                 self.net.send_direct(node, &Envelope { src: 0, dest: node, body: init });
+                // Clients waiting for this node retry on it (after the init, on the same link).
+                let mut invokes = std::mem::take(&mut self.invokes);
+                self.workload.node_up(self.history.now_us(), node, &mut invokes);
+                self.send_invokes(&mut invokes);
+                self.invokes = invokes;
             }
             Event::Frame { node, env } => self.frame(node, env),
             Event::Malformed { node, frame, error } => {
@@ -359,9 +375,17 @@ impl Runner<'_> {
             self.history.event("error", json!({"node": node, "error": error}));
             return;
         }
+        if self.crash_victim == Some(node)
+            && matches!(self.cluster.state(node), ProcState::Dying | ProcState::Down)
+        {
+            // Sent after its crash point: as if it had died before writing it.
+            self.history.event("discarded", json!({"node": node, "body_type": env.body.type_name()}));
+            return;
+        }
         if env.dest != 0 {
             if env.body.is_paxos() {
                 self.net.route(&self.history, &env);
+                self.maybe_crash(node, env.body.type_name());
             } else {
                 let error = format!("{} frame addressed to n{}", env.body.type_name(), env.dest);
                 self.history.event("error", json!({"node": node, "error": error}));

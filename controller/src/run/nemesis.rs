@@ -6,7 +6,7 @@
 
 use super::Runner;
 use crate::cluster::ProcState;
-use crate::nemesis::{Action, FaultKind};
+use crate::nemesis::{Action, FaultKind, Timed};
 use crate::net::faults::{Delay, Faults, Reorder};
 use nix::sys::signal::Signal;
 use serde_json::json;
@@ -66,13 +66,39 @@ impl Runner<'_> {
             Action::Cont { nodes } => self.signal_all(&nodes, Signal::SIGCONT),
             Action::Restart { nodes } => {
                 for node in nodes {
+                    if self.crash_victim == Some(node) {
+                        self.crash_victim = None;
+                    }
                     self.restart(node);
                 }
             }
             Action::HealAll => {
                 self.heal_everything();
             }
+            Action::CrashPoint { msg, p, down_ms } => self.crash_point = Some((msg, p, down_ms)),
+            Action::CrashPointOff => self.crash_point = None,
         }
+    }
+
+    /// A crash point: `node` just sent a `body_type` message; maybe it dies right now, and
+    /// comes back after the crash point's down time.
+    pub(super) fn maybe_crash(&mut self, node: NodeId, body_type: &str) {
+        let Some((msg, p, down_ms)) = &self.crash_point else { return };
+        if msg != body_type || self.crash_victim.is_some() || self.cluster.state(node) != ProcState::Running {
+            return;
+        }
+        if crate::net::faults::uniform(&mut self.rng) >= *p {
+            return;
+        }
+        let (trigger, down_us) = (msg.clone(), (*down_ms * 1000.0) as u64);
+        self.crash_victim = Some(node);
+        *self.exercised.entry(FaultKind::CrashPoint).or_default() += 1;
+        let now_us = self.history.now_us();
+        self.history.event("nemesis", json!({"action": "kill", "nodes": [node], "trigger": trigger}));
+        self.signal_all(&[node], Signal::SIGKILL);
+        let at_us = now_us.saturating_sub(self.workload_start_us) + down_us;
+        let pos = self.schedule.partition_point(|t| t.at_us <= at_us);
+        self.schedule.insert(pos, Timed { at_us, action: Action::Restart { nodes: vec![node] } });
     }
 
     fn signal_all(&mut self, nodes: &[NodeId], signal: Signal) {
@@ -111,6 +137,8 @@ impl Runner<'_> {
     fn heal_everything(&mut self) -> (Vec<NodeId>, Vec<NodeId>) {
         self.net.faults = Faults::default();
         self.net.flush_delayed(&self.history);
+        self.crash_point = None;
+        self.crash_victim = None;
         let (stopped, down) = self.targets_to_heal();
         self.signal_all(&stopped, Signal::SIGCONT);
         for &node in &down {
@@ -174,6 +202,9 @@ impl Runner<'_> {
         }
         if !f.cut.is_empty() {
             parts.push("partition".to_string());
+        }
+        if let Some((msg, _, _)) = &self.crash_point {
+            parts.push(format!("crash after {msg}"));
         }
         for node in 1..=self.cfg.nodes {
             match self.cluster.state(node) {

@@ -26,6 +26,7 @@ pub fn draw(base: &NemesisConfig, rng: &mut Rng) -> NemesisConfig {
         reorder_ms: scale(base.reorder_ms, 0.2, 3.0),
         down_ms: scale(base.down_ms, 0.25, 2.0),
         pause_ms: scale(base.pause_ms, 0.25, 2.0),
+        crash_p: scale(base.crash_p, 0.25, 3.0).min(0.9),
     };
     let dists = [DelayDist::Constant, DelayDist::Uniform, DelayDist::Exponential];
     NemesisConfig { delay_dist: dists[rng.below(3) as usize], ..nemesis }
