@@ -193,8 +193,8 @@ pub struct MutantsArgs {
     /// Seconds each mutant is hunted, at most (no run starts after it is spent).
     #[arg(long, default_value_t = 120.0)]
     pub budget_s: f64,
-    /// Seconds of workload in each run.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds of workload in each run (short runs: more start-ups, more swarm draws).
+    #[arg(long, default_value_t = 3.0)]
     pub time_per_run: f64,
     /// Seed of every hunt (each mutant's soak starts from it).
     #[arg(long)]

@@ -12,8 +12,10 @@
 //!   20-150 ms after their restart, one to three more times, down for a shorter while.
 //!   Episodes never overlap on a node, and a kill-all waits for every node to be healthy.
 //!
-//! Every fault ends with its window, so calm windows are calm. Everything is drawn from the
-//! seed: the same seed and config give the same schedule.
+//! Half the runs begin with a fault window instead of a calm one, with a crash point (if
+//! enabled) on from the first message: start-up, with fresh round counters and empty logs,
+//! is when nodes are most fragile. Every fault ends with its window, so calm windows are
+//! calm. Everything is drawn from the seed: the same seed and config give the same schedule.
 
 use super::action::CRASH_POINT_MESSAGES;
 use super::shapes::{shuffle, Shape};
@@ -40,8 +42,13 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
     let interval_us = (cfg.interval_s * 1e6).min(duration_us as f64 / 4.0);
     let mut t = 0u64;
     let mut sat_out = vec![0u32; cfg.faults.len()];
+    // Half the runs start in a fault window: start-up, with fresh round counters and empty
+    // logs, is when a node is most fragile. A crash point, if enabled, is on from the start.
+    let mut startup = rng.below(2) == 0;
     loop {
-        t += (interval_us * between(&mut rng, 0.5, 1.5)) as u64; // calm
+        if !startup {
+            t += (interval_us * between(&mut rng, 0.5, 1.5)) as u64; // calm
+        }
         let len = (interval_us * between(&mut rng, 0.5, 1.5)) as u64;
         let end = (t + len).min(duration_us);
         if end <= t || end - t < MIN_WINDOW_US {
@@ -60,7 +67,12 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
         if chosen.is_empty() {
             chosen.push(cfg.faults[rng.below(cfg.faults.len() as u64) as usize]);
         }
-        window(cfg, &mut rng, nodes, t, end, &chosen, &mut out);
+        if startup && cfg.faults.contains(&FaultKind::CrashPoint) && !chosen.contains(&FaultKind::CrashPoint)
+        {
+            chosen.push(FaultKind::CrashPoint);
+        }
+        window(cfg, &mut rng, nodes, t, end, &chosen, startup, &mut out);
+        startup = false;
         t = end;
     }
     // Ends (kind 0) before starts (kind 1) at the same instant.
@@ -82,13 +94,20 @@ fn window(
     start: u64,
     end: u64,
     chosen: &[FaultKind],
+    startup: bool,
     out: &mut Vec<(u64, u8, Action)>,
 ) {
     let len = end - start;
     let all: Vec<NodeId> = (1..=nodes).collect();
     // Tracks still to run: (kind, next episode start).
-    let mut tracks: Vec<(FaultKind, u64)> =
-        chosen.iter().map(|&k| (k, start + (len as f64 * between(rng, 0.0, 0.25)) as u64)).collect();
+    let stagger = |rng: &mut Rng, k: FaultKind| {
+        if startup && k == FaultKind::CrashPoint {
+            0
+        } else {
+            (len as f64 * between(rng, 0.0, 0.25)) as u64
+        }
+    };
+    let mut tracks: Vec<(FaultKind, u64)> = chosen.iter().map(|&k| (k, start + stagger(rng, k))).collect();
     // Process episodes in force: (end, nodes).
     let mut busy: Vec<(u64, Vec<NodeId>)> = Vec::new();
     // Per track: nodes that flap, and how many more kills they get.
@@ -108,7 +127,7 @@ fn window(
             | FaultKind::Duplicate
             | FaultKind::Reorder
             | FaultKind::CrashPoint => {
-                let (on, off) = window_fault(cfg, rng, kind);
+                let (on, off) = window_fault(cfg, rng, kind, startup);
                 out.push((at, START, on));
                 out.push((end, END, off));
                 remove_track(&mut tracks, &mut flaps, i);
@@ -195,10 +214,19 @@ fn remove_track(tracks: &mut Vec<(FaultKind, u64)>, flaps: &mut Vec<Flap>, i: us
 }
 
 /// The actions that turn a whole-window fault on and off.
-fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind) -> (Action, Action) {
+fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind, startup: bool) -> (Action, Action) {
     match kind {
         FaultKind::CrashPoint => {
-            let msg = CRASH_POINT_MESSAGES[rng.below(CRASH_POINT_MESSAGES.len() as u64) as usize];
+            // The persistence points (promise, accept, accepted) twice as often as the rest;
+            // at start-up, a proposer's commitment (accept) or an acceptor's (promise).
+            const WEIGHTED: [&str; 9] = [
+                "prepare", "promise", "promise", "nack", "accept", "accept", "accepted", "accepted",
+                "decided",
+            ];
+            const STARTUP: [&str; 2] = ["promise", "accept"];
+            let pool: &[&str] = if startup { &STARTUP } else { &WEIGHTED };
+            let msg = pool[rng.below(pool.len() as u64) as usize];
+            debug_assert!(CRASH_POINT_MESSAGES.contains(&msg));
             let down_ms = cfg.down_ms * between(rng, 0.1, 0.4);
             (Action::CrashPoint { msg: msg.into(), p: cfg.crash_p, down_ms }, Action::CrashPointOff)
         }

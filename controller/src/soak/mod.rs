@@ -134,6 +134,8 @@ pub async fn soak(
         let nemesis = swarm::draw(&plan.base, &mut rng);
         let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, run_seed)?;
         cfg.quiet = true;
+        // The workload is drawn too: contention from 1 (no duelling) to `--contention`.
+        cfg.contention = 1 + rng.below(plan.cluster.contention.max(1)) as usize;
         let schedule = generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed);
         let t = &summary.totals;
         progress.set_prefix(format!(
