@@ -25,6 +25,15 @@ fn scripted(name: &str, time_s: &str, schedule: &str, extra: &[&str]) -> (PathBu
     (dir, events, out)
 }
 
+/// The folder under `dir` whose name starts with `prefix` (a soak's or a hunt's).
+fn folder_with_prefix(dir: &Path, prefix: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}* folder in {}", dir.display()))
+}
+
 fn assert_exit(out: &Output, code: i32) {
     assert_eq!(
         out.status.code(),
@@ -403,11 +412,7 @@ fn soak_runs_swarm_nemeses_back_to_back_and_lists_them() {
     assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("runs 2") && text.contains("safety violations 0"), "{text}");
-    let soak = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("soak-"))
-        .unwrap();
+    let soak = folder_with_prefix(&dir, "soak-");
     let summary: Value = serde_json::from_slice(&std::fs::read(soak.join("soak.json")).unwrap()).unwrap();
     assert_eq!(summary["totals"]["runs"], 2);
     let runs = summary["runs"].as_array().unwrap();
@@ -456,11 +461,7 @@ fn soak_stops_at_the_first_safety_violation_and_says_how_to_replay_it() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("stopped early: safety violated in run"), "{text}");
     assert!(text.contains("replay: synod run --replay "), "{text}");
-    let soak = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("soak-"))
-        .unwrap();
+    let soak = folder_with_prefix(&dir, "soak-");
     let summary: Value = serde_json::from_slice(&std::fs::read(soak.join("soak.json")).unwrap()).unwrap();
     let runs = summary["runs"].as_array().unwrap();
     let (last, before) = runs.split_last().unwrap();
@@ -495,11 +496,7 @@ fn mutant_hunt_catches_three_fast_mutants_and_clears_the_correct_protocol() {
         .output()
         .unwrap();
     assert_exit(&out, 0);
-    let hunt_dir = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("mutants-"))
-        .unwrap();
+    let hunt_dir = folder_with_prefix(&dir, "mutants-");
     let report: Value =
         serde_json::from_slice(&std::fs::read(hunt_dir.join("mutants.json")).unwrap()).unwrap();
     let hunts = report["hunts"].as_array().unwrap();

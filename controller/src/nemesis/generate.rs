@@ -71,7 +71,7 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
         {
             chosen.push(FaultKind::CrashPoint);
         }
-        window(cfg, &mut rng, nodes, t, end, &chosen, startup, &mut out);
+        window(cfg, &mut rng, nodes, (t, end), &chosen, startup, &mut out);
         startup = false;
         t = end;
     }
@@ -91,8 +91,7 @@ fn window(
     cfg: &NemesisConfig,
     rng: &mut Rng,
     nodes: u32,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
     chosen: &[FaultKind],
     startup: bool,
     out: &mut Vec<(u64, u8, Action)>,
