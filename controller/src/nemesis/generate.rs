@@ -12,10 +12,11 @@
 //!   20-150 ms after their restart, one to three more times, down for a shorter while.
 //!   Episodes never overlap on a node, and a kill-all waits for every node to be healthy.
 //!
-//! Half the runs begin with a fault window instead of a calm one, with a crash point (if
-//! enabled) on from the first message: start-up, with fresh round counters and empty logs,
-//! is when nodes are most fragile. Every fault ends with its window, so calm windows are
-//! calm. Everything is drawn from the seed: the same seed and config give the same schedule.
+//! A run with crash points, and half the others, begins with a fault window instead of a
+//! calm one, with the crash point (if enabled) on from the first message and following
+//! `accept`: start-up, with fresh round counters and empty logs, is when nodes are most
+//! fragile. Every fault ends with its window, so calm windows are calm. Everything is drawn
+//! from the seed: the same seed and config give the same schedule.
 
 use super::action::CRASH_POINT_MESSAGES;
 use super::shapes::{shuffle, Shape};
@@ -42,9 +43,10 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
     let interval_us = (cfg.interval_s * 1e6).min(duration_us as f64 / 4.0);
     let mut t = 0u64;
     let mut sat_out = vec![0u32; cfg.faults.len()];
-    // Half the runs start in a fault window: start-up, with fresh round counters and empty
-    // logs, is when a node is most fragile. A crash point, if enabled, is on from the start.
-    let mut startup = rng.below(2) == 0;
+    // Start-up, with fresh round counters and empty logs, is when a node is most fragile:
+    // a run with crash points, and half the others, starts in a fault window, with a crash
+    // point (if enabled) on from the first message.
+    let mut startup = cfg.faults.contains(&FaultKind::CrashPoint) || rng.below(2) == 0;
     loop {
         if !startup {
             t += (interval_us * between(&mut rng, 0.5, 1.5)) as u64; // calm
@@ -216,18 +218,20 @@ fn remove_track(tracks: &mut Vec<(FaultKind, u64)>, flaps: &mut Vec<Flap>, i: us
 fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind, startup: bool) -> (Action, Action) {
     match kind {
         FaultKind::CrashPoint => {
-            // The persistence points (promise, accept, accepted) twice as often as the rest;
-            // at start-up, a proposer's commitment (accept) or an acceptor's (promise).
+            // The persistence points (promise, accept, accepted) twice as often as the rest.
             const WEIGHTED: [&str; 9] = [
                 "prepare", "promise", "promise", "nack", "accept", "accept", "accepted", "accepted",
                 "decided",
             ];
-            const STARTUP: [&str; 2] = ["promise", "accept"];
-            let pool: &[&str] = if startup { &STARTUP } else { &WEIGHTED };
-            let msg = pool[rng.below(pool.len() as u64) as usize];
+            // At start-up: right after a proposer's first `accept`, at least one time in five.
+            let (msg, p) = if startup {
+                ("accept", cfg.crash_p.max(0.2))
+            } else {
+                (WEIGHTED[rng.below(WEIGHTED.len() as u64) as usize], cfg.crash_p)
+            };
             debug_assert!(CRASH_POINT_MESSAGES.contains(&msg));
             let down_ms = cfg.down_ms * between(rng, 0.1, 0.4);
-            (Action::CrashPoint { msg: msg.into(), p: cfg.crash_p, down_ms }, Action::CrashPointOff)
+            (Action::CrashPoint { msg: msg.into(), p, down_ms }, Action::CrashPointOff)
         }
         FaultKind::Loss => (Action::Loss { p: cfg.loss }, Action::LossOff),
         FaultKind::Delay => (Action::Delay { dist: cfg.delay_dist, mean_ms: cfg.delay_ms }, Action::DelayOff),
