@@ -149,6 +149,23 @@ fn two_runs_side_by_side_share_nothing() {
 }
 
 #[test]
+fn mutants_list_prints_one_name_a_line_and_bug_is_recorded() {
+    let out = run_ok(&["mutants", "--list"]);
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert!(names.iter().all(|n| !n.contains(' ')), "{names:?}");
+    assert!(names.contains(&"ballot-reuse-after-restart".to_string()));
+    let (dir, events) =
+        short_run("bug", &["--bug", "learn-on-one", "--bug-nodes", "1,2", "--nemesis", "none"]);
+    assert_eq!(events[0]["bug"], "volatile-acceptor");
+    assert_eq!(events[0]["bug_nodes"], serde_json::json!([1, 2]));
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(latest(&dir).join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["config"]["tuning"]["bug"], "volatile-acceptor");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_flags_exit_2_with_a_clear_error() {
     let out = synod().args(["run", "--acceptors", "n9", "--nodes", "3"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -162,6 +179,8 @@ fn bad_flags_exit_2_with_a_clear_error() {
         (vec!["run", "--replay", "latest", "--nodes", "3"], "cannot be combined with --nodes"),
         (vec!["run", "--replay", "/nonexistent/run"], "--replay: cannot read /nonexistent/run/meta.json"),
         (vec!["run", "--schedule", "/nonexistent/s.jsonl"], "cannot read /nonexistent/s.jsonl"),
+        (vec!["mutants", "--only", "off-by-one"], "--only"),
+        (vec!["mutants", "--bug", "learn-on-one"], "sets --bug itself"),
     ] {
         let out = synod().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
