@@ -134,8 +134,9 @@ pub async fn soak(
         let nemesis = swarm::draw(&plan.base, &mut rng);
         let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, run_seed)?;
         cfg.quiet = true;
-        // The workload is drawn too: contention from 1 (no duelling) to `--contention`.
-        cfg.contention = 1 + rng.below(plan.cluster.contention.max(1)) as usize;
+        // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
+        // less one, so that its mean is `--contention`.
+        cfg.contention = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
         let schedule = generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed);
         let t = &summary.totals;
         progress.set_prefix(format!(
