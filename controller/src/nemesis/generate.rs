@@ -223,9 +223,10 @@ fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind, startup: bo
                 "prepare", "promise", "promise", "nack", "accept", "accept", "accepted", "accepted",
                 "decided",
             ];
-            // At start-up: right after a proposer's first `accept`, at least one time in five.
+            // At start-up: every time, right after a proposer's first `accept` message (one
+            // victim at a time).
             let (msg, p) = if startup {
-                ("accept", cfg.crash_p.max(0.2))
+                ("accept", 1.0)
             } else {
                 (WEIGHTED[rng.below(WEIGHTED.len() as u64) as usize], cfg.crash_p)
             };
