@@ -19,6 +19,10 @@ pub enum Command {
     Soak(SoakArgs),
     /// Check a recorded run (a run folder, `latest`, or a history.jsonl file).
     Check(CheckArgs),
+    /// One line a recorded run: time, id, seed, nodes, faults, mutant, verdict, decisions, p99.
+    Ls(LsArgs),
+    /// A run's summary and first anomaly; one instance as a message diagram; or its events.
+    Show(ShowArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
@@ -165,6 +169,37 @@ pub struct SoakArgs {
     /// Go on after a safety violation instead of stopping at the first.
     #[arg(long)]
     pub keep_going: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// The folder of runs.
+    #[arg(default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A run folder, `latest`, or a run id under --runs-dir.
+    pub run: PathBuf,
+    /// Draw this instance's messages as a text diagram (one column per node).
+    #[arg(long, conflicts_with = "events")]
+    pub instance: Option<u64>,
+    /// Print the raw events (JSON lines) that pass the filters.
+    #[arg(long)]
+    pub events: bool,
+    /// Only from this many seconds after the run started.
+    #[arg(long)]
+    pub from: Option<f64>,
+    /// Only up to this many seconds after the run started.
+    #[arg(long)]
+    pub to: Option<f64>,
+    /// Only these nodes (e.g. `1,2`, `n1-n3`).
+    #[arg(long)]
+    pub nodes: Option<String>,
+    /// Where run ids are looked up.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -21,6 +21,8 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Run(args) => run(args, explicit),
         Command::Soak(args) => crate::soak::soak_command(args),
         Command::Check(args) => check(args),
+        Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
+        Command::Show(args) => crate::inspect::show::show(args),
         Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
         Command::Node => unreachable!("handled in main"),
     }

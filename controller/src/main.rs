@@ -7,6 +7,7 @@ mod cli;
 mod cluster;
 mod commands;
 mod history;
+mod inspect;
 mod nemesis;
 mod net;
 mod nodes;

@@ -189,3 +189,43 @@ fn bad_flags_exit_2_with_a_clear_error() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn ls_and_show_read_recorded_runs() {
+    let (dir, events) = short_run("inspect", &["--nemesis", "none", "--seed", "5"]);
+    let d = dir.to_str().unwrap();
+    let run_id = events[0]["run_id"].as_str().unwrap().to_string();
+    let out = run_ok(&["ls", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains(&run_id)).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(" valid ") && line.contains(" 5 ") && line.contains("none"), "{line}");
+
+    let out = run_ok(&["show", "latest", "--runs-dir", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&run_id) && text.contains("verdict  valid") && text.contains("anomaly  none"),
+        "{text}"
+    );
+
+    let out = run_ok(&["show", "latest", "--runs-dir", d, "--instance", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["instance 1", "prepare [", "promise [", "accept [", "learn \"", "invoke op1"] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+
+    let out = run_ok(&["show", "latest", "--runs-dir", d, "--events", "--nodes", "1", "--to", "0.5"]);
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() > 10);
+    for e in &lines {
+        assert!(e["t"].as_u64().unwrap() <= 500_000, "{e}");
+        let involves_n1 = e["node"] == 1 || e["src"] == 1 || e["dest"] == 1;
+        let untied = e.get("node").is_none() && e.get("src").is_none();
+        assert!(involves_n1 || untied, "{e}");
+    }
+    let out = synod().args(["show", "/nonexistent/run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a run folder"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,9 @@
+//! Looking at recorded runs: `synod ls` (one line a run, from the summaries), `synod show`
+//! (a run's summary and first anomaly, its raw timeline, or one instance as a text
+//! message diagram) and, later, `synod compare` (runs side by side).
+
+pub mod diagram;
+pub mod ls;
+pub mod show;
+pub mod summary;
+pub mod timeline;
