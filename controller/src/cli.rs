@@ -23,6 +23,8 @@ pub enum Command {
     Ls(LsArgs),
     /// A run's summary and first anomaly; one instance as a message diagram; or its events.
     Show(ShowArgs),
+    /// Runs side by side (run folders, or a soak folder): faults, safety, latency, drops.
+    Compare(CompareArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
@@ -175,6 +177,16 @@ pub struct SoakArgs {
 pub struct LsArgs {
     /// The folder of runs.
     #[arg(default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Run folders, run ids, `latest`, or soak folders.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Where run ids are looked up.
+    #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
 }
 

@@ -23,6 +23,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Check(args) => check(args),
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
         Command::Show(args) => crate::inspect::show::show(args),
+        Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
         Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
         Command::Node => unreachable!("handled in main"),
     }

@@ -421,9 +421,15 @@ fn soak_runs_swarm_nemeses_back_to_back_and_lists_them() {
     let runs = summary["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
     assert_ne!(runs[0]["seed"], runs[1]["seed"]);
+    // compare reads the soak folder: one row a run.
+    let out = synod().args(["compare", soak.to_str().unwrap()]).output().unwrap();
+    assert_exit(&out, 0);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(table.lines().count(), 3, "{table}");
     for r in runs {
         let path = PathBuf::from(r["path"].as_str().unwrap());
         assert!(path.join("report.json").exists());
+        assert!(table.contains(r["run_id"].as_str().unwrap()), "{table}");
         assert!(r["replay"].as_str().unwrap().starts_with("synod run --replay "));
         assert!(!r["nemesis"]["faults"].as_array().unwrap().is_empty());
     }

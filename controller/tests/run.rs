@@ -224,6 +224,10 @@ fn ls_and_show_read_recorded_runs() {
         let untied = e.get("node").is_none() && e.get("src").is_none();
         assert!(involves_n1 || untied, "{e}");
     }
+    let out = run_ok(&["compare", "latest", "--runs-dir", d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().nth(1).is_some_and(|l| l.starts_with(&run_id) && l.contains(" safe ")), "{text}");
+
     let out = synod().args(["show", "/nonexistent/run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a run folder"));

@@ -1,0 +1,163 @@
+//! `synod compare RUN... | SOAK_DIR`: runs side by side, one row each: faults, mutant,
+//! decisions, safety, liveness, decision latency (first learn) p50/p99 in calm and fault
+//! windows, messages per decision, drops by reason. Reads only the runs' summaries.
+
+use super::summary::{ms, RunInfo};
+use anyhow::{bail, Context, Result};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<i32> {
+    let mut runs = Vec::new();
+    for arg in args {
+        let path = crate::rundir::resolve(arg, runs_dir);
+        for dir in run_dirs(&path)? {
+            runs.push(RunInfo::load(&dir)?);
+        }
+    }
+    if runs.is_empty() {
+        bail!("nothing to compare: give run folders, or a soak folder");
+    }
+    print!("{}", render(&runs));
+    Ok(0)
+}
+
+/// A run folder is itself; a soak's (or a hunt's soak's) folder lists its runs in soak.json.
+fn run_dirs(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.join("meta.json").is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let soak = path.join(crate::soak::summary::SOAK_FILE);
+    if soak.is_file() {
+        let text =
+            std::fs::read_to_string(&soak).with_context(|| format!("cannot read {}", soak.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", soak.display()))?;
+        let runs = v["runs"].as_array().with_context(|| format!("{} lists no runs", soak.display()))?;
+        return Ok(runs.iter().filter_map(|r| r["path"].as_str()).map(PathBuf::from).collect());
+    }
+    bail!("{}: neither a run folder (meta.json) nor a soak folder (soak.json)", path.display())
+}
+
+pub fn render(runs: &[RunInfo]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:<30} {:<22} {:>9} {:<8} {:<8} {:>15} {:>15} {:>7}  drops",
+        "run",
+        "faults",
+        "mutant",
+        "decisions",
+        "safety",
+        "liveness",
+        "calm p50/p99",
+        "fault p50/p99",
+        "msg/dec"
+    );
+    for r in runs {
+        let mut faults = r.faults();
+        if faults.len() > 30 {
+            faults.truncate(29);
+            faults.push('~');
+        }
+        let Some(rep) = &r.report else {
+            let _ = writeln!(out, "{:<24} {:<30} {:<22} (no report.json)", r.run_id, faults, r.mutant());
+            continue;
+        };
+        let f = &rep.figures;
+        let lat = &f.decision_latency_first_learn;
+        let pair = |l: &synod_checker::LatencySummary| {
+            if l.count == 0 {
+                "-".to_string()
+            } else {
+                format!("{}/{}", ms(Some(l.p50_us)), ms(Some(l.p99_us)))
+            }
+        };
+        let safety = if rep.safe { "safe" } else { "UNSAFE" };
+        let liveness = match rep.live {
+            Some(true) => "live",
+            Some(false) => "NOT LIVE",
+            None => "-",
+        };
+        let drops: Vec<String> = f.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "{:<24} {:<30} {:<22} {:>9} {:<8} {:<8} {:>15} {:>15} {:>7.1}  {}",
+            r.run_id,
+            faults,
+            r.mutant(),
+            f.decisions,
+            safety,
+            liveness,
+            pair(&lat.calm),
+            pair(&lat.fault),
+            f.messages_per_decision,
+            if drops.is_empty() { "-".to_string() } else { drops.join(", ") }
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::NemesisConfig;
+    use serde_json::json;
+
+    fn info(id: &str, faults: &str, bug: Option<&str>, history: &str) -> RunInfo {
+        let nemesis = NemesisConfig {
+            faults: crate::nemesis::FaultKind::parse_list(faults).unwrap(),
+            ..NemesisConfig::default()
+        };
+        let config = json!({
+            "nodes": 3, "acceptors": [1, 2, 3], "proposers": [1, 2, 3], "learners": [1, 2, 3],
+            "node_cmd": null, "time_s": 1.0, "instances": null, "concurrency": 8, "contention": 2,
+            "op_timeout_ms": 2000, "final_s": 10.0, "seed": 7, "runs_dir": "runs", "trace": "all",
+            "nemesis": nemesis, "schedule": {"source": "generated"}, "tuning": {"bug": bug}, "bug_nodes": [1, 2, 3],
+        });
+        let report = synod_checker::check_reader(history.as_bytes(), id).unwrap();
+        RunInfo {
+            path: PathBuf::from(id),
+            run_id: id.into(),
+            started_at: "20261128T120000".into(),
+            config: serde_json::from_value(config).unwrap(),
+            report: Some(report),
+        }
+    }
+
+    const SAFE: &str = r#"{"type":"run","t":0,"run_id":"a","nodes":[1,2,3],"acceptors":[1,2,3],"proposers":[1,2,3],"learners":[1,2,3]}
+{"type":"invoke","t":1000,"op":1,"node":1,"instance":1,"value":"v1"}
+{"type":"send","t":1100,"msg":1,"src":1,"dest":2,"body":{"type":"prepare","instance":1,"ballot":[1,1]}}
+{"type":"drop","t":1100,"msg":1,"reason":"loss"}
+{"type":"ok","t":3000,"op":1,"node":1,"instance":1,"value":"v1"}
+{"type":"learn","t":3000,"node":1,"instance":1,"value":"v1"}
+{"type":"learn","t":3500,"node":2,"instance":1,"value":"v1"}
+{"type":"learn","t":4000,"node":3,"instance":1,"value":"v1"}
+{"type":"end","t":5000}
+"#;
+
+    const UNSAFE: &str = r#"{"type":"run","t":0,"run_id":"b","nodes":[1,2,3],"acceptors":[1,2,3],"proposers":[1,2,3],"learners":[1,2,3]}
+{"type":"invoke","t":1000,"op":1,"node":1,"instance":1,"value":"v1"}
+{"type":"invoke","t":1000,"op":2,"node":2,"instance":1,"value":"v2"}
+{"type":"nemesis","t":1500,"action":"loss","p":0.2}
+{"type":"learn","t":2000,"node":1,"instance":1,"value":"v1"}
+{"type":"learn","t":2500,"node":2,"instance":1,"value":"v2"}
+{"type":"learn","t":2600,"node":3,"instance":1,"value":"v2"}
+{"type":"end","t":5000}
+"#;
+
+    #[test]
+    fn compare_table_matches_its_snapshot() {
+        let runs =
+            [info("run-a", "none", None, SAFE), info("run-b", "loss,kill", Some("learn-on-one"), UNSAFE)];
+        let text = render(&runs);
+        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/src/inspect/snapshots/compare_table.txt");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(snapshot, &text).unwrap();
+        }
+        let want =
+            std::fs::read_to_string(snapshot).expect("snapshot (run with UPDATE_SNAPSHOTS=1 to make it)");
+        assert_eq!(text, want, "table changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1");
+        assert!(text.contains("UNSAFE") && text.contains("learn-on-one") && text.contains("loss 1"));
+    }
+}
