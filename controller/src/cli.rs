@@ -25,6 +25,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Runs side by side (run folders, or a soak folder): faults, safety, latency, drops.
     Compare(CompareArgs),
+    /// Write a self-contained report.html (charts, verdicts, message diagrams) in a run folder.
+    Report(ReportArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
@@ -145,9 +147,12 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "replay")]
     pub schedule: Option<PathBuf>,
     /// Run a recorded run again: its config, seed and nemesis actions at the same times.
-    /// Only --runs-dir and --quiet may be given with it.
+    /// Only --runs-dir, --quiet and --report may be given with it.
     #[arg(long)]
     pub replay: Option<PathBuf>,
+    /// Write report.html (see `synod report`) at the end of the run.
+    #[arg(long)]
+    pub report: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -177,6 +182,15 @@ pub struct SoakArgs {
 pub struct LsArgs {
     /// The folder of runs.
     #[arg(default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A run folder, `latest`, or a run id under --runs-dir.
+    pub run: PathBuf,
+    /// Where run ids are looked up.
+    #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
 }
 

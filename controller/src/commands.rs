@@ -24,6 +24,12 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
         Command::Show(args) => crate::inspect::show::show(args),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
+        Command::Report(args) => {
+            let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
+            let path = crate::report::write(&dir)?;
+            println!("{}", path.display());
+            Ok(0)
+        }
         Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
         Command::Node => unreachable!("handled in main"),
     }
@@ -83,8 +89,10 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
 /// The config and the nemesis schedule of `synod run`.
 pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Vec<Timed>)> {
     if let Some(run) = &a.replay {
-        let extra: Vec<&String> =
-            explicit.iter().filter(|f| !["replay", "runs_dir", "quiet"].contains(&f.as_str())).collect();
+        let extra: Vec<&String> = explicit
+            .iter()
+            .filter(|f| !["replay", "runs_dir", "quiet", "report"].contains(&f.as_str()))
+            .collect();
         if !extra.is_empty() {
             let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
             bail!(
@@ -148,6 +156,12 @@ fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
     }
     for e in &outcome.final_errors {
         eprintln!("final phase: {e}");
+    }
+    if args.report {
+        let path = crate::report::write(&outcome.run_dir).context("cannot write report.html")?;
+        if !quiet {
+            println!("report: {}", path.display());
+        }
     }
     if outcome.interrupted {
         eprintln!("(interrupted: the final phase was cut short; liveness not judged)");

@@ -12,6 +12,7 @@ mod nemesis;
 mod net;
 mod nodes;
 mod progress;
+mod report;
 mod run;
 mod rundir;
 mod soak;

@@ -233,3 +233,51 @@ fn ls_and_show_read_recorded_runs() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a run folder"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_report_writes_a_self_contained_html_with_its_charts() {
+    let dir = runs_dir("report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let schedule = dir.join("s.jsonl");
+    std::fs::write(
+        &schedule,
+        "{\"at_s\":0.3,\"action\":\"loss\",\"p\":0.3}\n{\"at_s\":0.9,\"action\":\"loss-off\"}\n\
+         {\"at_s\":1.0,\"action\":\"kill\",\"nodes\":[2]}\n{\"at_s\":1.3,\"action\":\"restart\",\"nodes\":[2]}\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    run_ok(&[
+        "run",
+        "--nodes",
+        "3",
+        "--time",
+        "2",
+        "--runs-dir",
+        d,
+        "-q",
+        "--report",
+        "--schedule",
+        schedule.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(latest(&dir).join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    // Self-contained: nothing to fetch (the SVG namespace is a name, not a fetch).
+    let without_ns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    for fetch in ["http://", "https://", "<script", "<link", "@import", "<img"] {
+        assert!(!without_ns.contains(fetch), "report.html contains {fetch}");
+    }
+    for chart in ["Op latency over time", "Op latency quantiles per second", "Decisions per second"] {
+        assert!(html.contains(chart), "no chart {chart}");
+    }
+    assert!(html.matches("<svg").count() >= 3);
+    // The loss window is shaded and labelled, the kill shaded.
+    assert!(html.contains("fill=\"#FF8C00\""), "no shaded network fault window");
+    assert!(html.contains(">\nloss\n</text>") || html.contains(">loss</text>"), "no label on the loss window");
+    assert!(html.contains("fill=\"#5A5A5A\""), "no shaded process fault window");
+    assert!(html.contains("valid (exit 0)"));
+    // `synod report` rewrites it on demand.
+    std::fs::remove_file(latest(&dir).join("report.html")).unwrap();
+    run_ok(&["report", "latest", "--runs-dir", d]);
+    assert!(latest(&dir).join("report.html").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

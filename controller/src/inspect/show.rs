@@ -39,6 +39,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
         from_us: seconds("from", args.from)?,
         to_us: seconds("to", args.to)?,
         nodes,
+        instances: BTreeSet::new(),
     };
     let history = dir.join(synod_checker::HISTORY_FILE);
     if args.events {

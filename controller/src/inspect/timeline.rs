@@ -12,6 +12,8 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub instance: Option<u64>,
+    /// Several instances at once (when `instance` is none); empty: no such filter.
+    pub instances: BTreeSet<u64>,
     pub from_us: Option<u64>,
     pub to_us: Option<u64>,
     /// Empty: every node.
@@ -19,6 +21,13 @@ pub struct Filter {
 }
 
 impl Filter {
+    fn instance_ok(&self, v: &Value) -> bool {
+        match self.instance {
+            Some(i) => v.as_u64() == Some(i),
+            None => self.instances.is_empty() || v.as_u64().is_some_and(|i| self.instances.contains(&i)),
+        }
+    }
+
     fn in_time(&self, t: u64) -> bool {
         self.from_us.is_none_or(|f| t >= f) && self.to_us.is_none_or(|to| t <= to)
     }
@@ -74,7 +83,7 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
         let t = e["t"].as_u64().unwrap_or(0);
         match e["type"].as_str().unwrap_or("") {
             "send" => {
-                let instance_ok = filter.instance.is_none_or(|i| e["body"]["instance"].as_u64() == Some(i));
+                let instance_ok = filter.instance_ok(&e["body"]["instance"]);
                 let nodes_ok = filter.node_ok(&e["src"]) || filter.node_ok(&e["dest"]);
                 if instance_ok && nodes_ok && filter.in_time(t) {
                     let id = e["msg"].as_u64().unwrap_or(0);
@@ -101,7 +110,7 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
             }
             "nemesis" | "process" | "phase" | "run" | "end" => others.push(e),
             _ => {
-                let instance_ok = filter.instance.is_none_or(|i| e["instance"].as_u64() == Some(i));
+                let instance_ok = filter.instance_ok(&e["instance"]);
                 if instance_ok && filter.node_ok(&e["node"]) && filter.in_time(t) && e.get("type").is_some() {
                     items.push(Item::Event(e));
                 }
@@ -118,7 +127,9 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
             _ => true,
         };
         let keep = match e["type"].as_str() {
-            Some("run") | Some("end") => filter.instance.is_none() && filter.in_time(t),
+            Some("run") | Some("end") => {
+                filter.instance.is_none() && filter.instances.is_empty() && filter.in_time(t)
+            }
             _ => (lo..=hi).contains(&t),
         };
         if keep && nodes_ok {
@@ -127,4 +138,29 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
     }
     items.sort_by_key(Item::t);
     Ok((items, bad))
+}
+
+/// The instance an item belongs to (`None` for faults, processes and the like).
+pub fn instance_of(item: &Item) -> Option<u64> {
+    match item {
+        Item::Message(m) => m.body["instance"].as_u64(),
+        Item::Event(e) => e["instance"].as_u64(),
+    }
+}
+
+/// The items of one instance out of a mixed list, with the faults and processes within its
+/// time span.
+pub fn split_instance(items: &[Item], instance: u64) -> Vec<Item> {
+    let own: Vec<&Item> = items.iter().filter(|i| instance_of(i) == Some(instance)).collect();
+    let (Some(lo), Some(hi)) = (own.iter().map(|i| i.t()).min(), own.iter().map(|i| i.t()).max()) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter(|i| match instance_of(i) {
+            Some(n) => n == instance,
+            None => (lo..=hi).contains(&i.t()),
+        })
+        .cloned()
+        .collect()
 }
