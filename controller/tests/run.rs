@@ -75,8 +75,9 @@ fn sigkilled_controller_leaves_no_node_and_a_readable_history() {
     ctl.wait().unwrap();
     let killed_at = Instant::now();
     let events = history(&run, true);
+    // Every node process the run started (restarts included) must be gone.
     let pids = node_pids(&events);
-    assert_eq!(pids.len(), 5);
+    assert!(pids.len() >= 5, "{pids:?}");
     while pids.iter().any(|&p| alive(p)) {
         assert!(
             killed_at.elapsed() < Duration::from_secs(2),
