@@ -273,7 +273,10 @@ fn run_report_writes_a_self_contained_html_with_its_charts() {
     assert!(html.matches("<svg").count() >= 3);
     // The loss window is shaded and labelled, the kill shaded.
     assert!(html.contains("fill=\"#FF8C00\""), "no shaded network fault window");
-    assert!(html.contains(">\nloss\n</text>") || html.contains(">loss</text>"), "no label on the loss window");
+    assert!(
+        html.contains(">\nloss\n</text>") || html.contains(">loss</text>"),
+        "no label on the loss window"
+    );
     assert!(html.contains("fill=\"#5A5A5A\""), "no shaded process fault window");
     assert!(html.contains("valid (exit 0)"));
     // `synod report` rewrites it on demand.

@@ -151,13 +151,7 @@ mod tests {
         let runs =
             [info("run-a", "none", None, SAFE), info("run-b", "loss,kill", Some("learn-on-one"), UNSAFE)];
         let text = render(&runs);
-        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/src/inspect/snapshots/compare_table.txt");
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(snapshot, &text).unwrap();
-        }
-        let want =
-            std::fs::read_to_string(snapshot).expect("snapshot (run with UPDATE_SNAPSHOTS=1 to make it)");
-        assert_eq!(text, want, "table changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1");
+        crate::inspect::assert_snapshot("compare_table.txt", &text);
         assert!(text.contains("UNSAFE") && text.contains("learn-on-one") && text.contains("loss 1"));
     }
 }

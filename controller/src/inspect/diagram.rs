@@ -305,13 +305,7 @@ mod tests {
         let text = render(&items, &[1, 2, 3]);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(text.lines().all(|l| l.chars().count() <= 100), "wider than 100 columns:\n{text}");
-        let snapshot = concat!(env!("CARGO_MANIFEST_DIR"), "/src/inspect/snapshots/instance_diagram.txt");
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(snapshot, &text).unwrap();
-        }
-        let want =
-            std::fs::read_to_string(snapshot).expect("snapshot (run with UPDATE_SNAPSHOTS=1 to make it)");
-        assert_eq!(text, want, "diagram changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1");
+        crate::inspect::assert_snapshot("instance_diagram.txt", &text);
     }
 
     #[test]
