@@ -14,6 +14,7 @@
 //! | `stop`, `pause` | the listed nodes are paused (all if none listed) |
 //! | `X-end`, `X-off`, `X-stop`, `end-X`, `no-X` | ends network fault `X` |
 //! | `note`, `info`, `log`, `phase`, `noop` | nothing |
+//! | `drop-message` | a fault of an instant (one message lost) |
 //! | anything else (`partition`, `loss`, `delay`, `duplicate`, `reorder`, ...) | starts network fault named by the action |
 //!
 //! An op or a decision is counted in the fault window if a fault was in force at any moment
@@ -111,6 +112,8 @@ impl Faults {
                 add(&mut self.paused, nodes);
             }
             "note" | "info" | "log" | "phase" | "noop" => {}
+            // A single lost message: a fault of an instant, which overlaps what is in flight.
+            "drop-message" => self.starts += 1,
             other => {
                 if let Some(base) = ended_network_fault(other) {
                     self.network.retain(|f| f != base);

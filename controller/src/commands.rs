@@ -1,7 +1,7 @@
 //! The subcommands: turn parsed arguments into configs, run, and print results.
 
 use crate::cli::{CheckArgs, ClusterArgs, Command, NemesisArgs, RunArgs};
-use crate::nemesis::{file, generate, FaultKind, NemesisConfig, Timed};
+use crate::nemesis::{file, generate, FaultKind, NemesisConfig, Schedule};
 use crate::nodes::parse_list;
 use crate::progress::Progress;
 use crate::run::config::{RunConfig, ScheduleSource};
@@ -87,7 +87,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
 }
 
 /// The config and the nemesis schedule of `synod run`.
-pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Vec<Timed>)> {
+pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule)> {
     if let Some(run) = &a.replay {
         let extra: Vec<&String> = explicit
             .iter()
@@ -110,13 +110,13 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Vec<Time
             cfg.schedule = ScheduleSource::File { path: path.clone() };
             file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
         }
-        None => generate::generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed),
+        None => generate::generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed).into(),
     };
     Ok((cfg, schedule))
 }
 
 /// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
-fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Vec<Timed>)> {
+fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Schedule)> {
     let dir = crate::rundir::resolve(run, runs_dir);
     let meta_path = dir.join("meta.json");
     let meta = std::fs::read_to_string(&meta_path)
@@ -133,11 +133,11 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, V
     cfg.runs_dir = runs_dir.to_path_buf();
     cfg.quiet = quiet;
     cfg.schedule = ScheduleSource::Replay { run: dir };
-    Ok((cfg, schedule))
+    Ok((cfg, schedule.into()))
 }
 
 /// Runs one run on a fresh current-thread runtime.
-pub fn run_once(cfg: RunConfig, schedule: Vec<Timed>, progress: &mut Progress) -> Result<RunOutcome> {
+pub fn run_once(cfg: RunConfig, schedule: Schedule, progress: &mut Progress) -> Result<RunOutcome> {
     let argv: Vec<String> = std::env::args().collect();
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;

@@ -556,3 +556,106 @@ fn crash_point_kills_a_node_right_after_it_sends_the_chosen_message() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A 3-node run of instances proposed by n1 alone, one at a time, with no faults but the
+/// schedule's.
+fn precise(name: &str, schedule: &str) -> (PathBuf, Vec<Value>) {
+    let flags = ["--proposers", "1", "--contention", "1", "--concurrency", "1", "--instances", "5"];
+    let (dir, events, out) = scripted(name, "3", schedule, &flags);
+    assert_exit(&out, 0);
+    (dir, events)
+}
+
+#[test]
+fn a_trigger_drops_exactly_the_message_it_names() {
+    let (dir, events) = precise(
+        "dropone",
+        "{\"on\":{\"type\":\"accept\",\"src\":1,\"dest\":2,\"instance\":2},\"action\":\"drop-message\"}\n",
+    );
+    let msgs = messages(&events);
+    let dropped: Vec<&Msg> = msgs.values().filter(|m| m.drop == Some("nemesis")).collect();
+    assert_eq!(dropped.len(), 1);
+    let b = &dropped[0].send;
+    assert_eq!((b["src"].as_u64(), b["dest"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(b["body"]["type"], "accept");
+    assert_eq!(b["body"]["instance"], 2);
+    assert!(events.iter().any(|e| e["type"] == "nemesis" && e["action"] == "drop-message"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_trigger_kills_a_node_right_after_a_message_is_delivered_to_it() {
+    let (dir, events) = precise(
+        "killafter",
+        "{\"on\":{\"type\":\"accept\",\"dest\":3,\"instance\":2,\"at\":\"delivery\"},\"action\":\"kill\",\"nodes\":[3]}\n\
+         {\"at_s\":1.0,\"action\":\"restart\",\"nodes\":[3]}\n",
+    );
+    let msgs = messages(&events);
+    let accept = msgs
+        .values()
+        .find(|m| {
+            m.send["body"]["type"] == "accept" && m.send["dest"] == 3 && m.send["body"]["instance"] == 2
+        })
+        .unwrap();
+    let kill = events.iter().find(|e| e["type"] == "nemesis" && e["action"] == "kill").unwrap();
+    let delivered = accept.recvs[0];
+    let killed = kill["t"].as_u64().unwrap();
+    assert!(
+        killed >= delivered && killed - delivered < 5_000,
+        "delivered at {delivered}, killed at {killed}"
+    );
+    assert_eq!(kill["nodes"], serde_json::json!([3]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn hold_keeps_messages_to_a_node_until_hold_off() {
+    let (dir, events, out) = scripted(
+        "hold",
+        "1.5",
+        "{\"at_s\":0.2,\"action\":\"hold\",\"nodes\":[3]}\n{\"at_s\":0.6,\"action\":\"hold-off\",\"nodes\":[3]}\n",
+        // Light load: the burst released at hold-off fits the node's queue.
+        &["--nemesis", "none", "--concurrency", "1"],
+    );
+    assert_exit(&out, 0);
+    let (on, off) = (action_t(&events, "hold"), action_t(&events, "hold-off"));
+    let msgs = messages(&events);
+    let held: Vec<&Msg> = msgs
+        .values()
+        .filter(|m| m.send["dest"] == 3 && m.send["src"] != 3 && (on..off).contains(&sent_at(m)))
+        .collect();
+    assert!(held.len() > 10, "{}", held.len());
+    for m in &held {
+        assert!(m.drop.is_none(), "held, not lost: {}", m.send);
+        assert!(m.recvs[0] >= off, "delivered at {} before hold-off at {off}", m.recvs[0]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_trigger_pauses_a_proposer_between_its_two_phases() {
+    let (dir, events) = precise(
+        "pausephase",
+        "{\"on\":{\"type\":\"promise\",\"dest\":1,\"instance\":1,\"at\":\"delivery\"},\"action\":\"stop\",\"nodes\":[1]}\n\
+         {\"at_s\":0.8,\"action\":\"cont\",\"nodes\":[1]}\n",
+    );
+    let (stop, cont) = (action_t(&events, "stop"), action_t(&events, "cont"));
+    let msgs = messages(&events);
+    let first_promise = msgs
+        .values()
+        .filter(|m| {
+            m.send["body"]["type"] == "promise" && m.send["dest"] == 1 && m.send["body"]["instance"] == 1
+        })
+        .map(|m| m.recvs[0])
+        .min()
+        .unwrap();
+    assert!(stop >= first_promise && stop - first_promise < 5_000);
+    // n1 sent no accept while it was stopped (a little slack for what it wrote just before).
+    assert!(msgs.values().all(|m| !(m.send["src"] == 1
+        && m.send["body"]["type"] == "accept"
+        && (stop + 2_000..cont).contains(&sent_at(m)))));
+    assert!(msgs
+        .values()
+        .any(|m| m.send["src"] == 1 && m.send["body"]["type"] == "accept" && sent_at(m) >= cont));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

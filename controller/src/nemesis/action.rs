@@ -80,6 +80,16 @@ pub enum Action {
         down_ms: f64,
     },
     CrashPointOff,
+    /// Messages to these nodes are held (not delivered, not lost) until `hold-off`.
+    Hold {
+        nodes: Vec<NodeId>,
+    },
+    HoldOff {
+        nodes: Vec<NodeId>,
+    },
+    /// Only in a schedule line with `on` (at `send`): that one message is lost (reason
+    /// `nemesis`).
+    DropMessage,
 }
 
 /// The message types a crash point can follow.
@@ -108,6 +118,9 @@ impl Action {
             Action::HealAll => "heal-all",
             Action::CrashPoint { .. } => "crash-point",
             Action::CrashPointOff => "crash-point-off",
+            Action::Hold { .. } => "hold",
+            Action::HoldOff { .. } => "hold-off",
+            Action::DropMessage => "drop-message",
         }
     }
 
@@ -154,7 +167,9 @@ impl Action {
             | Action::Restart { nodes: list }
             | Action::Stop { nodes: list }
             | Action::Cont { nodes: list }
-            | Action::KillAll { nodes: list } => ids(list),
+            | Action::KillAll { nodes: list }
+            | Action::Hold { nodes: list }
+            | Action::HoldOff { nodes: list } => ids(list),
             _ => Ok(()),
         }
     }
@@ -178,11 +193,72 @@ impl Action {
     }
 }
 
+/// Where a trigger watches a message: when it is sent, or when it is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchPoint {
+    #[default]
+    Send,
+    Delivery,
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// The message a triggered action waits for: the `nth` (from 1) message of this type that
+/// matches every field given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageMatch {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src: Option<NodeId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<NodeId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u64>,
+    #[serde(default = "first")]
+    pub nth: u32,
+    #[serde(default)]
+    pub at: MatchPoint,
+}
+
+impl MessageMatch {
+    pub fn matches(&self, src: NodeId, dest: NodeId, kind: &str, instance: Option<u64>) -> bool {
+        self.kind == kind
+            && self.src.is_none_or(|s| s == src)
+            && self.dest.is_none_or(|d| d == dest)
+            && self.instance.is_none_or(|i| Some(i) == instance)
+    }
+}
+
+/// An action that waits for a message instead of a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub on: MessageMatch,
+    pub action: Action,
+}
+
 /// An action at a time, in microseconds after the workload started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Timed {
     pub at_us: u64,
     pub action: Action,
+}
+
+/// A run's nemesis schedule: timed actions and message triggers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schedule {
+    pub timed: Vec<Timed>,
+    pub triggers: Vec<Trigger>,
+}
+
+impl From<Vec<Timed>> for Schedule {
+    fn from(timed: Vec<Timed>) -> Schedule {
+        Schedule { timed, triggers: Vec::new() }
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +286,9 @@ mod tests {
             Action::HealAll,
             Action::CrashPoint { msg: "accept".into(), p: 0.05, down_ms: 200.0 },
             Action::CrashPointOff,
+            Action::Hold { nodes: vec![3] },
+            Action::HoldOff { nodes: vec![3] },
+            Action::DropMessage,
         ];
         for a in all {
             let v = serde_json::to_value(&a).unwrap();

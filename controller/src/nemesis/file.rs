@@ -13,7 +13,7 @@
 //! {"at_s": 5.5, "action": "restart", "nodes": [1]}
 //! ```
 
-use super::{Action, Timed};
+use super::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -22,8 +22,8 @@ use std::path::Path;
 pub const SCHEDULE_FILE: &str = "schedule.jsonl";
 
 /// Parses a schedule file's text; errors name the file and line.
-pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Vec<Timed>, String> {
-    let mut out = Vec::new();
+pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Schedule, String> {
+    let mut out = Schedule::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -31,21 +31,46 @@ pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Vec<Timed>, 
         }
         let at = |e: String| format!("{name}:{}: {e}", i + 1);
         let mut obj: Map<String, Value> = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
-        let at_s = obj
-            .remove("at_s")
-            .ok_or_else(|| at("missing `at_s` (seconds after the workload starts)".into()))?
-            .as_f64()
-            .filter(|s| *s >= 0.0 && s.is_finite())
-            .ok_or_else(|| at("`at_s` must be a non-negative number of seconds".into()))?;
+        let at_s = obj.remove("at_s");
+        let on = obj.remove("on");
         let action = parse_action(obj, nodes).map_err(at)?;
-        out.push(Timed { at_us: (at_s * 1e6).round() as u64, action });
+        match (at_s, on) {
+            (Some(_), Some(_)) => return Err(at("give `at_s` or `on`, not both".into())),
+            (None, None) => {
+                return Err(at(
+                    "missing `at_s` (seconds after the workload starts) or `on` (a message)".into()
+                ))
+            }
+            (Some(at_s), None) => {
+                let at_s = at_s
+                    .as_f64()
+                    .filter(|s| *s >= 0.0 && s.is_finite())
+                    .ok_or_else(|| at("`at_s` must be a non-negative number of seconds".into()))?;
+                if action == Action::DropMessage {
+                    return Err(at("`drop-message` needs `on`: the message to drop".into()));
+                }
+                out.timed.push(Timed { at_us: (at_s * 1e6).round() as u64, action });
+            }
+            (None, Some(on)) => {
+                let on: MessageMatch = serde_json::from_value(on).map_err(|e| at(format!("on: {e}")))?;
+                if on.nth == 0 {
+                    return Err(at("on: `nth` counts from 1".into()));
+                }
+                if action == Action::DropMessage && on.at == MatchPoint::Delivery {
+                    return Err(at(
+                        "`drop-message` drops a message when it is sent (`\"at\": \"send\"`)".into()
+                    ));
+                }
+                out.triggers.push(Trigger { on, action });
+            }
+        }
     }
     // Stable: actions at the same time keep the file's order.
-    out.sort_by_key(|t| t.at_us);
+    out.timed.sort_by_key(|t| t.at_us);
     Ok(out)
 }
 
-pub fn read_schedule(path: &Path, nodes: u32) -> Result<Vec<Timed>, String> {
+pub fn read_schedule(path: &Path, nodes: u32) -> Result<Schedule, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse_schedule(&text, &path.display().to_string(), nodes)
 }
@@ -57,16 +82,22 @@ fn parse_action(obj: Map<String, Value>, nodes: u32) -> Result<Action, String> {
 }
 
 /// Writes a schedule in the file format (the run folder's `schedule.jsonl`).
-pub fn render_schedule(schedule: &[Timed]) -> String {
+pub fn render_schedule(schedule: &Schedule) -> String {
     let mut text = String::new();
-    for t in schedule {
+    let mut line = |key: &str, when: Value, action: &Action| {
         let mut obj = Map::new();
-        obj.insert("at_s".into(), Value::from(t.at_us as f64 / 1e6));
-        if let Ok(Value::Object(fields)) = serde_json::to_value(&t.action) {
+        obj.insert(key.into(), when);
+        if let Ok(Value::Object(fields)) = serde_json::to_value(action) {
             obj.extend(fields);
         }
         text.push_str(&Value::Object(obj).to_string());
         text.push('\n');
+    };
+    for t in &schedule.timed {
+        line("at_s", Value::from(t.at_us as f64 / 1e6), &t.action);
+    }
+    for t in &schedule.triggers {
+        line("on", serde_json::to_value(&t.on).unwrap_or(Value::Null), &t.action);
     }
     text
 }
@@ -121,7 +152,7 @@ mod tests {
     fn scripted_schedules_parse_sorted_with_comments() {
         let text = "# comment\n\n{\"at_s\": 2, \"action\": \"heal\"}\n\
                     {\"at_s\": 0.5, \"action\": \"partition\", \"components\": [[1], [2, 3]]}\n";
-        let s = parse_schedule(text, "s.jsonl", 3).unwrap();
+        let s = parse_schedule(text, "s.jsonl", 3).unwrap().timed;
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].at_us, 500_000);
         assert!(matches!(s[0].action, Action::Partition { .. }));
@@ -132,6 +163,19 @@ mod tests {
     fn bad_lines_are_reported_with_file_and_line() {
         let cases = [
             ("{\"action\": \"heal\"}", "s.jsonl:1: missing `at_s`"),
+            ("{\"at_s\": 1, \"action\": \"drop-message\"}", "s.jsonl:1: `drop-message` needs `on`"),
+            (
+                "{\"on\": {\"type\": \"accept\", \"nth\": 0}, \"action\": \"drop-message\"}",
+                "s.jsonl:1: on: `nth`",
+            ),
+            (
+                "{\"on\": {\"type\": \"accept\", \"to\": 2}, \"action\": \"heal\"}",
+                "s.jsonl:1: on: unknown field `to`",
+            ),
+            (
+                "{\"at_s\": 1, \"on\": {\"type\": \"accept\"}, \"action\": \"heal\"}",
+                "s.jsonl:1: give `at_s` or `on`",
+            ),
             ("{\"at_s\": -1, \"action\": \"heal\"}", "s.jsonl:1: `at_s` must be"),
             ("\n{\"at_s\": 1, \"action\": \"explode\"}", "s.jsonl:2: unknown variant `explode`"),
             ("{\"at_s\": 1, \"action\": \"kill\", \"node\": [1]}", "s.jsonl:1: unknown field `node`"),
@@ -146,10 +190,23 @@ mod tests {
 
     #[test]
     fn rendered_schedules_parse_back() {
-        let s = vec![
-            Timed { at_us: 1_250_000, action: Action::Kill { nodes: vec![2] } },
-            Timed { at_us: 2_000_000, action: Action::Restart { nodes: vec![2] } },
-        ];
+        let s = Schedule {
+            timed: vec![
+                Timed { at_us: 1_250_000, action: Action::Kill { nodes: vec![2] } },
+                Timed { at_us: 2_000_000, action: Action::Restart { nodes: vec![2] } },
+            ],
+            triggers: vec![Trigger {
+                on: MessageMatch {
+                    kind: "accept".into(),
+                    src: Some(1),
+                    dest: Some(3),
+                    instance: Some(1),
+                    nth: 1,
+                    at: MatchPoint::Delivery,
+                },
+                action: Action::Kill { nodes: vec![1] },
+            }],
+        };
         assert_eq!(parse_schedule(&render_schedule(&s), "x", 3).unwrap(), s);
     }
 

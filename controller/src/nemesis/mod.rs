@@ -12,7 +12,7 @@ pub mod file;
 pub mod generate;
 pub mod shapes;
 
-pub use action::{Action, Timed};
+pub use action::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 
 use crate::net::faults::DelayDist;
 use serde::{Deserialize, Serialize};

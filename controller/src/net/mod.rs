@@ -14,7 +14,7 @@ use crate::history::History;
 use conn::ConnId;
 use faults::{Fate, Faults};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
@@ -58,6 +58,12 @@ pub struct Net {
     seq: u64,
     rng: Rng,
     pub stats: NetStats,
+    /// Nodes whose messages are held (`hold`), and the messages held for them.
+    held: HashSet<NodeId>,
+    holding: Vec<(u64, NodeId, Vec<u8>)>,
+    /// Message ids whose delivery someone waits for, and those delivered since asked.
+    watched: HashSet<u64>,
+    watched_delivered: Vec<u64>,
 }
 
 impl Net {
@@ -70,6 +76,10 @@ impl Net {
             seq: 0,
             rng: Rng::new(seed ^ 0x6e65_745f_7365_6564),
             stats: NetStats::default(),
+            held: HashSet::new(),
+            holding: Vec::new(),
+            watched: HashSet::new(),
+            watched_delivered: Vec::new(),
         }
     }
 
@@ -147,6 +157,64 @@ impl Net {
         }
     }
 
+    /// The id the next routed message will get.
+    pub fn next_msg_id(&self) -> u64 {
+        self.next_msg + 1
+    }
+
+    /// Reports message `msg`'s delivery through `take_watched_deliveries`.
+    pub fn watch(&mut self, msg: u64) {
+        self.watched.insert(msg);
+    }
+
+    pub fn take_watched_deliveries(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.watched_delivered)
+    }
+
+    /// Records a peer message as sent and lost with `reason`, without delivering it.
+    pub fn route_dropped(&mut self, history: &History, env: &Envelope, reason: &'static str) {
+        self.next_msg += 1;
+        self.stats.sent += 1;
+        let msg = self.next_msg;
+        let now = history.now_us();
+        if history.trace_messages {
+            let body = serde_json::to_string(&env.body).expect("bodies serialize");
+            history.line(format!(
+                "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
+                env.src, env.dest
+            ));
+        }
+        self.drop_msg(history, now, msg, reason);
+    }
+
+    /// Holds every message to these nodes from now on, until `release`.
+    pub fn hold(&mut self, nodes: &[NodeId]) {
+        self.held.extend(nodes.iter().copied());
+    }
+
+    /// Delivers what was held for these nodes, in order, and stops holding.
+    pub fn release(&mut self, history: &History, nodes: &[NodeId]) {
+        for n in nodes {
+            self.held.remove(n);
+        }
+        let now = history.now_us();
+        let (go, stay): (Vec<_>, Vec<_>) =
+            self.holding.drain(..).partition(|(_, dest, _)| nodes.contains(dest));
+        self.holding = stay;
+        for (msg, dest, frame) in go {
+            self.deliver(history, now, msg, dest, frame);
+        }
+    }
+
+    pub fn release_all(&mut self, history: &History) {
+        let nodes: Vec<NodeId> = self.held.iter().copied().collect();
+        let mut all: Vec<NodeId> = self.holding.iter().map(|h| h.1).collect();
+        all.extend(nodes);
+        all.sort();
+        all.dedup();
+        self.release(history, &all);
+    }
+
     /// When the next delayed message is due (microseconds on the history clock).
     pub fn next_due_us(&self) -> Option<u64> {
         self.delayed.peek().map(|Reverse(d)| d.at_us)
@@ -170,6 +238,14 @@ impl Net {
     }
 
     fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Vec<u8>) {
+        if self.held.contains(&dest) {
+            if self.holding.len() >= MAX_DELAYED {
+                self.drop_msg(history, now, msg, "overflow");
+            } else {
+                self.holding.push((msg, dest, frame));
+            }
+            return;
+        }
         let outcome = match self.links[dest as usize].as_ref() {
             None => Err("down"),
             Some(link) => match link.tx.try_send(frame) {
@@ -181,6 +257,9 @@ impl Net {
         match outcome {
             Ok(()) => {
                 self.stats.delivered += 1;
+                if self.watched.remove(&msg) {
+                    self.watched_delivered.push(msg);
+                }
                 if history.trace_messages {
                     history.line(format!("{{\"type\":\"recv\",\"t\":{now},\"msg\":{msg}}}"));
                 }

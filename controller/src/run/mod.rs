@@ -12,7 +12,7 @@ pub mod shutdown;
 
 use crate::cluster::{Cluster, NodeCommand, ProcState};
 use crate::history::History;
-use crate::nemesis::{FaultKind, Timed};
+use crate::nemesis::{Action, FaultKind, Schedule, Timed, Trigger};
 use crate::net::conn::{accept_loop, Event};
 use crate::net::faults::Faults;
 use crate::net::Net;
@@ -24,7 +24,7 @@ use config::{RunConfig, Trace};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use shutdown::Shutdown;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::Report;
@@ -70,7 +70,7 @@ enum Phase {
 /// closes the history and checks it; a second one cuts the final phase short.
 pub async fn run(
     cfg: RunConfig,
-    schedule: Vec<Timed>,
+    schedule: Schedule,
     argv: &[String],
     progress: &mut Progress,
     shutdown: Shutdown,
@@ -128,7 +128,9 @@ pub async fn run(
         events,
         progress,
         invokes: Vec::new(),
-        schedule: schedule.into(),
+        schedule: schedule.timed.into(),
+        triggers: schedule.triggers.into_iter().map(|t| (t, 0)).collect(),
+        on_delivery: HashMap::new(),
         workload_start_us: 0,
         restart_pending: BTreeSet::new(),
         workload_cut: false,
@@ -172,6 +174,10 @@ struct Runner<'p> {
     invokes: Vec<Invoke>,
     /// Nemesis actions still to come, timed from the workload's start.
     schedule: VecDeque<Timed>,
+    /// Actions waiting for a message, with how many matching messages were seen.
+    triggers: Vec<(Trigger, u32)>,
+    /// Actions to take when the message with this id is delivered.
+    on_delivery: HashMap<u64, Action>,
     workload_start_us: u64,
     /// Nodes to start again as soon as the exit of their killed process is seen.
     restart_pending: BTreeSet<NodeId>,
@@ -234,7 +240,10 @@ impl Runner<'_> {
                         }
                     }
                 }
-                _ = sleep_until(due) => self.net.deliver_due(&self.history),
+                _ = sleep_until(due) => {
+                    self.net.deliver_due(&self.history);
+                    self.after_deliveries();
+                }
                 _ = tick.tick() => {}
                 _ = shutdown.reached(interrupts) => {
                     if phase == Phase::Workload {
@@ -384,8 +393,7 @@ impl Runner<'_> {
         }
         if env.dest != 0 {
             if env.body.is_paxos() {
-                self.net.route(&self.history, &env);
-                self.maybe_crash(node, env.body.type_name());
+                self.route(env);
             } else {
                 let error = format!("{} frame addressed to n{}", env.body.type_name(), env.dest);
                 self.history.event("error", json!({"node": node, "error": error}));

@@ -6,11 +6,12 @@
 
 use super::Runner;
 use crate::cluster::ProcState;
-use crate::nemesis::{Action, FaultKind, Timed};
+use crate::nemesis::{Action, FaultKind, MatchPoint, Timed};
 use crate::net::faults::{Delay, Faults, Reorder};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use synod_node::paxos::NodeId;
+use synod_node::protocol::Envelope;
 
 impl Runner<'_> {
     /// Applies every scheduled action that is due `now_us` (history clock).
@@ -77,6 +78,61 @@ impl Runner<'_> {
             }
             Action::CrashPoint { msg, p, down_ms } => self.crash_point = Some((msg, p, down_ms)),
             Action::CrashPointOff => self.crash_point = None,
+            Action::Hold { nodes } => self.net.hold(&nodes),
+            Action::HoldOff { nodes } => self.net.release(&self.history, &nodes),
+            // Only meaningful on a trigger at send, where `route` handles it.
+            Action::DropMessage => {}
+        }
+    }
+
+    /// Routes a peer message through the triggers: a `drop-message` trigger loses it; other
+    /// triggered actions follow its sending or, once it is delivered, its delivery.
+    pub(super) fn route(&mut self, env: Envelope) {
+        let kind = env.body.type_name();
+        // The instance is only needed (and the body only cloned) when triggers wait.
+        let instance = match self.triggers.is_empty() {
+            true => None,
+            false => env.body.clone().into_msg().ok().map(|m| m.instance()),
+        };
+        let mut drop = false;
+        let mut after_send = Vec::new();
+        let msg_id = self.net.next_msg_id();
+        for (trigger, seen) in &mut self.triggers {
+            if !trigger.on.matches(env.src, env.dest, kind, instance) || *seen >= trigger.on.nth {
+                continue;
+            }
+            *seen += 1;
+            if *seen < trigger.on.nth {
+                continue;
+            }
+            match (trigger.on.at, &trigger.action) {
+                (MatchPoint::Send, Action::DropMessage) => drop = true,
+                (MatchPoint::Send, action) => after_send.push(action.clone()),
+                (MatchPoint::Delivery, action) => {
+                    self.net.watch(msg_id);
+                    self.on_delivery.insert(msg_id, action.clone());
+                }
+            }
+        }
+        if drop {
+            self.net.route_dropped(&self.history, &env, "nemesis");
+            self.history.event("nemesis", json!({"action": "drop-message", "msg": msg_id}));
+        } else {
+            self.net.route(&self.history, &env);
+            self.maybe_crash(env.src, kind);
+        }
+        for action in after_send {
+            self.apply(action);
+        }
+        self.after_deliveries();
+    }
+
+    /// Takes the actions waiting for messages that have now been delivered.
+    pub(super) fn after_deliveries(&mut self) {
+        for msg in self.net.take_watched_deliveries() {
+            if let Some(action) = self.on_delivery.remove(&msg) {
+                self.apply(action);
+            }
         }
     }
 
@@ -137,6 +193,8 @@ impl Runner<'_> {
     fn heal_everything(&mut self) -> (Vec<NodeId>, Vec<NodeId>) {
         self.net.faults = Faults::default();
         self.net.flush_delayed(&self.history);
+        self.net.release_all(&self.history);
+        self.after_deliveries();
         self.crash_point = None;
         self.crash_victim = None;
         let (stopped, down) = self.targets_to_heal();

@@ -137,7 +137,7 @@ pub async fn soak(
         // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
         // less one, so that its mean is `--contention`.
         cfg.contention = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
-        let schedule = generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed);
+        let schedule = generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed).into();
         let t = &summary.totals;
         progress.set_prefix(format!(
             "{label}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
