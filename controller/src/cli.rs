@@ -27,6 +27,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write a self-contained report.html (charts, verdicts, message diagrams) in a run folder.
     Report(ReportArgs),
+    /// The textbook cases of Paxos, scripted with real processes: `list`, or `run NAME`.
+    Scenario(ScenarioArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
@@ -183,6 +185,28 @@ pub struct LsArgs {
     /// The folder of runs.
     #[arg(default_value = "runs")]
     pub runs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ScenarioArgs {
+    #[command(subcommand)]
+    pub command: ScenarioCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCommand {
+    /// The scenarios, one a line.
+    List,
+    /// Run one; exit 0 when its expected outcome happened, 1 when not.
+    Run {
+        name: String,
+        /// Where the scenario's run folders go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -24,6 +24,12 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
         Command::Show(args) => crate::inspect::show::show(args),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
+        Command::Scenario(args) => match args.command {
+            crate::cli::ScenarioCommand::List => Ok(crate::scenario::list()),
+            crate::cli::ScenarioCommand::Run { name, runs_dir, quiet } => {
+                crate::scenario::run(&name, &runs_dir, quiet)
+            }
+        },
         Command::Report(args) => {
             let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
             let path = crate::report::write(&dir)?;

@@ -15,6 +15,7 @@ mod progress;
 mod report;
 mod run;
 mod rundir;
+mod scenario;
 mod soak;
 mod workload;
 

@@ -1,0 +1,90 @@
+//! `synod scenario`: the textbook cases of Paxos as scripted runs of real processes. Each
+//! scenario is one or more runs with a precise schedule (message triggers: drop this
+//! message, kill that node right after it received that one, pause a proposer between its
+//! phases), an expected outcome that is checked from the history, and the diagram of the
+//! instance it is about. Everything a scenario does is an ordinary schedule file line, so
+//! anyone can write their own.
+
+mod cases;
+mod facts;
+
+use crate::cli::{Cli, Command};
+use crate::commands::run_plan;
+use crate::inspect::{diagram, timeline};
+use crate::nemesis::file::parse_schedule;
+use crate::progress::Progress;
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+pub use facts::Facts;
+use std::path::{Path, PathBuf};
+
+/// One run of a scenario.
+pub struct Variant {
+    pub label: &'static str,
+    /// `synod run` flags.
+    pub flags: &'static [&'static str],
+    /// The schedule, in the schedule file format.
+    pub schedule: &'static str,
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub variants: &'static [Variant],
+    /// The instance whose diagram is printed.
+    pub instance: u64,
+    /// Judges the runs (in the order of `variants`): what happened, or what went wrong.
+    pub check: fn(&[Facts]) -> std::result::Result<String, String>,
+}
+
+pub fn list() -> i32 {
+    for s in cases::ALL {
+        println!("{:<26} {}", s.name, s.about);
+    }
+    0
+}
+
+pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
+    let Some(s) = cases::ALL.iter().find(|s| s.name == name) else {
+        let names: Vec<&str> = cases::ALL.iter().map(|s| s.name).collect();
+        bail!("no scenario `{name}`; there are: {}", names.join(", "));
+    };
+    println!("scenario {}: {}", s.name, s.about);
+    let mut facts = Vec::new();
+    for v in s.variants {
+        let dir = run_variant(v, runs_dir, quiet).with_context(|| format!("{}: {}", s.name, v.label))?;
+        let f = Facts::load(&dir)?;
+        println!("\n== {} ({}): {}", v.label, f.report.verdict.name(), dir.display());
+        let history = dir.join(synod_checker::HISTORY_FILE);
+        let filter = timeline::Filter { instance: Some(s.instance), ..timeline::Filter::default() };
+        let (items, _) = timeline::read(&history, &filter)?;
+        let nodes: Vec<u64> = (1..=f.nodes).collect();
+        print!("{}", diagram::render(&items, &nodes));
+        facts.push(f);
+    }
+    match (s.check)(&facts) {
+        Ok(what) => {
+            println!("\nexpected outcome: {what}");
+            Ok(0)
+        }
+        Err(what) => {
+            println!("\nUNEXPECTED: {what}");
+            Ok(1)
+        }
+    }
+}
+
+fn run_variant(v: &Variant, runs_dir: &Path, quiet: bool) -> Result<PathBuf> {
+    let mut argv = vec!["synod", "run"];
+    argv.extend_from_slice(v.flags);
+    let dir = runs_dir.to_string_lossy().to_string();
+    argv.extend_from_slice(&["--runs-dir", &dir, "-q"]);
+    let Command::Run(args) = Cli::try_parse_from(&argv).context("scenario flags")?.command else {
+        unreachable!("parsed a run")
+    };
+    let (cfg, _) = run_plan(&args, &[])?;
+    let schedule = parse_schedule(v.schedule, v.label, cfg.nodes).map_err(anyhow::Error::msg)?;
+    let mut progress = Progress::for_run(quiet);
+    let outcome = crate::commands::run_once(cfg, schedule, &mut progress)?;
+    Ok(outcome.run_dir)
+}
