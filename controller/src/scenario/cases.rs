@@ -36,7 +36,7 @@ pub const ALL: &[Scenario] = &[
             Variant {
                 label: "no backoff",
                 flags: &[
-                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "20", "--concurrency",
+                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
                     "1", "--nemesis", "none", "--no-backoff",
                 ],
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
@@ -44,7 +44,7 @@ pub const ALL: &[Scenario] = &[
             Variant {
                 label: "randomized backoff",
                 flags: &[
-                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "20", "--concurrency",
+                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
                     "1", "--nemesis", "none",
                 ],
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
@@ -92,10 +92,11 @@ pub const ALL: &[Scenario] = &[
         variants: &[Variant {
             label: "n1 paused after its promises",
             // No instance limit: the run goes on after n1 wakes, so that the answers to its
-            // stale accept are recorded.
+            // stale accept are recorded. A long phase timeout: n1 must not give up its
+            // ballot on waking (its timer would otherwise race its queued promise).
             flags: &[
                 "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--concurrency", "1", "--time", "1.5",
-                "--nemesis", "none",
+                "--nemesis", "none", "--phase-timeout-ms", "5000",
             ],
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [2]}
 {"on": {"type": "promise", "dest": 1, "instance": 1, "at": "delivery", "nth": 2}, "action": "stop", "nodes": [1]}
@@ -110,11 +111,11 @@ pub const ALL: &[Scenario] = &[
         about: "delays of up to a second and reordering, no timing bound: safety holds, decisions are only delayed",
         variants: &[Variant {
             label: "delays up to 1.6 s",
-            flags: &["--nodes", "3", "--concurrency", "4", "--time", "3", "--nemesis", "none"],
+            flags: &["--nodes", "3", "--concurrency", "4", "--time", "4.5", "--nemesis", "none"],
             schedule: r#"{"at_s": 0, "action": "delay", "dist": "uniform", "mean_ms": 400}
 {"at_s": 0, "action": "reorder", "p": 0.5, "max_ms": 800}
-{"at_s": 2.5, "action": "delay-off"}
-{"at_s": 2.5, "action": "reorder-off"}"#,
+{"at_s": 4, "action": "delay-off"}
+{"at_s": 4, "action": "reorder-off"}"#,
         }],
         instance: 1,
         check: asynchrony,
