@@ -238,7 +238,7 @@ impl Net {
     }
 
     fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Vec<u8>) {
-        if self.held.contains(&dest) {
+        if !self.held.is_empty() && self.held.contains(&dest) {
             if self.holding.len() >= MAX_DELAYED {
                 self.drop_msg(history, now, msg, "overflow");
             } else {
@@ -257,7 +257,7 @@ impl Net {
         match outcome {
             Ok(()) => {
                 self.stats.delivered += 1;
-                if self.watched.remove(&msg) {
+                if !self.watched.is_empty() && self.watched.remove(&msg) {
                     self.watched_delivered.push(msg);
                 }
                 if history.trace_messages {
