@@ -306,9 +306,17 @@ fn pause_stops_the_process_and_cont_resumes_it() {
     ]);
     let (_, events) = wait_for_action(&dir, "stop");
     let pid = process_events(&events, 3)[0]["pid"].as_u64().unwrap();
-    assert_eq!(proc_state(pid), "T", "n3 (pid {pid}) is stopped");
+    // The event is recorded just before the signal is sent: give the signal a moment.
+    let settles = |want_stopped: bool| {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while (proc_state(pid) == "T") != want_stopped && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (proc_state(pid) == "T") == want_stopped
+    };
+    assert!(settles(true), "n3 (pid {pid}) is stopped");
     wait_for_action(&dir, "cont");
-    assert_ne!(proc_state(pid), "T", "n3 (pid {pid}) runs again");
+    assert!(settles(false), "n3 (pid {pid}) runs again");
     let out = ctl.wait_with_output().unwrap();
     assert_exit(&out, 0);
     let events = history(&latest(&dir), false);
