@@ -29,6 +29,9 @@ pub enum Command {
     Report(ReportArgs),
     /// The textbook cases of Paxos, scripted with real processes: `list`, or `run NAME`.
     Scenario(ScenarioArgs),
+    /// Measure synod against the machine's floor: net round trip, fdatasync, decision
+    /// latency, decisions per second, the checker.
+    Bench(BenchArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
@@ -184,6 +187,19 @@ pub struct SoakArgs {
 pub struct LsArgs {
     /// The folder of runs.
     #[arg(default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Print the figures as JSON (they are always written to bench.json).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds of workload in each measured run.
+    #[arg(long, default_value_t = 5.0)]
+    pub time: f64,
+    /// Where the bench's folder (its runs and bench.json) goes.
+    #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
 }
 

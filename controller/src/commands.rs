@@ -24,6 +24,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
         Command::Show(args) => crate::inspect::show::show(args),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
+        Command::Bench(args) => crate::bench::bench(args),
         Command::Scenario(args) => match args.command {
             crate::cli::ScenarioCommand::List => Ok(crate::scenario::list()),
             crate::cli::ScenarioCommand::Run { name, runs_dir, quiet } => {

@@ -3,6 +3,7 @@
 //! 0 safe and live, 1 safety violated, 2 usage error, unreadable input or a failed bench,
 //! 3 safe but not live.
 
+mod bench;
 mod cli;
 mod cluster;
 mod commands;

@@ -285,3 +285,26 @@ fn run_report_writes_a_self_contained_html_with_its_charts() {
     assert!(latest(&dir).join("report.html").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_prints_every_figure_as_json() {
+    let dir = runs_dir("bench");
+    let out = run_ok(&["bench", "--json", "--time", "0.5", "--runs-dir", dir.to_str().unwrap()]);
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["net_rtt", "fsync"] {
+        assert!(f["floor_us"][key].as_u64().is_some_and(|us| us > 0), "floor_us.{key}: {f}");
+    }
+    for n in ["n3", "n5"] {
+        for q in ["p50", "p99", "p999"] {
+            assert!(f["decision_latency_us"][n][q].as_u64().is_some_and(|us| us > 0), "{n}.{q}: {f}");
+        }
+    }
+    assert!(f["ratio_to_floor"].as_f64().is_some_and(|r| r > 0.0));
+    for c in ["c1", "c16", "c64", "c256"] {
+        assert!(f["decisions_per_s"][c].as_u64().is_some_and(|d| d > 0), "{c}: {f}");
+    }
+    assert!(f["checker"]["events_per_s"].as_u64().is_some_and(|e| e > 0));
+    assert!(f["checker"]["peak_rss_mb"].as_f64().is_some_and(|m| m > 0.0));
+    assert!(f.get("etcd").is_none(), "no etcd figures without etcd");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,218 @@
+//! `synod bench`: synod's own speed, measured side by side in one run on this machine.
+//!
+//! - the floor: a 64-byte append plus fdatasync in a data dir, and a round trip through the
+//!   controller's net between two node processes (from a fault-free run's history: a
+//!   proposer's `decided` to another node until that node's `decided_ok` is handed back);
+//! - fault-free decision latency on 3 and 5 nodes, one proposer an instance, concurrency 1,
+//!   fsync on, and its ratio to the floor (two net round trips plus two fdatasyncs);
+//! - decisions per second at concurrency 1, 16, 64 and 256 (message tracing on), and at 64
+//!   with `--trace ops`;
+//! - the checker on a generated 1,000,000-event history: events per second, peak memory.
+//!
+//! The etcd comparison of the performance issue is not here yet.
+
+use crate::cli::{BenchArgs, Cli, Command};
+use crate::commands::{run_once, run_plan};
+use crate::progress::Progress;
+use crate::rundir::RunDir;
+use anyhow::{Context, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+pub fn bench(args: BenchArgs) -> Result<i32> {
+    let dir = RunDir::create_prefixed(&args.runs_dir, "bench-")?;
+    let say = |line: String| {
+        if !args.json {
+            eprintln!("{line}");
+        }
+    };
+    // First, while this process is small: the checker's peak memory is this process's.
+    say("checker: 1,000,000 generated events ...".into());
+    let checker = checker(&dir.path)?;
+    say("floor: 64-byte append + fdatasync ...".into());
+    let fsync = fsync_us(&dir.path.join("fsync"), 2_000)?;
+    let runs_dir = dir.path.join("runs");
+    let t = format!("{}", args.time);
+    let mut latency = serde_json::Map::new();
+    let mut net_rtt = None;
+    for nodes in [3u32, 5] {
+        say(format!("decision latency: {nodes} nodes, concurrency 1 ..."));
+        let n = nodes.to_string();
+        let run = run(&runs_dir, &["--nodes", &n, "--concurrency", "1", "--time", &t])?;
+        let l = &run.report.figures.decision_latency_first_learn.all;
+        latency.insert(format!("n{nodes}"), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
+        if nodes == 3 {
+            net_rtt = rtt_us(&run.run_dir.join(synod_checker::HISTORY_FILE))?;
+        }
+    }
+    let mut per_s = serde_json::Map::new();
+    for c in [1, 16, 64, 256] {
+        say(format!("throughput: 3 nodes, concurrency {c} ..."));
+        let run = run(&runs_dir, &["--nodes", "3", "--concurrency", &c.to_string(), "--time", &t])?;
+        per_s.insert(format!("c{c}"), json!(run.report.figures.decisions_per_s.round() as u64));
+    }
+    say("throughput: 3 nodes, concurrency 64, --trace ops ...".into());
+    let ops = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--trace", "ops"])?;
+    per_s.insert("c64_trace_ops".into(), json!(ops.report.figures.decisions_per_s.round() as u64));
+    let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
+    let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
+    let figures = json!({
+        "floor_us": {"net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1},
+        "decision_latency_us": latency,
+        "ratio_to_floor": floor.map(|f| (p50_n3 as f64 / f as f64 * 100.0).round() / 100.0),
+        "decisions_per_s": per_s,
+        "checker": checker,
+    });
+    let path = dir.path.join("bench.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        print!("{}", render(&figures));
+        println!("bench: {}", path.display());
+    }
+    Ok(0)
+}
+
+/// A fault-free run with `flags` (one proposer an instance).
+fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
+    let dir = runs_dir.to_string_lossy().to_string();
+    let mut argv = vec!["synod", "run", "--nemesis", "none", "--contention", "1", "--runs-dir", &dir, "-q"];
+    argv.extend_from_slice(flags);
+    let Command::Run(args) = Cli::try_parse_from(&argv).context("bench flags")?.command else {
+        unreachable!("parsed a run")
+    };
+    let (cfg, schedule) = run_plan(&args, &[])?;
+    let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;
+    if outcome.report.exit_code() != 0 {
+        anyhow::bail!("a bench run was not safe and live: {}", outcome.run_dir.display());
+    }
+    Ok(outcome)
+}
+
+/// p50 and p99 of `n` 64-byte appends, each followed by fdatasync, in `dir`.
+fn fsync_us(dir: &Path, n: usize) -> Result<(u64, u64)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("append.log");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut us = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f.write_all(&[0x5a; 64])?;
+        f.sync_data()?;
+        us.push(t.elapsed().as_micros() as u64);
+    }
+    drop(f);
+    std::fs::remove_file(&path)?;
+    us.sort_unstable();
+    Ok((us[n / 2], us[n * 99 / 100]))
+}
+
+/// The median time from a `decided` between two different nodes to the `decided_ok` that
+/// answers it being handed back: one round trip through the controller's net and the other
+/// node.
+fn rtt_us(history: &Path) -> Result<Option<u64>> {
+    use std::collections::HashMap;
+    use std::io::BufRead;
+    let file = std::fs::File::open(history)?;
+    let mut decided_sent: HashMap<(u64, u64, u64), u64> = HashMap::new(); // (instance, from, to) -> t
+    let mut ok_msg: HashMap<u64, u64> = HashMap::new(); // msg id of a decided_ok -> its decided's t
+    let mut rtts = Vec::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        if !(line.contains("\"decided") || line.starts_with("{\"type\":\"recv\"")) {
+            continue;
+        }
+        let Ok(e) = serde_json::from_str::<Value>(&line) else { continue };
+        let t = e["t"].as_u64().unwrap_or(0);
+        match (e["type"].as_str(), e["body"]["type"].as_str()) {
+            (Some("send"), Some(kind @ ("decided" | "decided_ok"))) => {
+                let (src, dest) = (e["src"].as_u64().unwrap_or(0), e["dest"].as_u64().unwrap_or(0));
+                let instance = e["body"]["instance"].as_u64().unwrap_or(0);
+                if src == dest {
+                    continue;
+                }
+                if kind == "decided" {
+                    decided_sent.entry((instance, src, dest)).or_insert(t);
+                } else if let Some(&sent) = decided_sent.get(&(instance, dest, src)) {
+                    ok_msg.insert(e["msg"].as_u64().unwrap_or(0), sent);
+                }
+            }
+            (Some("recv"), _) => {
+                if let Some(sent) = e["msg"].as_u64().and_then(|m| ok_msg.remove(&m)) {
+                    rtts.push(t.saturating_sub(sent));
+                }
+            }
+            _ => {}
+        }
+    }
+    rtts.sort_unstable();
+    Ok(rtts.get(rtts.len() / 2).copied())
+}
+
+/// Events per second and peak memory of the checker on a generated 1,000,000-event history.
+fn checker(dir: &Path) -> Result<Value> {
+    let path = dir.join("generated.jsonl");
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let stats = synod_checker::bench::generate_history(1_000_000, std::io::BufWriter::new(file))?;
+    let t = Instant::now();
+    let report = synod_checker::check_path(&path)?;
+    let secs = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&path)?;
+    Ok(json!({
+        "events": stats.events,
+        "events_per_s": (report.events as f64 / secs).round() as u64,
+        "peak_rss_mb": (peak_rss_kb() as f64 / 1024.0 * 10.0).round() / 10.0,
+    }))
+}
+
+/// This process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn render(f: &Value) -> String {
+    let mut out = String::new();
+    let ms = |v: &Value| {
+        v.as_u64().map(|us| format!("{:.2} ms", us as f64 / 1000.0)).unwrap_or_else(|| "-".into())
+    };
+    let fl = &f["floor_us"];
+    out.push_str(&format!(
+        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}\n",
+        ms(&fl["net_rtt"]),
+        ms(&fl["fsync"]),
+        ms(&fl["fsync_p99"])
+    ));
+    for n in ["n3", "n5"] {
+        let l = &f["decision_latency_us"][n];
+        out.push_str(&format!(
+            "decision {n}       p50 {}   p99 {}   p99.9 {}\n",
+            ms(&l["p50"]),
+            ms(&l["p99"]),
+            ms(&l["p999"])
+        ));
+    }
+    out.push_str(&format!(
+        "ratio to floor    {} (n3 p50 / (2 net round trips + 2 fdatasyncs))\n",
+        f["ratio_to_floor"]
+    ));
+    let d = &f["decisions_per_s"];
+    out.push_str(&format!(
+        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}\n",
+        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"]
+    ));
+    let c = &f["checker"];
+    out.push_str(&format!(
+        "checker           {} events/s, peak {} MB\n",
+        c["events_per_s"], c["peak_rss_mb"]
+    ));
+    out
+}
