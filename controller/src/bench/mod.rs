@@ -9,7 +9,10 @@
 //!   with `--trace ops`;
 //! - the checker on a generated 1,000,000-event history: events per second, peak memory.
 //!
-//! The etcd comparison of the performance issue is not here yet.
+//! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
+//!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
+
+mod etcd;
 
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::commands::{run_once, run_plan};
@@ -59,13 +62,24 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     per_s.insert("c64_trace_ops".into(), json!(ops.report.figures.decisions_per_s.round() as u64));
     let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
     let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
-    let figures = json!({
+    let c64 = per_s["c64"].as_u64().unwrap_or(0);
+    say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...".into());
+    let etcd = etcd::measure(&dir.path.join("etcd"), args.time.min(5.0))?;
+    let mut figures = json!({
         "floor_us": {"net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1},
         "decision_latency_us": latency,
         "ratio_to_floor": floor.map(|f| (p50_n3 as f64 / f as f64 * 100.0).round() / 100.0),
         "decisions_per_s": per_s,
         "checker": checker,
     });
+    if let Some(e) = etcd {
+        let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
+        figures["etcd_ratios"] = json!({
+            "decision_p50_to_put_p50": ratio(p50_n3 as f64, e["put_p50_us"].as_f64().unwrap_or(0.0)),
+            "decisions_c64_to_puts_c64": ratio(c64 as f64, e["puts_per_s_c64"].as_f64().unwrap_or(0.0)),
+        });
+        figures["etcd"] = e;
+    }
     let path = dir.path.join("bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -214,5 +228,21 @@ fn render(f: &Value) -> String {
         "checker           {} events/s, peak {} MB\n",
         c["events_per_s"], c["peak_rss_mb"]
     ));
+    match f.get("etcd") {
+        Some(e) => {
+            let r = &f["etcd_ratios"];
+            out.push_str(&format!(
+                "etcd 3 members    put p50 {}   p99 {}   puts/s at c64 {}  (HTTP gateway, keep-alive Rust client)\n",
+                ms(&e["put_p50_us"]),
+                ms(&e["put_p99_us"]),
+                e["puts_per_s_c64"]
+            ));
+            out.push_str(&format!(
+                "synod / etcd      decision p50 / put p50 = {}   decisions/s / puts/s at c64 = {}\n",
+                r["decision_p50_to_put_p50"], r["decisions_c64_to_puts_c64"]
+            ));
+        }
+        None => out.push_str("etcd              not on PATH (Debian: apt install etcd-server)\n"),
+    }
     out
 }
