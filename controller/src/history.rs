@@ -1,9 +1,13 @@
 //! The history writer: one JSON object a line, appended as events happen.
 //!
 //! Lines are formatted on the routing path but written by a dedicated thread, so a slow disk
-//! never stalls the net. The thread flushes whenever it has nothing queued, so a SIGKILLed
-//! controller leaves every complete line on disk (at most the last line is torn). The queue
-//! is bounded: when the disk falls behind, the router waits rather than losing events.
+//! never stalls the net. They are handed over in batches: the run loop gathers a turn's lines
+//! and passes them with one channel send (`flush_batch`, or when a batch reaches 64 KiB),
+//! because one send per line made the router and the writer contend on the channel's lock
+//! (a profile of a concurrency-64 run: docs/performance.md). The thread flushes whenever it
+//! has nothing queued, so a SIGKILLed controller leaves every line of the turns before on disk
+//! (at most the last line is torn). The queue is bounded: when the disk falls behind, the
+//! router waits rather than losing events.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -14,11 +18,15 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Lines queued for the writer thread, at most.
-const QUEUE_LINES: usize = 65_536;
+/// Batches queued for the writer thread, at most.
+const QUEUE_BATCHES: usize = 1_024;
+/// A batch is handed over once it holds this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
 
 pub struct History {
     tx: Option<SyncSender<String>>,
+    /// Lines gathered since the last hand-over, each ending in a newline.
+    batch: std::cell::RefCell<String>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
     start: Instant,
     path: PathBuf,
@@ -29,13 +37,14 @@ pub struct History {
 impl History {
     pub fn create(path: &Path, trace_messages: bool) -> Result<History> {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let (tx, rx) = sync_channel(QUEUE_LINES);
+        let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("history".into())
             .spawn(move || write_lines(rx, BufWriter::with_capacity(256 * 1024, file)))
             .context("cannot start the history writer")?;
         Ok(History {
             tx: Some(tx),
+            batch: std::cell::RefCell::new(String::with_capacity(BATCH_BYTES + 4096)),
             thread: Some(thread),
             start: Instant::now(),
             path: path.to_path_buf(),
@@ -71,12 +80,32 @@ impl History {
 
     /// Queues one pre-formatted line (without its newline).
     pub fn line(&self, line: String) {
+        let full = {
+            let mut batch = self.batch.borrow_mut();
+            batch.push_str(&line);
+            batch.push('\n');
+            batch.len() >= BATCH_BYTES
+        };
+        if full {
+            self.flush_batch();
+        }
+    }
+
+    /// Hands the gathered lines to the writer thread (the run loop calls it every turn).
+    pub fn flush_batch(&self) {
         let Some(tx) = &self.tx else { return };
-        match tx.try_send(line) {
+        let batch = {
+            let mut b = self.batch.borrow_mut();
+            if b.is_empty() {
+                return;
+            }
+            std::mem::replace(&mut *b, String::with_capacity(BATCH_BYTES + 4096))
+        };
+        match tx.try_send(batch) {
             Ok(()) => {}
-            Err(TrySendError::Full(line)) => {
+            Err(TrySendError::Full(batch)) => {
                 // Backpressure: wait for the disk rather than drop an event.
-                let _ = tx.send(line);
+                let _ = tx.send(batch);
             }
             Err(TrySendError::Disconnected(_)) => {}
         }
@@ -84,6 +113,7 @@ impl History {
 
     /// Flushes and closes the file; returns the number of lines written.
     pub fn close(&mut self) -> Result<u64> {
+        self.flush_batch();
         self.tx.take();
         match self.thread.take() {
             Some(thread) => {
@@ -103,15 +133,13 @@ impl Drop for History {
 
 fn write_lines(rx: Receiver<String>, mut out: BufWriter<File>) -> std::io::Result<u64> {
     let mut written = 0u64;
-    while let Ok(line) = rx.recv() {
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")?;
-        written += 1;
+    while let Ok(batch) = rx.recv() {
+        out.write_all(batch.as_bytes())?;
+        written += batch.bytes().filter(|&b| b == b'\n').count() as u64;
         // Drain what is queued, then flush: batches under load, prompt when idle.
-        while let Ok(line) = rx.try_recv() {
-            out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")?;
-            written += 1;
+        while let Ok(batch) = rx.try_recv() {
+            out.write_all(batch.as_bytes())?;
+            written += batch.bytes().filter(|&b| b == b'\n').count() as u64;
         }
         out.flush()?;
     }

@@ -202,7 +202,10 @@ impl Runner<'_> {
         let connect_by = Instant::now() + Duration::from_secs(CONNECT_TIMEOUT_S);
         while self.net.connected() < self.cfg.nodes as usize {
             tokio::select! {
-                ev = self.events.recv() => self.handle(ev.context("event channel closed")?),
+                ev = self.events.recv() => {
+                    self.handle(ev.context("event channel closed")?);
+                    self.history.flush_batch();
+                }
                 _ = tokio::time::sleep_until(connect_by) => {
                     anyhow::bail!("only {} of {} nodes connected within {CONNECT_TIMEOUT_S} s; see runs/<id>/nodes/n*/node.log",
                         self.net.connected(), self.cfg.nodes);
@@ -292,6 +295,7 @@ impl Runner<'_> {
             self.send_invokes(&mut invokes);
             self.invokes = invokes;
             self.report_progress(phase, start);
+            self.history.flush_batch();
         }
         self.check_final_state();
         Ok(())
@@ -460,7 +464,10 @@ impl Runner<'_> {
         while !self.cluster.up_nodes().is_empty() {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(exit @ Event::Exited { .. }) => self.handle(exit),
+                    Some(exit @ Event::Exited { .. }) => {
+                        self.handle(exit);
+                        self.history.flush_batch();
+                    }
                     Some(_) => {}
                     None => break,
                 },
