@@ -122,6 +122,19 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     Ok((cfg, schedule))
 }
 
+/// The plan of `synod run FLAGS`, for the commands that start runs themselves (bench,
+/// scenario): the flags are parsed and checked exactly as on the command line.
+pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
+    let mut argv = vec!["synod", "run"];
+    argv.extend_from_slice(flags);
+    let crate::cli::Command::Run(args) =
+        <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).context("run flags")?.command
+    else {
+        unreachable!("parsed a run")
+    };
+    run_plan(&args, &[])
+}
+
 /// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
 fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Schedule)> {
     let dir = crate::rundir::resolve(run, runs_dir);

@@ -14,12 +14,11 @@
 
 mod etcd;
 
-use crate::cli::{BenchArgs, Cli, Command};
-use crate::commands::{run_once, run_plan};
+use crate::cli::BenchArgs;
+use crate::commands::{plan_from_flags, run_once};
 use crate::progress::Progress;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::Path;
@@ -95,12 +94,9 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
 /// A fault-free run with `flags` (one proposer an instance).
 fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
     let dir = runs_dir.to_string_lossy().to_string();
-    let mut argv = vec!["synod", "run", "--nemesis", "none", "--contention", "1", "--runs-dir", &dir, "-q"];
-    argv.extend_from_slice(flags);
-    let Command::Run(args) = Cli::try_parse_from(&argv).context("bench flags")?.command else {
-        unreachable!("parsed a run")
-    };
-    let (cfg, schedule) = run_plan(&args, &[])?;
+    let mut all = vec!["--nemesis", "none", "--contention", "1", "--runs-dir", &dir, "-q"];
+    all.extend_from_slice(flags);
+    let (cfg, schedule) = plan_from_flags(&all)?;
     let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;
     if outcome.report.exit_code() != 0 {
         anyhow::bail!("a bench run was not safe and live: {}", outcome.run_dir.display());

@@ -89,11 +89,7 @@ impl Runner<'_> {
     /// triggered actions follow its sending or, once it is delivered, its delivery.
     pub(super) fn route(&mut self, env: Envelope) {
         let kind = env.body.type_name();
-        // The instance is only needed (and the body only cloned) when triggers wait.
-        let instance = match self.triggers.is_empty() {
-            true => None,
-            false => env.body.clone().into_msg().ok().map(|m| m.instance()),
-        };
+        let instance = env.body.instance();
         let mut drop = false;
         let mut after_send = Vec::new();
         let msg_id = self.net.next_msg_id();

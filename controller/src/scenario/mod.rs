@@ -8,13 +8,11 @@
 mod cases;
 mod facts;
 
-use crate::cli::{Cli, Command};
-use crate::commands::run_plan;
+use crate::commands::plan_from_flags;
 use crate::inspect::{diagram, timeline};
 use crate::nemesis::file::parse_schedule;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
-use clap::Parser;
 pub use facts::Facts;
 use std::path::{Path, PathBuf};
 
@@ -75,14 +73,10 @@ pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
 }
 
 fn run_variant(v: &Variant, runs_dir: &Path, quiet: bool) -> Result<PathBuf> {
-    let mut argv = vec!["synod", "run"];
-    argv.extend_from_slice(v.flags);
     let dir = runs_dir.to_string_lossy().to_string();
-    argv.extend_from_slice(&["--runs-dir", &dir, "-q"]);
-    let Command::Run(args) = Cli::try_parse_from(&argv).context("scenario flags")?.command else {
-        unreachable!("parsed a run")
-    };
-    let (cfg, _) = run_plan(&args, &[])?;
+    let mut flags = v.flags.to_vec();
+    flags.extend_from_slice(&["--runs-dir", &dir, "-q"]);
+    let (cfg, _) = plan_from_flags(&flags)?;
     let schedule = parse_schedule(v.schedule, v.label, cfg.nodes).map_err(anyhow::Error::msg)?;
     let mut progress = Progress::for_run(quiet);
     let outcome = crate::commands::run_once(cfg, schedule, &mut progress)?;

@@ -109,6 +109,23 @@ impl Body {
                 | Body::DecidedOk(_)
         )
     }
+
+    /// The instance a Paxos body or a propose is about, without copying the body.
+    pub fn instance(&self) -> Option<InstanceId> {
+        Some(match self {
+            Body::Propose { instance, .. }
+            | Body::ProposeOk { instance, .. }
+            | Body::Learned { instance, .. } => *instance,
+            Body::Prepare(m) => m.instance,
+            Body::Promise(m) => m.instance,
+            Body::Nack(m) => m.instance,
+            Body::Accept(m) => m.instance,
+            Body::Accepted(m) => m.instance,
+            Body::Decided(m) => m.instance,
+            Body::DecidedOk(m) => m.instance,
+            _ => return None,
+        })
+    }
 }
 
 impl From<Msg> for Body {
@@ -153,6 +170,16 @@ mod tests {
     use super::*;
     use crate::paxos::msg::AcceptedValue;
     use crate::paxos::Ballot;
+
+    #[test]
+    fn instance_is_read_without_copying_and_matches_the_core_message() {
+        let b = Body::Prepare(crate::paxos::msg::Prepare { instance: 9, ballot: Ballot::new(1, 2) });
+        assert_eq!(b.instance(), Some(9));
+        assert_eq!(b.clone().into_msg().map(|m| m.instance()).ok(), b.instance());
+        let p = Body::Propose { msg_id: 1, instance: 4, value: "v".into() };
+        assert_eq!(p.instance(), Some(4));
+        assert_eq!(Body::Hello { node: 1, token: "t".into() }.instance(), None);
+    }
 
     #[test]
     fn frames_match_the_documented_examples() {
