@@ -90,6 +90,10 @@ pub struct ClusterArgs {
     /// Retry at once after a failed phase (no randomised backoff): shows dueling livelock.
     #[arg(long)]
     pub no_backoff: bool,
+    /// Every ballot runs both phases: no proposer takes round 0 of its instances without
+    /// phase 1 (docs/protocol.md, "Round 0").
+    #[arg(long)]
+    pub no_fast_round: bool,
 }
 
 /// The nemesis: which faults, how often and how hard (docs/nemesis.md). In a soak these are

@@ -68,8 +68,13 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         bail!("--time and --final-s must be non-negative numbers of seconds");
     }
     let bug = a.bug.as_deref().map(str::parse::<Bug>).transpose().context("--bug")?;
-    let tuning =
-        Tuning { phase_timeout_ms: a.phase_timeout_ms, backoff: !a.no_backoff, bug, ..Tuning::default() };
+    let tuning = Tuning {
+        phase_timeout_ms: a.phase_timeout_ms,
+        backoff: !a.no_backoff,
+        fast_round: !a.no_fast_round,
+        bug,
+        ..Tuning::default()
+    };
     Ok(RunConfig {
         nodes: n,
         acceptors: list("acceptors", &a.acceptors)?,

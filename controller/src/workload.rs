@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use synod_node::paxos::rng::Rng;
-use synod_node::paxos::{InstanceId, NodeId, OpId};
+use synod_node::paxos::{round_zero_owner, InstanceId, NodeId, OpId};
 
 /// New ops one instance may get after its first ones ended undecided, at most.
 pub const MAX_REINVOKES: u32 = 50;
@@ -133,20 +133,30 @@ impl Workload {
             self.stats.instances_started += 1;
             self.unlearned.insert(instance, BTreeSet::new());
             let k = self.cfg.contention.min(self.cfg.proposers.len());
-            for node in self.pick_proposers(k) {
+            for node in self.pick_proposers(instance, k) {
                 self.invoke(now_us, instance, node, out);
             }
         }
     }
 
-    fn pick_proposers(&mut self, k: usize) -> Vec<NodeId> {
+    /// The owner of the instance's round 0 (docs/protocol.md), then `k - 1` other
+    /// proposers at random: the owner's one-phase ballot races the others' prepares.
+    fn pick_proposers(&mut self, instance: InstanceId, k: usize) -> Vec<NodeId> {
         let mut pool = self.cfg.proposers.clone();
+        let owner = round_zero_owner(&pool, instance).expect("a run has proposers");
+        pool.retain(|&n| n != owner);
         let mut chosen = Vec::with_capacity(k);
-        for _ in 0..k {
+        chosen.push(owner);
+        for _ in 1..k {
             let i = self.rng.below(pool.len() as u64) as usize;
             chosen.push(pool.swap_remove(i));
         }
         chosen
+    }
+
+    fn random_proposer(&mut self) -> NodeId {
+        let proposers = &self.cfg.proposers;
+        proposers[self.rng.below(proposers.len() as u64) as usize]
     }
 
     fn invoke(&mut self, now_us: u64, instance: InstanceId, node: NodeId, out: &mut Vec<Invoke>) {
@@ -207,7 +217,7 @@ impl Workload {
         let retries_left = self.in_flight.get(&instance).is_some_and(|i| i.reinvokes < MAX_REINVOKES);
         if self.undecided_and_unlearned(instance) && retries_left {
             self.in_flight.get_mut(&instance).expect("checked").reinvokes += 1;
-            let node = node.unwrap_or_else(|| self.pick_proposers(1)[0]);
+            let node = node.unwrap_or_else(|| self.random_proposer());
             self.invoke(now_us, instance, node, out);
         } else if let Some(inst) = self.in_flight.remove(&instance) {
             if !inst.decided {
@@ -290,7 +300,7 @@ impl Workload {
         let idle: Vec<InstanceId> =
             self.unlearned.keys().copied().filter(|i| !self.in_flight.contains_key(i)).collect();
         for instance in idle {
-            let node = self.pick_proposers(1)[0];
+            let node = self.random_proposer();
             self.invoke(now_us, instance, node, out);
         }
     }

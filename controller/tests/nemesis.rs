@@ -568,7 +568,12 @@ fn crash_point_kills_a_node_right_after_it_sends_the_chosen_message() {
 /// A 3-node run of instances proposed by n1 alone, one at a time, with no faults but the
 /// schedule's.
 fn precise(name: &str, schedule: &str) -> (PathBuf, Vec<Value>) {
-    let flags = ["--proposers", "1", "--contention", "1", "--concurrency", "1", "--instances", "5"];
+    precise_with(name, schedule, &[])
+}
+
+fn precise_with(name: &str, schedule: &str, extra: &[&str]) -> (PathBuf, Vec<Value>) {
+    let mut flags = vec!["--proposers", "1", "--contention", "1", "--concurrency", "1", "--instances", "5"];
+    flags.extend_from_slice(extra);
     let (dir, events, out) = scripted(name, "3", schedule, &flags);
     assert_exit(&out, 0);
     (dir, events)
@@ -642,10 +647,12 @@ fn hold_keeps_messages_to_a_node_until_hold_off() {
 
 #[test]
 fn a_trigger_pauses_a_proposer_between_its_two_phases() {
-    let (dir, events) = precise(
+    // n1 owns every instance's round 0, which skips phase 1: ask for both phases.
+    let (dir, events) = precise_with(
         "pausephase",
         "{\"on\":{\"type\":\"promise\",\"dest\":1,\"instance\":1,\"at\":\"delivery\"},\"action\":\"stop\",\"nodes\":[1]}\n\
          {\"at_s\":0.8,\"action\":\"cont\",\"nodes\":[1]}\n",
+        &["--no-fast-round"],
     );
     let (stop, cont) = (action_t(&events, "stop"), action_t(&events, "cont"));
     let msgs = messages(&events);

@@ -34,6 +34,7 @@ fn scenario_list_names_every_scenario() {
         "minority-partition",
         "paused-proposer",
         "asynchrony",
+        "fast-round",
     ] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing:\n{text}");
     }
@@ -75,4 +76,12 @@ fn paused_proposer() {
 #[test]
 fn asynchrony() {
     scenario("asynchrony", &["delay", "ms"]);
+}
+
+#[test]
+fn fast_round() {
+    scenario(
+        "fast-round",
+        &["accept [0,2] \"i1-op1\"", "promise [1,1] acc [0,2] \"i1-op1\"", "accept [1,1] \"i1-op1\""],
+    );
 }

@@ -1,4 +1,7 @@
 //! The scenarios. Each names what it shows, runs it, and checks that it happened.
+//!
+//! The scenarios about the two phases run with `--no-fast-round`: with it every ballot,
+//! including the first, prepares before it accepts, as in "Paxos Made Simple".
 
 use super::{Facts, Scenario, Variant};
 
@@ -8,7 +11,7 @@ pub const ALL: &[Scenario] = &[
         about: "one acceptor's accept is lost; the value is still chosen by the majority and learned by all",
         variants: &[Variant {
             label: "lost accept",
-            flags: &["--nodes", "3", "--proposers", "1", "--contention", "1", "--instances", "1", "--nemesis", "none"],
+            flags: &["--nodes", "3", "--proposers", "1", "--contention", "1", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
             schedule: r#"{"on": {"type": "accept", "src": 1, "dest": 3, "instance": 1}, "action": "drop-message"}"#,
         }],
         instance: 1,
@@ -19,7 +22,7 @@ pub const ALL: &[Scenario] = &[
         about: "n1's accept reaches one acceptor, n1 dies; n2's prepare finds that value and n1's value is decided",
         variants: &[Variant {
             label: "n1 dies mid-accept",
-            flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none"],
+            flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [2]}
 {"on": {"type": "accept", "src": 1, "dest": 1, "instance": 1}, "action": "drop-message"}
 {"on": {"type": "accept", "src": 1, "dest": 2, "instance": 1}, "action": "drop-message"}
@@ -37,7 +40,7 @@ pub const ALL: &[Scenario] = &[
                 label: "no backoff",
                 flags: &[
                     "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
-                    "1", "--nemesis", "none", "--no-backoff",
+                    "1", "--nemesis", "none", "--no-fast-round", "--no-backoff",
                 ],
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
             },
@@ -45,7 +48,7 @@ pub const ALL: &[Scenario] = &[
                 label: "randomized backoff",
                 flags: &[
                     "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
-                    "1", "--nemesis", "none",
+                    "1", "--nemesis", "none", "--no-fast-round",
                 ],
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
             },
@@ -59,13 +62,13 @@ pub const ALL: &[Scenario] = &[
         variants: &[
             Variant {
                 label: "correct acceptor",
-                flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none"],
+                flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
                 schedule: ACCEPTOR_RESTART,
             },
             Variant {
                 label: "volatile acceptor (--bug volatile-acceptor on n3)",
                 flags: &[
-                    "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none",
+                    "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round",
                     "--bug", "volatile-acceptor", "--bug-nodes", "3",
                 ],
                 schedule: ACCEPTOR_RESTART,
@@ -96,7 +99,7 @@ pub const ALL: &[Scenario] = &[
             // ballot on waking (its timer would otherwise race its queued promise).
             flags: &[
                 "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--concurrency", "1", "--time", "1.5",
-                "--nemesis", "none", "--phase-timeout-ms", "5000",
+                "--nemesis", "none", "--no-fast-round", "--phase-timeout-ms", "5000",
             ],
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [2]}
 {"on": {"type": "promise", "dest": 1, "instance": 1, "at": "delivery", "nth": 2}, "action": "stop", "nodes": [1]}
@@ -119,6 +122,22 @@ pub const ALL: &[Scenario] = &[
         }],
         instance: 1,
         check: asynchrony,
+    },
+    Scenario {
+        name: "fast-round",
+        about: "the owner of round 0 skips phase 1 and decides in one round trip; a proposer that missed it prepares a higher ballot, finds that value and proposes it",
+        variants: &[Variant {
+            label: "n2 owns round 0 of instance 1; n1 is cut off",
+            // Instance 1 belongs to proposers[1 mod 2] = n2. n1 is stopped and cut off, so
+            // it hears nothing of the decision until it proposes itself.
+            flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none"],
+            schedule: r#"{"at_s": 0, "action": "stop", "nodes": [1]}
+{"at_s": 0, "action": "partition", "shape": "isolate", "components": [[1], [2, 3]]}
+{"at_s": 0.45, "action": "heal"}
+{"at_s": 0.45, "action": "cont", "nodes": [1]}"#,
+        }],
+        instance: 1,
+        check: fast_round,
     },
 ];
 
@@ -284,6 +303,47 @@ fn paused_proposer(runs: &[Facts]) -> Check {
     let value = f.agreed(1)?;
     Ok(format!(
         "n1 had {promises_to_n1} promises and believed it led; paused, it woke and sent accept at stale ballot {stale}, which was nacked; n2 led meanwhile, {value} was decided and safety held"
+    ))
+}
+
+fn fast_round(runs: &[Facts]) -> Check {
+    let f = &runs[0];
+    safe(f)?;
+    let n1_value = f.invoked_by(1, 1).ok_or("n1 never proposed")?;
+    let n2_value = f.invoked_by(2, 1).ok_or("n2 never proposed")?;
+    let zero = serde_json::json!([0, 2]);
+    if f.sends("prepare", 1).iter().any(|p| p["src"] == 2) {
+        return Err("n2 prepared, though it owns round 0".into());
+    }
+    if !f.sends("accept", 1).iter().any(|a| a["src"] == 2 && a["body"]["ballot"] == zero) {
+        return Err("n2 sent no accept at [0,2]".into());
+    }
+    // Healed by the schedule, or by the final phase if the run was over by then.
+    let heal = f.nemesis_t("heal").or_else(|| f.nemesis_t("heal-all")).ok_or("never healed")?;
+    let first_learn = f
+        .events
+        .iter()
+        .find(|e| e["type"] == "learn" && e["instance"] == 1)
+        .ok_or("instance 1 was never learned")?;
+    if first_learn["t"].as_u64() >= Some(heal) || first_learn["value"] != n2_value.as_str() {
+        return Err(format!("n2's value was not learned before the heal: {first_learn}"));
+    }
+    let found = f.sends("promise", 1).into_iter().any(|p| {
+        p["dest"] == 1
+            && p["body"]["accepted"]["ballot"] == zero
+            && p["body"]["accepted"]["value"] == n2_value.as_str()
+    });
+    if !found {
+        return Err("no promise to n1 carried n2's round-0 value".into());
+    }
+    let n1_accept = f.sends("accept", 1).into_iter().find(|a| a["src"] == 1).ok_or("n1 sent no accept")?;
+    if n1_accept["body"]["value"] != n2_value.as_str() {
+        return Err(format!("n1 proposed {} instead of n2's {n2_value}", n1_accept["body"]["value"]));
+    }
+    let value = f.agreed(1)?;
+    Ok(format!(
+        "n2 sent accept [0,2] without a prepare and {value} was chosen in one round trip; n1 woke with its own {n1_value}, prepared {}, found [0,2] in a promise and proposed {value} in its place",
+        n1_accept["body"]["ballot"]
     ))
 }
 

@@ -20,7 +20,8 @@ pub struct Ballot {
 }
 
 impl Ballot {
-    /// The ballot below every ballot a proposer can use (rounds start at 1).
+    /// The ballot below every ballot a proposer can use: round 0 is only ever used as
+    /// `[0, owner]` by its instance's owner (node ids start at 1), every other round is at least 1.
     pub const ZERO: Ballot = Ballot { round: 0, node: 0 };
 
     pub fn new(round: u64, node: NodeId) -> Ballot {

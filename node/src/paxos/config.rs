@@ -1,6 +1,6 @@
 //! The core's configuration: who plays which role, timing, and the optional mutant.
 
-use super::ballot::NodeId;
+use super::ballot::{InstanceId, NodeId};
 use super::bug::Bug;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,9 @@ pub struct Tuning {
     pub decided_max_retries: u32,
     /// Open proposals on this node at most; more are refused with error `busy`.
     pub max_proposals: usize,
+    /// Round 0 of an instance skips phase 1 on its owner (`Config::round_zero_owner`).
+    /// Off: every ballot runs both phases.
+    pub fast_round: bool,
     /// Seed for backoff jitter (mixed with the node id).
     pub seed: u64,
     /// A mutant, or `null` for the correct protocol.
@@ -42,10 +45,18 @@ impl Default for Tuning {
             decided_retry_max_ms: 2_000,
             decided_max_retries: 100,
             max_proposals: 10_000,
+            fast_round: true,
             seed: 0,
             bug: None,
         }
     }
+}
+
+/// The proposer that owns round 0 of `instance`: `proposers[instance mod P]`, in the order
+/// of `init.proposers`. Every node of a run gets the same list, so they all agree on it.
+pub fn round_zero_owner(proposers: &[NodeId], instance: InstanceId) -> Option<NodeId> {
+    let p = proposers.len() as u64;
+    (p > 0).then(|| proposers[(instance % p) as usize])
 }
 
 /// Everything the core needs to know to run one node.
@@ -86,6 +97,11 @@ impl Config {
         } else {
             n / 2 + 1
         }
+    }
+
+    /// The proposer that owns round 0 of `instance` (see [`round_zero_owner`]).
+    pub fn round_zero_owner(&self, instance: InstanceId) -> Option<NodeId> {
+        round_zero_owner(&self.proposers, instance)
     }
 
     pub fn is_acceptor(&self) -> bool {

@@ -2,6 +2,12 @@
 //! when a proposer that saw that happen says `decided`. A decided value never changes; a
 //! conflicting decision (possible only when some node runs a mutant) is still reported, so
 //! the checker sees it, but the learner keeps the first.
+//!
+//! The learner's record of a decision is a cache, not a vote: the value is already durable
+//! on a quorum of acceptors, and a learner that forgets it can only learn the same value
+//! again. So the report goes out first and the `Learned` record follows as a lazy persist
+//! (no fdatasync of its own): a decision costs the learner no disk wait, and neither does
+//! the next proposal that arrives behind it.
 
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
@@ -74,7 +80,8 @@ impl Learner {
         true
     }
 
-    /// Records a decision: persisted, then reported to the controller.
+    /// Records a decision and reports it to the controller. On `Learn::New` the caller
+    /// must queue `Record::Learned` after its own replies (see `Node::decide`).
     pub fn learn(&mut self, instance: InstanceId, value: &str, fx: &mut Effects) -> Learn {
         self.tallies.remove(&instance);
         match self.learned.get(&instance) {
@@ -85,7 +92,6 @@ impl Learner {
             }
             None => {
                 self.learned.insert(instance, value.to_string());
-                fx.persist(Record::Learned { instance, value: value.to_string() });
                 fx.push(Output::Learned { instance, value: value.to_string() });
                 Learn::New
             }

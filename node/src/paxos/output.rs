@@ -3,7 +3,7 @@
 //! The one ordering rule (raft-rs's `Ready`): every `Persist` must be durable before any
 //! `Send`, `Learned` or `ProposeDone` that comes after it in the output queue leaves the
 //! node. A runtime may batch all persists of one loop turn under one fdatasync (group
-//! commit) and release the turn's messages after it.
+//! commit) and release the turn's messages after it. A `PersistLazy` holds nothing back.
 
 use super::ballot::{InstanceId, NodeId};
 use super::msg::Msg;
@@ -46,6 +46,10 @@ impl ProposeError {
 pub enum Output {
     /// Make this record durable before anything that follows it is released.
     Persist(Record),
+    /// Append this record to the log, but nothing waits for it: no fdatasync of its own
+    /// (the next `Persist`'s covers it). A crash may lose it, so it is only ever a cache the
+    /// node can rebuild from its peers (a learned decision), never a promise or a vote.
+    PersistLazy(Record),
     /// Send a Paxos message to a node (possibly this node itself: every message goes
     /// through the network, so the trace is complete).
     Send { to: NodeId, msg: Msg },
@@ -64,6 +68,10 @@ pub struct Effects {
 impl Effects {
     pub fn persist(&mut self, record: Record) {
         self.queue.push_back(Output::Persist(record));
+    }
+
+    pub fn persist_lazy(&mut self, record: Record) {
+        self.queue.push_back(Output::PersistLazy(record));
     }
 
     pub fn send(&mut self, to: NodeId, msg: Msg) {

@@ -3,6 +3,21 @@
 //! backoff when a phase fails (a nack, or no quorum before the phase timeout). Once it knows
 //! the decision it answers the waiting client ops and announces the decision to every learner,
 //! re-sending `decided` until each acknowledges it.
+//!
+//! Round 0 (the fast round). Phase 1 exists to learn what lower ballots may have chosen; the
+//! lowest ballot of an instance has nothing below it, so its proposer may skip phase 1
+//! (Lamport, "Fast Paxos", section 2.2.1: "the coordinator of round 0 can skip phase 1").
+//! That is safe only if exactly one proposer ever uses that ballot, with one value. So round
+//! 0 of instance `i` belongs to one proposer, [`Config::round_zero_owner`], every other
+//! ballot has a round of at least 1, and the owner uses `[0, owner]` at most once per
+//! instance: only in an incarnation that started with no `Round` record on disk, and only
+//! after this incarnation's first `Round` record is durable. A node that restarts after
+//! that finds the record and never uses round 0 again, since it cannot know for which
+//! instances its previous incarnation sent a round-0 `accept`.
+//!
+//! Rounds are reserved in blocks of [`ROUND_RESERVATION`]: one durable `Round` record covers
+//! that many ballots, so a proposal does not wait for an fdatasync of its own before its
+//! first message. After a restart the proposer starts above the whole reserved block.
 
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
@@ -15,6 +30,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Client ops waiting on one proposal, at most (a re-invoked op joins the open proposal).
 pub const MAX_WAITERS: usize = 64;
+/// Rounds reserved by one durable `Round` record.
+pub const ROUND_RESERVATION: u64 = 1024;
 
 #[derive(Debug)]
 enum Phase {
@@ -52,19 +69,52 @@ struct Announcement {
 pub struct Proposer {
     proposals: BTreeMap<InstanceId, Proposal>,
     announcements: BTreeMap<InstanceId, Announcement>,
-    /// The highest round this node used; persisted so that no ballot is reused after a restart.
+    /// The highest round this node used (or, after a restart, reserved before it).
     max_round: u64,
+    /// Every round up to this one is covered by a durable (or queued) `Round` record.
+    reserved_round: u64,
+    /// Whether this incarnation may use round 0: no `Round` record was restored.
+    fresh: bool,
 }
 
 impl Proposer {
     pub fn new() -> Proposer {
-        Proposer { proposals: BTreeMap::new(), announcements: BTreeMap::new(), max_round: 0 }
+        Proposer {
+            proposals: BTreeMap::new(),
+            announcements: BTreeMap::new(),
+            max_round: 0,
+            reserved_round: 0,
+            fresh: true,
+        }
     }
 
     pub fn restore(&mut self, record: &Record) {
         if let Record::Round { round } = record {
             self.max_round = self.max_round.max(*round);
+            self.reserved_round = self.max_round;
+            self.fresh = false;
         }
+    }
+
+    /// Makes sure a `Round` record covering `round` is queued (before anything the caller
+    /// sends next, so the runtime makes it durable first).
+    fn reserve(&mut self, config: &Config, round: u64, fx: &mut Effects) {
+        if round <= self.reserved_round && self.reserved_round > 0 {
+            return;
+        }
+        self.reserved_round = round.max(1) + ROUND_RESERVATION - 1;
+        if !config.has_bug(Bug::BallotReuseAfterRestart) {
+            fx.persist(Record::Round { round: self.reserved_round });
+        }
+    }
+
+    /// Whether this proposal may take round 0 of its instance without phase 1.
+    fn may_use_round_zero(&self, config: &Config, instance: InstanceId, p: &Proposal) -> bool {
+        config.tuning.fast_round
+            && self.fresh
+            && p.attempts == 0
+            && !config.has_bug(Bug::NonUniqueBallots)
+            && config.round_zero_owner(instance) == Some(config.node)
     }
 
     pub fn max_round(&self) -> u64 {
@@ -120,17 +170,34 @@ impl Proposer {
         self.start_ballot(now_us, config, instance, fx);
     }
 
-    /// Phase 1a with a fresh ballot above every round this node used or saw.
+    /// The next ballot: round 0 straight to phase 2 when this node owns it (see the module
+    /// docs), otherwise phase 1a with a round above every round this node used or saw.
     fn start_ballot(&mut self, now_us: u64, config: &Config, instance: InstanceId, fx: &mut Effects) {
-        let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
+        let p = self.proposals.get(&instance).expect("start_ballot on an open proposal");
+        if self.may_use_round_zero(config, instance, p) {
+            // The reservation is this incarnation's mark on disk: it is queued before the
+            // accepts, so a restart can never find an empty log after a round-0 accept left.
+            let round = self.max_round + 1;
+            self.reserve(config, round, fx);
+            let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
+            let ballot = Ballot::new(0, config.node);
+            assert!(p.ballot == Ballot::ZERO && p.attempts == 0, "round 0 is a proposal's first ballot");
+            p.ballot = ballot;
+            p.attempts += 1;
+            p.phase = Phase::Accepting { value: p.own_value.clone(), accepted: BTreeSet::new() };
+            p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+            let accept = Msg::Accept(Accept { instance, ballot, value: p.own_value.clone() });
+            fx.broadcast(&config.acceptors, &accept);
+            return;
+        }
         let round = self.max_round.max(p.seen_round) + 1;
         self.max_round = round;
-        if !config.has_bug(Bug::BallotReuseAfterRestart) {
-            fx.persist(Record::Round { round });
-        }
+        self.reserve(config, round, fx);
+        let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
         let node = if config.has_bug(Bug::NonUniqueBallots) { 0 } else { config.node };
         let ballot = Ballot::new(round, node);
         assert!(ballot > p.ballot, "a proposer's ballots must increase");
+        assert!(ballot.round >= 1, "only round 0's owner uses round 0");
         p.ballot = ballot;
         p.attempts += 1;
         p.phase = Phase::Preparing { promises: Vec::new() };

@@ -1,6 +1,7 @@
 //! Unit tests of each acceptor, proposer and learner rule, driving one core by hand.
 
 use super::msg::*;
+use super::proposer::ROUND_RESERVATION;
 use super::*;
 
 const MS: u64 = 1000;
@@ -28,10 +29,11 @@ fn sends(outs: &[Output]) -> Vec<(NodeId, Msg)> {
         .collect()
 }
 
+/// Every record written to disk, synced or lazy.
 fn persists(outs: &[Output]) -> Vec<Record> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Persist(r) => Some(r.clone()),
+            Output::Persist(r) | Output::PersistLazy(r) => Some(r.clone()),
             _ => None,
         })
         .collect()
@@ -170,7 +172,8 @@ fn proposer_persists_its_round_then_prepares_every_acceptor() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "mine".into());
     let outs = drain(&mut n);
-    assert_eq!(outs[0], Output::Persist(Record::Round { round: 1 }));
+    // One record reserves a block of rounds; instance 7 is not n1's (7 mod 3 = 1: n2's).
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: ROUND_RESERVATION }));
     let targets: Vec<NodeId> = sends(&outs).iter().map(|(to, _)| *to).collect();
     assert_eq!(targets, vec![1, 2, 3]);
     assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(1, 1))));
@@ -268,8 +271,15 @@ fn proposer_retries_with_higher_ballot_after_nack_and_backoff() {
     assert!(at >= 5 + n.config().tuning.backoff_base_ms * MS, "backoff before retry: {at}");
     n.handle_timeout(at);
     let outs = drain(&mut n);
-    assert_eq!(outs[0], Output::Persist(Record::Round { round: 10 }));
+    assert!(persists(&outs).is_empty(), "round 10 is inside the reserved block: {outs:?}");
     assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(10, 1))));
+    // A round above the block reserves a new block before its prepare leaves.
+    n.handle_message(at, 2, Msg::Nack(Nack { instance: 7, ballot: b(10, 1), promised: b(5000, 3) }));
+    let at = n.next_timeout_us().unwrap();
+    n.handle_timeout(at);
+    let outs = drain(&mut n);
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: 5001 + ROUND_RESERVATION - 1 }));
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(5001, 1))));
 }
 
 #[test]
@@ -312,7 +322,10 @@ fn proposer_never_reuses_a_round_after_restart() {
     let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
     n.handle_propose(0, 12, 7, "c".into());
     let outs = drain(&mut n);
-    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(3, 1))), "{outs:?}");
+    // Above the whole block the previous incarnation reserved, and a new block first.
+    let round = ROUND_RESERVATION + 1;
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: round + ROUND_RESERVATION - 1 }));
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(round, 1))), "{outs:?}");
 }
 
 #[test]
@@ -395,8 +408,9 @@ fn learner_learns_on_quorum_at_one_ballot_only() {
     assert!(drain(&mut n).iter().all(|o| !matches!(o, Output::Learned { .. })));
     n.handle_message(0, 1, accepted(7, b(2, 3), "y"));
     let outs = drain(&mut n);
-    assert_eq!(outs[0], Output::Persist(Record::Learned { instance: 7, value: "y".into() }));
-    assert_eq!(outs[1], Output::Learned { instance: 7, value: "y".into() });
+    // Reported first; the learner's record follows, lazily (it is a cache, not a vote).
+    assert_eq!(outs[0], Output::Learned { instance: 7, value: "y".into() });
+    assert_eq!(outs[1], Output::PersistLazy(Record::Learned { instance: 7, value: "y".into() }));
     // Late and duplicated accepted messages change nothing.
     n.handle_message(0, 2, accepted(7, b(2, 3), "y"));
     assert!(drain(&mut n).is_empty());
@@ -415,7 +429,9 @@ fn learner_acknowledges_decided_and_keeps_first_value_on_conflict() {
     let mut n = node(1);
     n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
     let outs = drain(&mut n);
-    assert_eq!(outs[1], Output::Learned { instance: 7, value: "x".into() });
+    assert_eq!(outs[0], Output::Learned { instance: 7, value: "x".into() });
+    assert_eq!(outs[1], Output::PersistLazy(Record::Learned { instance: 7, value: "x".into() }));
+    assert!(!outs.iter().any(|o| matches!(o, Output::Persist(_))), "a decision waits for no fsync");
     assert_eq!(sends(&outs), vec![(2, Msg::DecidedOk(DecidedOk { instance: 7 }))]);
     // Duplicate: nothing persisted, nothing reported again, acknowledged again.
     n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
@@ -472,4 +488,73 @@ fn reordered_accepted_before_promise_quorum_is_harmless() {
     n.handle_message(0, 2, accepted(7, b(1, 1), "a"));
     n.handle_message(0, 3, accepted(7, b(1, 1), "a"));
     assert!(drain(&mut n).iter().all(|o| !matches!(o, Output::ProposeDone { .. })));
+}
+
+// ---- round 0 ----
+
+#[test]
+fn owner_takes_round_zero_without_phase_one_after_its_reservation_is_queued() {
+    let mut n = node(1);
+    assert_eq!(n.config().round_zero_owner(3), Some(1));
+    n.handle_propose(0, 10, 3, "mine".into());
+    let outs = drain(&mut n);
+    // The reservation is this incarnation's mark on disk; it must precede every accept.
+    assert_eq!(outs[0], Output::Persist(Record::Round { round: ROUND_RESERVATION }));
+    assert_eq!(
+        sends(&outs),
+        vec![1, 2, 3].into_iter().map(|to| (to, accept(3, b(0, 1), "mine"))).collect::<Vec<_>>()
+    );
+    n.handle_message(0, 1, accepted(3, b(0, 1), "mine"));
+    n.handle_message(0, 2, accepted(3, b(0, 1), "mine"));
+    let outs = drain(&mut n);
+    assert!(outs.contains(&Output::ProposeDone { op: 10, instance: 3, result: Ok("mine".into()) }));
+    // A second owned instance in the same incarnation needs no new record.
+    n.handle_propose(0, 11, 6, "next".into());
+    let outs = drain(&mut n);
+    assert!(persists(&outs).is_empty(), "{outs:?}");
+    assert!(sends(&outs).iter().all(|(_, m)| *m == accept(6, b(0, 1), "next")));
+}
+
+#[test]
+fn round_zero_is_never_used_again_after_a_restart() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 3, "a".into());
+    let records = persists(&drain(&mut n));
+    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    // The previous incarnation may have sent a round-0 accept for any instance it owns.
+    n.handle_propose(0, 11, 3, "b".into());
+    let outs = drain(&mut n);
+    let round = ROUND_RESERVATION + 1;
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(3, b(round, 1))), "{outs:?}");
+    n.handle_propose(0, 12, 6, "c".into());
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| matches!(m, Msg::Prepare(p) if p.ballot.round > 0)));
+}
+
+#[test]
+fn only_the_owner_uses_round_zero_and_only_when_fast_rounds_are_on() {
+    let mut n = node(2);
+    n.handle_propose(0, 10, 3, "x".into());
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| *m == prepare(3, b(1, 2))));
+    let mut n = node_with(1, |c| c.tuning.fast_round = false);
+    n.handle_propose(0, 10, 3, "x".into());
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| *m == prepare(3, b(1, 1))));
+}
+
+#[test]
+fn a_nacked_round_zero_falls_back_to_both_phases_above_the_promise() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 3, "mine".into());
+    drain(&mut n);
+    n.handle_message(5, 2, Msg::Nack(Nack { instance: 3, ballot: b(0, 1), promised: b(4, 2) }));
+    let at = n.next_timeout_us().unwrap();
+    n.handle_timeout(at);
+    let outs = drain(&mut n);
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(3, b(5, 1))), "{outs:?}");
+    // An acceptor that promised a real round refuses round 0.
+    let mut a = node(3);
+    a.handle_message(0, 2, prepare(3, b(1, 2)));
+    drain(&mut a);
+    a.handle_message(0, 1, accept(3, b(0, 1), "late"));
+    let nack = Msg::Nack(Nack { instance: 3, ballot: b(0, 1), promised: b(1, 2) });
+    assert_eq!(sends(&drain(&mut a)), vec![(1, nack)]);
 }

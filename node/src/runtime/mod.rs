@@ -2,9 +2,11 @@
 //! the acceptor log.
 //!
 //! One loop, one task (a current-thread runtime is enough): wait for bytes, a timer or
-//! shutdown; feed every complete frame to the core; then perform the core's outputs in two
-//! steps: append every `Persist` of the turn with one fdatasync (group commit), and only then
-//! write the turn's messages. Frames that arrive during the fsync wait in the socket buffer
+//! shutdown; feed every complete frame to the core; then perform the core's outputs in three
+//! steps: write the messages queued before the turn's first `Persist` (they depend on no new
+//! state), append every `Persist` of the turn with one fdatasync (group commit), and only then
+//! write the rest of the turn's messages. `PersistLazy` records are appended in order with
+//! the rest, and get no fdatasync of their own. Frames that arrive during the fsync wait in the socket buffer
 //! and form the next turn's batch, so a busy node batches more per fsync.
 
 pub mod env;
@@ -223,14 +225,22 @@ impl EventLoop {
         }
     }
 
-    /// Performs the turn's outputs: persists first (one fdatasync), then messages.
+    /// Performs the turn's outputs: the messages queued before the turn's first persist at
+    /// once, then every persist under one fdatasync, then the rest of the messages.
     async fn flush(&mut self) -> Result<(), RuntimeError> {
         let me = self.node.id();
         self.out_buf.clear();
         self.persists.clear();
+        // Bytes of `out_buf` that no persist of this turn precedes.
+        let mut free_bytes = None;
         while let Some(output) = self.node.poll_output() {
             let (dest, body) = match output {
                 Output::Persist(record) => {
+                    free_bytes.get_or_insert(self.out_buf.len());
+                    self.persists.push(record);
+                    continue;
+                }
+                Output::PersistLazy(record) => {
                     self.persists.push(record);
                     continue;
                 }
@@ -250,10 +260,16 @@ impl EventLoop {
             serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
             self.out_buf.push(b'\n');
         }
-        // Group commit: every record of this turn under one fdatasync, before any message.
-        self.log.append(&self.persists)?;
-        if !self.out_buf.is_empty() {
-            self.writer.write_all(&self.out_buf).await?;
+        let sync = free_bytes.is_some();
+        let free_bytes = free_bytes.unwrap_or(self.out_buf.len());
+        if free_bytes > 0 {
+            self.writer.write_all(&self.out_buf[..free_bytes]).await?;
+        }
+        // Group commit: every record of this turn under one fdatasync, before any message
+        // that came after one of them; a turn of lazy records only is written unsynced.
+        self.log.append(&self.persists, sync)?;
+        if self.out_buf.len() > free_bytes {
+            self.writer.write_all(&self.out_buf[free_bytes..]).await?;
         }
         Ok(())
     }

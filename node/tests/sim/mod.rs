@@ -35,6 +35,8 @@ struct SimNode {
     config: Config,
     core: Option<Node>,
     disk: Vec<Record>,
+    /// Lazy records at the end of `disk`, written after its last synced one.
+    unsynced: usize,
 }
 
 pub struct Sim {
@@ -68,7 +70,7 @@ impl Sim {
                 config.tuning.seed = p.seed;
                 config.tuning.bug = p.bug;
                 config.tuning.max_attempts = 20;
-                SimNode { core: Some(Node::new(config.clone(), &[])), config, disk: Vec::new() }
+                SimNode { core: Some(Node::new(config.clone(), &[])), config, disk: Vec::new(), unsynced: 0 }
             })
             .collect();
         Sim {
@@ -187,8 +189,16 @@ impl Sim {
         }
     }
 
+    /// A crash is a power cut: lazy records after the last synced one may be lost.
     fn crash(&mut self, id: NodeId) {
-        self.nodes[id as usize - 1].core = None;
+        let lose = self.rng.below(2) == 0;
+        let n = &mut self.nodes[id as usize - 1];
+        n.core = None;
+        if lose {
+            let keep = n.disk.len() - n.unsynced;
+            n.disk.truncate(keep);
+        }
+        n.unsynced = 0;
         self.crashes += 1;
     }
 
@@ -209,7 +219,14 @@ impl Sim {
             let node = &mut self.nodes[id as usize - 1];
             let Some(out) = node.core.as_mut().and_then(|c| c.poll_output()) else { return };
             match out {
-                Output::Persist(r) => node.disk.push(r),
+                Output::Persist(r) => {
+                    node.disk.push(r);
+                    node.unsynced = 0;
+                }
+                Output::PersistLazy(r) => {
+                    node.disk.push(r);
+                    node.unsynced += 1;
+                }
                 Output::Send { to, msg } => {
                     if self.net.len() < MAX_NET {
                         self.net.push(Flight { from: id, to, msg });
