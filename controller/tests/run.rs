@@ -294,13 +294,14 @@ fn bench_prints_every_figure_as_json() {
     for key in ["net_rtt", "fsync"] {
         assert!(f["floor_us"][key].as_u64().is_some_and(|us| us > 0), "floor_us.{key}: {f}");
     }
-    for n in ["n3", "n5"] {
+    for n in ["n3", "n5", "n3_two_phase"] {
         for q in ["p50", "p99", "p999"] {
             assert!(f["decision_latency_us"][n][q].as_u64().is_some_and(|us| us > 0), "{n}.{q}: {f}");
         }
     }
     assert!(f["ratio_to_floor"].as_f64().is_some_and(|r| r > 0.0));
-    for c in ["c1", "c16", "c64", "c256"] {
+    assert!(f["ratio_to_floor_two_phase"].as_f64().is_some_and(|r| r > 0.0));
+    for c in ["c1", "c16", "c64", "c256", "c64_trace_ops", "c64_two_phase"] {
         assert!(f["decisions_per_s"][c].as_u64().is_some_and(|d| d > 0), "{c}: {f}");
     }
     assert!(f["checker"]["events_per_s"].as_u64().is_some_and(|e| e > 0));

@@ -4,7 +4,8 @@
 //!   controller's net between two node processes (from a fault-free run's history: a
 //!   proposer's `decided` to another node until that node's `decided_ok` is handed back);
 //! - fault-free decision latency on 3 and 5 nodes, one proposer an instance, concurrency 1,
-//!   fsync on, and its ratio to the floor (two net round trips plus two fdatasyncs);
+//!   fsync on, and its ratio to the floor (two net round trips plus two fdatasyncs); on 3
+//!   nodes also with `--no-fast-round`, so that both phases of every ballot are measured too;
 //! - decisions per second at concurrency 1, 16, 64 and 256 (message tracing on), and at 64
 //!   with `--trace ops`;
 //! - the checker on a generated 1,000,000-event history: events per second, peak memory.
@@ -50,6 +51,10 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
             net_rtt = rtt_us(&run.run_dir.join(synod_checker::HISTORY_FILE))?;
         }
     }
+    say("decision latency: 3 nodes, concurrency 1, both phases (--no-fast-round) ...".into());
+    let two_phase = run(&runs_dir, &["--nodes", "3", "--concurrency", "1", "--time", &t, "--no-fast-round"])?;
+    let l = &two_phase.report.figures.decision_latency_first_learn.all;
+    latency.insert("n3_two_phase".into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
     let mut per_s = serde_json::Map::new();
     for c in [1, 16, 64, 256] {
         say(format!("throughput: 3 nodes, concurrency {c} ..."));
@@ -59,15 +64,22 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     say("throughput: 3 nodes, concurrency 64, --trace ops ...".into());
     let ops = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--trace", "ops"])?;
     per_s.insert("c64_trace_ops".into(), json!(ops.report.figures.decisions_per_s.round() as u64));
+    say("throughput: 3 nodes, concurrency 64, both phases (--no-fast-round) ...".into());
+    let flags = ["--nodes", "3", "--concurrency", "64", "--time", &t, "--no-fast-round"];
+    let two_phase = run(&runs_dir, &flags)?;
+    per_s.insert("c64_two_phase".into(), json!(two_phase.report.figures.decisions_per_s.round() as u64));
     let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
     let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
+    let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);
+    let to_floor = |p50: u64| floor.map(|f| (p50 as f64 / f as f64 * 100.0).round() / 100.0);
     let c64 = per_s["c64"].as_u64().unwrap_or(0);
     say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...".into());
     let etcd = etcd::measure(&dir.path.join("etcd"), args.time.min(5.0))?;
     let mut figures = json!({
         "floor_us": {"net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1},
         "decision_latency_us": latency,
-        "ratio_to_floor": floor.map(|f| (p50_n3 as f64 / f as f64 * 100.0).round() / 100.0),
+        "ratio_to_floor": to_floor(p50_n3),
+        "ratio_to_floor_two_phase": to_floor(p50_two_phase),
         "decisions_per_s": per_s,
         "checker": checker,
     });
@@ -201,23 +213,25 @@ fn render(f: &Value) -> String {
         ms(&fl["fsync"]),
         ms(&fl["fsync_p99"])
     ));
-    for n in ["n3", "n5"] {
+    for (n, label) in
+        [("n3", "decision n3      "), ("n5", "decision n5      "), ("n3_two_phase", "n3 both phases   ")]
+    {
         let l = &f["decision_latency_us"][n];
         out.push_str(&format!(
-            "decision {n}       p50 {}   p99 {}   p99.9 {}\n",
+            "{label} p50 {}   p99 {}   p99.9 {}\n",
             ms(&l["p50"]),
             ms(&l["p99"]),
             ms(&l["p999"])
         ));
     }
     out.push_str(&format!(
-        "ratio to floor    {} (n3 p50 / (2 net round trips + 2 fdatasyncs))\n",
-        f["ratio_to_floor"]
+        "ratio to floor    {} (n3 p50 / (2 net round trips + 2 fdatasyncs)); both phases {}\n",
+        f["ratio_to_floor"], f["ratio_to_floor_two_phase"]
     ));
     let d = &f["decisions_per_s"];
     out.push_str(&format!(
-        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}\n",
-        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"]
+        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}\n",
+        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"]
     ));
     let c = &f["checker"];
     out.push_str(&format!(
