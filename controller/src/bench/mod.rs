@@ -36,7 +36,8 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     say("checker: 1,000,000 generated events ...".into());
     let checker = checker(&dir.path)?;
     say("floor: 64-byte append + fdatasync ...".into());
-    let fsync = fsync_us(&dir.path.join("fsync"), 2_000)?;
+    let fsync = fsync_us(&dir.path.join("fsync"), 2_000, false)?;
+    let fsync_prealloc = fsync_us(&dir.path.join("fsync"), 2_000, true)?;
     let runs_dir = dir.path.join("runs");
     let t = format!("{}", args.time);
     let mut latency = serde_json::Map::new();
@@ -76,7 +77,10 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...".into());
     let etcd = etcd::measure(&dir.path.join("etcd"), args.time.min(5.0))?;
     let mut figures = json!({
-        "floor_us": {"net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1},
+        "floor_us": {
+            "net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1,
+            "fsync_preallocated": fsync_prealloc.0, "fsync_preallocated_p99": fsync_prealloc.1,
+        },
         "decision_latency_us": latency,
         "ratio_to_floor": to_floor(p50_n3),
         "ratio_to_floor_two_phase": to_floor(p50_two_phase),
@@ -116,11 +120,19 @@ fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
     Ok(outcome)
 }
 
-/// p50 and p99 of `n` 64-byte appends, each followed by fdatasync, in `dir`.
-fn fsync_us(dir: &Path, n: usize) -> Result<(u64, u64)> {
+/// p50 and p99 of `n` 64-byte appends, each followed by fdatasync, in `dir`. With
+/// `preallocated`, the file is first written full of zeros and the appends overwrite them, as
+/// the node's log does (node/src/storage/log.rs).
+fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("append.log");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+    if preallocated {
+        f.write_all(&vec![0u8; n * 64])?;
+        f.sync_all()?;
+        use std::io::Seek;
+        f.rewind()?;
+    }
     let mut us = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -208,10 +220,12 @@ fn render(f: &Value) -> String {
     };
     let fl = &f["floor_us"];
     out.push_str(&format!(
-        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}\n",
+        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}   (into preallocated zeros, as the node's log: p50 {} p99 {})\n",
         ms(&fl["net_rtt"]),
         ms(&fl["fsync"]),
-        ms(&fl["fsync_p99"])
+        ms(&fl["fsync_p99"]),
+        ms(&fl["fsync_preallocated"]),
+        ms(&fl["fsync_preallocated_p99"])
     ));
     for (n, label) in
         [("n3", "decision n3      "), ("n5", "decision n5      "), ("n3_two_phase", "n3 both phases   ")]
