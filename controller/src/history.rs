@@ -75,14 +75,16 @@ impl History {
             }
         }
         line.push('}');
-        self.line(line);
+        self.line(format_args!("{line}"));
     }
 
-    /// Queues one pre-formatted line (without its newline).
-    pub fn line(&self, line: String) {
+    /// Queues one line (without its newline), formatted straight into the batch: no
+    /// allocation per line on the routing path.
+    pub fn line(&self, line: std::fmt::Arguments) {
+        use std::fmt::Write;
         let full = {
             let mut batch = self.batch.borrow_mut();
-            batch.push_str(&line);
+            batch.write_fmt(line).expect("writing to a String cannot fail");
             batch.push('\n');
             batch.len() >= BATCH_BYTES
         };

@@ -98,7 +98,7 @@ async fn first_frame(reader: &mut OwnedReadHalf, decoder: &mut FrameDecoder) -> 
     loop {
         if let Some(frame) = decoder.next_frame() {
             let frame = frame.map_err(|e| e.to_string())?;
-            return serde_json::from_slice(&frame).map_err(|e| format!("malformed hello: {e}"));
+            return serde_json::from_slice(frame).map_err(|e| format!("malformed hello: {e}"));
         }
         let n = reader.read(&mut chunk).await.map_err(|e| e.to_string())?;
         if n == 0 {
@@ -119,7 +119,7 @@ async fn read_loop(
     loop {
         while let Some(frame) = decoder.next_frame() {
             let event = match frame {
-                Ok(bytes) => match serde_json::from_slice::<Envelope>(&bytes) {
+                Ok(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
                     Ok(env) => Event::Frame { node, env },
                     Err(e) => {
                         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();

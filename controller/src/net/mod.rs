@@ -64,6 +64,8 @@ pub struct Net {
     /// Message ids whose delivery someone waits for, and those delivered since asked.
     watched: HashSet<u64>,
     watched_delivered: Vec<u64>,
+    /// The body being routed, serialized once for the history line and the frame.
+    body_buf: Vec<u8>,
 }
 
 impl Net {
@@ -80,6 +82,7 @@ impl Net {
             holding: Vec::new(),
             watched: HashSet::new(),
             watched_delivered: Vec::new(),
+            body_buf: Vec::with_capacity(1024),
         }
     }
 
@@ -113,29 +116,36 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once: for the history line and for the frame.
-        let body = serde_json::to_string(&env.body).expect("bodies serialize");
+        // The body is serialized once, into a reused buffer: for the history line and for
+        // the frame.
+        let mut body_buf = std::mem::take(&mut self.body_buf);
+        body_buf.clear();
+        serde_json::to_writer(&mut body_buf, &env.body).expect("bodies serialize");
+        let body = std::str::from_utf8(&body_buf).expect("JSON is UTF-8");
         if history.trace_messages {
-            history.line(format!(
+            history.line(format_args!(
                 "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
                 env.src, env.dest
             ));
         }
         if env.dest == 0 || env.dest as usize >= self.links.len() {
             self.drop_msg(history, now, msg, "unknown-dest");
-            return;
-        }
-        match self.faults.fate(&mut self.rng, env.src, env.dest) {
-            Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
-            Fate::Deliver { delay_us, duplicate } => {
-                let frame =
-                    format!("{{\"src\":{},\"dest\":{},\"body\":{body}}}\n", env.src, env.dest).into_bytes();
-                if let Some(dup_us) = duplicate {
-                    self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
+        } else {
+            match self.faults.fate(&mut self.rng, env.src, env.dest) {
+                Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
+                Fate::Deliver { delay_us, duplicate } => {
+                    use std::io::Write;
+                    let mut frame = Vec::with_capacity(body.len() + 40);
+                    writeln!(frame, "{{\"src\":{},\"dest\":{},\"body\":{body}}}", env.src, env.dest)
+                        .expect("writing to a Vec cannot fail");
+                    if let Some(dup_us) = duplicate {
+                        self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
+                    }
+                    self.schedule(history, now, msg, env.dest, delay_us, frame);
                 }
-                self.schedule(history, now, msg, env.dest, delay_us, frame);
             }
         }
+        self.body_buf = body_buf;
     }
 
     fn schedule(
@@ -179,7 +189,7 @@ impl Net {
         let now = history.now_us();
         if history.trace_messages {
             let body = serde_json::to_string(&env.body).expect("bodies serialize");
-            history.line(format!(
+            history.line(format_args!(
                 "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
                 env.src, env.dest
             ));
@@ -261,7 +271,7 @@ impl Net {
                     self.watched_delivered.push(msg);
                 }
                 if history.trace_messages {
-                    history.line(format!("{{\"type\":\"recv\",\"t\":{now},\"msg\":{msg}}}"));
+                    history.line(format_args!("{{\"type\":\"recv\",\"t\":{now},\"msg\":{msg}}}"));
                 }
             }
             Err(reason) => self.drop_msg(history, now, msg, reason),
@@ -271,7 +281,9 @@ impl Net {
     fn drop_msg(&mut self, history: &History, now: u64, msg: u64, reason: &'static str) {
         *self.stats.dropped.entry(reason).or_default() += 1;
         if history.trace_messages {
-            history.line(format!("{{\"type\":\"drop\",\"t\":{now},\"msg\":{msg},\"reason\":\"{reason}\"}}"));
+            history.line(format_args!(
+                "{{\"type\":\"drop\",\"t\":{now},\"msg\":{msg},\"reason\":\"{reason}\"}}"
+            ));
         }
     }
 }

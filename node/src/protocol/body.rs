@@ -83,8 +83,9 @@ impl Body {
         }
     }
 
-    /// The Paxos message carried by this body, if it is one (peer-to-peer traffic).
-    pub fn into_msg(self) -> Result<Msg, Body> {
+    /// The Paxos message carried by this body, if it is one (peer-to-peer traffic); the body
+    /// back otherwise (boxed: `init` is large).
+    pub fn into_msg(self) -> Result<Msg, Box<Body>> {
         Ok(match self {
             Body::Prepare(m) => Msg::Prepare(m),
             Body::Promise(m) => Msg::Promise(m),
@@ -93,7 +94,7 @@ impl Body {
             Body::Accepted(m) => Msg::Accepted(m),
             Body::Decided(m) => Msg::Decided(m),
             Body::DecidedOk(m) => Msg::DecidedOk(m),
-            other => return Err(other),
+            other => return Err(Box::new(other)),
         })
     }
 

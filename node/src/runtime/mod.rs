@@ -107,7 +107,7 @@ async fn await_init(
     loop {
         while let Some(frame) = decoder.next_frame() {
             let Ok(frame) = frame else { continue };
-            match serde_json::from_slice::<Envelope>(&frame) {
+            match serde_json::from_slice::<Envelope>(frame) {
                 Ok(env) => match config_from_init(&env.body) {
                     Some(config) if config.node == me => return Ok(config),
                     Some(config) => {
@@ -123,7 +123,7 @@ async fn await_init(
                 Err(e) => {
                     // A broken init is fatal at once, naming the problem, rather than a
                     // handshake timeout that hides it.
-                    let value: Option<serde_json::Value> = serde_json::from_slice(&frame).ok();
+                    let value: Option<serde_json::Value> = serde_json::from_slice(frame).ok();
                     if value.as_ref().and_then(|v| v["body"]["type"].as_str()) == Some("init") {
                         return Err(RuntimeError::Handshake(format!("invalid init: {e}")));
                     }
@@ -200,7 +200,7 @@ impl EventLoop {
                     continue;
                 }
             };
-            let env: Envelope = match serde_json::from_slice(&frame) {
+            let env: Envelope = match serde_json::from_slice(frame) {
                 Ok(env) => env,
                 Err(e) => {
                     let frame_no = decoder.frames_seen();
