@@ -123,7 +123,7 @@ impl Node {
             M::Promise(m) => self.proposer.on_promise(now_us, cfg, from, m, &mut self.fx),
             M::Nack(m) => self.proposer.on_nack(now_us, cfg, &mut self.rng, m),
             M::Accepted(m) => {
-                let by_proposer = self.proposer.on_accepted(cfg, from, m.instance, m.ballot);
+                let by_proposer = self.proposer.on_accepted(cfg, from, &m);
                 let by_learner =
                     if cfg.is_learner() { self.learner.on_accepted(cfg, from, &m) } else { None };
                 for value in by_proposer.into_iter().chain(by_learner) {

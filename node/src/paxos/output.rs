@@ -46,9 +46,10 @@ impl ProposeError {
 pub enum Output {
     /// Make this record durable before anything that follows it is released.
     Persist(Record),
-    /// Append this record to the log, but nothing waits for it: no fdatasync of its own
-    /// (the next `Persist`'s covers it). A crash may lose it, so it is only ever a cache the
-    /// node can rebuild from its peers (a learned decision), never a promise or a vote.
+    /// Append this record to the log, but nothing waits for it: no fdatasync of its own (a
+    /// later `Persist`'s, or the kernel's writeback, makes it durable). A power cut may lose
+    /// it, so it is only ever a cache the node can rebuild from its peers (a learned
+    /// decision), never a promise or a vote.
     PersistLazy(Record),
     /// Send a Paxos message to a node (possibly this node itself: every message goes
     /// through the network, so the trace is complete).

@@ -10,9 +10,11 @@
 //! That is safe only if exactly one proposer ever uses that ballot, with one value. So round
 //! 0 of instance `i` belongs to one proposer, [`Config::round_zero_owner`], every other
 //! ballot has a round of at least 1, and the owner uses `[0, owner]` at most once per
-//! instance: only in an incarnation that started with no `Round` record on disk, and only
-//! after this incarnation's first `Round` record is durable. A node that restarts after
-//! that finds the record and never uses round 0 again, since it cannot know for which
+//! instance: only in an incarnation that started with no `Round` record on disk, only after
+//! this incarnation's first `Round` record is durable, and only for an instance it has not
+//! used round 0 for in this incarnation (a proposal that gave up leaves its instance in
+//! `round_zero_used`, so a re-invoke with another value prepares instead). A node that
+//! restarts finds the record and never uses round 0 again, since it cannot know for which
 //! instances its previous incarnation sent a round-0 `accept`.
 //!
 //! Rounds are reserved in blocks of [`ROUND_RESERVATION`]: one durable `Round` record covers
@@ -22,16 +24,19 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
-use super::msg::{Accept, AcceptedValue, Decided, Msg, Prepare, Promise};
+use super::msg::{Accept, Accepted, AcceptedValue, Decided, Msg, Prepare, Promise};
 use super::output::{Effects, OpId, Output, ProposeError};
 use super::record::Record;
 use super::rng::Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Client ops waiting on one proposal, at most (a re-invoked op joins the open proposal).
 pub const MAX_WAITERS: usize = 64;
 /// Rounds reserved by one durable `Round` record.
 pub const ROUND_RESERVATION: u64 = 1024;
+/// Rounds seen in nacks are believed up to this; a higher one (only a faulty peer sends it)
+/// would leave no ballot above it.
+pub const MAX_SEEN_ROUND: u64 = u64::MAX / 4;
 
 #[derive(Debug)]
 enum Phase {
@@ -75,6 +80,8 @@ pub struct Proposer {
     reserved_round: u64,
     /// Whether this incarnation may use round 0: no `Round` record was restored.
     fresh: bool,
+    /// Instances whose round 0 this incarnation has used: never again, whatever the value.
+    round_zero_used: HashSet<InstanceId>,
 }
 
 impl Proposer {
@@ -85,6 +92,7 @@ impl Proposer {
             max_round: 0,
             reserved_round: 0,
             fresh: true,
+            round_zero_used: HashSet::new(),
         }
     }
 
@@ -113,6 +121,7 @@ impl Proposer {
         config.tuning.fast_round
             && self.fresh
             && p.attempts == 0
+            && !self.round_zero_used.contains(&instance)
             && !config.has_bug(Bug::NonUniqueBallots)
             && config.round_zero_owner(instance) == Some(config.node)
     }
@@ -179,6 +188,7 @@ impl Proposer {
             // accepts, so a restart can never find an empty log after a round-0 accept left.
             let round = self.max_round + 1;
             self.reserve(config, round, fx);
+            self.round_zero_used.insert(instance);
             let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
             let ballot = Ballot::new(0, config.node);
             assert!(p.ballot == Ballot::ZERO && p.attempts == 0, "round 0 is a proposal's first ballot");
@@ -230,21 +240,19 @@ impl Proposer {
         fx.broadcast(&config.acceptors, &accept);
     }
 
-    /// Returns the decided value when this `accepted` completes a quorum for our ballot.
-    pub fn on_accepted(
-        &mut self,
-        config: &Config,
-        from: NodeId,
-        instance: InstanceId,
-        ballot: Ballot,
-    ) -> Option<String> {
-        let p = self.proposals.get_mut(&instance)?;
-        if ballot != p.ballot || !config.acceptors.contains(&from) {
+    /// Returns the decided value when this `accepted` completes a quorum for our ballot and
+    /// value (an `accepted` of our ballot with another value is not ours to count).
+    pub fn on_accepted(&mut self, config: &Config, from: NodeId, m: &Accepted) -> Option<String> {
+        let p = self.proposals.get_mut(&m.instance)?;
+        if m.ballot != p.ballot || !config.acceptors.contains(&from) {
             return None;
         }
         let Phase::Accepting { value, accepted } = &mut p.phase else {
             return None;
         };
+        if *value != m.value {
+            return None;
+        }
         accepted.insert(from);
         (accepted.len() >= config.quorum()).then(|| value.clone())
     }
@@ -253,7 +261,7 @@ impl Proposer {
         let Some(p) = self.proposals.get_mut(&m.instance) else {
             return;
         };
-        p.seen_round = p.seen_round.max(m.promised.round);
+        p.seen_round = p.seen_round.max(m.promised.round.min(MAX_SEEN_ROUND));
         if m.ballot != p.ballot || matches!(p.phase, Phase::Backoff) {
             return; // stale, or already backing off
         }

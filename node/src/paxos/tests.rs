@@ -558,3 +558,57 @@ fn a_nacked_round_zero_falls_back_to_both_phases_above_the_promise() {
     let nack = Msg::Nack(Nack { instance: 3, ballot: b(0, 1), promised: b(1, 2) });
     assert_eq!(sends(&drain(&mut a)), vec![(1, nack)]);
 }
+
+#[test]
+fn round_zero_is_used_once_per_instance_even_after_giving_up() {
+    // The reviewer's interleaving: n1's round-0 value may be chosen although n1 heard no
+    // `accepted`; after `gave_up` the client re-invokes with another value on n1.
+    let mut n = node_with(1, |c| c.tuning.max_attempts = 1);
+    n.handle_propose(0, 10, 3, "a".into());
+    assert!(sends(&drain(&mut n)).iter().all(|(_, m)| *m == accept(3, b(0, 1), "a")));
+    let at = n.next_timeout_us().unwrap();
+    n.handle_timeout(at);
+    n.handle_timeout(n.next_timeout_us().unwrap_or(at));
+    assert!(drain(&mut n)
+        .iter()
+        .any(|o| matches!(o, Output::ProposeDone { result: Err(ProposeError::GaveUp), .. })));
+    n.handle_propose(at, 11, 3, "b".into());
+    let outs = drain(&mut n);
+    assert!(!sends(&outs).is_empty());
+    assert!(
+        sends(&outs).iter().all(|(_, m)| matches!(m, Msg::Prepare(p) if p.ballot.round >= 1)),
+        "{outs:?}"
+    );
+    // Late `accepted`s of the first proposal's round 0 do not count for the new one either.
+    n.handle_message(at, 2, accepted(3, b(0, 1), "a"));
+    n.handle_message(at, 3, accepted(3, b(0, 1), "a"));
+    assert!(!drain(&mut n)
+        .iter()
+        .any(|o| matches!(o, Output::ProposeDone { result: Ok(v), .. } if v == "b")));
+}
+
+#[test]
+fn an_accepted_with_another_value_is_not_counted_for_our_ballot() {
+    let mut n = node_with(1, |c| c.learners = vec![2]);
+    n.handle_propose(0, 10, 3, "mine".into());
+    drain(&mut n);
+    n.handle_message(0, 2, accepted(3, b(0, 1), "other"));
+    n.handle_message(0, 3, accepted(3, b(0, 1), "other"));
+    assert!(!drain(&mut n).iter().any(|o| matches!(o, Output::ProposeDone { .. })));
+    n.handle_message(0, 2, accepted(3, b(0, 1), "mine"));
+    n.handle_message(0, 3, accepted(3, b(0, 1), "mine"));
+    assert!(drain(&mut n).contains(&Output::ProposeDone { op: 10, instance: 3, result: Ok("mine".into()) }));
+}
+
+#[test]
+fn an_absurd_round_in_a_nack_is_clamped() {
+    let mut n = node(1);
+    n.handle_propose(0, 10, 7, "v".into());
+    drain(&mut n);
+    n.handle_message(0, 2, Msg::Nack(Nack { instance: 7, ballot: b(1, 1), promised: b(u64::MAX, 3) }));
+    let at = n.next_timeout_us().unwrap();
+    n.handle_timeout(at);
+    let outs = drain(&mut n);
+    let round = proposer::MAX_SEEN_ROUND + 1;
+    assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(round, 1))), "{outs:?}");
+}
