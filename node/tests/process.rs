@@ -8,7 +8,7 @@ use std::time::Duration;
 use synod_node::paxos::msg::{Accept, Nack, Prepare};
 use synod_node::paxos::{Ballot, Record};
 use synod_node::protocol::{Body, Envelope};
-use synod_node::storage::log::encode;
+use synod_node::storage::log::encode_batch;
 use synod_node::storage::LOG_FILE;
 
 fn prepare(dest: u32, instance: u64, ballot: Ballot) -> Envelope {
@@ -42,10 +42,11 @@ fn promise_survives_sigkill_and_restart() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The log a node would have written for `records`, one batch a record.
 fn log_bytes(records: &[Record]) -> Vec<u8> {
     let mut bytes = Vec::new();
     for r in records {
-        encode(r, &mut bytes);
+        encode_batch(std::slice::from_ref(r), &mut bytes);
     }
     bytes
 }
@@ -63,7 +64,7 @@ fn corrupt_middle_record_makes_the_node_refuse_to_start() {
     let dir = temp_dir("corrupt");
     let mut bytes = log_bytes(&promises());
     let first = log_bytes(&promises()[..1]).len();
-    bytes[first + 12] ^= 0x01; // inside the second record's payload
+    bytes[first + 20] ^= 0x01; // inside the second batch's record
     std::fs::write(dir.join(LOG_FILE), &bytes).unwrap();
     // No controller needed: the node must stop before it dials.
     let mut node = NodeProcess::spawn("127.0.0.1:1", 1, &dir);
@@ -71,7 +72,7 @@ fn corrupt_middle_record_makes_the_node_refuse_to_start() {
     assert_eq!(status.code(), Some(3), "stderr: {}", node.stderr());
     let stderr = node.stderr();
     assert!(stderr.contains("acceptor.log"), "{stderr}");
-    assert!(stderr.contains(&format!("record #2 at byte {first}")), "{stderr}");
+    assert!(stderr.contains(&format!("the batch at byte {first} (record #2 on)")), "{stderr}");
     assert!(stderr.contains("Refusing to start"), "{stderr}");
     assert_eq!(std::fs::read(dir.join(LOG_FILE)).unwrap(), bytes, "the evidence is left untouched");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -121,9 +121,8 @@ fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
 }
 
 /// p50 and p99 of `n` 64-byte appends, each followed by fdatasync, in `dir`. With
-/// `preallocated`, the file is first written full of zeros and the appends overwrite them
-/// (what a preallocated write-ahead log pays; docs/performance.md says why the node's log
-/// does not do it).
+/// `preallocated`, the file is first written full of zeros and the appends overwrite them,
+/// as the node's log does (node/src/storage/log.rs).
 fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("append.log");
@@ -221,7 +220,7 @@ fn render(f: &Value) -> String {
     };
     let fl = &f["floor_us"];
     out.push_str(&format!(
-        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}   (overwriting preallocated zeros: p50 {} p99 {})\n",
+        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}   (into preallocated zeros, as the node's log: p50 {} p99 {})\n",
         ms(&fl["net_rtt"]),
         ms(&fl["fsync"]),
         ms(&fl["fsync_p99"]),

@@ -5,8 +5,8 @@
 //! shutdown; feed every complete frame to the core; then perform the core's outputs in three
 //! steps: write the messages queued before the turn's first `Persist` (they depend on no new
 //! state), append every `Persist` of the turn with one fdatasync (group commit), and only then
-//! write the rest of the turn's messages. `PersistLazy` records are appended in order with
-//! the rest, and get no fdatasync of their own. Frames that arrive during the fsync wait in the socket buffer
+//! write the rest of the turn's messages. `PersistLazy` records wait in memory for the next
+//! turn that has records to sync (or until 1,024 of them wait), and go in its batch. Frames that arrive during the fsync wait in the socket buffer
 //! and form the next turn's batch, so a busy node batches more per fsync.
 
 pub mod env;
@@ -30,6 +30,8 @@ use tokio::time::Instant;
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// Bytes read from the socket per turn, at most.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Lazy records held for the next batch, at most; then they are written on their own.
+const LAZY_RECORDS_MAX: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -92,8 +94,15 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
 
     let node = Node::new(config, &recovery.records);
-    let mut event_loop =
-        EventLoop { node, log, writer, start: Instant::now(), out_buf: Vec::new(), persists: Vec::new() };
+    let mut event_loop = EventLoop {
+        node,
+        log,
+        writer,
+        start: Instant::now(),
+        out_buf: Vec::new(),
+        persists: Vec::new(),
+        lazy: Vec::new(),
+    };
     event_loop.run(reader, decoder, shutdown.as_mut()).await
 }
 
@@ -147,6 +156,8 @@ struct EventLoop {
     /// Frames of the current turn, written after the turn's fsync.
     out_buf: Vec<u8>,
     persists: Vec<Record>,
+    /// Lazy records (learned decisions) waiting for the next batch.
+    lazy: Vec<Record>,
 }
 
 impl EventLoop {
@@ -171,7 +182,7 @@ impl EventLoop {
                     let n = read?;
                     if n == 0 {
                         tracing::info!("the controller closed the connection; exiting");
-                        return Ok(());
+                        return self.write_lazy();
                     }
                     decoder.feed(&chunk[..n]);
                     self.handle_frames(&mut decoder);
@@ -182,7 +193,7 @@ impl EventLoop {
                 }
                 _ = &mut shutdown => {
                     tracing::info!("shutdown requested; exiting");
-                    return Ok(());
+                    return self.write_lazy();
                 }
             }
             self.flush().await?;
@@ -225,6 +236,12 @@ impl EventLoop {
         }
     }
 
+    /// On a clean exit: the lazy records still waiting.
+    fn write_lazy(&mut self) -> Result<(), RuntimeError> {
+        self.log.append(&std::mem::take(&mut self.lazy))?;
+        Ok(())
+    }
+
     /// Performs the turn's outputs: the messages queued before the turn's first persist at
     /// once, then every persist under one fdatasync, then the rest of the messages.
     async fn flush(&mut self) -> Result<(), RuntimeError> {
@@ -241,7 +258,7 @@ impl EventLoop {
                     continue;
                 }
                 Output::PersistLazy(record) => {
-                    self.persists.push(record);
+                    self.lazy.push(record);
                     continue;
                 }
                 Output::Send { to, msg } => (to, Body::from(msg)),
@@ -260,14 +277,21 @@ impl EventLoop {
             serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
             self.out_buf.push(b'\n');
         }
-        let sync = free_bytes.is_some();
         let free_bytes = free_bytes.unwrap_or(self.out_buf.len());
         if free_bytes > 0 {
             self.writer.write_all(&self.out_buf[..free_bytes]).await?;
         }
-        // Group commit: every record of this turn under one fdatasync, before any message
-        // that came after one of them; a turn of lazy records only is written unsynced.
-        self.log.append(&self.persists, sync)?;
+        // Group commit: every record of this turn in one batch under one fdatasync, before
+        // any message that came after one of them. Lazy records ride along with the next
+        // batch (or go alone once `LAZY_RECORDS_MAX` wait): the log never holds an unsynced
+        // write behind which another is made (storage/log.rs says why).
+        if !self.persists.is_empty() || self.lazy.len() >= LAZY_RECORDS_MAX {
+            let mut batch = std::mem::take(&mut self.lazy);
+            batch.append(&mut self.persists);
+            self.log.append(&batch)?;
+            batch.clear();
+            self.lazy = batch;
+        }
         if self.out_buf.len() > free_bytes {
             self.writer.write_all(&self.out_buf[free_bytes..]).await?;
         }

@@ -1,38 +1,56 @@
-//! The acceptor log: append-only, one record a frame, each frame
-//! `[payload length: u32 LE][CRC32 of payload: u32 LE][payload: JSON of a Record]`.
+//! The acceptor log: append-only batches of records, in a file kept longer than its contents
+//! by a run of zeros.
+//!
+//! ```text
+//! file   = batch* zeros*
+//! batch  = [payload length: u32 LE][CRC32 of payload: u32 LE][payload: record+]
+//! record = [payload length: u32 LE][CRC32 of payload: u32 LE][payload: JSON of a Record]
+//! ```
 //!
 //! Why it is shaped this way: an acceptor that forgets a promise breaks Paxos, so on start-up
 //! the log is either read back completely or the node refuses to start.
 //!
-//! - A bad frame at the very end, with nothing valid after it, is a torn write: the crash
-//!   happened mid-append, before the fdatasync returned, so nothing in it was acknowledged.
-//!   It is cut off.
-//! - A bad frame followed by a valid one means the disk lost or changed acknowledged data.
+//! - One `append` is one batch: one write at the end of the records and one fdatasync (group
+//!   commit). Nothing is written while an earlier batch is not yet durable, so only the last
+//!   batch can be torn by a crash, and its own CRC says so whatever part of it reached the
+//!   disk.
+//! - The file is kept [`PREALLOCATE_BYTES`] of zeros longer than its batches, as etcd's and
+//!   PostgreSQL's write-ahead logs are preallocated: an append overwrites blocks that already
+//!   exist, so its fdatasync flushes data only, not a new file length through the journal
+//!   (on this project's ext4 machine 0.12 ms instead of 0.18 ms, `synod bench`). Overwritten
+//!   blocks reach the disk in any order, which is why the CRC covers the whole batch.
+//! - A bad batch with nothing valid after it is that torn last write: nothing in it was
+//!   acknowledged. It is cut off. Zeros after the last batch are a clean end.
+//! - A bad batch followed by a valid one means the disk lost or changed acknowledged data.
 //!   The node stops with [`LogError::Corrupt`], naming the file, the offset and the record.
-//! - `append` writes a batch with one `write` and one `fdatasync` (group commit).
 
 use crate::paxos::Record;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The log's file name inside the node's data dir.
 pub const LOG_FILE: &str = "acceptor.log";
-/// Frame header: length + CRC32.
+/// Frame header (of a batch or a record): length + CRC32.
 const HEADER_BYTES: usize = 8;
-/// The largest payload a valid frame can hold (a record carries at most one value, and a
+/// The largest payload a valid record can hold (a record carries at most one value, and a
 /// value fits in a 64 KiB protocol frame).
 pub const MAX_RECORD_BYTES: usize = 128 * 1024;
+/// The largest batch payload; an append of more is written as several batches, each synced.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Zeros kept written past the last batch.
+pub const PREALLOCATE_BYTES: u64 = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error(
-        "{path}: record #{record} at byte {offset} is corrupt ({why}), but a valid record follows \
-         at byte {next_valid}: acknowledged state was lost or changed on disk. Refusing to start: \
-         an acceptor that forgets a promise breaks safety. Restore the file or wipe the node \
-         deliberately."
+        "{path}: the batch at byte {offset} (record #{record} on) is corrupt ({why}), but a valid \
+         batch follows at byte {next_valid}: acknowledged state was lost or changed on disk. \
+         Refusing to start: an acceptor that forgets a promise breaks safety. Restore the file; \
+         wiping the node makes it forget its promises."
     )]
     Corrupt { path: PathBuf, record: u64, offset: u64, why: String, next_valid: u64 },
 }
@@ -41,7 +59,8 @@ pub enum LogError {
 #[derive(Debug)]
 pub struct Recovery {
     pub records: Vec<Record>,
-    /// Bytes cut off a torn tail (0 when the log ended cleanly).
+    /// Bytes cut off with a torn last batch (the zeros after it included); 0 when the log
+    /// ended cleanly.
     pub torn_bytes: u64,
 }
 
@@ -49,12 +68,16 @@ pub struct Recovery {
 pub struct AcceptorLog {
     path: PathBuf,
     file: File,
+    /// Where the next batch goes: the end of the last one.
+    end: u64,
+    /// The file's length: `end` plus the zeros written ahead.
+    allocated: u64,
     /// Reused encode buffer: one allocation for the life of the log.
     buf: Vec<u8>,
 }
 
 impl AcceptorLog {
-    /// Opens (or creates) `dir/acceptor.log`, reads it back and cuts a torn tail.
+    /// Opens (or creates) `dir/acceptor.log`, reads it back and cuts a torn last batch.
     pub fn open(dir: &Path) -> Result<(AcceptorLog, Recovery), LogError> {
         let path = dir.join(LOG_FILE);
         let io_err = |source| LogError::Io { path: path.clone(), source };
@@ -69,26 +92,24 @@ impl AcceptorLog {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err)?;
         let scan = scan(&bytes);
-        let torn_bytes = scan.bad.as_ref().map_or(0, |b| (bytes.len() - b.offset) as u64);
+        let mut allocated = bytes.len() as u64;
+        let mut torn_bytes = 0;
         if let Some(bad) = scan.bad {
-            match find_valid_frame(&bytes, bad.offset + 1) {
-                Some(next_valid) => {
-                    return Err(LogError::Corrupt {
-                        path,
-                        record: scan.records.len() as u64 + 1,
-                        offset: bad.offset as u64,
-                        why: bad.why,
-                        next_valid: next_valid as u64,
-                    })
-                }
-                None => {
-                    file.set_len(bad.offset as u64).map_err(io_err)?;
-                    file.sync_data().map_err(io_err)?;
-                }
+            if let Some(next_valid) = find_valid_batch(&bytes, bad.offset + 1) {
+                return Err(LogError::Corrupt {
+                    path,
+                    record: scan.records.len() as u64 + 1,
+                    offset: bad.offset as u64,
+                    why: bad.why,
+                    next_valid: next_valid as u64,
+                });
             }
+            torn_bytes = (bytes.len() - bad.offset) as u64;
+            file.set_len(bad.offset as u64).map_err(io_err)?;
+            file.sync_data().map_err(io_err)?;
+            allocated = bad.offset as u64;
         }
-        file.seek(SeekFrom::End(0)).map_err(io_err)?;
-        let log = AcceptorLog { path, file, buf: Vec::with_capacity(4096) };
+        let log = AcceptorLog { path, file, end: scan.end as u64, allocated, buf: Vec::with_capacity(4096) };
         Ok((log, Recovery { records: scan.records, torn_bytes }))
     }
 
@@ -96,34 +117,77 @@ impl AcceptorLog {
         &self.path
     }
 
-    /// Appends `records` and, with `sync`, makes them durable with one fdatasync: nothing
-    /// that depends on them may leave the node before this returns. Without `sync` they are
-    /// only written (they survive a SIGKILL, not a power cut, until the next synced append:
-    /// an fdatasync flushes every earlier write of the file too).
-    pub fn append(&mut self, records: &[Record], sync: bool) -> Result<(), LogError> {
-        if records.is_empty() {
-            return Ok(());
+    /// Appends `records` as one batch and makes it durable with one fdatasync: nothing that
+    /// depends on them may leave the node before this returns. (More than
+    /// [`MAX_BATCH_BYTES`] go as several batches, each synced before the next is written.)
+    pub fn append(&mut self, records: &[Record]) -> Result<(), LogError> {
+        let mut rest = records;
+        while !rest.is_empty() {
+            self.buf.clear();
+            self.buf.extend_from_slice(&[0; HEADER_BYTES]);
+            let mut taken = 0;
+            for record in rest {
+                let before = self.buf.len();
+                encode(record, &mut self.buf);
+                if self.buf.len() - HEADER_BYTES > MAX_BATCH_BYTES && taken > 0 {
+                    self.buf.truncate(before);
+                    break;
+                }
+                taken += 1;
+            }
+            seal_batch(&mut self.buf, 0);
+            self.write_synced()?;
+            rest = &rest[taken..];
         }
-        self.buf.clear();
-        for record in records {
-            encode(record, &mut self.buf);
-        }
+        Ok(())
+    }
+
+    /// Writes `buf` (one sealed batch) at `end`, over the zeros, and fdatasyncs.
+    fn write_synced(&mut self) -> Result<(), LogError> {
         let io_err = |source| LogError::Io { path: self.path.clone(), source };
-        self.file.write_all(&self.buf).map_err(io_err)?;
-        if sync {
-            self.file.sync_data().map_err(io_err)?;
+        let new_end = self.end + self.buf.len() as u64;
+        if new_end > self.allocated {
+            // More zeros ahead; this batch's fdatasync makes the new length durable too.
+            let zeros = vec![0u8; (new_end + PREALLOCATE_BYTES - self.allocated) as usize];
+            self.file.write_all_at(&zeros, self.allocated).map_err(io_err)?;
+            self.allocated += zeros.len() as u64;
         }
+        self.file.write_all_at(&self.buf, self.end).map_err(io_err)?;
+        self.file.sync_data().map_err(io_err)?;
+        self.end = new_end;
         Ok(())
     }
 }
 
-/// Appends one frame for `record` to `out`.
+/// Appends one record frame for `record` to `out`.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; HEADER_BYTES]);
     serde_json::to_writer(&mut *out, record).expect("records always serialize");
     let payload = &out[start + HEADER_BYTES..];
     assert!(payload.len() <= MAX_RECORD_BYTES, "record of {} bytes exceeds the log's limit", payload.len());
+    seal(out, start);
+}
+
+/// Appends one batch of `records` to `out`, as `append` writes it (tests, tools).
+pub fn encode_batch(records: &[Record], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_BYTES]);
+    for record in records {
+        encode(record, out);
+    }
+    seal_batch(out, start);
+}
+
+fn seal_batch(out: &mut [u8], start: usize) {
+    let len = out.len() - start - HEADER_BYTES;
+    assert!(len > 0, "a batch holds at least one record");
+    seal(out, start);
+}
+
+/// Fills in the header at `start` for the payload that follows it to the end of `out`.
+fn seal(out: &mut [u8], start: usize) {
+    let payload = &out[start + HEADER_BYTES..];
     let len = (payload.len() as u32).to_le_bytes();
     let crc = crc32fast::hash(payload).to_le_bytes();
     out[start..start + 4].copy_from_slice(&len);
@@ -137,35 +201,37 @@ struct Bad {
 
 struct Scan {
     records: Vec<Record>,
+    /// The offset after the last good batch.
+    end: usize,
     bad: Option<Bad>,
 }
 
-/// Decodes frames from the start until the end or the first bad frame.
+/// Decodes batches from the start until the end, the zeros, or the first bad batch.
 fn scan(bytes: &[u8]) -> Scan {
     let mut records = Vec::new();
     let mut offset = 0;
     while offset < bytes.len() {
-        match decode_at(bytes, offset) {
-            Ok((record, next)) => {
-                records.push(record);
-                offset = next;
-            }
-            Err(why) => return Scan { records, bad: Some(Bad { offset, why }) },
+        if bytes[offset..].iter().all(|&b| b == 0) {
+            break; // the preallocated zeros: a clean end
+        }
+        match decode_batch_at(bytes, offset, &mut records) {
+            Ok(next) => offset = next,
+            Err(why) => return Scan { records, end: offset, bad: Some(Bad { offset, why }) },
         }
     }
-    Scan { records, bad: None }
+    Scan { records, end: offset, bad: None }
 }
 
-/// Decodes the frame at `offset`; returns the record and the offset after it.
-fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), String> {
+/// Checks the frame at `offset` against `max_len` and its CRC32; returns its payload.
+fn frame_at(bytes: &[u8], offset: usize, max_len: usize) -> Result<&[u8], String> {
     let rest = &bytes[offset..];
     if rest.len() < HEADER_BYTES {
         return Err(format!("{} bytes where an 8-byte header should be", rest.len()));
     }
     let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-    if len > MAX_RECORD_BYTES {
-        return Err(format!("length {len} exceeds the {MAX_RECORD_BYTES}-byte limit"));
+    if len == 0 || len > max_len {
+        return Err(format!("length {len} outside 1..={max_len}"));
     }
     let Some(payload) = rest.get(HEADER_BYTES..HEADER_BYTES + len) else {
         return Err(format!("length {len} but only {} bytes left", rest.len() - HEADER_BYTES));
@@ -174,15 +240,32 @@ fn decode_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), String> {
     if actual != crc {
         return Err(format!("CRC32 mismatch: stored {crc:08x}, computed {actual:08x}"));
     }
-    let record = serde_json::from_slice(payload).map_err(|e| format!("undecodable record: {e}"))?;
-    Ok((record, offset + HEADER_BYTES + len))
+    Ok(payload)
 }
 
-/// The first offset at or after `from` where a complete, valid frame starts. A match by
-/// chance needs a plausible length, a JSON object and a matching CRC32: odds of 2^-32 and less.
-fn find_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len().saturating_sub(HEADER_BYTES))
-        .find(|&offset| bytes.get(offset + HEADER_BYTES) == Some(&b'{') && decode_at(bytes, offset).is_ok())
+/// Decodes the batch at `offset` into `records` (all or nothing); returns the offset after it.
+fn decode_batch_at(bytes: &[u8], offset: usize, records: &mut Vec<Record>) -> Result<usize, String> {
+    let payload = frame_at(bytes, offset, MAX_BATCH_BYTES)?;
+    let mut batch = Vec::new();
+    let mut at = 0;
+    while at < payload.len() {
+        let inner = frame_at(payload, at, MAX_RECORD_BYTES).map_err(|e| format!("record in batch: {e}"))?;
+        let record = serde_json::from_slice(inner).map_err(|e| format!("undecodable record: {e}"))?;
+        batch.push(record);
+        at += HEADER_BYTES + inner.len();
+    }
+    records.append(&mut batch);
+    Ok(offset + HEADER_BYTES + payload.len())
+}
+
+/// The first offset at or after `from` where a complete, valid batch starts. A match by
+/// chance needs a plausible length, a record header, a JSON object and matching CRC32s:
+/// odds of 2^-64 and less.
+fn find_valid_batch(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(2 * HEADER_BYTES)).find(|&offset| {
+        bytes.get(offset + 2 * HEADER_BYTES) == Some(&b'{')
+            && decode_batch_at(bytes, offset, &mut Vec::new()).is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -205,13 +288,31 @@ mod tests {
         ]
     }
 
+    /// The sample as the log writes it: one batch a record.
+    fn sample_bytes() -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = Vec::new();
+        let mut starts = Vec::new();
+        for r in sample() {
+            starts.push(bytes.len());
+            encode_batch(&[r], &mut bytes);
+        }
+        (bytes, starts)
+    }
+
+    fn write_log(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = temp_dir(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(LOG_FILE), bytes).unwrap();
+        dir
+    }
+
     #[test]
     fn appended_records_come_back_in_order() {
         let dir = temp_dir("roundtrip");
         let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
         assert!(rec.records.is_empty());
-        log.append(&sample()[..2], true).unwrap();
-        log.append(&sample()[2..], true).unwrap();
+        log.append(&sample()[..2]).unwrap();
+        log.append(&sample()[2..]).unwrap();
         drop(log);
         let (_, rec) = AcceptorLog::open(&dir).unwrap();
         assert_eq!(rec.records, sample());
@@ -220,45 +321,101 @@ mod tests {
     }
 
     #[test]
-    fn torn_tail_is_cut_at_every_possible_length() {
-        let mut full = Vec::new();
-        for r in sample() {
-            encode(&r, &mut full);
-        }
-        let mut last = Vec::new();
-        encode(&sample()[3], &mut last);
-        let keep = full.len() - last.len();
-        for cut in keep + 1..full.len() {
-            let dir = temp_dir(&format!("torn{cut}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(LOG_FILE), &full[..cut]).unwrap();
-            let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
-            assert_eq!(rec.records, sample()[..3].to_vec(), "cut at {cut}");
-            assert_eq!(rec.torn_bytes, (cut - keep) as u64);
-            // The log is usable after the cut: a new append reads back after the survivors.
-            log.append(&sample()[3..], true).unwrap();
-            drop(log);
-            assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, sample());
-            std::fs::remove_dir_all(&dir).unwrap();
+    fn the_zero_tail_is_a_clean_end_and_appends_overwrite_it() {
+        let dir = temp_dir("zeros");
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        log.append(&sample()[..1]).unwrap();
+        let mut first = Vec::new();
+        encode_batch(&sample()[..1], &mut first);
+        let len = std::fs::metadata(dir.join(LOG_FILE)).unwrap().len();
+        assert_eq!(len, first.len() as u64 + PREALLOCATE_BYTES, "zeros are written ahead");
+        drop(log);
+        let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
+        assert_eq!((rec.records.len(), rec.torn_bytes), (1, 0));
+        // The next batch lands right after the first, inside the zeros: the file keeps its length.
+        log.append(&sample()[1..]).unwrap();
+        drop(log);
+        assert_eq!(std::fs::metadata(dir.join(LOG_FILE)).unwrap().len(), len);
+        assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, sample());
+        // Past the zeros the file grows by another run of them.
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        let big = Record::Learned { instance: 2, value: "x".repeat(100_000) };
+        log.append(&[big.clone(), big.clone(), big.clone()]).unwrap();
+        drop(log);
+        let (_, rec) = AcceptorLog::open(&dir).unwrap();
+        assert_eq!(rec.records.len(), sample().len() + 3);
+        assert_eq!(rec.records.last(), Some(&big));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_append_larger_than_a_batch_is_split_into_batches() {
+        let dir = temp_dir("split");
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        let big = Record::Learned { instance: 3, value: "y".repeat(100_000) };
+        let many = vec![big; MAX_BATCH_BYTES / 100_000 + 5];
+        log.append(&many).unwrap();
+        drop(log);
+        let bytes = std::fs::read(dir.join(LOG_FILE)).unwrap();
+        let first_len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        assert!(first_len <= MAX_BATCH_BYTES && first_len < bytes.len() - HEADER_BYTES, "two batches");
+        assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, many);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_batch_is_cut_at_every_possible_length_with_or_without_zeros() {
+        let (full, starts) = sample_bytes();
+        let keep = starts[3];
+        for zeros in [0, 100] {
+            for cut in keep + 1..full.len() {
+                let mut bytes = full[..cut].to_vec();
+                bytes.extend(std::iter::repeat_n(0u8, zeros));
+                let dir = write_log(&format!("torn{cut}-{zeros}"), &bytes);
+                let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
+                assert_eq!(rec.records, sample()[..3].to_vec(), "cut at {cut}");
+                assert_eq!(rec.torn_bytes, (cut + zeros - keep) as u64);
+                // The log is usable after the cut: a new append reads back after the survivors.
+                log.append(&sample()[3..]).unwrap();
+                drop(log);
+                assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, sample());
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
         }
     }
 
     #[test]
-    fn corrupt_middle_record_refuses_to_start() {
+    fn a_hole_inside_the_last_batch_is_a_torn_write_not_lost_data() {
+        // Overwritten blocks reach the disk in any order: the batch's first part may be lost
+        // while a later part, even a whole record frame, survived.
         let mut full = Vec::new();
-        for r in sample() {
-            encode(&r, &mut full);
+        encode_batch(&sample()[..1], &mut full);
+        let keep = full.len();
+        encode_batch(&sample()[1..], &mut full);
+        let second_record = keep + HEADER_BYTES + {
+            let mut one = Vec::new();
+            encode(&sample()[1], &mut one);
+            one.len()
+        };
+        for b in &mut full[keep + HEADER_BYTES..second_record] {
+            *b = 0;
         }
-        let mut first = Vec::new();
-        encode(&sample()[0], &mut first);
-        // Flip a payload byte of the second record.
-        full[first.len() + HEADER_BYTES + 3] ^= 0x20;
-        let dir = temp_dir("corrupt");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(LOG_FILE), &full).unwrap();
+        let dir = write_log("hole", &full);
+        let (_, rec) = AcceptorLog::open(&dir).unwrap();
+        assert_eq!(rec.records, sample()[..1].to_vec());
+        assert_eq!(rec.torn_bytes, (full.len() - keep) as u64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_middle_batch_refuses_to_start() {
+        let (mut full, starts) = sample_bytes();
+        // Flip a payload byte of the second batch.
+        full[starts[1] + 2 * HEADER_BYTES + 3] ^= 0x20;
+        let dir = write_log("corrupt", &full);
         let err = AcceptorLog::open(&dir).unwrap_err();
-        let LogError::Corrupt { record, offset, .. } = &err else { panic!("{err}") };
-        assert_eq!((*record, *offset), (2, first.len() as u64));
+        let LogError::Corrupt { record, offset, next_valid, .. } = &err else { panic!("{err}") };
+        assert_eq!((*record, *offset, *next_valid), (2, starts[1] as u64, starts[2] as u64));
         let text = err.to_string();
         assert!(
             text.contains("acceptor.log") && text.contains("CRC32 mismatch") && text.contains("Refusing"),
@@ -270,16 +427,26 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_length_field_followed_by_records_is_detected() {
-        let mut full = Vec::new();
-        for r in sample() {
-            encode(&r, &mut full);
-        }
-        full[0] = 0xff; // first record's length now points past the end
+    fn zeros_followed_by_a_valid_batch_mean_lost_data() {
+        let (full, starts) = sample_bytes();
+        let mut bytes = full[..starts[1]].to_vec();
+        bytes.extend_from_slice(&[0; 64]);
+        bytes.extend_from_slice(&full[starts[1]..]);
+        let dir = write_log("zerohole", &bytes);
+        let err = AcceptorLog::open(&dir).unwrap_err();
+        assert!(
+            matches!(err, LogError::Corrupt { record: 2, offset, .. } if offset == starts[1] as u64),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_length_field_followed_by_batches_is_detected() {
+        let (mut full, _) = sample_bytes();
+        full[0] = 0xff; // the first batch's length now points past the end
         full[3] = 0x7f;
-        let dir = temp_dir("badlen");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(LOG_FILE), &full).unwrap();
+        let dir = write_log("badlen", &full);
         assert!(matches!(AcceptorLog::open(&dir), Err(LogError::Corrupt { record: 1, offset: 0, .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
