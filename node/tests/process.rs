@@ -8,7 +8,7 @@ use std::time::Duration;
 use synod_node::paxos::msg::{Accept, Nack, Prepare};
 use synod_node::paxos::{Ballot, Record};
 use synod_node::protocol::{Body, Envelope};
-use synod_node::storage::log::encode_batch;
+use synod_node::storage::log::{encode_batch, MAGIC};
 use synod_node::storage::LOG_FILE;
 
 fn prepare(dest: u32, instance: u64, ballot: Ballot) -> Envelope {
@@ -44,7 +44,7 @@ fn promise_survives_sigkill_and_restart() {
 
 /// The log a node would have written for `records`, one batch a record.
 fn log_bytes(records: &[Record]) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    let mut bytes = MAGIC.to_vec();
     for r in records {
         encode_batch(std::slice::from_ref(r), &mut bytes);
     }

@@ -129,8 +129,13 @@ pub const ALL: &[Scenario] = &[
         variants: &[Variant {
             label: "n2 owns round 0 of instance 1; n1 is cut off",
             // Instance 1 belongs to proposers[1 mod 2] = n2. n1 is stopped and cut off, so
-            // it hears nothing of the decision until it proposes itself.
-            flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none"],
+            // it hears nothing of the decision until it proposes itself. The run goes on past
+            // the heal (no instance limit): the final phase would heal at once, and n2's
+            // `decided` could reach n1 before n1's own proposal.
+            flags: &[
+                "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--concurrency", "1", "--time", "1",
+                "--nemesis", "none",
+            ],
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [1]}
 {"at_s": 0, "action": "partition", "shape": "isolate", "components": [[1], [2, 3]]}
 {"at_s": 0.45, "action": "heal"}

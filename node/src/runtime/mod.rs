@@ -6,7 +6,8 @@
 //! steps: write the messages queued before the turn's first `Persist` (they depend on no new
 //! state), append every `Persist` of the turn with one fdatasync (group commit), and only then
 //! write the rest of the turn's messages. `PersistLazy` records wait in memory for the next
-//! turn that has records to sync (or until 1,024 of them wait), and go in its batch. Frames that arrive during the fsync wait in the socket buffer
+//! turn that has records to sync, and go in its batch; after 50 ms, or once 1,024 wait, they
+//! go in a batch of their own. Frames that arrive during the fsync wait in the socket buffer
 //! and form the next turn's batch, so a busy node batches more per fsync.
 
 pub mod env;
@@ -30,8 +31,10 @@ use tokio::time::Instant;
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// Bytes read from the socket per turn, at most.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
-/// Lazy records held for the next batch, at most; then they are written on their own.
+/// Lazy records held for the next batch, at most, and for how long; then they are written
+/// on their own.
 const LAZY_RECORDS_MAX: usize = 1024;
+const LAZY_WAIT_MS: u64 = 50;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -49,7 +52,9 @@ impl RuntimeError {
     /// The process exit code for this error (docs/protocol.md, "Exit codes").
     pub fn exit_code(&self) -> i32 {
         match self {
-            RuntimeError::Storage(LogError::Corrupt { .. }) => 3,
+            RuntimeError::Storage(
+                LogError::Corrupt { .. } | LogError::Garbled { .. } | LogError::Format { .. },
+            ) => 3,
             _ => 1,
         }
     }
@@ -61,7 +66,7 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     // Storage first: a node whose log is unreadable must not even say hello.
     let (log, recovery) = AcceptorLog::open(&env.data_dir)?;
     if recovery.torn_bytes > 0 {
-        tracing::warn!(bytes = recovery.torn_bytes, path = %log.path().display(), "cut a torn record off the log tail");
+        tracing::warn!(bytes = recovery.torn_bytes, path = %log.path().display(), "cut a torn last batch (and the zeros after it) off the log");
     }
     tracing::info!(records = recovery.records.len(), "recovered durable state");
 
@@ -102,6 +107,7 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         out_buf: Vec::new(),
         persists: Vec::new(),
         lazy: Vec::new(),
+        lazy_since: None,
     };
     event_loop.run(reader, decoder, shutdown.as_mut()).await
 }
@@ -156,8 +162,9 @@ struct EventLoop {
     /// Frames of the current turn, written after the turn's fsync.
     out_buf: Vec<u8>,
     persists: Vec<Record>,
-    /// Lazy records (learned decisions) waiting for the next batch.
+    /// Lazy records (learned decisions) waiting for the next batch, and since when.
     lazy: Vec<Record>,
+    lazy_since: Option<Instant>,
 }
 
 impl EventLoop {
@@ -177,6 +184,7 @@ impl EventLoop {
         self.flush().await?;
         loop {
             let deadline = self.node.next_timeout_us().map(|us| self.start + Duration::from_micros(us));
+            let lazy_deadline = self.lazy_since.map(|since| since + Duration::from_millis(LAZY_WAIT_MS));
             tokio::select! {
                 read = reader.read(&mut chunk) => {
                     let n = read?;
@@ -190,6 +198,10 @@ impl EventLoop {
                 _ = sleep_until(deadline) => {
                     let now = self.now_us();
                     self.node.handle_timeout(now);
+                }
+                _ = sleep_until(lazy_deadline) => {
+                    // No batch came to take them along (a learner-only node, a quiet spell).
+                    self.write_lazy()?;
                 }
                 _ = &mut shutdown => {
                     tracing::info!("shutdown requested; exiting");
@@ -236,9 +248,12 @@ impl EventLoop {
         }
     }
 
-    /// On a clean exit: the lazy records still waiting.
+    /// The lazy records still waiting, in a batch of their own (on a clean exit, or after
+    /// `LAZY_WAIT_MS`).
     fn write_lazy(&mut self) -> Result<(), RuntimeError> {
-        self.log.append(&std::mem::take(&mut self.lazy))?;
+        self.log.append(&self.lazy)?;
+        self.lazy.clear();
+        self.lazy_since = None;
         Ok(())
     }
 
@@ -259,6 +274,7 @@ impl EventLoop {
                 }
                 Output::PersistLazy(record) => {
                     self.lazy.push(record);
+                    self.lazy_since.get_or_insert_with(Instant::now);
                     continue;
                 }
                 Output::Send { to, msg } => (to, Body::from(msg)),
@@ -291,6 +307,7 @@ impl EventLoop {
             self.log.append(&batch)?;
             batch.clear();
             self.lazy = batch;
+            self.lazy_since = None;
         }
         if self.out_buf.len() > free_bytes {
             self.writer.write_all(&self.out_buf[free_bytes..]).await?;

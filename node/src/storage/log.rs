@@ -2,7 +2,7 @@
 //! by a run of zeros.
 //!
 //! ```text
-//! file   = batch* zeros*
+//! file   = "SYNODLG1" batch* zeros*
 //! batch  = [payload length: u32 LE][CRC32 of payload: u32 LE][payload: record+]
 //! record = [payload length: u32 LE][CRC32 of payload: u32 LE][payload: JSON of a Record]
 //! ```
@@ -23,6 +23,12 @@
 //!   acknowledged. It is cut off. Zeros after the last batch are a clean end.
 //! - A bad batch followed by a valid one means the disk lost or changed acknowledged data.
 //!   The node stops with [`LogError::Corrupt`], naming the file, the offset and the record.
+//!   So does a bad region longer than one batch could be ([`LogError::Garbled`]), and a file
+//!   that does not start with [`MAGIC`] ([`LogError::Format`]): a log of another format must
+//!   never pass for a torn one and be cut to nothing.
+//! - A new log is created with its magic, fdatasync'd, and its directory fsync'd, before the
+//!   node says hello. A crash during that leaves a file that is a prefix of the magic (or
+//!   zeros), which is started afresh: nothing was acknowledged yet.
 
 use crate::paxos::Record;
 use std::fs::{File, OpenOptions};
@@ -32,6 +38,8 @@ use std::path::{Path, PathBuf};
 
 /// The log's file name inside the node's data dir.
 pub const LOG_FILE: &str = "acceptor.log";
+/// The first 8 bytes of every log of this format.
+pub const MAGIC: &[u8; 8] = b"SYNODLG1";
 /// Frame header (of a batch or a record): length + CRC32.
 const HEADER_BYTES: usize = 8;
 /// The largest payload a valid record can hold (a record carries at most one value, and a
@@ -53,6 +61,18 @@ pub enum LogError {
          wiping the node makes it forget its promises."
     )]
     Corrupt { path: PathBuf, record: u64, offset: u64, why: String, next_valid: u64 },
+    #[error(
+        "{path}: the batch at byte {offset} (record #{record} on) is bad ({why}) and non-zero bytes \
+         run on to byte {extent}, further than one torn write can reach: acknowledged state was \
+         lost or changed on disk. Refusing to start: an acceptor that forgets a promise breaks \
+         safety. Restore the file; wiping the node makes it forget its promises."
+    )]
+    Garbled { path: PathBuf, record: u64, offset: u64, why: String, extent: u64 },
+    #[error(
+        "{path}: not an acceptor log of this format (it does not start with {magic:?}). Refusing \
+         to start rather than read it as empty: it may hold promises of another synod version."
+    )]
+    Format { path: PathBuf, magic: String },
 }
 
 /// What start-up found in the log.
@@ -91,18 +111,33 @@ impl AcceptorLog {
             .map_err(io_err)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_err)?;
+        if bytes.len() < MAGIC.len() && (MAGIC.starts_with(&bytes) || bytes.iter().all(|&b| b == 0)) {
+            // New, or its creation was cut short before anything was acknowledged.
+            bytes.clear();
+            bytes.extend_from_slice(MAGIC);
+            file.set_len(0).map_err(io_err)?;
+            file.write_all_at(MAGIC, 0).map_err(io_err)?;
+            file.sync_data().map_err(io_err)?;
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
+        }
+        if !bytes.starts_with(MAGIC) {
+            return Err(LogError::Format { path, magic: String::from_utf8_lossy(MAGIC).into_owned() });
+        }
         let scan = scan(&bytes);
         let mut allocated = bytes.len() as u64;
         let mut torn_bytes = 0;
         if let Some(bad) = scan.bad {
+            let record = scan.records.len() as u64 + 1;
+            let offset = bad.offset as u64;
             if let Some(next_valid) = find_valid_batch(&bytes, bad.offset + 1) {
-                return Err(LogError::Corrupt {
-                    path,
-                    record: scan.records.len() as u64 + 1,
-                    offset: bad.offset as u64,
-                    why: bad.why,
-                    next_valid: next_valid as u64,
-                });
+                let next_valid = next_valid as u64;
+                return Err(LogError::Corrupt { path, record, offset, why: bad.why, next_valid });
+            }
+            let extent = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+            if extent > torn_reach(bad.offset) {
+                return Err(LogError::Garbled { path, record, offset, why: bad.why, extent: extent as u64 });
             }
             torn_bytes = (bytes.len() - bad.offset) as u64;
             file.set_len(bad.offset as u64).map_err(io_err)?;
@@ -206,10 +241,16 @@ struct Scan {
     bad: Option<Bad>,
 }
 
-/// Decodes batches from the start until the end, the zeros, or the first bad batch.
+/// The furthest a torn batch at `offset` can reach: the end of the largest batch. (Not the
+/// end its header names: a header across a sector boundary may have landed in part.)
+fn torn_reach(offset: usize) -> usize {
+    offset + HEADER_BYTES + MAX_BATCH_BYTES
+}
+
+/// Decodes batches from after the magic until the end, the zeros, or the first bad batch.
 fn scan(bytes: &[u8]) -> Scan {
     let mut records = Vec::new();
-    let mut offset = 0;
+    let mut offset = MAGIC.len();
     while offset < bytes.len() {
         if bytes[offset..].iter().all(|&b| b == 0) {
             break; // the preallocated zeros: a clean end
@@ -290,7 +331,7 @@ mod tests {
 
     /// The sample as the log writes it: one batch a record.
     fn sample_bytes() -> (Vec<u8>, Vec<usize>) {
-        let mut bytes = Vec::new();
+        let mut bytes = MAGIC.to_vec();
         let mut starts = Vec::new();
         for r in sample() {
             starts.push(bytes.len());
@@ -325,7 +366,7 @@ mod tests {
         let dir = temp_dir("zeros");
         let (mut log, _) = AcceptorLog::open(&dir).unwrap();
         log.append(&sample()[..1]).unwrap();
-        let mut first = Vec::new();
+        let mut first = MAGIC.to_vec();
         encode_batch(&sample()[..1], &mut first);
         let len = std::fs::metadata(dir.join(LOG_FILE)).unwrap().len();
         assert_eq!(len, first.len() as u64 + PREALLOCATE_BYTES, "zeros are written ahead");
@@ -357,7 +398,7 @@ mod tests {
         log.append(&many).unwrap();
         drop(log);
         let bytes = std::fs::read(dir.join(LOG_FILE)).unwrap();
-        let first_len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
+        let first_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
         assert!(first_len <= MAX_BATCH_BYTES && first_len < bytes.len() - HEADER_BYTES, "two batches");
         assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, many);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -388,7 +429,7 @@ mod tests {
     fn a_hole_inside_the_last_batch_is_a_torn_write_not_lost_data() {
         // Overwritten blocks reach the disk in any order: the batch's first part may be lost
         // while a later part, even a whole record frame, survived.
-        let mut full = Vec::new();
+        let mut full = MAGIC.to_vec();
         encode_batch(&sample()[..1], &mut full);
         let keep = full.len();
         encode_batch(&sample()[1..], &mut full);
@@ -444,10 +485,53 @@ mod tests {
     #[test]
     fn corrupt_length_field_followed_by_batches_is_detected() {
         let (mut full, _) = sample_bytes();
-        full[0] = 0xff; // the first batch's length now points past the end
-        full[3] = 0x7f;
+        full[8] = 0xff; // the first batch's length now points past the end
+        full[11] = 0x7f;
         let dir = write_log("badlen", &full);
-        assert!(matches!(AcceptorLog::open(&dir), Err(LogError::Corrupt { record: 1, offset: 0, .. })));
+        assert!(matches!(AcceptorLog::open(&dir), Err(LogError::Corrupt { record: 1, offset: 8, .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_of_another_format_is_refused_not_emptied() {
+        // Records framed one by one, without the magic (the format before batches).
+        let mut old = Vec::new();
+        for r in sample() {
+            encode(&r, &mut old);
+        }
+        let dir = write_log("oldformat", &old);
+        let err = AcceptorLog::open(&dir).unwrap_err();
+        assert!(matches!(err, LogError::Format { .. }), "{err}");
+        assert!(err.to_string().contains("SYNODLG1"), "{err}");
+        assert_eq!(std::fs::read(dir.join(LOG_FILE)).unwrap(), old, "left untouched");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_creation_cut_short_starts_afresh() {
+        for stub in [&MAGIC[..3], &[0u8; 5][..], &[][..]] {
+            let dir = write_log("stub", stub);
+            let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
+            assert!(rec.records.is_empty());
+            log.append(&sample()).unwrap();
+            drop(log);
+            assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, sample());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_bytes_beyond_one_batch_are_not_cut_as_torn() {
+        let (full, starts) = sample_bytes();
+        // The last batch is bad, and non-zero bytes lie further than any batch reaches.
+        let mut bytes = full.clone();
+        bytes[starts[3] + 2 * HEADER_BYTES + 2] ^= 0x01;
+        bytes.resize(starts[3] + HEADER_BYTES + MAX_BATCH_BYTES + 100, 0);
+        bytes.push(0x55);
+        let dir = write_log("garbled", &bytes);
+        let err = AcceptorLog::open(&dir).unwrap_err();
+        assert!(matches!(err, LogError::Garbled { record: 4, .. }), "{err}");
+        assert_eq!(std::fs::read(dir.join(LOG_FILE)).unwrap(), bytes, "left untouched");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
