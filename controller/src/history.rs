@@ -11,6 +11,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -65,26 +66,34 @@ impl History {
     }
 
     pub fn event_at(&self, t: u64, kind: &str, fields: Value) {
-        let mut line = format!("{{\"type\":{},\"t\":{t}", Value::from(kind));
-        if let Value::Object(map) = fields {
-            for (k, v) in map {
-                line.push(',');
-                line.push_str(&Value::from(k).to_string());
-                line.push(':');
-                line.push_str(&v.to_string());
+        assert!(
+            kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+            "event kinds are plain names: {kind:?}"
+        );
+        self.append(|batch| {
+            write!(batch, "{{\"type\":\"{kind}\",\"t\":{t}")?;
+            if let Value::Object(map) = fields {
+                for (k, v) in map {
+                    // Display writes compact JSON straight into the batch.
+                    write!(batch, ",{}:{v}", Value::String(k))?;
+                }
             }
-        }
-        line.push('}');
-        self.line(format_args!("{line}"));
+            batch.write_char('}')
+        });
     }
 
     /// Queues one line (without its newline), formatted straight into the batch: no
     /// allocation per line on the routing path.
     pub fn line(&self, line: std::fmt::Arguments) {
-        use std::fmt::Write;
+        self.append(|batch| batch.write_fmt(line));
+    }
+
+    /// Writes one line into the batch with `write`, ends it, and hands the batch over when
+    /// it is full.
+    fn append(&self, write: impl FnOnce(&mut String) -> std::fmt::Result) {
         let full = {
             let mut batch = self.batch.borrow_mut();
-            batch.write_fmt(line).expect("writing to a String cannot fail");
+            write(&mut batch).expect("writing to a String cannot fail");
             batch.push('\n');
             batch.len() >= BATCH_BYTES
         };

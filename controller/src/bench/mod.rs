@@ -42,33 +42,37 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     let t = format!("{}", args.time);
     let mut latency = serde_json::Map::new();
     let mut net_rtt = None;
-    for nodes in [3u32, 5] {
-        say(format!("decision latency: {nodes} nodes, concurrency 1 ..."));
-        let n = nodes.to_string();
-        let run = run(&runs_dir, &["--nodes", &n, "--concurrency", "1", "--time", &t])?;
+    // Concurrency 1: (JSON key, nodes, extra flags).
+    for (key, nodes, extra) in
+        [("n3", "3", None), ("n5", "5", None), ("n3_two_phase", "3", Some("--no-fast-round"))]
+    {
+        say(format!("decision latency: {nodes} nodes, concurrency 1 {} ...", extra.unwrap_or("")));
+        let mut flags = vec!["--nodes", nodes, "--concurrency", "1", "--time", &t];
+        flags.extend(extra);
+        let run = run(&runs_dir, &flags)?;
         let l = &run.report.figures.decision_latency_first_learn.all;
-        latency.insert(format!("n{nodes}"), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
-        if nodes == 3 {
+        latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
+        if key == "n3" {
             net_rtt = rtt_us(&run.run_dir.join(synod_checker::HISTORY_FILE))?;
         }
     }
-    say("decision latency: 3 nodes, concurrency 1, both phases (--no-fast-round) ...".into());
-    let two_phase = run(&runs_dir, &["--nodes", "3", "--concurrency", "1", "--time", &t, "--no-fast-round"])?;
-    let l = &two_phase.report.figures.decision_latency_first_learn.all;
-    latency.insert("n3_two_phase".into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
     let mut per_s = serde_json::Map::new();
-    for c in [1, 16, 64, 256] {
-        say(format!("throughput: 3 nodes, concurrency {c} ..."));
-        let run = run(&runs_dir, &["--nodes", "3", "--concurrency", &c.to_string(), "--time", &t])?;
-        per_s.insert(format!("c{c}"), json!(run.report.figures.decisions_per_s.round() as u64));
+    // 3 nodes: (JSON key, concurrency, extra flags).
+    let throughput = [
+        ("c1", "1", &[][..]),
+        ("c16", "16", &[]),
+        ("c64", "64", &[]),
+        ("c256", "256", &[]),
+        ("c64_trace_ops", "64", &["--trace", "ops"]),
+        ("c64_two_phase", "64", &["--no-fast-round"]),
+    ];
+    for (key, c, extra) in throughput {
+        say(format!("throughput: 3 nodes, concurrency {c} {} ...", extra.join(" ")));
+        let mut flags = vec!["--nodes", "3", "--concurrency", c, "--time", &t];
+        flags.extend_from_slice(extra);
+        let run = run(&runs_dir, &flags)?;
+        per_s.insert(key.into(), json!(run.report.figures.decisions_per_s.round() as u64));
     }
-    say("throughput: 3 nodes, concurrency 64, --trace ops ...".into());
-    let ops = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--trace", "ops"])?;
-    per_s.insert("c64_trace_ops".into(), json!(ops.report.figures.decisions_per_s.round() as u64));
-    say("throughput: 3 nodes, concurrency 64, both phases (--no-fast-round) ...".into());
-    let flags = ["--nodes", "3", "--concurrency", "64", "--time", &t, "--no-fast-round"];
-    let two_phase = run(&runs_dir, &flags)?;
-    per_s.insert("c64_two_phase".into(), json!(two_phase.report.figures.decisions_per_s.round() as u64));
     let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
     let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
     let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);

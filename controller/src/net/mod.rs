@@ -112,6 +112,15 @@ impl Net {
 
     /// Routes a peer message: records it, applies the faults, delivers or delays it.
     pub fn route(&mut self, history: &History, env: &Envelope) {
+        self.route_with(history, env, None);
+    }
+
+    /// Records a peer message as sent and lost with `reason`, without delivering it.
+    pub fn route_dropped(&mut self, history: &History, env: &Envelope, reason: &'static str) {
+        self.route_with(history, env, Some(reason));
+    }
+
+    fn route_with(&mut self, history: &History, env: &Envelope, dropped: Option<&'static str>) {
         self.next_msg += 1;
         self.stats.sent += 1;
         let msg = self.next_msg;
@@ -128,7 +137,9 @@ impl Net {
                 env.src, env.dest
             ));
         }
-        if env.dest == 0 || env.dest as usize >= self.links.len() {
+        if let Some(reason) = dropped {
+            self.drop_msg(history, now, msg, reason);
+        } else if env.dest == 0 || env.dest as usize >= self.links.len() {
             self.drop_msg(history, now, msg, "unknown-dest");
         } else {
             match self.faults.fate(&mut self.rng, env.src, env.dest) {
@@ -179,22 +190,6 @@ impl Net {
 
     pub fn take_watched_deliveries(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.watched_delivered)
-    }
-
-    /// Records a peer message as sent and lost with `reason`, without delivering it.
-    pub fn route_dropped(&mut self, history: &History, env: &Envelope, reason: &'static str) {
-        self.next_msg += 1;
-        self.stats.sent += 1;
-        let msg = self.next_msg;
-        let now = history.now_us();
-        if history.trace_messages {
-            let body = serde_json::to_string(&env.body).expect("bodies serialize");
-            history.line(format_args!(
-                "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
-                env.src, env.dest
-            ));
-        }
-        self.drop_msg(history, now, msg, reason);
     }
 
     /// Holds every message to these nodes from now on, until `release`.

@@ -5,9 +5,9 @@
 //!
 //! The learner's record of a decision is a cache, not a vote: the value is already durable
 //! on a quorum of acceptors, and a learner that forgets it can only learn the same value
-//! again. So the report goes out first and the `Learned` record follows as a lazy persist
-//! (no fdatasync of its own): a decision costs the learner no disk wait, and neither does
-//! the next proposal that arrives behind it.
+//! again. So the report goes out first and the `Learned` record follows as a lazy persist,
+//! which nothing waits for: a decision costs the learner no disk wait, and neither does the
+//! next proposal that arrives behind it.
 
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
@@ -80,8 +80,7 @@ impl Learner {
         true
     }
 
-    /// Records a decision and reports it to the controller. On `Learn::New` the caller
-    /// must queue `Record::Learned` after its own replies (see `Node::decide`).
+    /// Records a decision: reported to the controller, then persisted lazily.
     pub fn learn(&mut self, instance: InstanceId, value: &str, fx: &mut Effects) -> Learn {
         self.tallies.remove(&instance);
         match self.learned.get(&instance) {
@@ -93,6 +92,7 @@ impl Learner {
             None => {
                 self.learned.insert(instance, value.to_string());
                 fx.push(Output::Learned { instance, value: value.to_string() });
+                fx.persist_lazy(Record::Learned { instance, value: value.to_string() });
                 Learn::New
             }
         }

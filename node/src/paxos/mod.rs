@@ -163,11 +163,6 @@ impl Node {
         // A decided value never changes: the first one this node knows of stands.
         let decided = self.decisions.entry(instance).or_insert_with(|| value.to_string()).clone();
         self.proposer.finish(now_us, &self.config, instance, &decided, announce, &mut self.fx);
-        if outcome == Some(Learn::New) {
-            // Lazily, after the report, the client's answer and the `decided`s: none of them
-            // depends on this record (see the learner's module docs).
-            self.fx.persist_lazy(Record::Learned { instance, value: value.to_string() });
-        }
         outcome
     }
 }

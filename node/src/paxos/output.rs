@@ -46,8 +46,8 @@ impl ProposeError {
 pub enum Output {
     /// Make this record durable before anything that follows it is released.
     Persist(Record),
-    /// Append this record to the log, but nothing waits for it: no fdatasync of its own (a
-    /// later `Persist`'s, or the kernel's writeback, makes it durable). A power cut may lose
+    /// Append this record to the log when convenient: nothing waits for it (the built-in
+    /// runtime writes it with its next batch, or on its own after 50 ms). A crash may lose
     /// it, so it is only ever a cache the node can rebuild from its peers (a learned
     /// decision), never a promise or a vote.
     PersistLazy(Record),

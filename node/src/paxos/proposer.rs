@@ -61,6 +61,30 @@ struct Proposal {
     deadline_us: u64,
 }
 
+impl Proposal {
+    /// The proposal's next ballot: above every ballot it used.
+    fn take_ballot(&mut self, ballot: Ballot) {
+        assert!(ballot > self.ballot, "a proposal's ballots must increase");
+        self.ballot = ballot;
+        self.attempts += 1;
+    }
+
+    /// Phase 2a: `value` at the current ballot, to every acceptor.
+    fn begin_accept(
+        &mut self,
+        now_us: u64,
+        config: &Config,
+        instance: InstanceId,
+        value: String,
+        fx: &mut Effects,
+    ) {
+        let accept = Msg::Accept(Accept { instance, ballot: self.ballot, value: value.clone() });
+        self.phase = Phase::Accepting { value, accepted: BTreeSet::new() };
+        self.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+        fx.broadcast(&config.acceptors, &accept);
+    }
+}
+
 /// A decision being announced to learners that have not acknowledged it yet.
 #[derive(Debug)]
 struct Announcement {
@@ -107,20 +131,20 @@ impl Proposer {
     /// Makes sure a `Round` record covering `round` is queued (before anything the caller
     /// sends next, so the runtime makes it durable first).
     fn reserve(&mut self, config: &Config, round: u64, fx: &mut Effects) {
-        if round <= self.reserved_round && self.reserved_round > 0 {
+        assert!(round >= 1, "rounds used by a proposer's counter start at 1");
+        if round <= self.reserved_round {
             return;
         }
-        self.reserved_round = round.max(1) + ROUND_RESERVATION - 1;
+        self.reserved_round = round + ROUND_RESERVATION - 1;
         if !config.has_bug(Bug::BallotReuseAfterRestart) {
             fx.persist(Record::Round { round: self.reserved_round });
         }
     }
 
-    /// Whether this proposal may take round 0 of its instance without phase 1.
-    fn may_use_round_zero(&self, config: &Config, instance: InstanceId, p: &Proposal) -> bool {
+    /// Whether the next ballot for `instance` may be round 0, without phase 1.
+    fn may_use_round_zero(&self, config: &Config, instance: InstanceId) -> bool {
         config.tuning.fast_round
             && self.fresh
-            && p.attempts == 0
             && !self.round_zero_used.contains(&instance)
             && !config.has_bug(Bug::NonUniqueBallots)
             && config.round_zero_owner(instance) == Some(config.node)
@@ -182,34 +206,25 @@ impl Proposer {
     /// The next ballot: round 0 straight to phase 2 when this node owns it (see the module
     /// docs), otherwise phase 1a with a round above every round this node used or saw.
     fn start_ballot(&mut self, now_us: u64, config: &Config, instance: InstanceId, fx: &mut Effects) {
-        let p = self.proposals.get(&instance).expect("start_ballot on an open proposal");
-        if self.may_use_round_zero(config, instance, p) {
+        if self.may_use_round_zero(config, instance) {
             // The reservation is this incarnation's mark on disk: it is queued before the
             // accepts, so a restart can never find an empty log after a round-0 accept left.
-            let round = self.max_round + 1;
-            self.reserve(config, round, fx);
+            self.reserve(config, self.max_round + 1, fx);
             self.round_zero_used.insert(instance);
             let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
-            let ballot = Ballot::new(0, config.node);
-            assert!(p.ballot == Ballot::ZERO && p.attempts == 0, "round 0 is a proposal's first ballot");
-            p.ballot = ballot;
-            p.attempts += 1;
-            p.phase = Phase::Accepting { value: p.own_value.clone(), accepted: BTreeSet::new() };
-            p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
-            let accept = Msg::Accept(Accept { instance, ballot, value: p.own_value.clone() });
-            fx.broadcast(&config.acceptors, &accept);
+            p.take_ballot(Ballot::new(0, config.node));
+            let value = p.own_value.clone();
+            p.begin_accept(now_us, config, instance, value, fx);
             return;
         }
-        let round = self.max_round.max(p.seen_round) + 1;
+        let seen_round = self.proposals.get(&instance).expect("start_ballot on an open proposal").seen_round;
+        let round = self.max_round.max(seen_round) + 1;
         self.max_round = round;
         self.reserve(config, round, fx);
         let p = self.proposals.get_mut(&instance).expect("start_ballot on an open proposal");
         let node = if config.has_bug(Bug::NonUniqueBallots) { 0 } else { config.node };
         let ballot = Ballot::new(round, node);
-        assert!(ballot > p.ballot, "a proposer's ballots must increase");
-        assert!(ballot.round >= 1, "only round 0's owner uses round 0");
-        p.ballot = ballot;
-        p.attempts += 1;
+        p.take_ballot(ballot);
         p.phase = Phase::Preparing { promises: Vec::new() };
         p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
         fx.broadcast(&config.acceptors, &Msg::Prepare(Prepare { instance, ballot }));
@@ -233,11 +248,7 @@ impl Proposer {
             return;
         }
         let value = choose_value(config, &p.own_value, promises);
-        let ballot = p.ballot;
-        p.phase = Phase::Accepting { value: value.clone(), accepted: BTreeSet::new() };
-        p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
-        let accept = Msg::Accept(Accept { instance: m.instance, ballot, value });
-        fx.broadcast(&config.acceptors, &accept);
+        p.begin_accept(now_us, config, m.instance, value, fx);
     }
 
     /// Returns the decided value when this `accepted` completes a quorum for our ballot and

@@ -1,6 +1,6 @@
 //! What the core asks to be made durable. Replaying the records in order rebuilds the state
-//! that must survive a crash: promises, accepted values, decisions learned, and the highest
-//! ballot round this node's proposer used.
+//! that must survive a crash: promises, accepted values and the highest ballot round this
+//! node's proposer used (or reserved); and, as a cache that may be lost, decisions learned.
 
 use super::ballot::{Ballot, InstanceId};
 use serde::{Deserialize, Serialize};

@@ -105,8 +105,7 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         writer,
         start: Instant::now(),
         out_buf: Vec::new(),
-        persists: Vec::new(),
-        lazy: Vec::new(),
+        records: Vec::new(),
         lazy_since: None,
     };
     event_loop.run(reader, decoder, shutdown.as_mut()).await
@@ -161,9 +160,10 @@ struct EventLoop {
     start: Instant,
     /// Frames of the current turn, written after the turn's fsync.
     out_buf: Vec<u8>,
-    persists: Vec<Record>,
-    /// Lazy records (learned decisions) waiting for the next batch, and since when.
-    lazy: Vec<Record>,
+    /// Records for the next batch: this turn's, and lazy ones (learned decisions) that wait
+    /// for a turn with a `Persist` (their order does not matter when they are replayed).
+    records: Vec<Record>,
+    /// When the oldest waiting lazy record was queued.
     lazy_since: Option<Instant>,
 }
 
@@ -190,7 +190,7 @@ impl EventLoop {
                     let n = read?;
                     if n == 0 {
                         tracing::info!("the controller closed the connection; exiting");
-                        return self.write_lazy();
+                        return self.write_batch();
                     }
                     decoder.feed(&chunk[..n]);
                     self.handle_frames(&mut decoder);
@@ -201,11 +201,11 @@ impl EventLoop {
                 }
                 _ = sleep_until(lazy_deadline) => {
                     // No batch came to take them along (a learner-only node, a quiet spell).
-                    self.write_lazy()?;
+                    self.write_batch()?;
                 }
                 _ = &mut shutdown => {
                     tracing::info!("shutdown requested; exiting");
-                    return self.write_lazy();
+                    return self.write_batch();
                 }
             }
             self.flush().await?;
@@ -248,11 +248,11 @@ impl EventLoop {
         }
     }
 
-    /// The lazy records still waiting, in a batch of their own (on a clean exit, or after
-    /// `LAZY_WAIT_MS`).
-    fn write_lazy(&mut self) -> Result<(), RuntimeError> {
-        self.log.append(&self.lazy)?;
-        self.lazy.clear();
+    /// Every waiting record in one synced batch (a turn with a `Persist`, `LAZY_WAIT_MS`
+    /// after a lazy record, or a clean exit).
+    fn write_batch(&mut self) -> Result<(), RuntimeError> {
+        self.log.append(&self.records)?;
+        self.records.clear();
         self.lazy_since = None;
         Ok(())
     }
@@ -262,18 +262,17 @@ impl EventLoop {
     async fn flush(&mut self) -> Result<(), RuntimeError> {
         let me = self.node.id();
         self.out_buf.clear();
-        self.persists.clear();
         // Bytes of `out_buf` that no persist of this turn precedes.
         let mut free_bytes = None;
         while let Some(output) = self.node.poll_output() {
             let (dest, body) = match output {
                 Output::Persist(record) => {
                     free_bytes.get_or_insert(self.out_buf.len());
-                    self.persists.push(record);
+                    self.records.push(record);
                     continue;
                 }
                 Output::PersistLazy(record) => {
-                    self.lazy.push(record);
+                    self.records.push(record);
                     self.lazy_since.get_or_insert_with(Instant::now);
                     continue;
                 }
@@ -293,21 +292,17 @@ impl EventLoop {
             serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
             self.out_buf.push(b'\n');
         }
+        let sync_due = free_bytes.is_some();
         let free_bytes = free_bytes.unwrap_or(self.out_buf.len());
         if free_bytes > 0 {
             self.writer.write_all(&self.out_buf[..free_bytes]).await?;
         }
         // Group commit: every record of this turn in one batch under one fdatasync, before
         // any message that came after one of them. Lazy records ride along with the next
-        // batch (or go alone once `LAZY_RECORDS_MAX` wait): the log never holds an unsynced
-        // write behind which another is made (storage/log.rs says why).
-        if !self.persists.is_empty() || self.lazy.len() >= LAZY_RECORDS_MAX {
-            let mut batch = std::mem::take(&mut self.lazy);
-            batch.append(&mut self.persists);
-            self.log.append(&batch)?;
-            batch.clear();
-            self.lazy = batch;
-            self.lazy_since = None;
+        // batch (or go alone once `LAZY_RECORDS_MAX` wait): every batch is synced, so the log
+        // never holds an unsynced write behind which another is made (storage/log.rs).
+        if sync_due || self.records.len() >= LAZY_RECORDS_MAX {
+            self.write_batch()?;
         }
         if self.out_buf.len() > free_bytes {
             self.writer.write_all(&self.out_buf[free_bytes..]).await?;

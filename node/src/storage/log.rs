@@ -159,18 +159,7 @@ impl AcceptorLog {
         let mut rest = records;
         while !rest.is_empty() {
             self.buf.clear();
-            self.buf.extend_from_slice(&[0; HEADER_BYTES]);
-            let mut taken = 0;
-            for record in rest {
-                let before = self.buf.len();
-                encode(record, &mut self.buf);
-                if self.buf.len() - HEADER_BYTES > MAX_BATCH_BYTES && taken > 0 {
-                    self.buf.truncate(before);
-                    break;
-                }
-                taken += 1;
-            }
-            seal_batch(&mut self.buf, 0);
+            let taken = encode_batch_upto(rest, MAX_BATCH_BYTES, &mut self.buf);
             self.write_synced()?;
             rest = &rest[taken..];
         }
@@ -206,18 +195,28 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
 
 /// Appends one batch of `records` to `out`, as `append` writes it (tests, tools).
 pub fn encode_batch(records: &[Record], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER_BYTES]);
-    for record in records {
-        encode(record, out);
-    }
-    seal_batch(out, start);
+    let taken = encode_batch_upto(records, usize::MAX, out);
+    assert_eq!(taken, records.len(), "an unbounded batch takes every record");
 }
 
-fn seal_batch(out: &mut [u8], start: usize) {
-    let len = out.len() - start - HEADER_BYTES;
-    assert!(len > 0, "a batch holds at least one record");
+/// Appends one batch of the first records of `records` (at least one) whose payload fits in
+/// `max_bytes`; returns how many it took.
+fn encode_batch_upto(records: &[Record], max_bytes: usize, out: &mut Vec<u8>) -> usize {
+    assert!(!records.is_empty(), "a batch holds at least one record");
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_BYTES]);
+    let mut taken = 0;
+    for record in records {
+        let before = out.len();
+        encode(record, out);
+        if out.len() - start - HEADER_BYTES > max_bytes && taken > 0 {
+            out.truncate(before);
+            break;
+        }
+        taken += 1;
+    }
     seal(out, start);
+    taken
 }
 
 /// Fills in the header at `start` for the payload that follows it to the end of `out`.
