@@ -39,6 +39,12 @@ fn persists(outs: &[Output]) -> Vec<Record> {
         .collect()
 }
 
+/// The node after a crash and restart: a new core from every record it wrote so far.
+fn restart(n: &mut Node) -> Node {
+    let records = persists(&drain(n));
+    Node::new(n.config().clone(), &records)
+}
+
 fn b(round: u64, node: NodeId) -> Ballot {
     Ballot::new(round, node)
 }
@@ -129,8 +135,7 @@ fn acceptor_state_survives_restart_from_its_records() {
     n.handle_message(0, 2, prepare(7, b(3, 2)));
     n.handle_message(0, 2, accept(7, b(3, 2), "v"));
     n.handle_message(0, 3, prepare(7, b(6, 3)));
-    let records = persists(&drain(&mut n));
-    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let mut n = restart(&mut n);
     let slot = n.acceptor().slot(7).unwrap();
     assert_eq!(slot.promised, b(6, 3));
     assert_eq!(slot.accepted.as_ref().unwrap().value, "v");
@@ -318,8 +323,7 @@ fn proposer_never_reuses_a_round_after_restart() {
     let mut n = node(1);
     n.handle_propose(0, 10, 7, "a".into());
     n.handle_propose(0, 11, 8, "b".into());
-    let records = persists(&drain(&mut n));
-    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let mut n = restart(&mut n);
     n.handle_propose(0, 12, 7, "c".into());
     let outs = drain(&mut n);
     // Above the whole block the previous incarnation reserved, and a new block first.
@@ -448,8 +452,7 @@ fn learner_acknowledges_decided_and_keeps_first_value_on_conflict() {
 fn learner_state_survives_restart() {
     let mut n = node(1);
     n.handle_message(0, 2, Msg::Decided(Decided { instance: 7, value: "x".into() }));
-    let records = persists(&drain(&mut n));
-    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let mut n = restart(&mut n);
     assert_eq!(n.learner().learned(7), Some("x"));
     n.handle_propose(0, 5, 7, "y".into());
     let outs = drain(&mut n);
@@ -519,8 +522,7 @@ fn owner_takes_round_zero_without_phase_one_after_its_reservation_is_queued() {
 fn round_zero_is_never_used_again_after_a_restart() {
     let mut n = node(1);
     n.handle_propose(0, 10, 3, "a".into());
-    let records = persists(&drain(&mut n));
-    let mut n = Node::new(Config::all_roles(1, &[1, 2, 3]), &records);
+    let mut n = restart(&mut n);
     // The previous incarnation may have sent a round-0 accept for any instance it owns.
     n.handle_propose(0, 11, 3, "b".into());
     let outs = drain(&mut n);
