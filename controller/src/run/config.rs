@@ -156,7 +156,8 @@ mod tests {
     #[test]
     fn every_bound_names_its_field_and_flag() {
         assert_eq!(config().validate(), Ok(()));
-        let cases: [(fn(&mut RunConfig), &str); 14] = [
+        type Case = (fn(&mut RunConfig), &'static str);
+        let cases: [Case; 14] = [
             (|c| c.nodes = 1000, "--nodes 1000: must be from 1 to 64"),
             (|c| c.nodes = 0, "--nodes 0: must be from 1 to 64"),
             (|c| c.proposers.clear(), "--proposers []: must name at least one node"),
