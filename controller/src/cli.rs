@@ -1,5 +1,9 @@
 //! The command line (clap). `main.rs` turns it into a `RunConfig` and calls the commands.
+//! The bounds of a run's settings are checked on the `RunConfig` (whichever way it was built,
+//! see `limits`); the flags that never become a `RunConfig` field get clap value parsers
+//! with the same bounds.
 
+use crate::limits;
 use crate::run::config::Trace;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -174,10 +178,10 @@ pub struct SoakArgs {
     #[arg(long, required_unless_present = "time")]
     pub runs: Option<u64>,
     /// Seconds for the whole soak (runs start until this is spent).
-    #[arg(long)]
+    #[arg(long, value_parser = limits::soak_seconds_flag)]
     pub time: Option<f64>,
     /// Seconds of workload in each run.
-    #[arg(long, default_value_t = 15.0)]
+    #[arg(long, default_value_t = 15.0, value_parser = limits::run_seconds_flag)]
     pub time_per_run: f64,
     /// Seed of the soak: every run's faults, intensities and seed are drawn from it.
     #[arg(long)]
@@ -200,7 +204,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// Seconds of workload in each measured run.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = limits::run_seconds_flag)]
     pub time: f64,
     /// Where the bench's folder (its runs and bench.json) goes.
     #[arg(long, default_value = "runs")]
@@ -296,10 +300,10 @@ pub struct MutantsArgs {
     #[arg(long)]
     pub only: Option<String>,
     /// Seconds each mutant is hunted, at most (no run starts after it is spent).
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, default_value_t = 120.0, value_parser = limits::soak_seconds_flag)]
     pub budget_s: f64,
     /// Seconds of workload in each run (short runs: more start-ups, more swarm draws).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, value_parser = limits::run_seconds_flag)]
     pub time_per_run: f64,
     /// Seed of every hunt (each mutant's soak starts from it).
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! The subcommands: turn parsed arguments into configs, run, and print results.
 
 use crate::cli::{CheckArgs, ClusterArgs, Command, NemesisArgs, RunArgs};
+use crate::limits;
 use crate::nemesis::{file, generate, FaultKind, NemesisConfig, Schedule};
 use crate::nodes::parse_list;
 use crate::progress::Progress;
@@ -56,17 +57,17 @@ pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
         pause_ms: a.pause_ms,
         crash_p: a.crash_p,
     };
-    cfg.validate().map_err(anyhow::Error::msg)?;
+    cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
     Ok(cfg)
 }
 
 /// A run's config from the shared cluster flags; `time_s` and `seed` come from the caller.
 pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed: u64) -> Result<RunConfig> {
     let n = a.nodes;
-    let list = |flag: &str, text: &str| parse_list(text, n).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
-    if time_s < 0.0 || a.final_s < 0.0 || !time_s.is_finite() || !a.final_s.is_finite() {
-        bail!("--time and --final-s must be non-negative numbers of seconds");
+    if !(1..=limits::MAX_NODES).contains(&n) {
+        bail!("--nodes {n}: must be from 1 to {}", limits::MAX_NODES);
     }
+    let list = |flag: &str, text: &str| parse_list(text, n).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
     let bug = a.bug.as_deref().map(str::parse::<Bug>).transpose().context("--bug")?;
     let tuning = Tuning {
         phase_timeout_ms: a.phase_timeout_ms,
@@ -75,7 +76,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         bug,
         ..Tuning::default()
     };
-    Ok(RunConfig {
+    let cfg = RunConfig {
         nodes: n,
         acceptors: list("acceptors", &a.acceptors)?,
         proposers: list("proposers", &a.proposers)?,
@@ -95,7 +96,15 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         schedule: ScheduleSource::Generated,
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
-    })
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    Ok(cfg)
+}
+
+/// The generated schedule of a validated config.
+pub fn generated_schedule(cfg: &RunConfig) -> Result<Schedule> {
+    let duration_us = (cfg.time_s * 1e6) as u64;
+    Ok(generate::generate(&cfg.nemesis, cfg.nodes, duration_us, cfg.seed).map_err(anyhow::Error::msg)?.into())
 }
 
 /// The config and the nemesis schedule of `synod run`.
@@ -122,7 +131,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
             cfg.schedule = ScheduleSource::File { path: path.clone() };
             file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
         }
-        None => generate::generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed).into(),
+        None => generated_schedule(&cfg)?,
     };
     Ok((cfg, schedule))
 }
@@ -146,10 +155,17 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
     let meta_path = dir.join("meta.json");
     let meta = std::fs::read_to_string(&meta_path)
         .with_context(|| format!("--replay: cannot read {}", meta_path.display()))?;
-    let meta: serde_json::Value = serde_json::from_str(&meta)
-        .with_context(|| format!("--replay: {} is not JSON", meta_path.display()))?;
-    let mut cfg: RunConfig = serde_json::from_value(meta["config"].clone())
-        .with_context(|| format!("--replay: {} has no usable `config`", meta_path.display()))?;
+    // Typed straight from the text, so that a bad field is reported with its line and column.
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        config: RunConfig,
+    }
+    let file = meta_path.display().to_string();
+    let mut cfg = serde_json::from_str::<Meta>(&meta)
+        .map_err(|e| anyhow::anyhow!("--replay: {file}: not a usable synod meta.json: {e}"))?
+        .config;
+    // The recorded config is held to the same bounds as the flags.
+    cfg.validate().map_err(|e| anyhow::anyhow!("--replay: {}", e.in_file(&file, "config.")))?;
     let history_path = dir.join(synod_checker::HISTORY_FILE);
     let history = std::fs::read_to_string(&history_path)
         .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;

@@ -9,6 +9,7 @@ mod cluster;
 mod commands;
 mod history;
 mod inspect;
+mod limits;
 mod nemesis;
 mod net;
 mod nodes;

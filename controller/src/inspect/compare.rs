@@ -55,11 +55,7 @@ pub fn render(runs: &[RunInfo]) -> String {
         "msg/dec"
     );
     for r in runs {
-        let mut faults = r.faults();
-        if faults.len() > 30 {
-            faults.truncate(29);
-            faults.push('~');
-        }
+        let faults = super::ls::clip(&r.faults(), 30);
         let Some(rep) = &r.report else {
             let _ = writeln!(out, "{:<24} {:<30} {:<22} (no report.json)", r.run_id, faults, r.mutant());
             continue;

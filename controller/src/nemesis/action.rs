@@ -2,6 +2,7 @@
 //! given time. Each is recorded in the history as a `nemesis` event whose fields are exactly
 //! the action's serialization, so a recorded run can be turned back into a schedule.
 
+use crate::limits;
 use crate::net::faults::DelayDist;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -126,19 +127,9 @@ impl Action {
 
     /// Checks probabilities, durations and node ids for a cluster of `nodes` nodes.
     pub fn validate(&self, nodes: u32) -> Result<(), String> {
-        let prob = |p: f64| {
-            if (0.0..=1.0).contains(&p) {
-                Ok(())
-            } else {
-                Err(format!("p {p} is not a probability (0..1)"))
-            }
-        };
-        let ms = |v: f64| {
-            if v >= 0.0 && v.is_finite() {
-                Ok(())
-            } else {
-                Err(format!("{v} ms is not a duration"))
-            }
+        let prob = |p: f64| limits::probability(p).map(drop).map_err(|must| format!("p {p:?}: {must}"));
+        let ms = |field: &str, v: f64| {
+            limits::millis(v).map(drop).map_err(|must| format!("{field} {v:?}: {must}"))
         };
         let ids = |list: &[NodeId]| match list.iter().find(|&&n| n == 0 || n > nodes) {
             Some(n) => Err(format!("no node {n} in a cluster of {nodes}")),
@@ -146,8 +137,8 @@ impl Action {
         };
         match self {
             Action::Loss { p } | Action::Duplicate { p } => prob(*p),
-            Action::Delay { mean_ms, .. } => ms(*mean_ms),
-            Action::Reorder { p, max_ms } => prob(*p).and(ms(*max_ms)),
+            Action::Delay { mean_ms, .. } => ms("mean_ms", *mean_ms),
+            Action::Reorder { p, max_ms } => prob(*p).and(ms("max_ms", *max_ms)),
             Action::CrashPoint { msg, p, down_ms } => {
                 if !CRASH_POINT_MESSAGES.contains(&msg.as_str()) {
                     return Err(format!(
@@ -155,7 +146,7 @@ impl Action {
                         CRASH_POINT_MESSAGES.join(", ")
                     ));
                 }
-                prob(*p).and(ms(*down_ms))
+                prob(*p).and(ms("down_ms", *down_ms))
             }
             Action::Partition { components, cut, .. } => {
                 for group in components {
@@ -301,6 +292,14 @@ mod tests {
     #[test]
     fn validation_names_what_is_wrong() {
         assert!(Action::Loss { p: 1.5 }.validate(3).unwrap_err().contains("probability"));
+        assert!(Action::Loss { p: f64::NAN }
+            .validate(3)
+            .unwrap_err()
+            .contains("p NaN: must be a probability"));
+        let long = Action::CrashPoint { msg: "accept".into(), p: 0.1, down_ms: 1e300 };
+        assert!(long.validate(3).unwrap_err().starts_with("down_ms 1e300: must be a number of milliseconds"));
+        let long = Action::Delay { dist: DelayDist::Constant, mean_ms: 3_600_001.0 };
+        assert!(long.validate(3).unwrap_err().contains("mean_ms 3600001.0"));
         assert!(Action::Kill { nodes: vec![4] }.validate(3).unwrap_err().contains("no node 4"));
         assert!(Action::Partition { shape: None, components: vec![], cut: vec![[0, 1]] }
             .validate(3)

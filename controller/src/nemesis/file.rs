@@ -14,6 +14,7 @@
 //! ```
 
 use super::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
+use crate::limits;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -30,6 +31,9 @@ pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Schedule, St
             continue;
         }
         let at = |e: String| format!("{name}:{}: {e}", i + 1);
+        if out.timed.len() + out.triggers.len() >= limits::MAX_SCHEDULE_ACTIONS {
+            return Err(at(format!("more than {} actions in one schedule", limits::MAX_SCHEDULE_ACTIONS)));
+        }
         let mut obj: Map<String, Value> = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
         let at_s = obj.remove("at_s");
         let on = obj.remove("on");
@@ -44,8 +48,14 @@ pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Schedule, St
             (Some(at_s), None) => {
                 let at_s = at_s
                     .as_f64()
-                    .filter(|s| *s >= 0.0 && s.is_finite())
-                    .ok_or_else(|| at("`at_s` must be a non-negative number of seconds".into()))?;
+                    .filter(|s| limits::seconds(*s, limits::MAX_TIME_S, "7 days").is_ok())
+                    .ok_or_else(|| {
+                        let shown = at_s.as_f64().map_or_else(|| at_s.to_string(), |v| format!("{v:?}"));
+                        at(format!(
+                            "`at_s` {shown}: must be a number of seconds from 0 to {} (7 days)",
+                            limits::MAX_TIME_S
+                        ))
+                    })?;
                 if action == Action::DropMessage {
                     return Err(at("`drop-message` needs `on`: the message to drop".into()));
                 }
@@ -131,8 +141,15 @@ pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<T
                 // replayed as they happened; the crash point itself is not replayed.
                 obj.remove("trigger");
                 let action = parse_action(obj, nodes).map_err(at)?;
+                let at_us = t.saturating_sub(start);
+                if at_us as f64 > limits::MAX_TIME_S * 1e6 {
+                    return Err(at(format!("`t` {t}: more than 7 days after the workload began")));
+                }
+                if out.len() >= limits::MAX_SCHEDULE_ACTIONS {
+                    return Err(at(format!("more than {} nemesis actions", limits::MAX_SCHEDULE_ACTIONS)));
+                }
                 if !matches!(action, Action::CrashPoint { .. } | Action::CrashPointOff) {
-                    out.push(Timed { at_us: t.saturating_sub(start), action });
+                    out.push(Timed { at_us, action });
                 }
             }
             _ => {}
@@ -176,7 +193,14 @@ mod tests {
                 "{\"at_s\": 1, \"on\": {\"type\": \"accept\"}, \"action\": \"heal\"}",
                 "s.jsonl:1: give `at_s` or `on`",
             ),
-            ("{\"at_s\": -1, \"action\": \"heal\"}", "s.jsonl:1: `at_s` must be"),
+            ("{\"at_s\": -1, \"action\": \"heal\"}", "s.jsonl:1: `at_s` -1.0: must be a number of seconds"),
+            ("{\"at_s\": 1e300, \"action\": \"heal\"}", "s.jsonl:1: `at_s` 1e300: must be"),
+            ("{\"at_s\": \"NaN\", \"action\": \"heal\"}", "s.jsonl:1: `at_s` \"NaN\": must be"),
+            (
+                "{\"at_s\": 1, \"action\": \"crash-point\", \"msg\": \"accept\", \"p\": 0.5, \"down_ms\": 1e300}",
+                "s.jsonl:1: down_ms 1e300: must be a number of milliseconds from 0 to 3600000",
+            ),
+            ("{\"at_s\": 1, \"action\": \"loss\", \"p\": NaN}", "s.jsonl:1: expected value"),
             ("\n{\"at_s\": 1, \"action\": \"explode\"}", "s.jsonl:2: unknown variant `explode`"),
             ("{\"at_s\": 1, \"action\": \"kill\", \"node\": [1]}", "s.jsonl:1: unknown field `node`"),
             ("{\"at_s\": 1, \"action\": \"kill\", \"nodes\": [9]}", "s.jsonl:1: no node 9"),
@@ -230,6 +254,13 @@ mod tests {
                 Timed { at_us: 8600, action: Action::Kill { nodes: vec![3] } },
             ]
         );
+        let far = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
+                   {\"type\":\"nemesis\",\"t\":18446744073709551615,\"action\":\"heal\"}";
+        let e = schedule_from_history(far, "h", 3).unwrap_err();
+        assert!(e.starts_with("h:2: `t` 18446744073709551615: more than 7 days"), "{e}");
+        let bad = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
+                   {\"type\":\"nemesis\",\"t\":5,\"action\":\"pause\",\"nodes\":[1]}";
+        assert!(schedule_from_history(bad, "h", 3).unwrap_err().starts_with("h:2: unknown variant `pause`"));
         assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3)
             .unwrap_err()
             .contains("no `phase`"));

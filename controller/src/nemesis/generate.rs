@@ -17,10 +17,15 @@
 //! `accept`: start-up, with fresh round counters and empty logs, is when nodes are most
 //! fragile. Every fault ends with its window, so calm windows are calm. Everything is drawn
 //! from the seed: the same seed and config give the same schedule.
+//!
+//! A schedule is built whole before the run, so its length is bounded
+//! (`limits::MAX_SCHEDULE_ACTIONS`): a run too long for its interval is refused up front
+//! with a message, rather than filling memory.
 
 use super::action::CRASH_POINT_MESSAGES;
 use super::shapes::{shuffle, Shape};
 use super::{Action, FaultKind, NemesisConfig, Timed};
+use crate::limits::MAX_SCHEDULE_ACTIONS;
 use crate::net::faults::uniform;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -32,12 +37,13 @@ const MIN_EPISODE_US: u64 = 50_000;
 /// Episodes a window holds, at most (a bound on the loop, far above what real settings give).
 const MAX_EPISODES: usize = 10_000;
 
-/// The schedule for a workload of `duration_us` over nodes `1..=nodes`.
-pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) -> Vec<Timed> {
+/// The schedule for a workload of `duration_us` over nodes `1..=nodes`; an error if it would
+/// hold more than `limits::MAX_SCHEDULE_ACTIONS` actions.
+pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) -> Result<Vec<Timed>, String> {
     let mut rng = Rng::new(seed ^ 0x6e65_6d65_7369_7321);
     let mut out: Vec<(u64, u8, Action)> = Vec::new();
     if cfg.faults.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     // A run shorter than four intervals gets shorter windows, so that it sees faults at all.
     let interval_us = (cfg.interval_s * 1e6).min(duration_us as f64 / 4.0);
@@ -74,12 +80,21 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
             chosen.push(FaultKind::CrashPoint);
         }
         window(cfg, &mut rng, nodes, (t, end), &chosen, startup, &mut out);
+        if out.len() > MAX_SCHEDULE_ACTIONS {
+            return Err(format!(
+                "the nemesis schedule would hold more than {MAX_SCHEDULE_ACTIONS} actions ({} by {:.0} s of \
+                 {:.0} s); give a longer --nemesis-interval-s, fewer faults or a shorter --time",
+                out.len(),
+                end as f64 / 1e6,
+                duration_us as f64 / 1e6
+            ));
+        }
         startup = false;
         t = end;
     }
     // Ends (kind 0) before starts (kind 1) at the same instant.
     out.sort_by_key(|&(at, kind, _)| (at, kind));
-    out.into_iter().map(|(at_us, _, action)| Timed { at_us, action }).collect()
+    Ok(out.into_iter().map(|(at_us, _, action)| Timed { at_us, action }).collect())
 }
 
 fn between(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
@@ -256,15 +271,15 @@ mod tests {
     #[test]
     fn same_seed_same_schedule_and_different_seeds_differ() {
         let cfg = NemesisConfig::default();
-        let a = generate(&cfg, 5, 30_000_000, 7);
-        assert_eq!(a, generate(&cfg, 5, 30_000_000, 7));
-        assert_ne!(a, generate(&cfg, 5, 30_000_000, 8));
+        let a = generate(&cfg, 5, 30_000_000, 7).unwrap();
+        assert_eq!(a, generate(&cfg, 5, 30_000_000, 7).unwrap());
+        assert_ne!(a, generate(&cfg, 5, 30_000_000, 8).unwrap());
     }
 
     #[test]
     fn a_minute_with_every_fault_has_plenty_of_each() {
         for seed in 0..50 {
-            let s = generate(&NemesisConfig::default(), 5, 60_000_000, seed);
+            let s = generate(&NemesisConfig::default(), 5, 60_000_000, seed).unwrap();
             for kind in [FaultKind::Kill, FaultKind::Pause, FaultKind::Partition] {
                 assert!(count(&s, kind) >= 5, "seed {seed}: only {} {kind}", count(&s, kind));
             }
@@ -278,7 +293,7 @@ mod tests {
     #[test]
     fn process_episodes_never_overlap_and_all_end() {
         for seed in 0..200 {
-            let s = generate(&NemesisConfig::default(), 5, 20_000_000, seed);
+            let s = generate(&NemesisConfig::default(), 5, 20_000_000, seed).unwrap();
             let mut state: BTreeMap<NodeId, &str> = (1..=5).map(|n| (n, "up")).collect();
             let mut cut = false;
             for t in &s {
@@ -309,7 +324,7 @@ mod tests {
     #[test]
     fn short_runs_get_shorter_windows_and_still_see_faults() {
         for seed in 0..100 {
-            let s = generate(&NemesisConfig::default(), 3, 2_000_000, seed);
+            let s = generate(&NemesisConfig::default(), 3, 2_000_000, seed).unwrap();
             assert!(s.iter().any(|t| FaultKind::started_by(&t.action).is_some()), "seed {seed}");
         }
     }
@@ -317,7 +332,7 @@ mod tests {
     #[test]
     fn some_kills_flap_the_same_nodes_right_after_their_restart() {
         let cfg = NemesisConfig { faults: vec![FaultKind::Kill], ..NemesisConfig::default() };
-        let s = generate(&cfg, 5, 60_000_000, 4);
+        let s = generate(&cfg, 5, 60_000_000, 4).unwrap();
         let mut flaps = 0;
         for (i, t) in s.iter().enumerate() {
             if let Action::Restart { nodes } = &t.action {
@@ -334,10 +349,24 @@ mod tests {
     #[test]
     fn only_enabled_faults_appear_and_none_means_empty() {
         let cfg = NemesisConfig { faults: vec![FaultKind::Loss], ..NemesisConfig::default() };
-        let s = generate(&cfg, 3, 20_000_000, 1);
+        let s = generate(&cfg, 3, 20_000_000, 1).unwrap();
         assert!(!s.is_empty());
         assert!(s.iter().all(|t| matches!(t.action, Action::Loss { .. } | Action::LossOff)));
         let none = NemesisConfig { faults: vec![], ..NemesisConfig::default() };
-        assert!(generate(&none, 3, 20_000_000, 1).is_empty());
+        assert!(generate(&none, 3, 20_000_000, 1).unwrap().is_empty());
+    }
+
+    /// Three days of workload at the default interval fit (about 2.9 actions a second); a
+    /// week does not, and is refused before it fills memory; with a longer interval it fits.
+    #[test]
+    fn schedules_are_bounded() {
+        let day_us = 86_400 * 1_000_000;
+        let s = generate(&NemesisConfig::default(), 5, 3 * day_us, 1).unwrap();
+        assert!(s.len() <= MAX_SCHEDULE_ACTIONS, "{}", s.len());
+        let e = generate(&NemesisConfig::default(), 5, 7 * day_us, 1).unwrap_err();
+        assert!(e.starts_with("the nemesis schedule would hold more than 1000000 actions"), "{e}");
+        assert!(e.contains("--nemesis-interval-s"), "{e}");
+        let calmer = NemesisConfig { interval_s: 10.0, ..NemesisConfig::default() };
+        assert!(generate(&calmer, 5, 7 * day_us, 1).is_ok());
     }
 }

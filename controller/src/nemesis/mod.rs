@@ -14,6 +14,7 @@ pub mod shapes;
 
 pub use action::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 
+use crate::limits::{self, Invalid};
 use crate::net::faults::DelayDist;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -150,26 +151,37 @@ impl Default for NemesisConfig {
 }
 
 impl NemesisConfig {
-    /// Checks every intensity; the message says which flag is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        for (flag, p) in [("--loss", self.loss), ("--duplicate", self.duplicate), ("--reorder", self.reorder)]
-        {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{flag} {p}: a probability must be between 0 and 1"));
-            }
-        }
-        for (flag, v) in [
-            ("--delay-ms", self.delay_ms),
-            ("--reorder-ms", self.reorder_ms),
-            ("--down-ms", self.down_ms),
-            ("--pause-ms", self.pause_ms),
+    /// Checks every intensity against its bounds (see `limits`); the error names the flag
+    /// and the field (`nemesis.<field>` in a run's config).
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let bad = |field: &str, flag, v: f64, must: String| {
+            Err(Invalid::new(format!("nemesis.{field}"), Some(flag), v, must))
+        };
+        for (field, flag, p) in [
+            ("loss", "--loss", self.loss),
+            ("duplicate", "--duplicate", self.duplicate),
+            ("reorder", "--reorder", self.reorder),
+            ("crash_p", "--crash-p", self.crash_p),
         ] {
-            if !(v >= 0.0 && v.is_finite()) {
-                return Err(format!("{flag} {v}: must be a non-negative number"));
+            if let Err(must) = limits::probability(p) {
+                return bad(field, flag, p, must);
             }
         }
-        if !(self.interval_s > 0.0 && self.interval_s.is_finite()) {
-            return Err(format!("--nemesis-interval-s {}: must be positive", self.interval_s));
+        for (field, flag, v) in [
+            ("delay_ms", "--delay-ms", self.delay_ms),
+            ("reorder_ms", "--reorder-ms", self.reorder_ms),
+            ("down_ms", "--down-ms", self.down_ms),
+            ("pause_ms", "--pause-ms", self.pause_ms),
+        ] {
+            if let Err(must) = limits::millis(v) {
+                return bad(field, flag, v, must);
+            }
+        }
+        let interval = self.interval_s;
+        if !(interval > 0.0 && limits::seconds(interval, limits::MAX_TIME_S, "7 days").is_ok()) {
+            let must =
+                format!("must be a number of seconds above 0, at most {} (7 days)", limits::MAX_TIME_S);
+            return bad("interval_s", "--nemesis-interval-s", interval, must);
         }
         Ok(())
     }
@@ -199,8 +211,15 @@ mod tests {
     fn intensities_are_checked() {
         assert!(NemesisConfig::default().validate().is_ok());
         let bad = NemesisConfig { loss: 2.0, ..NemesisConfig::default() };
-        assert!(bad.validate().unwrap_err().starts_with("--loss 2"));
+        assert!(bad.validate().unwrap_err().as_flag().starts_with("--loss 2.0: must be a probability"));
         let bad = NemesisConfig { interval_s: 0.0, ..NemesisConfig::default() };
         assert!(bad.validate().is_err());
+        let bad = NemesisConfig { crash_p: f64::NAN, ..NemesisConfig::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "nemesis.crash_p");
+        for (down_ms, pause_ms) in [(1e300, 800.0), (800.0, 1e300), (3_600_001.0, 1.0)] {
+            let bad = NemesisConfig { down_ms, pause_ms, ..NemesisConfig::default() };
+            let e = bad.validate().unwrap_err().as_flag();
+            assert!(e.contains("from 0 to 3600000 (1 hour)"), "{e}");
+        }
     }
 }

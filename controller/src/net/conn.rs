@@ -6,6 +6,9 @@
 //! socket buffer fills, then its queue, and the router drops further messages as a full
 //! network buffer would.
 
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::{Body, Envelope, FrameDecoder};
@@ -40,9 +43,31 @@ pub enum Event {
 
 /// Accepts connections until the router goes away.
 pub async fn accept_loop(listener: TcpListener, token: String, nodes: u32, events: mpsc::Sender<Event>) {
+    accept_with(|| listener.accept(), token, nodes, events).await
+}
+
+/// The accept loop over any source of connections (a test injects failures through it).
+/// A failed accept is retried after a pause ([`AcceptBackoff`]), never at once: an error
+/// such as EMFILE (out of file descriptors) persists, and retrying it at once would spin a
+/// core and starve the router that shares this thread.
+async fn accept_with<F, Fut>(mut accept: F, token: String, nodes: u32, events: mpsc::Sender<Event>)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<(TcpStream, SocketAddr)>>,
+{
     let mut next_conn: ConnId = 0;
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+    let mut backoff = AcceptBackoff::default();
+    while !events.is_closed() {
+        let (stream, peer) = match accept().await {
+            Ok(accepted) => {
+                backoff.succeeded();
+                accepted
+            }
+            Err(e) => {
+                tokio::time::sleep(backoff.failed(&e)).await;
+                continue;
+            }
+        };
         if !peer.ip().is_loopback() {
             continue; // the listener is bound to loopback; refuse anything else all the same
         }
@@ -54,9 +79,42 @@ pub async fn accept_loop(listener: TcpListener, token: String, nodes: u32, event
                 let _ = conn_events.send(Event::Rejected { peer: peer.to_string(), reason }).await;
             }
         });
-        if events.is_closed() {
-            return;
+    }
+}
+
+/// The pause after a failed accept: 10 ms, doubling up to 100 ms while the failures go on,
+/// back to 10 ms after a success. The first failure of a streak is logged, not every one.
+#[derive(Debug)]
+struct AcceptBackoff {
+    wait_ms: u64,
+    failing: bool,
+}
+
+const ACCEPT_BACKOFF_MIN_MS: u64 = 10;
+const ACCEPT_BACKOFF_MAX_MS: u64 = 100;
+
+impl Default for AcceptBackoff {
+    fn default() -> AcceptBackoff {
+        AcceptBackoff { wait_ms: ACCEPT_BACKOFF_MIN_MS, failing: false }
+    }
+}
+
+impl AcceptBackoff {
+    fn failed(&mut self, error: &io::Error) -> Duration {
+        if !self.failing {
+            tracing::warn!(%error, "cannot accept a node's connection; retrying every {ACCEPT_BACKOFF_MIN_MS}-{ACCEPT_BACKOFF_MAX_MS} ms");
+            self.failing = true;
         }
+        let wait = Duration::from_millis(self.wait_ms);
+        self.wait_ms = (self.wait_ms * 2).min(ACCEPT_BACKOFF_MAX_MS);
+        wait
+    }
+
+    fn succeeded(&mut self) {
+        if self.failing {
+            tracing::warn!("accepting connections again");
+        }
+        *self = AcceptBackoff::default();
     }
 }
 
@@ -155,5 +213,44 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>)
         if writer.write_all(&batch).await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_grows_to_its_cap_and_resets() {
+        let mut b = AcceptBackoff::default();
+        let emfile = io::Error::from_raw_os_error(24);
+        let waits: Vec<u64> = (0..6).map(|_| b.failed(&emfile).as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 100, 100]);
+        b.succeeded();
+        assert_eq!(b.failed(&emfile), Duration::from_millis(10));
+    }
+
+    /// A listener that fails every accept with EMFILE: the loop pauses between tries instead
+    /// of spinning. Ten failures take at least 10+20+40+80+100*5 ms; a spinning loop takes
+    /// microseconds. (The router goes away after the tenth, which ends the loop either way.)
+    #[test]
+    fn a_persistent_accept_error_is_retried_with_pauses_not_spun_on() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (tx, rx) = mpsc::channel(1);
+            let mut rx = Some(rx);
+            let mut calls = 0u32;
+            let accept = || {
+                calls += 1;
+                if calls == 10 {
+                    rx.take(); // the router goes away
+                }
+                std::future::ready(Err(io::Error::from_raw_os_error(24)))
+            };
+            let started = std::time::Instant::now();
+            accept_with(accept, "t".into(), 3, tx).await;
+            let elapsed = started.elapsed();
+            assert!(elapsed >= Duration::from_millis(600), "10 failed accepts in {elapsed:?}: a spin");
+        });
     }
 }

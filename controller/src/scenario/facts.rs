@@ -78,13 +78,44 @@ impl Facts {
         let mut nodes: Vec<u64> = learns.iter().map(|l| l.0).collect();
         nodes.sort();
         nodes.dedup();
+        let Some((_, first)) = learns.first() else {
+            return Err(format!("instance {instance} was learned by no node"));
+        };
         if nodes.len() as u64 != self.nodes {
             return Err(format!("instance {instance} was learned by {nodes:?} only"));
         }
-        let first = &learns[0].1;
         if learns.iter().any(|l| &l.1 != first) {
             return Err(format!("learners disagree on instance {instance}: {learns:?}"));
         }
         Ok(first.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEARNED: &str =
+        "{\"type\":\"run\",\"t\":0,\"nodes\":[1],\"acceptors\":[1],\"proposers\":[1],\"learners\":[1]}\n\
+         {\"type\":\"invoke\",\"t\":1,\"op\":1,\"node\":1,\"instance\":1,\"value\":\"v\"}\n\
+         {\"type\":\"learn\",\"t\":2,\"node\":1,\"instance\":1,\"value\":\"v\"}\n\
+         {\"type\":\"end\",\"t\":3}\n";
+
+    /// Facts of `history`'s events (the report, which `agreed` does not read, is LEARNED's).
+    fn facts(history: &str) -> Facts {
+        let events = history.lines().filter_map(|l| serde_json::from_str(l).ok()).collect::<Vec<Value>>();
+        let nodes = events.first().and_then(|e| e["nodes"].as_array()).map(|a| a.len() as u64).unwrap_or(0);
+        let report = synod_checker::check_reader(LEARNED.as_bytes(), "h").unwrap();
+        Facts { events, report, nodes }
+    }
+
+    #[test]
+    fn an_instance_nobody_learned_is_an_answer_not_a_panic() {
+        // No `run` line: zero nodes, and no learn to index.
+        let f = facts("{\"type\":\"end\",\"t\":5}\n");
+        assert_eq!(f.agreed(1), Err("instance 1 was learned by no node".into()));
+        let f = facts(LEARNED);
+        assert_eq!(f.agreed(1), Ok("v".into()));
+        assert!(f.agreed(2).unwrap_err().contains("learned by no node"));
     }
 }

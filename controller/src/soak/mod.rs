@@ -11,8 +11,7 @@ pub mod summary;
 pub mod swarm;
 
 use crate::cli::{ClusterArgs, SoakArgs};
-use crate::commands::{cluster_config, nemesis_config, EXIT_ERROR};
-use crate::nemesis::generate::generate;
+use crate::commands::{cluster_config, generated_schedule, nemesis_config, EXIT_ERROR};
 use crate::nemesis::NemesisConfig;
 use crate::progress::Progress;
 use crate::run::shutdown::Shutdown;
@@ -41,10 +40,6 @@ pub struct SoakPlan {
 
 impl SoakPlan {
     pub fn from_args(args: &SoakArgs) -> Result<SoakPlan> {
-        let seconds = |v: f64| v.is_finite() && v >= 0.0;
-        if args.time.is_some_and(|t| !(seconds(t) && t > 0.0)) || !seconds(args.time_per_run) {
-            anyhow::bail!("--time and --time-per-run must be positive numbers of seconds");
-        }
         let plan = SoakPlan {
             cluster: args.cluster.clone(),
             base: nemesis_config(&args.nemesis)?,
@@ -136,8 +131,9 @@ pub async fn soak(
         cfg.quiet = true;
         // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
         // less one, so that its mean is `--contention`.
-        cfg.contention = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
-        let schedule = generate(&cfg.nemesis, cfg.nodes, (cfg.time_s * 1e6) as u64, cfg.seed).into();
+        let drawn = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
+        cfg.contention = drawn.min(crate::limits::MAX_CONTENTION);
+        let schedule = generated_schedule(&cfg)?;
         let t = &summary.totals;
         progress.set_prefix(format!(
             "{label}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",

@@ -3,6 +3,7 @@
 //! means. Runs with few faults reach states that a storm of every fault at once hides (a
 //! partition is no test of anything while all messages are lost anyway).
 
+use crate::limits::{MAX_DURATION_MS, MAX_TIME_S};
 use crate::nemesis::{FaultKind, NemesisConfig};
 use crate::net::faults::{uniform, DelayDist};
 use synod_node::paxos::rng::Rng;
@@ -15,17 +16,19 @@ pub fn draw(base: &NemesisConfig, rng: &mut Rng) -> NemesisConfig {
         faults.push(base.faults[rng.below(base.faults.len() as u64) as usize]);
     }
     let mut scale = |v: f64, lo: f64, hi: f64| v * (lo + uniform(rng) * (hi - lo));
+    // Scaled up, an intensity near its bound would pass it: keep every draw within bounds.
+    let ms = |v: f64| v.min(MAX_DURATION_MS as f64);
     let nemesis = NemesisConfig {
         faults,
-        interval_s: scale(base.interval_s, 0.5, 2.0),
+        interval_s: scale(base.interval_s, 0.5, 2.0).min(MAX_TIME_S),
         loss: scale(base.loss, 0.25, 2.0).min(0.9),
-        delay_ms: scale(base.delay_ms, 0.2, 3.0),
+        delay_ms: ms(scale(base.delay_ms, 0.2, 3.0)),
         delay_dist: DelayDist::Exponential,
         duplicate: scale(base.duplicate, 0.25, 3.0).min(0.9),
         reorder: scale(base.reorder, 0.25, 2.0).min(0.9),
-        reorder_ms: scale(base.reorder_ms, 0.2, 3.0),
-        down_ms: scale(base.down_ms, 0.25, 2.0),
-        pause_ms: scale(base.pause_ms, 0.25, 2.0),
+        reorder_ms: ms(scale(base.reorder_ms, 0.2, 3.0)),
+        down_ms: ms(scale(base.down_ms, 0.25, 2.0)),
+        pause_ms: ms(scale(base.pause_ms, 0.25, 2.0)),
         crash_p: scale(base.crash_p, 0.25, 3.0).min(0.9),
     };
     let dists = [DelayDist::Constant, DelayDist::Uniform, DelayDist::Exponential];
@@ -51,6 +54,18 @@ mod tests {
         }
         assert!(subsets.len() > 50, "only {} distinct subsets", subsets.len());
         assert_eq!(draw(&base, &mut Rng::new(3)), draw(&base, &mut Rng::new(3)));
+        let edge = NemesisConfig {
+            interval_s: MAX_TIME_S,
+            delay_ms: MAX_DURATION_MS as f64,
+            reorder_ms: MAX_DURATION_MS as f64,
+            down_ms: MAX_DURATION_MS as f64,
+            pause_ms: MAX_DURATION_MS as f64,
+            ..base.clone()
+        };
+        for _ in 0..50 {
+            let d = draw(&edge, &mut rng);
+            assert!(d.validate().is_ok(), "a draw at the bounds must stay within them: {d:?}");
+        }
         let none = NemesisConfig { faults: vec![], ..base };
         assert!(draw(&none, &mut rng).faults.is_empty());
     }

@@ -1,8 +1,24 @@
 //! The core's configuration: who plays which role, timing, and the optional mutant.
+//!
+//! Timeouts arrive from outside (the controller's `init`), so they carry a bound,
+//! [`MAX_DURATION_MS`]: a node checks its `init` with [`Tuning::validate`] and refuses an
+//! absurd one, naming the field, rather than overflow its clock arithmetic. The core itself
+//! also saturates, so a test that builds a `Tuning` by hand cannot overflow it either.
 
 use super::ballot::{InstanceId, NodeId};
 use super::bug::Bug;
 use serde::{Deserialize, Serialize};
+
+/// The longest duration any tunable may name: one hour (3,600,000 ms). Far above any useful
+/// timeout, far below what overflows microseconds since start-up in a `u64`.
+pub const MAX_DURATION_MS: u64 = 3_600_000;
+
+/// A tunable out of its bounds, naming the `init.config` field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TuningError {
+    #[error("config.{field} {value}: at most {MAX_DURATION_MS} ms (1 hour)")]
+    TooLong { field: &'static str, value: u64 },
+}
 
 /// Tunables sent by the controller in `init.config` (all optional on the wire).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +64,28 @@ impl Default for Tuning {
             fast_round: true,
             seed: 0,
             bug: None,
+        }
+    }
+}
+
+impl Tuning {
+    /// The durations, by field name, in milliseconds.
+    pub fn durations_ms(&self) -> [(&'static str, u64); 5] {
+        [
+            ("phase_timeout_ms", self.phase_timeout_ms),
+            ("backoff_base_ms", self.backoff_base_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+            ("decided_retry_ms", self.decided_retry_ms),
+            ("decided_retry_max_ms", self.decided_retry_max_ms),
+        ]
+    }
+
+    /// Checks every duration against [`MAX_DURATION_MS`]; the error names the first field out
+    /// of bounds.
+    pub fn validate(&self) -> Result<(), TuningError> {
+        match self.durations_ms().into_iter().find(|&(_, ms)| ms > MAX_DURATION_MS) {
+            Some((field, value)) => Err(TuningError::TooLong { field, value }),
+            None => Ok(()),
         }
     }
 }
@@ -145,5 +183,23 @@ mod tests {
         let t: Tuning = serde_json::from_str(r#"{"bug":"learn-on-one"}"#).unwrap();
         assert_eq!(t.bug, Some(Bug::LearnOnOne));
         assert_eq!(t.phase_timeout_ms, 200);
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_naming_the_field() {
+        assert_eq!(Tuning::default().validate(), Ok(()));
+        let edge = Tuning { phase_timeout_ms: MAX_DURATION_MS, ..Tuning::default() };
+        assert_eq!(edge.validate(), Ok(()));
+        for field in [
+            "phase_timeout_ms",
+            "backoff_base_ms",
+            "backoff_max_ms",
+            "decided_retry_ms",
+            "decided_retry_max_ms",
+        ] {
+            let t: Tuning = serde_json::from_str(&format!("{{\"{field}\": {}}}", u64::MAX)).unwrap();
+            let e = t.validate().unwrap_err().to_string();
+            assert_eq!(e, format!("config.{field} {}: at most 3600000 ms (1 hour)", u64::MAX));
+        }
     }
 }

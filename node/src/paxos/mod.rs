@@ -20,7 +20,7 @@ pub mod rng;
 
 pub use ballot::{Ballot, InstanceId, NodeId};
 pub use bug::Bug;
-pub use config::{round_zero_owner, Config, Tuning};
+pub use config::{round_zero_owner, Config, Tuning, TuningError, MAX_DURATION_MS};
 pub use msg::Msg;
 pub use output::{OpId, Output, ProposeError};
 pub use record::Record;

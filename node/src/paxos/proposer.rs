@@ -80,7 +80,7 @@ impl Proposal {
     ) {
         let accept = Msg::Accept(Accept { instance, ballot: self.ballot, value: value.clone() });
         self.phase = Phase::Accepting { value, accepted: BTreeSet::new() };
-        self.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+        self.deadline_us = now_us.saturating_add(ms_to_us(config.tuning.phase_timeout_ms));
         fx.broadcast(&config.acceptors, &accept);
     }
 }
@@ -226,7 +226,7 @@ impl Proposer {
         let ballot = Ballot::new(round, node);
         p.take_ballot(ballot);
         p.phase = Phase::Preparing { promises: Vec::new() };
-        p.deadline_us = now_us + config.tuning.phase_timeout_ms * 1000;
+        p.deadline_us = now_us.saturating_add(ms_to_us(config.tuning.phase_timeout_ms));
         fx.broadcast(&config.acceptors, &Msg::Prepare(Prepare { instance, ballot }));
     }
 
@@ -277,7 +277,7 @@ impl Proposer {
             return; // stale, or already backing off
         }
         p.phase = Phase::Backoff;
-        p.deadline_us = now_us + backoff_us(config, rng, p.attempts);
+        p.deadline_us = now_us.saturating_add(backoff_us(config, rng, p.attempts));
     }
 
     /// The decision for `instance` is known: answer the waiting ops. With `announce`, also
@@ -323,7 +323,7 @@ impl Proposer {
                 value: value.to_string(),
                 pending: config.learners.iter().copied().collect(),
                 retries: 0,
-                next_us: now_us + config.tuning.decided_retry_ms * 1000,
+                next_us: now_us.saturating_add(ms_to_us(config.tuning.decided_retry_ms)),
             },
         );
     }
@@ -353,7 +353,7 @@ impl Proposer {
             } else {
                 // The phase timed out without a quorum.
                 p.phase = Phase::Backoff;
-                p.deadline_us = now_us + backoff_us(config, rng, p.attempts);
+                p.deadline_us = now_us.saturating_add(backoff_us(config, rng, p.attempts));
                 if p.deadline_us <= now_us {
                     self.start_ballot(now_us, config, instance, fx);
                 }
@@ -366,7 +366,7 @@ impl Proposer {
                 continue;
             }
             a.retries += 1;
-            a.next_us = now_us + decided_retry_us(config, a.retries);
+            a.next_us = now_us.saturating_add(decided_retry_us(config, a.retries));
             let decided = Msg::Decided(Decided { instance, value: a.value.clone() });
             for &learner in &a.pending {
                 fx.send(learner, decided.clone());
@@ -384,7 +384,12 @@ impl Proposer {
 fn decided_retry_us(config: &Config, retries: u32) -> u64 {
     let t = &config.tuning;
     let doubled = t.decided_retry_ms.saturating_mul(1u64 << retries.min(20));
-    doubled.min(t.decided_retry_max_ms.max(t.decided_retry_ms)) * 1000
+    ms_to_us(doubled.min(t.decided_retry_max_ms.max(t.decided_retry_ms)))
+}
+
+/// Milliseconds as microseconds, saturating (init bounds them: `Tuning::validate`).
+fn ms_to_us(ms: u64) -> u64 {
+    ms.saturating_mul(1000)
 }
 
 impl Default for Proposer {
@@ -416,9 +421,9 @@ fn backoff_us(config: &Config, rng: &mut Rng, attempts: u32) -> u64 {
     if !t.backoff {
         return 0;
     }
-    let base_us = t.backoff_base_ms * 1000;
-    let cap_us = base_us.saturating_mul(1 << attempts.min(20)).min(t.backoff_max_ms * 1000);
-    base_us + rng.below(cap_us + 1)
+    let base_us = ms_to_us(t.backoff_base_ms);
+    let cap_us = base_us.saturating_mul(1 << attempts.min(20)).min(ms_to_us(t.backoff_max_ms));
+    base_us.saturating_add(rng.below(cap_us.saturating_add(1)))
 }
 
 #[cfg(test)]

@@ -318,6 +318,36 @@ fn proposer_phase_timeout_retries_and_finally_gives_up() {
     panic!("the proposal never gave up");
 }
 
+/// A core given absurd timeouts (an unchecked `init`) saturates its deadlines instead of
+/// overflowing: the runtime refuses such an init, but the core must not trust that.
+#[test]
+fn absurd_timeouts_saturate_instead_of_overflowing() {
+    let mut n = node_with(1, |c| {
+        c.tuning.phase_timeout_ms = u64::MAX;
+        c.tuning.backoff_base_ms = u64::MAX;
+        c.tuning.backoff_max_ms = u64::MAX;
+        c.tuning.decided_retry_ms = u64::MAX;
+        c.tuning.decided_retry_max_ms = u64::MAX;
+        c.tuning.max_attempts = 3;
+    });
+    n.handle_propose(5, 10, 7, "mine".into());
+    drain(&mut n);
+    assert_eq!(n.next_timeout_us(), Some(u64::MAX));
+    n.handle_timeout(u64::MAX);
+    drain(&mut n);
+    // Decide instance 6 (round 0 is n1's) and announce it: the re-send timer saturates too.
+    n.handle_propose(9, 11, 6, "other".into());
+    drain(&mut n);
+    for from in [2, 3] {
+        n.handle_message(10, from, accepted(6, b(0, 1), "other"));
+    }
+    let outs = drain(&mut n);
+    assert!(sends(&outs).iter().any(|(_, m)| matches!(m, Msg::Decided(_))), "{outs:?}");
+    n.handle_timeout(u64::MAX);
+    drain(&mut n);
+    assert!(n.next_timeout_us().is_some_and(|t| t >= 10));
+}
+
 #[test]
 fn proposer_never_reuses_a_round_after_restart() {
     let mut n = node(1);

@@ -122,14 +122,8 @@ async fn await_init(
         while let Some(frame) = decoder.next_frame() {
             let Ok(frame) = frame else { continue };
             match serde_json::from_slice::<Envelope>(frame) {
-                Ok(env) => match config_from_init(&env.body) {
-                    Some(config) if config.node == me => return Ok(config),
-                    Some(config) => {
-                        return Err(RuntimeError::Handshake(format!(
-                            "init is for node {}, I am {me}",
-                            config.node
-                        )))
-                    }
+                Ok(env) => match init_config(me, &env.body)? {
+                    Some(config) => return Ok(config),
                     None => {
                         tracing::warn!(body = env.body.type_name(), "frame before init ignored")
                     }
@@ -151,6 +145,18 @@ async fn await_init(
         }
         decoder.feed(&chunk[..n]);
     }
+}
+
+/// The config in `body` if it is an `init`, checked: for this node, and with every duration
+/// within bounds (`Tuning::validate`), so that an absurd timeout is refused at the door, by
+/// name, and never reaches the clock arithmetic.
+fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> {
+    let Some(config) = config_from_init(body) else { return Ok(None) };
+    if config.node != me {
+        return Err(RuntimeError::Handshake(format!("init is for node {}, I am {me}", config.node)));
+    }
+    config.tuning.validate().map_err(|e| RuntimeError::Handshake(format!("invalid init: {e}")))?;
+    Ok(Some(config))
 }
 
 struct EventLoop {
@@ -315,5 +321,33 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init(node: NodeId, config: &str) -> Body {
+        let text = format!(
+            r#"{{"type":"init","node":{node},"nodes":[1,2,3],"acceptors":[1,2,3],"proposers":[1,2,3],"learners":[1,2,3],"config":{config}}}"#
+        );
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn an_init_with_an_absurd_timeout_is_refused_by_name() {
+        let ok = init_config(2, &init(2, r#"{"phase_timeout_ms": 3600000}"#)).unwrap().unwrap();
+        assert_eq!(ok.tuning.phase_timeout_ms, 3_600_000);
+        let e = init_config(2, &init(2, r#"{"phase_timeout_ms": 18446744073709551615}"#)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "handshake failed: invalid init: config.phase_timeout_ms 18446744073709551615: at most 3600000 ms (1 hour)"
+        );
+        let e = init_config(2, &init(2, r#"{"decided_retry_ms": 3600001}"#)).unwrap_err();
+        assert!(e.to_string().contains("config.decided_retry_ms 3600001"), "{e}");
+        let e = init_config(2, &init(3, "{}")).unwrap_err();
+        assert!(e.to_string().contains("init is for node 3, I am 2"), "{e}");
+        assert!(init_config(2, &Body::Hello { node: 2, token: "t".into() }).unwrap().is_none());
     }
 }
