@@ -22,9 +22,8 @@ use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
 use crate::instance::{DecisionKind, Instance, Ref};
 use crate::latency::SplitHistogram;
-use crate::report::{
-    ClientLiveness, Figures, Liveness, Ops, Report, RunSummary, StuckInstance, UnansweredInstance, Verdict,
-};
+use crate::liveness;
+use crate::report::{Figures, Ops, Report, RunSummary, Verdict};
 use crate::rules::chosen::Quorum;
 use crate::rules::{
     agreement, chosen, learned_chosen, monotonicity, one_value, truthful_promise, validity, Anomalies, Rule,
@@ -35,8 +34,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// Finished instances keep their heavy state until this many newer ones have finished.
 pub const RETIRE_AFTER: usize = 256;
-/// Stuck instances listed in the liveness report.
-const SHOW_STUCK: usize = 20;
 
 #[derive(Debug, Clone, Copy)]
 struct OpState {
@@ -471,7 +468,11 @@ impl Checker {
             }
         }
         let unjudged = truncated || self.interrupted || self.aborted;
-        let liveness = self.liveness(&in_flight, unjudged);
+        let counts = liveness::Counts {
+            invoked_instances: self.n.invoked_instances,
+            learned_by_all: self.n.learned_by_all,
+        };
+        let liveness = liveness::judge(&self.instances, &in_flight, &self.learners, counts, !unjudged);
         let safe = !self.anomalies.any();
         let live = liveness.live;
         let warnings = self.warnings();
@@ -507,66 +508,6 @@ impl Checker {
         };
         report.exit_code = report.exit_code();
         Ok(report)
-    }
-
-    fn liveness(&self, in_flight: &[u64], unjudged: bool) -> Liveness {
-        let mut stuck = Vec::new();
-        let mut not_learned = 0;
-        let mut unanswered = Vec::new();
-        let mut not_answered = 0;
-        for id in in_flight {
-            let Some(live) = self.instances.get_live(*id).and_then(|i| i.live.as_ref()) else { continue };
-            if live.first_invoke.is_none() {
-                continue;
-            }
-            let mut learned_by = live.learned_by.clone();
-            learned_by.sort_unstable();
-            if !live.answered {
-                not_answered += 1;
-                if unanswered.len() < SHOW_STUCK {
-                    unanswered.push(UnansweredInstance {
-                        instance: *id,
-                        first_invoke_t_us: live.first_invoke.map(|(t, _)| t),
-                        invokes: live.invokes,
-                        learned_by: learned_by.clone(),
-                    });
-                }
-            }
-            if live.finished {
-                continue;
-            }
-            not_learned += 1;
-            if stuck.len() < SHOW_STUCK {
-                let missing = self.learners.iter().copied().filter(|l| !learned_by.contains(l)).collect();
-                stuck.push(StuckInstance {
-                    instance: *id,
-                    first_invoke_t_us: live.first_invoke.map(|(t, _)| t),
-                    learned_by,
-                    missing,
-                });
-            }
-        }
-        let judged = !unjudged;
-        let learners_live = judged.then_some(not_learned == 0);
-        let clients_live = judged.then_some(not_answered == 0);
-        Liveness {
-            judged,
-            live: judged.then_some(not_learned == 0 && not_answered == 0),
-            learners_live,
-            learners: self.learners.clone(),
-            invoked_instances: self.n.invoked_instances,
-            learned_by_all: self.n.learned_by_all,
-            not_learned_by_all: not_learned,
-            stuck_omitted: not_learned - stuck.len() as u64,
-            stuck,
-            clients: ClientLiveness {
-                live: clients_live,
-                answered: self.n.invoked_instances.saturating_sub(not_answered),
-                unanswered: not_answered,
-                stuck_omitted: not_answered - unanswered.len() as u64,
-                stuck: unanswered,
-            },
-        }
     }
 
     fn figures(&self) -> Figures {

@@ -23,6 +23,7 @@ mod faults;
 mod hash;
 mod instance;
 mod latency;
+mod liveness;
 mod packed;
 pub mod report;
 mod rules;
