@@ -109,3 +109,24 @@ fn an_empty_history_is_an_error() {
     let err = check_path(&fixture("blank_lines.jsonl")).unwrap_err();
     assert!(matches!(err, CheckError::NoEvents { .. }), "{err}");
 }
+
+#[test]
+fn a_report_json_written_before_these_fields_existed_still_reads() {
+    let r = check("valid_late_replies.jsonl");
+    let mut json = serde_json::to_value(&r).unwrap();
+    let obj = json.as_object_mut().unwrap();
+    obj.remove("aborted");
+    obj.remove("abort_reason");
+    let liveness = obj["liveness"].as_object_mut().unwrap();
+    liveness.remove("clients");
+    liveness.remove("learners_live");
+    let ops = obj["figures"]["ops"].as_object_mut().unwrap();
+    ops.remove("late");
+    ops.remove("late_ok");
+    for rule in obj["safety"].as_array_mut().unwrap() {
+        rule.as_object_mut().unwrap().remove("judged");
+    }
+    let back: synod_checker::Report = serde_json::from_value(json).unwrap();
+    assert!(!back.aborted && back.safety.iter().all(|r| r.judged));
+    assert_eq!(back.liveness.clients.live, None);
+}
