@@ -5,10 +5,14 @@
 //! - per instance, the compact record of `instance.rs` (a few hundred bytes in a correct
 //!   run), kept for the whole run so late messages are still judged;
 //! - per instance in flight, the heavy part (trace of at most 200 lines, invoked values,
-//!   learners so far, timing). An instance learned by every learner is queued for
-//!   retirement; once [`RETIRE_AFTER`] newer instances have finished, its heavy part is
-//!   dropped. The delay keeps the trace around for the late messages that usually follow a
-//!   decision (slow `accepted`, re-sent `decided`), so their anomalies come with a trace;
+//!   learners so far, timing). An instance learned by every learner *and* answered `ok` to
+//!   some client (or never invoked) is queued for retirement: both are needed to judge
+//!   liveness at the end. Once [`RETIRE_AFTER`] newer instances have finished, its heavy
+//!   part is dropped. The delay keeps the trace around for the late messages that usually
+//!   follow a decision (slow `accepted`, re-sent `decided`), so their anomalies come with a
+//!   trace;
+//! - the ids of retired instances that a late decision left with a pending
+//!   learned-only-if-chosen judgement (none in a correct run);
 //! - per op in flight, its invoke time and fault mark, dropped at ok/fail/info;
 //! - three pairs of histograms of fixed size, and a few counters.
 
@@ -18,17 +22,18 @@ use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
 use crate::instance::{DecisionKind, Instance, Ref};
 use crate::latency::SplitHistogram;
-use crate::report::{Figures, Liveness, Ops, Report, RunSummary, StuckInstance, Verdict};
+use crate::liveness;
+use crate::report::{Figures, Ops, Report, RunSummary, Verdict};
 use crate::rules::chosen::Quorum;
-use crate::rules::{agreement, chosen, monotonicity, one_value, validity, Anomalies};
-use crate::store::Store;
+use crate::rules::{
+    agreement, chosen, learned_chosen, monotonicity, one_value, truthful_promise, validity, Anomalies, Rule,
+};
+use crate::store::{Store, Unpack};
 use crate::trace::{Entry, MsgKind, TraceLine};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Finished instances keep their heavy state until this many newer ones have finished.
 pub const RETIRE_AFTER: usize = 256;
-/// Stuck instances listed in the liveness report.
-const SHOW_STUCK: usize = 20;
 
 #[derive(Debug, Clone, Copy)]
 struct OpState {
@@ -60,6 +65,12 @@ pub struct Checker {
     torn: bool,
     ended: bool,
     interrupted: bool,
+    aborted: bool,
+    abort_reason: Option<String>,
+    /// The run header's `config.trace`, if it has one.
+    trace_setting: Option<String>,
+    /// Retired instances with a pending learned-only-if-chosen judgement (may repeat).
+    pending_retired: Vec<u64>,
     run: RunSummary,
     quorum: Option<Quorum>,
     /// Empty when unknown (no header): then "learned by all" means "learned by someone".
@@ -88,6 +99,10 @@ impl Checker {
             torn: false,
             ended: false,
             interrupted: false,
+            aborted: false,
+            abort_reason: None,
+            trace_setting: None,
+            pending_retired: Vec::new(),
             run: RunSummary::default(),
             quorum: None,
             learners: Vec::new(),
@@ -107,7 +122,8 @@ impl Checker {
 
     /// Feeds the next complete line (without its newline). A line that is not a valid
     /// event is an error naming the source and line number; the checker's state is then
-    /// unchanged but for the line count.
+    /// unchanged but for the line count. [`CheckError::Internal`] means the checker failed
+    /// to read its own record of an instance: stop, there is no verdict.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), CheckError> {
         self.lines += 1;
         let line = trim(line);
@@ -115,15 +131,21 @@ impl Checker {
             return Ok(());
         }
         match parse_line(line) {
-            Ok(ev) => {
-                self.handle(ev);
-                Ok(())
-            }
+            Ok(ev) => self.handle(ev).map_err(|e| self.internal(e)),
             Err(e) => Err(CheckError::Malformed {
                 source_name: self.source.clone(),
                 line: self.lines,
                 reason: e.reason,
             }),
+        }
+    }
+
+    fn internal(&self, e: Unpack) -> CheckError {
+        CheckError::Internal {
+            source_name: self.source.clone(),
+            line: self.lines,
+            instance: e.instance,
+            reason: "its packed bytes do not decode".to_string(),
         }
     }
 
@@ -133,14 +155,19 @@ impl Checker {
     }
 
     /// Feeds the last line of a history that does not end in a newline. If it does not
-    /// parse, the writer died mid-line: the run is truncated, and that is not an error.
-    pub fn push_unterminated_last_line(&mut self, line: &[u8]) {
-        if self.push_line(line).is_err() {
-            self.torn = true;
+    /// parse, the writer died mid-line: the run is truncated, and that is not an error
+    /// (an internal error still is).
+    pub fn push_unterminated_last_line(&mut self, line: &[u8]) -> Result<(), CheckError> {
+        match self.push_line(line) {
+            Err(CheckError::Malformed { .. }) => {
+                self.torn = true;
+                Ok(())
+            }
+            other => other,
         }
     }
 
-    fn handle(&mut self, ev: Event<'_>) {
+    fn handle(&mut self, ev: Event<'_>) -> Result<(), Unpack> {
         let at = Ref { line: self.lines, t: ev_time(&ev) };
         if !matches!(ev, Event::Unknown) {
             self.events += 1;
@@ -153,7 +180,7 @@ impl Checker {
                 self.n.ops.invoked += 1;
                 let mark = self.faults.mark();
                 self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
-                let inst = self.instances.get_or_create(e.instance);
+                let inst = self.instances.get_or_create(e.instance)?;
                 let value = inst.intern(&e.value);
                 inst.trace(TraceLine {
                     line: at.line,
@@ -161,6 +188,7 @@ impl Checker {
                     entry: Entry::Invoke { op: e.op, node: e.node, value },
                 });
                 if let Some(live) = &mut inst.live {
+                    live.invokes += 1;
                     if !live.invoked.iter().any(|(v, _)| *v == value) {
                         live.invoked.push((value, at));
                     }
@@ -171,46 +199,60 @@ impl Checker {
                 }
             }
             Event::Ok(e) => {
-                self.n.ops.ok += 1;
-                match self.ops.remove(&e.op) {
-                    Some(op) => {
-                        self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark))
+                if e.late {
+                    // A reply after its op ended (or a second one): judged like any ok, but
+                    // it neither completes an op nor has a latency.
+                    self.n.ops.late += 1;
+                    self.n.ops.late_ok += 1;
+                } else {
+                    self.n.ops.ok += 1;
+                    match self.ops.remove(&e.op) {
+                        Some(op) => {
+                            self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark))
+                        }
+                        None => self.n.orphan_completions += 1,
                     }
-                    None => self.n.orphan_completions += 1,
                 }
-                let inst = self.instances.get_or_create(e.instance);
+                let inst = self.instances.get_or_create(e.instance)?;
                 let value = inst.intern(&e.value);
                 inst.trace(TraceLine {
                     line: at.line,
                     t: at.t,
-                    entry: Entry::Ok { op: e.op, node: e.node, value },
+                    entry: Entry::Ok { op: e.op, node: e.node, value, late: e.late },
                 });
-                self.decision(e.instance, value, at, e.node, DecisionKind::Ok);
+                self.decision(e.instance, value, at, e.node, DecisionKind::Ok)?;
             }
-            Event::Failed { op, node, instance, info, .. } => {
-                if info {
-                    self.n.ops.info += 1;
+            Event::Failed { op, node, instance, info, late, .. } => {
+                if late {
+                    self.n.ops.late += 1;
                 } else {
-                    self.n.ops.fail += 1;
+                    if info {
+                        self.n.ops.info += 1;
+                    } else {
+                        self.n.ops.fail += 1;
+                    }
+                    if self.ops.remove(&op).is_none() {
+                        self.n.orphan_completions += 1;
+                    }
                 }
-                if self.ops.remove(&op).is_none() {
-                    self.n.orphan_completions += 1;
-                }
-                if let Some(inst) = instance.and_then(|i| self.instances.get_mut(i)) {
-                    inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Failed { op, node, info } });
+                if let Some(id) = instance {
+                    if let Some(inst) = self.instances.get_mut(id)? {
+                        let entry = Entry::Failed { op, node, info, late };
+                        inst.trace(TraceLine { line: at.line, t: at.t, entry });
+                    }
                 }
             }
             Event::Learn { node, instance, value, .. } => {
-                let inst = self.instances.get_or_create(instance);
+                let inst = self.instances.get_or_create(instance)?;
                 let value = inst.intern(&value);
                 inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Learn { node, value } });
-                self.decision(instance, value, at, Some(node), DecisionKind::Learn);
+                self.decision(instance, value, at, Some(node), DecisionKind::Learn)?;
             }
             Event::Send { src, dest, msg, .. } => {
                 self.n.sends += 1;
                 if let Some(msg) = msg {
                     self.n.paxos_sends += 1;
-                    self.message(src, dest, msg, at);
+                    self.message(src, dest, msg, at)?;
                 }
             }
             Event::Recv { .. } => self.n.recvs += 1,
@@ -220,13 +262,18 @@ impl Checker {
             },
             Event::Nemesis { t, action, nodes } => self.faults.apply(t, &action, &nodes),
             Event::Process { .. } => {}
-            Event::End { interrupted, .. } => {
+            Event::End { interrupted, aborted, reason, .. } => {
                 self.ended = true;
                 self.interrupted |= interrupted;
+                if aborted {
+                    self.aborted = true;
+                    self.abort_reason = reason.or(self.abort_reason.take());
+                }
             }
             Event::Unknown => self.ignored += 1,
         }
         self.instances.repack();
+        Ok(())
     }
 
     fn header(&mut self, h: RunHeader) {
@@ -236,6 +283,7 @@ impl Checker {
         let proposers = or_nodes(h.proposers.clone());
         self.quorum = Quorum::new(acceptors.clone());
         self.learners = learners.clone();
+        self.trace_setting = h.trace;
         self.run = RunSummary {
             header: true,
             run_id: h.run_id,
@@ -247,57 +295,100 @@ impl Checker {
         };
     }
 
+    /// Whether the history carries message events: its header says `config.trace` is
+    /// `"all"`, or a Paxos `send` was seen.
+    fn traced(&self) -> bool {
+        self.trace_setting.as_deref() == Some("all") || self.n.paxos_sends > 0
+    }
+
+    /// Whether learned-only-if-chosen may still be judged: not when the header says only
+    /// ops are traced and no message was seen (then pending decisions are not even kept).
+    fn may_be_traced(&self) -> bool {
+        self.trace_setting.as_deref() != Some("ops") || self.n.paxos_sends > 0
+    }
+
     /// A learn or ok of `value` for instance `id`.
-    fn decision(&mut self, id: u64, value: u32, at: Ref, node: Option<u64>, kind: DecisionKind) {
-        let Some(inst) = self.instances.get_mut(id) else { return };
+    fn decision(
+        &mut self,
+        id: u64,
+        value: u32,
+        at: Ref,
+        node: Option<u64>,
+        kind: DecisionKind,
+    ) -> Result<(), Unpack> {
+        let quorum = if self.may_be_traced() { self.quorum.as_ref() } else { None };
+        let Some(inst) = self.instances.get_mut(id)? else { return Ok(()) };
         let d = agreement::decision(value, at, node, kind);
         agreement::on_decision(id, inst, d, &mut self.anomalies);
         validity::on_decision(id, inst, d, &mut self.anomalies);
         chosen::on_decision(id, inst, d, &mut self.anomalies);
-        if kind != DecisionKind::Learn {
-            return;
+        if learned_chosen::on_decision(inst, d, quorum) && inst.live.is_none() {
+            self.pending_retired.push(id);
         }
-        let (Some(live), Some(node)) = (&mut inst.live, node) else { return };
-        if live.first_learn_t.is_none() {
-            live.first_learn_t = Some(at.t);
-            self.n.decisions += 1;
-            if let Some((t0, mark)) = live.first_invoke {
-                self.first_learn.record(at.t.saturating_sub(t0), self.faults.overlapped(mark));
+        let Some(live) = &mut inst.live else { return Ok(()) };
+        match (kind, node) {
+            (DecisionKind::Ok, _) => live.answered = true,
+            (DecisionKind::Learn, Some(node)) => {
+                if live.first_learn_t.is_none() {
+                    live.first_learn_t = Some(at.t);
+                    self.n.decisions += 1;
+                    if let Some((t0, mark)) = live.first_invoke {
+                        self.first_learn.record(at.t.saturating_sub(t0), self.faults.overlapped(mark));
+                    }
+                }
+                if !live.learned_by.contains(&node) {
+                    live.learned_by.push(node);
+                }
+                let all = if self.learners.is_empty() {
+                    true
+                } else {
+                    self.learners.iter().all(|l| live.learned_by.contains(l))
+                };
+                if all && !live.finished {
+                    live.finished = true;
+                    self.n.learned_by_all += 1;
+                    if let Some((t0, mark)) = live.first_invoke {
+                        self.all_learned.record(at.t.saturating_sub(t0), self.faults.overlapped(mark));
+                    }
+                }
             }
+            (DecisionKind::Learn, None) => {}
         }
-        if !live.learned_by.contains(&node) {
-            live.learned_by.push(node);
-        }
-        let all = if self.learners.is_empty() {
-            true
-        } else {
-            self.learners.iter().all(|l| live.learned_by.contains(l))
-        };
-        if all && !live.finished {
-            live.finished = true;
-            self.n.learned_by_all += 1;
-            if let Some((t0, mark)) = live.first_invoke {
-                self.all_learned.record(at.t.saturating_sub(t0), self.faults.overlapped(mark));
-            }
+        if retirable(live) && !live.queued {
+            live.queued = true;
             self.retiring.push_back(id);
-            self.retire_old(at);
+            self.retire_old(at)?;
         }
+        Ok(())
     }
 
-    fn retire_old(&mut self, at: Ref) {
+    fn retire_old(&mut self, at: Ref) -> Result<(), Unpack> {
         while self.retiring.len() > RETIRE_AFTER {
             let Some(id) = self.retiring.pop_front() else { break };
-            if let Some(inst) = self.instances.get_mut(id) {
-                chosen::on_retire(id, inst, at, &mut self.anomalies);
-                inst.retire(at);
+            let traced = self.traced();
+            let Some(inst) = self.instances.get_mut(id)? else { continue };
+            if let Some(live) = &mut inst.live {
+                if !retirable(live) {
+                    // Invoked since it was queued, and not answered yet: it goes back in
+                    // the queue when a client is answered.
+                    live.queued = false;
+                    continue;
+                }
             }
+            match &self.quorum {
+                Some(q) if traced => learned_chosen::judge(id, inst, at, q, &mut self.anomalies),
+                _ if !inst.pending.is_empty() => self.pending_retired.push(id),
+                _ => {}
+            }
+            inst.retire(at);
             self.instances.pack(id);
         }
+        Ok(())
     }
 
-    fn message(&mut self, src: u64, dest: u64, msg: Msg<'_>, at: Ref) {
+    fn message(&mut self, src: u64, dest: u64, msg: Msg<'_>, at: Ref) -> Result<(), Unpack> {
         let id = msg.instance();
-        let inst = self.instances.get_or_create(id);
+        let inst = self.instances.get_or_create(id)?;
         let a = &mut self.anomalies;
         let trace = |inst: &mut Instance, kind, ballot, value, other| {
             let entry = Entry::Msg { src, dest, kind, ballot, value, other };
@@ -311,9 +402,17 @@ impl Checker {
                     None => (None, None),
                 };
                 trace(inst, MsgKind::Promise, Some(ballot), value, reported);
+                if let (Some(b), Some(v)) = (reported, value) {
+                    truthful_promise::on_promise(id, inst, src, ballot, (b, v), at, a);
+                }
                 monotonicity::on_promise(id, inst, src, ballot, reported, at, a);
             }
-            Msg::Nack { ballot, promised, .. } => trace(inst, MsgKind::Nack, Some(ballot), None, promised),
+            Msg::Nack { ballot, promised, .. } => {
+                trace(inst, MsgKind::Nack, Some(ballot), None, promised);
+                if let Some(p) = promised {
+                    monotonicity::on_nack(id, inst, src, ballot, p, at, a);
+                }
+            }
             Msg::Accept { ballot, value, .. } => {
                 let value = inst.intern(&value);
                 trace(inst, MsgKind::Accept, Some(ballot), Some(value), None);
@@ -330,6 +429,7 @@ impl Checker {
                     }
                 }
                 chosen::on_accepted(id, inst, src, ballot, value, at, self.quorum.as_ref(), a);
+                learned_chosen::on_accepted(inst, value, self.quorum.as_ref());
             }
             Msg::Decided { value, .. } => {
                 let value = inst.intern(&value);
@@ -337,33 +437,55 @@ impl Checker {
             }
             Msg::DecidedOk { .. } => trace(inst, MsgKind::DecidedOk, None, None, None),
         }
+        Ok(())
     }
 
-    /// Ends the pass and builds the report.
-    pub fn finish(mut self) -> Report {
+    /// Ends the pass and builds the report. A history without a single event is
+    /// [`CheckError::NoEvents`]: there is nothing to judge.
+    pub fn finish(mut self) -> Result<Report, CheckError> {
+        if self.events == 0 {
+            return Err(CheckError::NoEvents { source_name: self.source });
+        }
         let truncated = !self.ended;
         let end = Ref { line: self.lines, t: self.last_t };
         self.faults.finish(self.last_t);
         let in_flight = self.instances.in_flight();
-        if !truncated {
-            // A complete history: every decision must have its majority by now.
-            for id in &in_flight {
-                if let Some(inst) = self.instances.get_mut(*id) {
-                    chosen::on_retire(*id, inst, end, &mut self.anomalies);
+        if !truncated && self.traced() {
+            if let Some(q) = self.quorum.clone() {
+                // A complete history: every decision must have its majority by now.
+                let mut ids = std::mem::take(&mut self.pending_retired);
+                ids.extend(&in_flight);
+                ids.sort_unstable();
+                ids.dedup();
+                for id in ids {
+                    match self.instances.get_mut(id) {
+                        Ok(Some(inst)) => learned_chosen::judge(id, inst, end, &q, &mut self.anomalies),
+                        Ok(None) => {}
+                        Err(e) => return Err(self.internal(e)),
+                    }
+                    self.instances.repack();
                 }
             }
         }
-        let liveness = self.liveness(&in_flight, truncated || self.interrupted);
+        let unjudged = truncated || self.interrupted || self.aborted;
+        let counts = liveness::Counts {
+            invoked_instances: self.n.invoked_instances,
+            learned_by_all: self.n.learned_by_all,
+        };
+        let liveness = liveness::judge(&self.instances, &in_flight, &self.learners, counts, !unjudged);
         let safe = !self.anomalies.any();
         let live = liveness.live;
         let warnings = self.warnings();
         let figures = self.figures();
         let verdict = match (safe, live) {
             (false, _) => Verdict::Invalid,
+            (true, _) if self.aborted => Verdict::Aborted,
             (true, None) => Verdict::Truncated,
             (true, Some(false)) => Verdict::NotLive,
             (true, Some(true)) => Verdict::Valid,
         };
+        let (traced, has_quorum) = (self.traced(), self.quorum.is_some());
+        let judged = |rule: Rule| (!rule.needs_trace() || traced) && (!rule.needs_acceptors() || has_quorum);
         let mut report = Report {
             source: self.source,
             verdict,
@@ -373,51 +495,19 @@ impl Checker {
             truncated,
             interrupted: self.interrupted,
             torn_last_line: self.torn,
+            aborted: self.aborted,
+            abort_reason: self.abort_reason,
             run: self.run,
             lines: self.lines,
             events: self.events,
             ignored_events: self.ignored,
-            safety: self.anomalies.into_reports(),
+            safety: self.anomalies.into_reports(judged),
             liveness,
             figures,
             warnings,
         };
         report.exit_code = report.exit_code();
-        report
-    }
-
-    fn liveness(&self, in_flight: &[u64], unjudged: bool) -> Liveness {
-        let mut stuck = Vec::new();
-        let mut not_learned = 0;
-        for id in in_flight {
-            let Some(live) = self.instances.get_live(*id).and_then(|i| i.live.as_ref()) else { continue };
-            if live.first_invoke.is_none() || live.finished {
-                continue;
-            }
-            not_learned += 1;
-            if stuck.len() < SHOW_STUCK {
-                let mut learned_by = live.learned_by.clone();
-                learned_by.sort_unstable();
-                let missing = self.learners.iter().copied().filter(|l| !learned_by.contains(l)).collect();
-                stuck.push(StuckInstance {
-                    instance: *id,
-                    first_invoke_t_us: live.first_invoke.map(|(t, _)| t),
-                    learned_by,
-                    missing,
-                });
-            }
-        }
-        let judged = !unjudged;
-        Liveness {
-            judged,
-            live: judged.then_some(not_learned == 0),
-            learners: self.learners.clone(),
-            invoked_instances: self.n.invoked_instances,
-            learned_by_all: self.n.learned_by_all,
-            not_learned_by_all: not_learned,
-            stuck_omitted: not_learned - stuck.len() as u64,
-            stuck,
-        }
+        Ok(report)
     }
 
     fn figures(&self) -> Figures {
@@ -452,12 +542,22 @@ impl Checker {
         let mut w = Vec::new();
         if !self.run.header {
             w.push(
-                "no `run` header: acceptors and learners unknown, so chosen-uniqueness was not judged \
-                 and liveness means learned by at least one node"
+                "no `run` header: acceptors and learners unknown, so chosen-uniqueness and \
+                 learned-only-if-chosen were not judged and liveness means learned by at least one node"
                     .to_string(),
             );
         } else if self.quorum.is_none() {
-            w.push("the run header names no acceptors: chosen-uniqueness was not judged".to_string());
+            w.push(
+                "the run header names no acceptors: chosen-uniqueness and learned-only-if-chosen were not judged"
+                    .to_string(),
+            );
+        }
+        if !self.traced() {
+            let rules: Vec<&str> = Rule::ALL.iter().filter(|r| r.needs_trace()).map(|r| r.name()).collect();
+            w.push(format!(
+                "no message events (`--trace ops`, or a history without `send` events): {} were not judged",
+                rules.join(", ")
+            ));
         }
         if self.n.orphan_completions > 0 {
             w.push(format!(
@@ -473,6 +573,11 @@ impl Checker {
         }
         w
     }
+}
+
+/// Learned by every learner and answered `ok` (or never invoked: nobody waits for an answer).
+fn retirable(live: &crate::instance::Live) -> bool {
+    live.finished && (live.answered || live.first_invoke.is_none())
 }
 
 fn round2(x: f64) -> f64 {
@@ -503,5 +608,69 @@ fn ev_time(ev: &Event<'_>) -> u64 {
         | Event::Process { t }
         | Event::End { t, .. } => *t,
         Event::Unknown => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"type":"run","t":0,"nodes":[1,2,3],"acceptors":[1,2,3],"learners":[1,2,3],"config":{"trace":"all"}}"#;
+
+    /// Instance `i` invoked, chosen by n1 and n2, learned by all; answered `ok` if `ok`.
+    fn instance(c: &mut Checker, i: u64, ok: bool) {
+        let mut lines = vec![format!(r#"{{"type":"invoke","t":{i},"op":{i},"instance":{i},"value":"v"}}"#)];
+        for a in [1, 2] {
+            lines.push(format!(
+                r#"{{"type":"send","t":{i},"src":{a},"dest":3,"body":{{"type":"accepted","instance":{i},"ballot":[1,1],"value":"v"}}}}"#
+            ));
+        }
+        for n in 1..=3 {
+            lines.push(format!(r#"{{"type":"learn","t":{i},"node":{n},"instance":{i},"value":"v"}}"#));
+        }
+        if ok {
+            lines.push(format!(r#"{{"type":"ok","t":{i},"op":{i},"instance":{i},"value":"v"}}"#));
+        }
+        for l in lines {
+            c.push_line(l.as_bytes()).unwrap();
+        }
+    }
+
+    fn checker_with(n: u64, ok: impl Fn(u64) -> bool) -> Checker {
+        let mut c = Checker::new("h");
+        c.push_line(HEADER.as_bytes()).unwrap();
+        for i in 1..=n {
+            instance(&mut c, i, ok(i));
+        }
+        c
+    }
+
+    #[test]
+    fn answered_instances_retire_and_unanswered_ones_stay_for_liveness() {
+        let n = RETIRE_AFTER as u64 + 40;
+        let mut c = checker_with(n, |i| i != 3);
+        c.push_line(br#"{"type":"end","t":99999}"#).unwrap();
+        assert!(c.instances.is_packed(1));
+        assert!(!c.instances.is_packed(3), "instance 3 was never answered: it must stay");
+        assert_eq!(c.instances.in_flight().len(), RETIRE_AFTER + 1);
+        let r = c.finish().unwrap();
+        assert_eq!(r.liveness.clients.unanswered, 1);
+        assert_eq!(r.liveness.clients.stuck[0].instance, 3);
+        assert_eq!(r.verdict, Verdict::NotLive);
+    }
+
+    #[test]
+    fn a_record_that_does_not_unpack_stops_the_check_with_an_internal_error() {
+        let n = RETIRE_AFTER as u64 + 40;
+        let mut c = checker_with(n, |_| true);
+        assert!(c.instances.is_packed(1));
+        c.instances.corrupt(1);
+        let late = br#"{"type":"learn","t":9999,"node":2,"instance":1,"value":"v"}"#;
+        let line = c.lines_read() + 1;
+        let err = c.push_line(late).unwrap_err();
+        assert!(matches!(err, CheckError::Internal { instance: 1, .. }), "{err}");
+        assert_eq!(err.line(), Some(line));
+        let text = err.to_string();
+        assert!(text.contains(&format!("h:{line}: internal error")) && text.contains("instance 1"), "{text}");
     }
 }

@@ -25,6 +25,17 @@ pub enum CheckError {
     /// valid history event. A torn *last* line is not an error: it marks a truncated run.
     #[error("{source_name}:{line}: {reason}")]
     Malformed { source_name: String, line: u64, reason: String },
+    /// The history holds no event at all (an empty file, or only blank lines or unknown
+    /// event types): there is nothing to judge, and no verdict.
+    #[error("{source_name}: no events (the history is empty): nothing to check")]
+    NoEvents { source_name: String },
+    /// The checker failed to read back its own compact record of an instance. A bug in
+    /// the checker, never a verdict: judging with an empty record could pass a bad history.
+    #[error(
+        "{source_name}:{line}: internal error: the checker cannot unpack its record of instance {instance} \
+         ({reason}); no verdict"
+    )]
+    Internal { source_name: String, line: u64, instance: u64, reason: String },
     /// `report.json` could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -38,7 +49,7 @@ impl CheckError {
     /// The 1-based line number a content error refers to, if any.
     pub fn line(&self) -> Option<u64> {
         match self {
-            CheckError::Malformed { line, .. } => Some(*line),
+            CheckError::Malformed { line, .. } | CheckError::Internal { line, .. } => Some(*line),
             _ => None,
         }
     }

@@ -32,6 +32,8 @@ pub(crate) enum Event<'a> {
         node: Option<u64>,
         instance: Option<u64>,
         info: bool,
+        /// `"late": true`: after the op ended, or a second reply to it.
+        late: bool,
     },
     Learn {
         t: u64,
@@ -65,6 +67,9 @@ pub(crate) enum Event<'a> {
         t: u64,
         /// The controller was stopped (Ctrl-C) before the final phase.
         interrupted: bool,
+        /// The run gave up before its nodes ran (`"aborted": true`), and why.
+        aborted: bool,
+        reason: Option<String>,
     },
     /// An event type the checker does not know. Ignored.
     Unknown,
@@ -77,6 +82,8 @@ pub(crate) struct OpEvent<'a> {
     pub node: Option<u64>,
     pub instance: u64,
     pub value: Cow<'a, str>,
+    /// `ok` only: `"late": true`, a reply after its op ended or a second reply to it.
+    pub late: bool,
 }
 
 /// The `run` header: who plays which role.
@@ -89,6 +96,8 @@ pub(crate) struct RunHeader {
     pub acceptors: Option<Vec<u64>>,
     pub proposers: Option<Vec<u64>>,
     pub learners: Option<Vec<u64>>,
+    /// `config.trace`, if the header has one: `"all"` (every message recorded) or `"ops"`.
+    pub trace: Option<String>,
 }
 
 /// The Paxos message bodies the rules look at.
@@ -149,8 +158,13 @@ struct RawEvent<'a, B> {
     acceptors: Option<Vec<u64>>,
     proposers: Option<Vec<u64>>,
     learners: Option<Vec<u64>>,
+    /// Only `config.trace` is read; `config` may hold anything (it is one line per run).
+    config: Option<serde_json::Value>,
     // `end`
     interrupted: Option<bool>,
+    aborted: Option<bool>,
+    // `ok`, `fail`, `info`
+    late: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +280,7 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
                 node: raw.node,
                 instance: need(raw.instance, ty, "instance")?,
                 value: need(raw.value, ty, "value")?,
+                late: raw.late.unwrap_or(false),
             };
             if ty == "invoke" {
                 Event::Invoke(ev)
@@ -279,6 +294,7 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
             node: raw.node,
             instance: raw.instance,
             info: ty == "info",
+            late: raw.late.unwrap_or(false),
         },
         "learn" => Event::Learn {
             t: t()?,
@@ -303,7 +319,12 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
             nodes: raw.nodes.as_ref().map(flat_node_ids).unwrap_or_default(),
         },
         "process" => Event::Process { t: t()? },
-        "end" => Event::End { t: t()?, interrupted: raw.interrupted.unwrap_or(false) },
+        "end" => Event::End {
+            t: t()?,
+            interrupted: raw.interrupted.unwrap_or(false),
+            aborted: raw.aborted.unwrap_or(false),
+            reason: raw.reason.map(Cow::into_owned),
+        },
         "run" => {
             let nodes = match &raw.nodes {
                 None => Vec::new(),
@@ -321,6 +342,12 @@ fn typed<'a>(raw: RawEvent<'a, RawBody<'a>>) -> Result<Event<'a>, ParseError> {
                 acceptors: raw.acceptors,
                 proposers: raw.proposers,
                 learners: raw.learners,
+                trace: raw
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.get("trace"))
+                    .and_then(|t| t.as_str())
+                    .map(String::from),
             })
         }
         _ => Event::Unknown,
@@ -394,6 +421,27 @@ mod tests {
                 assert_eq!(v, "x");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_late_aborted_and_the_trace_setting() {
+        let ok = br#"{"type":"ok","t":5,"op":1,"instance":2,"value":"x","late":true}"#;
+        assert!(matches!(parse_line(ok).unwrap(), Event::Ok(OpEvent { late: true, .. })));
+        let fail = br#"{"type":"fail","t":5,"op":1,"late":true}"#;
+        assert!(matches!(parse_line(fail).unwrap(), Event::Failed { late: true, instance: None, .. }));
+        let end = br#"{"type":"end","t":5,"aborted":true,"reason":"no node started"}"#;
+        match parse_line(end).unwrap() {
+            Event::End { aborted: true, reason: Some(r), .. } => assert_eq!(r, "no node started"),
+            other => panic!("{other:?}"),
+        }
+        let run = br#"{"type":"run","t":0,"nodes":[1],"config":{"trace":"ops","x":[1]}}"#;
+        assert!(
+            matches!(parse_line(run).unwrap(), Event::Run(RunHeader { trace: Some(t), .. }) if t == "ops")
+        );
+        for config in ["7", r#""all""#, "[1]", r#"{"trace":3}"#, "null"] {
+            let run = format!(r#"{{"type":"run","t":0,"nodes":[1],"config":{config}}}"#);
+            assert!(matches!(parse_line(run.as_bytes()).unwrap(), Event::Run(RunHeader { trace: None, .. })));
         }
     }
 

@@ -5,13 +5,15 @@
 //! - [`Instance`] itself is the compact record every later rule may still need once the
 //!   instance is decided: its value table, the (ballot, value) pairs seen in `accept` /
 //!   `accepted` with the acceptors that voted for each, per acceptor the highest ballot it
-//!   promised or accepted, the first decision (learn/ok) and the first chosen pair. A correct
+//!   promised or accepted, the first decision (learn/ok), the first chosen pair, and the
+//!   decisions not yet backed by a majority (learned-only-if-chosen). A correct
 //!   run holds a handful of entries here per instance. It is kept for the whole run,
 //!   because late messages (a slow acceptor's `accepted`, a lagging proposer's `accept`, a
 //!   restarted node re-learning) may still arrive and must still be judged.
 //! - [`Live`] is the heavy part: the bounded trace, the invoked values (validity), who has
-//!   learned (liveness) and timing marks (latency). It is dropped once every learner has
-//!   learned the instance and it has aged out of the retirement queue (see `checker.rs`);
+//!   learned (learners' liveness), whether a client got `ok` (clients' liveness) and timing
+//!   marks (latency). It is dropped once every learner has learned the instance, a client
+//!   was answered `ok`, and it has aged out of the retirement queue (see `checker.rs`);
 //!   the rest is then packed into a byte string (`packed.rs`).
 
 use crate::ballot::Ballot;
@@ -43,6 +45,9 @@ pub(crate) struct Instance {
     pub decided: Option<Decision>,
     /// The first (ballot, value) that a majority of acceptors sent `accepted` for.
     pub chosen: Option<Chosen>,
+    /// Decisions (the first per value) whose value no majority has backed yet: judged by
+    /// learned-only-if-chosen when the instance retires or the history ends.
+    pub pending: Vec<Decision>,
     /// Bit per rule already reported for this instance (violations count instances).
     pub reported: u8,
     /// The heavy, evictable part; `None` once retired.
@@ -57,7 +62,8 @@ pub(crate) struct BallotEntry {
     pub value: ValueId,
     /// The first accept/accepted that carried this pair.
     pub first: Ref,
-    /// Acceptors that sent `accepted` for this pair, with their first such line.
+    /// Nodes that sent `accepted` for this pair, with their first such line (any sender:
+    /// only the run's acceptors count toward a majority).
     pub votes: Vec<(u64, Ref)>,
 }
 
@@ -104,6 +110,12 @@ pub(crate) struct Live {
     pub first_learn_t: Option<u64>,
     /// Every learner has learned.
     pub finished: bool,
+    /// Some client was answered `ok` (late or not).
+    pub answered: bool,
+    /// `invoke` events seen.
+    pub invokes: u64,
+    /// In the retirement queue.
+    pub queued: bool,
 }
 
 impl Instance {
@@ -165,10 +177,6 @@ impl Instance {
         }
     }
 
-    pub fn has_votes(&self) -> bool {
-        self.ballots.iter().any(|e| !e.votes.is_empty())
-    }
-
     pub fn acceptor(&mut self, node: u64) -> Option<&mut AcceptorState> {
         self.acceptors.iter_mut().find(|a| a.node == node)
     }
@@ -184,5 +192,6 @@ impl Instance {
             e.votes.shrink_to_fit();
         }
         self.acceptors.shrink_to_fit();
+        self.pending.shrink_to_fit();
     }
 }

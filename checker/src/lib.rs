@@ -23,6 +23,7 @@ mod faults;
 mod hash;
 mod instance;
 mod latency;
+mod liveness;
 mod packed;
 pub mod report;
 mod rules;
@@ -32,8 +33,9 @@ mod trace;
 pub use checker::{Checker, RETIRE_AFTER};
 pub use error::CheckError;
 pub use report::{
-    Anomaly, EventLine, Figures, LatencySummary, Liveness, Report, RuleReport, RunSummary, SplitLatency,
-    Verdict, EXIT_NOT_LIVE, EXIT_OK, EXIT_UNREADABLE, EXIT_UNSAFE,
+    Anomaly, ClientLiveness, EventLine, Figures, LatencySummary, Liveness, Report, RuleReport, RunSummary,
+    SplitLatency, UnansweredInstance, Verdict, EXIT_ABORTED, EXIT_NOT_LIVE, EXIT_OK, EXIT_UNREADABLE,
+    EXIT_UNSAFE,
 };
 pub use rules::Rule;
 
@@ -80,12 +82,12 @@ pub fn check_reader<R: BufRead>(mut reader: R, source_name: &str) -> Result<Repo
         match buf.strip_suffix(b"\n") {
             Some(line) => checker.push_line(line)?,
             None => {
-                checker.push_unterminated_last_line(&buf);
+                checker.push_unterminated_last_line(&buf)?;
                 break;
             }
         }
     }
-    Ok(checker.finish())
+    checker.finish()
 }
 
 /// Writes `report` as pretty JSON to `<dir>/report.json` (via a temporary file and a

@@ -3,7 +3,8 @@
 //! Once an instance has been learned by every learner and has aged out of the retirement
 //! queue, its heavy part (trace, timing) is dropped, and what the rules still need for late
 //! messages (the compact record of `instance.rs`: value table, (ballot, value) pairs with
-//! their votes, per-acceptor highest ballots, the decision and the chosen pair) is encoded
+//! their votes, per-acceptor highest ballots, the decision, the chosen pair and the
+//! decisions still waiting for a majority) is encoded
 //! as LEB128 varints, line numbers and times as zig-zag deltas from the decision.
 //! A decided, uncontended instance of 5 acceptors packs into about 150 bytes, against
 //! well over a kilobyte as Rust structs and vectors, which is what keeps a long history's
@@ -55,22 +56,7 @@ pub(crate) fn pack(inst: &Instance) -> Box<[u8]> {
             }
         }
     }
-    match inst.decided {
-        None => w.u(0),
-        Some(d) => {
-            w.u(match (d.kind, d.node) {
-                (DecisionKind::Learn, None) => 1,
-                (DecisionKind::Ok, None) => 2,
-                (DecisionKind::Learn, Some(_)) => 3,
-                (DecisionKind::Ok, Some(_)) => 4,
-            });
-            w.u(d.value as u64);
-            w.at(d.at);
-            if let Some(n) = d.node {
-                w.u(n);
-            }
-        }
-    }
+    w.decision(inst.decided);
     match inst.chosen {
         None => w.u(0),
         Some(c) => {
@@ -79,6 +65,10 @@ pub(crate) fn pack(inst: &Instance) -> Box<[u8]> {
             w.u(c.value as u64);
             w.at(c.at);
         }
+    }
+    w.u(inst.pending.len() as u64);
+    for d in &inst.pending {
+        w.decision(Some(*d));
     }
     w.out.into_boxed_slice()
 }
@@ -117,16 +107,16 @@ pub(crate) fn unpack(bytes: &[u8]) -> Option<Instance> {
         };
         inst.acceptors.push(AcceptorState { node, max, max_at, max_accepted });
     }
-    let tag = r.u()?;
-    if tag != 0 {
-        let kind = if tag % 2 == 1 { DecisionKind::Learn } else { DecisionKind::Ok };
-        let value = r.u()? as u32;
-        let at = r.at()?;
-        let node = if tag >= 3 { Some(r.u()?) } else { None };
-        inst.decided = Some(Decision { value, at, node, kind });
-    }
+    inst.decided = r.decision()?;
     if r.u()? != 0 {
         inst.chosen = Some(Chosen { ballot: r.ballot()?, value: r.u()? as u32, at: r.at()? });
+    }
+    for _ in 0..r.u()? {
+        inst.pending.push(r.decision()??);
+    }
+    // Every byte read: a record with trailing bytes was not written by `pack`.
+    if r.pos != bytes.len() {
+        return None;
     }
     inst.live = None;
     Some(inst)
@@ -159,6 +149,24 @@ impl Writer {
     fn ballot(&mut self, b: Ballot) {
         self.u(b.0);
         self.u(b.1);
+    }
+
+    fn decision(&mut self, d: Option<Decision>) {
+        let Some(d) = d else {
+            self.u(0);
+            return;
+        };
+        self.u(match (d.kind, d.node) {
+            (DecisionKind::Learn, None) => 1,
+            (DecisionKind::Ok, None) => 2,
+            (DecisionKind::Learn, Some(_)) => 3,
+            (DecisionKind::Ok, Some(_)) => 4,
+        });
+        self.u(d.value as u64);
+        self.at(d.at);
+        if let Some(n) = d.node {
+            self.u(n);
+        }
     }
 }
 
@@ -195,6 +203,22 @@ impl Reader<'_> {
     fn ballot(&mut self) -> Option<Ballot> {
         Some(Ballot(self.u()?, self.u()?))
     }
+
+    /// `None`: unreadable; `Some(None)`: no decision.
+    fn decision(&mut self) -> Option<Option<Decision>> {
+        let tag = self.u()?;
+        if tag == 0 {
+            return Some(None);
+        }
+        if tag > 4 {
+            return None;
+        }
+        let kind = if tag % 2 == 1 { DecisionKind::Learn } else { DecisionKind::Ok };
+        let value = self.u()? as u32;
+        let at = self.at()?;
+        let node = if tag >= 3 { Some(self.u()?) } else { None };
+        Some(Some(Decision { value, at, node, kind }))
+    }
 }
 
 #[cfg(test)]
@@ -222,10 +246,12 @@ mod tests {
         }
         inst.decided = Some(Decision { value: a, at: at(120, 5_100), node: Some(3), kind: DecisionKind::Ok });
         inst.chosen = Some(Chosen { ballot: Ballot(1, 4), value: a, at: at(103, 5_003) });
-        inst.reported = 0b10100;
+        inst.pending.push(Decision { value: b, at: at(130, 5_200), node: None, kind: DecisionKind::Learn });
+        inst.pending.push(Decision { value: a, at: at(131, 5_201), node: Some(9), kind: DecisionKind::Ok });
+        inst.reported = 0b1010100;
         inst.retire(Ref { line: 5_000_000, t: 9_000_000_000 });
         let bytes = pack(&inst);
-        assert!(bytes.len() < 200, "{} bytes", bytes.len());
+        assert!(bytes.len() < 220, "{} bytes", bytes.len());
         let back = unpack(&bytes).unwrap();
         assert_eq!(back.values, inst.values);
         assert_eq!(back.lookup("i17-op43"), Some(b));
@@ -236,8 +262,12 @@ mod tests {
         assert_eq!(format!("{:?}", back.acceptors), format!("{:?}", inst.acceptors));
         assert_eq!(format!("{:?}", back.decided), format!("{:?}", inst.decided));
         assert_eq!(format!("{:?}", back.chosen), format!("{:?}", inst.chosen));
+        assert_eq!(format!("{:?}", back.pending), format!("{:?}", inst.pending));
         assert_eq!(back.reported, inst.reported);
         assert!(back.live.is_none());
         assert!(unpack(&bytes[..bytes.len() - 1]).is_none());
+        let mut longer = bytes.to_vec();
+        longer.push(0);
+        assert!(unpack(&longer).is_none(), "trailing bytes");
     }
 }

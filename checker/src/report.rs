@@ -13,7 +13,11 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_UNSAFE: i32 = 1;
 /// Exit code (for the CLI): usage error or unreadable input ([`crate::CheckError`]).
 pub const EXIT_UNREADABLE: i32 = 2;
-/// Exit code: safe, but some invoked instance was not learned by every learner.
+/// Exit code: the run aborted (its `end` says `"aborted": true`: the nodes never ran), and
+/// no safety rule fired. The same code as unreadable input: there is no verdict to trust.
+pub const EXIT_ABORTED: i32 = 2;
+/// Exit code: safe, but some invoked instance was not learned by every learner, or no
+/// client was ever answered `ok` for it.
 pub const EXIT_NOT_LIVE: i32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +32,8 @@ pub enum Verdict {
     /// Safe as far as it goes; liveness not judged because the history has no `end` line
     /// (truncated) or its `end` line says the run was interrupted before its final phase.
     Truncated,
+    /// The run aborted before it really ran (its `end` has `"aborted": true`): exit 2.
+    Aborted,
 }
 
 impl Verdict {
@@ -37,6 +43,7 @@ impl Verdict {
             Verdict::Invalid => "invalid",
             Verdict::NotLive => "not-live",
             Verdict::Truncated => "truncated",
+            Verdict::Aborted => "aborted",
         }
     }
 }
@@ -58,6 +65,12 @@ pub struct Report {
     pub interrupted: bool,
     /// The last line had no newline and did not parse (a writer died mid-line).
     pub torn_last_line: bool,
+    /// The `end` line says `"aborted": true`: the run gave up before its nodes ran.
+    #[serde(default)]
+    pub aborted: bool,
+    /// The `reason` of an aborted run's `end` line.
+    #[serde(default)]
+    pub abort_reason: Option<String>,
     pub run: RunSummary,
     /// Lines read (including blank, unknown and torn ones).
     pub lines: u64,
@@ -87,10 +100,15 @@ pub struct RunSummary {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleReport {
-    /// Stable rule name: agreement, validity, chosen-uniqueness, one-value-per-ballot,
-    /// acceptor-monotonicity.
+    /// Stable rule name: agreement, validity, chosen-uniqueness, learned-only-if-chosen,
+    /// one-value-per-ballot, acceptor-monotonicity, truthful-promise.
     pub rule: String,
+    /// No violation found (also when the rule could not be judged: see `judged`).
     pub ok: bool,
+    /// False when the history lacks what the rule needs (no message events, no acceptors
+    /// in the run header): `ok` then means "nothing seen", and a warning says why.
+    #[serde(default = "yes")]
+    pub judged: bool,
     /// Number of instances that violate the rule.
     pub violations: u64,
     /// The first violation, in full.
@@ -124,11 +142,22 @@ pub struct EventLine {
     pub text: String,
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// Liveness has two parts, reported apart: the learners' (every invoked instance learned
+/// by every learner: the fields at this level, kept from before the clients' part existed)
+/// and the clients' (`clients`: every invoked instance answered `ok` at least once).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Liveness {
-    /// False for a truncated or interrupted history.
+    /// False for a truncated, interrupted or aborted history.
     pub judged: bool,
+    /// Both parts live (`None` when not judged).
     pub live: Option<bool>,
+    /// Every invoked instance learned by every learner (`None` when not judged).
+    #[serde(default)]
+    pub learners_live: Option<bool>,
     /// Learners every invoked instance must reach (from the run header).
     pub learners: Vec<u64>,
     pub invoked_instances: u64,
@@ -138,6 +167,34 @@ pub struct Liveness {
     /// The first of those, by instance id.
     pub stuck: Vec<StuckInstance>,
     pub stuck_omitted: u64,
+    /// The clients' part.
+    #[serde(default)]
+    pub clients: ClientLiveness,
+}
+
+/// Clients' liveness: every invoked instance had at least one op answered `ok` (a late
+/// `ok` counts; its value is judged by the safety rules).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClientLiveness {
+    /// `None` when not judged.
+    pub live: Option<bool>,
+    /// Invoked instances with at least one `ok`.
+    pub answered: u64,
+    /// Invoked instances without any `ok`.
+    pub unanswered: u64,
+    /// The first of those, by instance id.
+    pub stuck: Vec<UnansweredInstance>,
+    pub stuck_omitted: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnansweredInstance {
+    pub instance: u64,
+    pub first_invoke_t_us: Option<u64>,
+    /// `invoke` events for the instance (every op that tried).
+    pub invokes: u64,
+    /// Nodes that learned it (so: decided, but no client was told).
+    pub learned_by: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +239,13 @@ pub struct Ops {
     pub info: u64,
     /// Invoked, never completed.
     pub pending: u64,
+    /// Replies marked `"late": true` (after their op ended, or a second reply to one op),
+    /// of any kind; not counted in `ok`/`fail`/`info` above, and without an op latency.
+    #[serde(default)]
+    pub late: u64,
+    /// Of `late`, the `ok` ones.
+    #[serde(default)]
+    pub late_ok: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -211,10 +275,13 @@ pub struct LatencySummary {
 }
 
 impl Report {
-    /// 0 safe and live (or truncated and safe), 1 safety violated, 3 safe but not live.
+    /// 0 safe and live (or truncated and safe), 1 safety violated, 2 aborted run (and
+    /// safe), 3 safe but not live.
     pub fn exit_code(&self) -> i32 {
         if !self.safe {
             EXIT_UNSAFE
+        } else if self.aborted {
+            EXIT_ABORTED
         } else if self.live == Some(false) {
             EXIT_NOT_LIVE
         } else {
@@ -271,22 +338,33 @@ impl Report {
             if self.torn_last_line { ", torn last line" } else { "" }
         );
         let why = match self.verdict {
-            Verdict::Valid => "safe and live",
-            Verdict::Invalid => "SAFETY VIOLATED",
-            Verdict::NotLive => "safe but NOT LIVE",
-            Verdict::Truncated if self.truncated => "safe; no end line, liveness not judged",
-            Verdict::Truncated => "safe; run interrupted before its final phase, liveness not judged",
+            Verdict::Valid => "safe and live".to_string(),
+            Verdict::Invalid => "SAFETY VIOLATED".to_string(),
+            Verdict::NotLive => "safe but NOT LIVE".to_string(),
+            Verdict::Truncated if self.truncated => "safe; no end line, liveness not judged".to_string(),
+            Verdict::Truncated => {
+                "safe; run interrupted before its final phase, liveness not judged".to_string()
+            }
+            Verdict::Aborted => {
+                format!("the run ABORTED: {}", self.abort_reason.as_deref().unwrap_or("no reason given"))
+            }
         };
         let _ = writeln!(s, "verdict  {} ({why}), exit {}", self.verdict.name(), self.exit_code());
+        if self.aborted && self.verdict != Verdict::Aborted {
+            let reason = self.abort_reason.as_deref().unwrap_or("no reason given");
+            let _ = writeln!(s, "aborted  {reason}");
+        }
     }
 
     fn render_safety(&self, s: &mut String) {
         let _ = writeln!(s, "\nsafety");
         for r in &self.safety {
-            if r.ok {
-                let _ = writeln!(s, "  {:<22} ok", r.rule);
+            if !r.judged && r.ok {
+                let _ = writeln!(s, "  {:<23} not judged", r.rule);
+            } else if r.ok {
+                let _ = writeln!(s, "  {:<23} ok", r.rule);
             } else {
-                let _ = writeln!(s, "  {:<22} VIOLATED in {} instance(s)", r.rule, r.violations);
+                let _ = writeln!(s, "  {:<23} VIOLATED in {} instance(s)", r.rule, r.violations);
             }
         }
         for r in self.safety.iter().filter(|r| !r.ok) {
@@ -319,19 +397,28 @@ impl Report {
         let l = &self.liveness;
         let _ = write!(s, "\nliveness ");
         if !l.judged {
-            let why = if self.truncated { "truncated history" } else { "interrupted run" };
+            let why = if self.aborted {
+                "aborted run"
+            } else if self.truncated {
+                "truncated history"
+            } else {
+                "interrupted run"
+            };
             let _ = writeln!(s, "not judged ({why}): {} invoked instances", l.invoked_instances);
-        } else if l.live == Some(true) {
+            return;
+        }
+        let _ = writeln!(s, "{}", if l.live == Some(true) { "ok" } else { "NOT LIVE" });
+        if l.learners_live == Some(true) {
             let _ = writeln!(
                 s,
-                "ok: {} invoked instances, every one learned by all learners {}",
+                "  learners ok: {} invoked instances, every one learned by all learners {}",
                 l.invoked_instances,
                 ids(&l.learners)
             );
         } else {
             let _ = writeln!(
                 s,
-                "NOT LIVE: {} of {} invoked instances not learned by every learner {}",
+                "  learners NOT LIVE: {} of {} invoked instances not learned by every learner {}",
                 l.not_learned_by_all,
                 l.invoked_instances,
                 ids(&l.learners)
@@ -339,14 +426,37 @@ impl Report {
             for st in &l.stuck {
                 let _ = writeln!(
                     s,
-                    "  instance {}: learned by {}, missing {}",
+                    "    instance {}: learned by {}, missing {}",
                     st.instance,
                     ids(&st.learned_by),
                     ids(&st.missing)
                 );
             }
             if l.stuck_omitted > 0 {
-                let _ = writeln!(s, "  (+{} more)", l.stuck_omitted);
+                let _ = writeln!(s, "    (+{} more)", l.stuck_omitted);
+            }
+        }
+        let c = &l.clients;
+        if c.live == Some(true) {
+            let _ = writeln!(s, "  clients  ok: every one of {} invoked instances answered ok", c.answered);
+        } else {
+            let _ = writeln!(
+                s,
+                "  clients  NOT LIVE: {} of {} invoked instances never answered ok",
+                c.unanswered,
+                c.answered + c.unanswered
+            );
+            for st in &c.stuck {
+                let _ = writeln!(
+                    s,
+                    "    instance {}: {} invoke(s), learned by {}",
+                    st.instance,
+                    st.invokes,
+                    ids(&st.learned_by)
+                );
+            }
+            if c.stuck_omitted > 0 {
+                let _ = writeln!(s, "    (+{} more)", c.stuck_omitted);
             }
         }
     }
@@ -381,8 +491,8 @@ impl Report {
         let o = &f.ops;
         let _ = writeln!(
             s,
-            "ops       {} invoked: ok {}, fail {}, info {}, pending {}",
-            o.invoked, o.ok, o.fail, o.info, o.pending
+            "ops       {} invoked: ok {}, fail {}, info {}, pending {}; late {} (ok {})",
+            o.invoked, o.ok, o.fail, o.info, o.pending, o.late, o.late_ok
         );
         let _ = writeln!(
             s,

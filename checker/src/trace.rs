@@ -57,11 +57,13 @@ pub(crate) enum Entry {
         op: u64,
         node: Option<u64>,
         value: ValueId,
+        late: bool,
     },
     Failed {
         op: u64,
         node: Option<u64>,
         info: bool,
+        late: bool,
     },
     Learn {
         node: u64,
@@ -141,6 +143,14 @@ pub(crate) fn show_str(v: &str) -> String {
     }
 }
 
+fn late_mark(late: bool) -> &'static str {
+    if late {
+        "late "
+    } else {
+        ""
+    }
+}
+
 fn node(n: Option<u64>) -> String {
     n.map_or_else(|| "?".to_string(), |n| format!("n{n}"))
 }
@@ -150,11 +160,11 @@ pub(crate) fn describe(entry: &Entry, values: &[Box<str>]) -> String {
         Entry::Invoke { op, node: n, value } => {
             format!("invoke op {op} at {} value {}", node(n), show_value(values, value))
         }
-        Entry::Ok { op, node: n, value } => {
-            format!("ok op {op} at {} value {}", node(n), show_value(values, value))
+        Entry::Ok { op, node: n, value, late } => {
+            format!("{}ok op {op} at {} value {}", late_mark(late), node(n), show_value(values, value))
         }
-        Entry::Failed { op, node: n, info } => {
-            format!("{} op {op} at {}", if info { "info" } else { "fail" }, node(n))
+        Entry::Failed { op, node: n, info, late } => {
+            format!("{}{} op {op} at {}", late_mark(late), if info { "info" } else { "fail" }, node(n))
         }
         Entry::Learn { node: n, value } => format!("learn at n{n} value {}", show_value(values, value)),
         Entry::Msg { src, dest, kind, ballot, value, other } => {

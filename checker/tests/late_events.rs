@@ -87,8 +87,16 @@ fn late_learn_of_another_value_breaks_agreement() {
         r#"{"type":"invoke","t":900000,"op":9999,"node":2,"instance":1,"value":"w"}
 {"type":"learn","t":900001,"node":3,"instance":1,"value":"w"}"#,
     );
-    // The trace shows v1 chosen, so the learn also contradicts the chosen value.
-    assert_eq!(r.violated_rules(), vec!["agreement", "chosen-uniqueness"], "{}", r.render_text());
+    // The trace shows v1 chosen, so the learn also contradicts the chosen value, and w was
+    // never chosen at all (judged at the end of the history, from the packed record).
+    assert_eq!(
+        r.violated_rules(),
+        vec!["agreement", "chosen-uniqueness", "learned-only-if-chosen"],
+        "{}",
+        r.render_text()
+    );
+    let a = r.rule("learned-only-if-chosen").unwrap().first.as_ref().unwrap();
+    assert!(a.message.contains("learn \"w\""), "{}", a.message);
     let a = r.rule("agreement").unwrap().first.as_ref().unwrap();
     assert!(a.trace_note.is_some());
     assert!(a.message.contains("\"w\"") && a.message.contains("\"v1\""), "{}", a.message);

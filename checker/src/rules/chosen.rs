@@ -2,12 +2,9 @@
 //! acceptors (from the run header) sent `accepted` carries the same value, and that value
 //! is what the learners learned (and what `ok` returned).
 //!
-//! A decision is compared with the chosen value as soon as both are known. A decision made
-//! while the trace shows no majority for any value is judged when the instance retires (or
-//! at the end of a complete history), not at once: a node that is acceptor and learner may
-//! count its own vote before its `accepted` to the others is on the wire. Instances whose
-//! trace has no `accepted` at all are not judged by this rule (a history without a message
-//! trace, written by hand or by another tool).
+//! A decision is compared with the chosen value as soon as both are known. A decision whose
+//! value no majority ever accepted is not this rule's business but learned-only-if-chosen's
+//! (`learned_chosen.rs`), which shares the vote counting kept here.
 //!
 //! Kept for later: the votes per (ballot, value) and the first chosen pair, in the compact
 //! record.
@@ -29,12 +26,22 @@ impl Quorum {
     pub fn new(acceptors: Vec<u64>) -> Option<Quorum> {
         (!acceptors.is_empty()).then(|| Quorum { size: acceptors.len() / 2 + 1, acceptors })
     }
+
+    /// Votes of `votes` that count: those of acceptors.
+    pub fn count(&self, votes: &[(u64, Ref)]) -> usize {
+        votes.iter().filter(|(n, _)| self.acceptors.contains(n)).count()
+    }
 }
 
 /// At most this many votes are listed as evidence per (ballot, value).
-const SHOW_VOTES: usize = 5;
+pub(crate) const SHOW_VOTES: usize = 5;
 
-fn votes(inst: &Instance, ballot: Ballot, value: ValueId) -> Vec<EventLine> {
+/// Whether a majority of acceptors sent `accepted` for `value` at one ballot.
+pub(crate) fn has_majority(inst: &Instance, value: ValueId, q: &Quorum) -> bool {
+    inst.ballots.iter().any(|e| e.value == value && q.count(&e.votes) >= q.size)
+}
+
+pub(crate) fn votes(inst: &Instance, ballot: Ballot, value: ValueId) -> Vec<EventLine> {
     let Some(e) = inst.ballot_range(ballot).iter().find(|e| e.value == value) else {
         return Vec::new();
     };
@@ -49,7 +56,9 @@ fn votes(inst: &Instance, ballot: Ballot, value: ValueId) -> Vec<EventLine> {
         .collect()
 }
 
-/// Acceptor `node` sent `accepted {ballot, value}` (the pair is already recorded).
+/// `node` sent `accepted {ballot, value}` (the pair is already recorded). The vote is kept
+/// whoever sent it (truthful-promise compares a node's promises with its own votes); only
+/// the run's acceptors count toward a majority.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn on_accepted(
     id: u64,
@@ -61,16 +70,13 @@ pub(crate) fn on_accepted(
     quorum: Option<&Quorum>,
     anomalies: &mut Anomalies,
 ) {
-    let Some(q) = quorum else { return };
-    if !q.acceptors.contains(&node) {
-        return;
-    }
     let entry = inst.ballot_entry(ballot, value, at);
     if entry.votes.iter().any(|(n, _)| *n == node) {
         return;
     }
     entry.votes.push((node, at));
-    if entry.votes.len() != q.size {
+    let Some(q) = quorum else { return };
+    if !q.acceptors.contains(&node) || q.count(&entry.votes) != q.size {
         return;
     }
     let first = match inst.chosen {
@@ -124,30 +130,6 @@ fn learned_other(id: u64, inst: &mut Instance, d: Decision, at: Ref, anomalies: 
                 d.at.line,
                 show_value(&inst.values, c.value),
                 c.ballot
-            ),
-            events,
-        }
-    });
-}
-
-/// The instance is done (retired, or the complete history ended): a decision with no
-/// majority behind it in the trace is a violation.
-pub(crate) fn on_retire(id: u64, inst: &mut Instance, at: Ref, anomalies: &mut Anomalies) {
-    let Some(d) = inst.decided else { return };
-    if inst.chosen.is_some() || !inst.has_votes() {
-        return;
-    }
-    anomalies.report(Rule::ChosenUniqueness, id, inst, at, |inst| {
-        let mut events = vec![inst.evidence(d.at, || super::agreement::describe(inst, &d))];
-        for e in inst.ballots.iter().filter(|e| !e.votes.is_empty()).take(SHOW_VOTES) {
-            events.extend(votes(inst, e.ballot, e.value));
-        }
-        Found {
-            message: format!(
-                "{} {} at line {}, but no majority of acceptors ever sent accepted for any value",
-                super::agreement::kind_name(d.kind),
-                show_value(&inst.values, d.value),
-                d.at.line
             ),
             events,
         }

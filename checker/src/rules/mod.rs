@@ -7,30 +7,40 @@
 
 pub(crate) mod agreement;
 pub(crate) mod chosen;
+pub(crate) mod learned_chosen;
 pub(crate) mod monotonicity;
 pub(crate) mod one_value;
+pub(crate) mod truthful_promise;
 pub(crate) mod validity;
 
 use crate::instance::{Instance, Ref};
 use crate::report::{Anomaly, EventLine, RuleReport};
 
-/// A safety rule. [`Rule::name`] is the stable name used in reports.
+/// A safety rule. [`Rule::name`] is the stable name used in reports. The order of the
+/// variants is the order of [`Rule::ALL`] and of the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     Agreement,
     Validity,
     ChosenUniqueness,
+    LearnedOnlyIfChosen,
     OneValuePerBallot,
     AcceptorMonotonicity,
+    TruthfulPromise,
 }
 
+/// How many rules there are (the `reported` bits of an instance fit in a `u8`).
+const RULES: usize = 7;
+
 impl Rule {
-    pub const ALL: [Rule; 5] = [
+    pub const ALL: [Rule; RULES] = [
         Rule::Agreement,
         Rule::Validity,
         Rule::ChosenUniqueness,
+        Rule::LearnedOnlyIfChosen,
         Rule::OneValuePerBallot,
         Rule::AcceptorMonotonicity,
+        Rule::TruthfulPromise,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,9 +48,22 @@ impl Rule {
             Rule::Agreement => "agreement",
             Rule::Validity => "validity",
             Rule::ChosenUniqueness => "chosen-uniqueness",
+            Rule::LearnedOnlyIfChosen => "learned-only-if-chosen",
             Rule::OneValuePerBallot => "one-value-per-ballot",
             Rule::AcceptorMonotonicity => "acceptor-monotonicity",
+            Rule::TruthfulPromise => "truthful-promise",
         }
+    }
+
+    /// Whether the rule reads the message trace (`send` events): without message events
+    /// it has nothing to judge.
+    pub fn needs_trace(self) -> bool {
+        !matches!(self, Rule::Agreement | Rule::Validity)
+    }
+
+    /// Whether the rule needs the run header's acceptors (to count a majority).
+    pub fn needs_acceptors(self) -> bool {
+        matches!(self, Rule::ChosenUniqueness | Rule::LearnedOnlyIfChosen)
     }
 
     fn index(self) -> usize {
@@ -60,8 +83,8 @@ pub(crate) struct Found {
 
 #[derive(Debug, Default)]
 pub(crate) struct Anomalies {
-    violations: [u64; 5],
-    first: [Option<Anomaly>; 5],
+    violations: [u64; RULES],
+    first: [Option<Anomaly>; RULES],
 }
 
 impl Anomalies {
@@ -118,7 +141,8 @@ impl Anomalies {
         self.violations.iter().any(|&v| v > 0)
     }
 
-    pub fn into_reports(self) -> Vec<RuleReport> {
+    /// One report per rule; `judged(rule)` says whether the history let it be judged.
+    pub fn into_reports(self, judged: impl Fn(Rule) -> bool) -> Vec<RuleReport> {
         Rule::ALL
             .iter()
             .zip(self.violations)
@@ -126,6 +150,7 @@ impl Anomalies {
             .map(|((rule, violations), first)| RuleReport {
                 rule: rule.name().to_string(),
                 ok: violations == 0,
+                judged: violations > 0 || judged(*rule),
                 violations,
                 first,
             })

@@ -1,8 +1,15 @@
 //! `acceptor-monotonicity`: an acceptor never sends a `promise` or an `accepted` for a
 //! ballot below one it promised or accepted earlier in that instance, across its restarts
-//! (a `nack` is the right answer there, and is fine). Also, a `promise` must not report a
-//! lower accepted ballot (or none) than the acceptor accepted earlier: that acceptor forgot
-//! what it accepted.
+//! (a `nack` is the right answer there). Also, a `promise` must not report a lower
+//! accepted ballot (or none) than the acceptor accepted earlier: that acceptor forgot what
+//! it accepted. And a `nack` must not show a `promised` ballot below one the acceptor
+//! promised or accepted earlier: amnesia in plain view. A vote reported inside a promise
+//! counts toward the acceptor's history like an `accepted` it sent. (Whether the reported
+//! vote is *true* is truthful-promise's business.)
+//!
+//! A nack's `promised` does not itself raise the acceptor's history: a nack that claims
+//! too high a promise only slows proposers down, and counting it would blame the
+//! acceptor's later, correct messages.
 //!
 //! Judged from `send` events, i.e. what the acceptor emitted, delivered or not. Kept for
 //! later: per acceptor of the instance, its highest promised-or-accepted ballot and its
@@ -25,8 +32,9 @@ fn state(inst: &mut Instance, node: u64, ballot: Ballot, at: Ref) -> Option<Acce
 
 fn raise(inst: &mut Instance, node: u64, ballot: Ballot, accepted: Option<Ballot>, at: Ref) {
     if let Some(st) = inst.acceptor(node) {
-        if ballot > st.max {
-            st.max = ballot;
+        let top = accepted.map_or(ballot, |b| b.max(ballot));
+        if top > st.max {
+            st.max = top;
             st.max_at = at;
         }
         if let Some(b) = accepted {
@@ -67,6 +75,34 @@ pub(crate) fn on_promise(
         }
     }
     raise(inst, node, ballot, reported, at);
+}
+
+/// `node` sent `nack {ballot, promised}`: `promised` must not be below what it promised or
+/// accepted before. A node with no history in this instance is not judged.
+pub(crate) fn on_nack(
+    id: u64,
+    inst: &mut Instance,
+    node: u64,
+    ballot: Ballot,
+    promised: Ballot,
+    at: Ref,
+    anomalies: &mut Anomalies,
+) {
+    let Some(st) = inst.acceptor(node).copied() else { return };
+    if promised >= st.max {
+        return;
+    }
+    let (max, max_at) = (st.max, st.max_at);
+    anomalies.report(Rule::AcceptorMonotonicity, id, inst, at, |inst| Found {
+        message: format!(
+            "n{node} nacked {ballot} showing promised {promised}, but it had promised or accepted {max} at line {}",
+            max_at.line
+        ),
+        events: vec![
+            inst.evidence(max_at, || format!("n{node} promised or accepted {max}")),
+            inst.evidence(at, || format!("n{node} nack {ballot} promised {promised}")),
+        ],
+    });
 }
 
 /// `node` sent `accepted {ballot, ..}`.

@@ -1,0 +1,74 @@
+//! `learned-only-if-chosen` (Lamport's third safety property): a value is learned, or
+//! answered `ok`, only if it was chosen, i.e. a majority of the run's acceptors sent
+//! `accepted` for it at one ballot. Without this rule a node that decides on promises
+//! alone, or on a forged `decided`, passes as long as nobody contradicts it.
+//!
+//! Judged only when the history carries message events (the run header's `config.trace`
+//! is `"all"`, or at least one Paxos `send` was seen) and names acceptors; otherwise the
+//! report says the rule was not judged. Also when the instance has no `accepted` at all.
+//!
+//! The judgement is deferred: a decision whose value has no majority yet is kept as
+//! *pending*, cleared when a majority for its value shows up, and a violation if still
+//! pending when the instance retires (or, for one still in flight or decided again after
+//! retiring, at the end of a complete history). The delay matters because a node that is
+//! acceptor and learner may count its own vote before its `accepted` is on the wire.
+//!
+//! Kept for later: the pending decisions, in the compact record (empty in a correct run).
+
+use super::chosen::{has_majority, votes, Quorum, SHOW_VOTES};
+use super::{agreement, Anomalies, Found, Rule};
+use crate::instance::{Decision, Instance, Ref};
+use crate::trace::{show_value, ValueId};
+
+/// A learn or ok. Returns whether it left a new pending decision.
+pub(crate) fn on_decision(inst: &mut Instance, d: Decision, quorum: Option<&Quorum>) -> bool {
+    let Some(q) = quorum else { return false };
+    if inst.pending.iter().any(|p| p.value == d.value) || has_majority(inst, d.value, q) {
+        return false;
+    }
+    inst.pending.push(d);
+    true
+}
+
+/// A vote was recorded for `value`: pending decisions of that value may now be backed.
+pub(crate) fn on_accepted(inst: &mut Instance, value: ValueId, quorum: Option<&Quorum>) {
+    let Some(q) = quorum else { return };
+    if inst.pending.iter().any(|p| p.value == value) && has_majority(inst, value, q) {
+        inst.pending.retain(|p| p.value != value);
+    }
+}
+
+/// The instance retires, or the complete history ended: what is still pending was learned
+/// without being chosen.
+pub(crate) fn judge(id: u64, inst: &mut Instance, at: Ref, q: &Quorum, anomalies: &mut Anomalies) {
+    let pending = std::mem::take(&mut inst.pending);
+    let Some(d) = pending.iter().copied().find(|d| !has_majority(inst, d.value, q)) else { return };
+    anomalies.report(Rule::LearnedOnlyIfChosen, id, inst, at, |inst| {
+        let mut events = vec![inst.evidence(d.at, || agreement::describe(inst, &d))];
+        // The ballot where the value came closest to a majority, and its voters.
+        let best = inst.ballots.iter().filter(|e| e.value == d.value).max_by_key(|e| q.count(&e.votes));
+        let any_vote = inst.ballots.iter().any(|e| !e.votes.is_empty());
+        let closest = match best {
+            Some(e) if q.count(&e.votes) > 0 => {
+                for other in inst.ballots.iter().filter(|o| o.value == d.value && !o.votes.is_empty()) {
+                    events.extend(votes(inst, other.ballot, other.value).into_iter().take(SHOW_VOTES));
+                }
+                format!("at most {} acceptor(s) at one ballot ({})", q.count(&e.votes), e.ballot)
+            }
+            _ if any_vote => "no acceptor ever sent `accepted` for it".to_string(),
+            _ => "the instance has no `accepted` at all".to_string(),
+        };
+        Found {
+            message: format!(
+                "{} {} at line {}, but no majority ({} of {} acceptors) ever sent `accepted` for {} at one ballot: {closest}",
+                agreement::kind_name(d.kind),
+                show_value(&inst.values, d.value),
+                d.at.line,
+                q.size,
+                q.acceptors.len(),
+                show_value(&inst.values, d.value),
+            ),
+            events,
+        }
+    });
+}
