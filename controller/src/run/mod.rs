@@ -282,13 +282,14 @@ impl Runner<'_> {
                     }
                 }
                 Phase::Final => {
-                    if self.workload.unlearned() == 0 || final_end.is_some_and(|end| now >= end) {
+                    let converged = self.workload.unlearned() == 0 && self.workload.unanswered() == 0;
+                    if converged || final_end.is_some_and(|end| now >= end) {
                         self.invokes = invokes;
                         break;
                     }
                     if now >= next_chase {
                         next_chase = now + Duration::from_millis(CHASE_EVERY_MS);
-                        self.workload.chase_unlearned(now_us, &mut invokes);
+                        self.workload.chase(now_us, &mut invokes);
                     }
                 }
             }
@@ -409,12 +410,14 @@ impl Runner<'_> {
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
                 let outcome = Outcome::Ok(value.clone());
-                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_some() {
-                    self.history.event(
-                        "ok",
-                        json!({"op": in_reply_to, "node": node, "instance": instance, "value": value}),
-                    );
+                let mut fields =
+                    json!({"op": in_reply_to, "node": node, "instance": instance, "value": value});
+                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
+                    // After its op ended (or a second reply): recorded all the same.
+                    self.workload.late(in_reply_to, Some(instance));
+                    fields["late"] = json!(true);
                 }
+                self.history.event("ok", fields);
             }
             Body::Error { in_reply_to, code, text } => {
                 // `gave_up`: some ballot may have been accepted, so the outcome is unknown.
@@ -422,14 +425,17 @@ impl Runner<'_> {
                     "gave_up" => ("info", Outcome::Info(code.clone())),
                     _ => ("fail", Outcome::Fail(code.clone())),
                 };
-                if let Some((instance, _)) =
-                    self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes)
-                {
-                    self.history.event(
-                        kind,
-                        json!({"op": in_reply_to, "node": node, "instance": instance, "error": code, "text": text}),
-                    );
+                let mut fields = json!({"op": in_reply_to, "node": node, "error": code, "text": text});
+                match self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes) {
+                    Some((instance, _)) => fields["instance"] = json!(instance),
+                    None => {
+                        if let Some((instance, _)) = self.workload.late(in_reply_to, None) {
+                            fields["instance"] = json!(instance);
+                        }
+                        fields["late"] = json!(true);
+                    }
                 }
+                self.history.event(kind, fields);
             }
             Body::Learned { instance, value } => {
                 self.history.event("learn", json!({"node": node, "instance": instance, "value": value}));
