@@ -338,8 +338,10 @@ impl Workload {
 
     /// Ops past their deadline end `info`; returns them as (op, instance, node).
     pub fn expire(&mut self, now_us: u64, out: &mut Vec<Invoke>) -> Vec<(OpId, InstanceId, NodeId)> {
-        let due: Vec<OpId> =
+        let mut due: Vec<OpId> =
             self.ops.iter().filter(|(_, o)| o.deadline_us <= now_us).map(|(op, _)| *op).collect();
+        // In op order, not the map's: the retries' random draws then follow from the seed.
+        due.sort_unstable();
         let mut expired = Vec::with_capacity(due.len());
         for op in due {
             if let Some((instance, node)) = self.complete(now_us, op, &Outcome::Info("timeout".into()), out) {
@@ -534,7 +536,7 @@ mod tests {
         w.complete(1_500, retry, &Outcome::Info("timeout".into()), &mut more);
         assert!(more.is_empty(), "{more:?}");
         // A second reply to an op answered in time is late too; an unknown op is not known.
-        let other = &again[1];
+        let other = again.iter().find(|i| i.instance != first.instance).unwrap();
         assert!(w.complete(1_500, other.op, &Outcome::Ok("v".into()), &mut more).is_some());
         assert_eq!(w.late(other.op, None), Some((other.instance, other.node)));
         assert_eq!(w.late(999_999, None), None);
