@@ -5,6 +5,11 @@
 //! Everything happens on one thread (a current-thread runtime): the router, the workload and
 //! the process management share state without locks, every event gets its time from one
 //! clock, and node spawns happen on a thread that lives as long as the run (see cluster.rs).
+//!
+//! A run whose nodes do not all come up (a node exits during start-up, or has not connected
+//! after 5 s) never really ran: it is aborted, not judged. Its history still gets an `end`
+//! line, with `aborted` and a reason, so that no reader takes it for a short valid run, and
+//! the caller gets an error naming each failed node's log (exit 2; a soak stops there).
 
 pub mod config;
 mod nemesis;
@@ -37,8 +42,8 @@ use tokio::time::Instant;
 
 /// Events queued from connections and process waiters, at most.
 const EVENT_QUEUE: usize = 65_536;
-/// How long nodes have to connect at start-up (as long as the net gives one connection to
-/// say hello): a node that is not there by then is not coming, and a user waits no longer.
+/// How long nodes have to connect at start-up (as long as the net gives a connection to say
+/// hello): a node that is not there by then is not coming, and a user waits no longer.
 const CONNECT_TIMEOUT_S: u64 = 5;
 /// How long nodes have to exit after SIGTERM before SIGKILL.
 const STOP_GRACE_MS: u64 = 2_000;
@@ -156,7 +161,7 @@ pub async fn run(
     let aborted = result.err();
     if let Some(e) = &aborted {
         end["aborted"] = json!(true);
-        end["reason"] = json!(format!("{e}"));
+        end["reason"] = json!(format!("{e:#}").replace('\n', " "));
     }
     r.history.event("end", end);
     r.history.close()?;
