@@ -14,13 +14,24 @@
 //! learned is invoked again until all have (a proposer that knows the decision answers at
 //! once and re-announces it to the learners). Like the core, it performs no I/O: the run
 //! loop sends its invocations and feeds it the answers.
+//!
+//! Clients must be answered too, not only learners: liveness asks that every invoked
+//! instance got at least one `ok`. So the workload keeps the instances no op was answered
+//! `ok` for yet, and the final phase chases those as well; it ends early only when every
+//! instance is both learned everywhere and answered. A reply that comes after its op ended
+//! (timeout, crash) or a second reply to one op is a late reply: the run loop still records
+//! it, and a late `ok` counts as an answer. To name the instance of a late error the
+//! workload remembers the most recently closed ops, a bounded number of them (a soak runs
+//! for hours).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::{round_zero_owner, InstanceId, NodeId, OpId};
 
 /// New ops one instance may get after its first ones ended undecided, at most.
 pub const MAX_REINVOKES: u32 = 50;
+/// Closed ops remembered to name the instance of a late reply, at most.
+pub const CLOSED_OPS_KEPT: usize = 65_536;
 
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
@@ -74,6 +85,28 @@ pub struct WorkloadStats {
     pub instances_started: u64,
     /// Instances learned by every learner.
     pub learned_by_all: u64,
+    /// Replies to ops that had ended already (any outcome).
+    pub late: u64,
+}
+
+/// The ops that ended most recently, oldest first out: op -> (instance, node).
+#[derive(Default)]
+struct ClosedOps {
+    order: VecDeque<OpId>,
+    ops: HashMap<OpId, (InstanceId, NodeId)>,
+}
+
+impl ClosedOps {
+    fn insert(&mut self, op: OpId, instance: InstanceId, node: NodeId) {
+        if self.ops.insert(op, (instance, node)).is_none() {
+            self.order.push_back(op);
+        }
+        while self.order.len() > CLOSED_OPS_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.ops.remove(&old);
+            }
+        }
+    }
 }
 
 pub struct Workload {
@@ -91,6 +124,9 @@ pub struct Workload {
     waiting: Vec<(NodeId, InstanceId, u64)>,
     /// Instances invoked but not yet learned by every learner, with who learned them.
     unlearned: BTreeMap<InstanceId, BTreeSet<NodeId>>,
+    /// Instances invoked but not yet answered `ok` (in time or late) to any client.
+    unanswered: BTreeSet<InstanceId>,
+    closed: ClosedOps,
     pub stats: WorkloadStats,
 }
 
@@ -107,6 +143,8 @@ impl Workload {
             undecided: 0,
             waiting: Vec::new(),
             unlearned: BTreeMap::new(),
+            unanswered: BTreeSet::new(),
+            closed: ClosedOps::default(),
             stats: WorkloadStats::default(),
         }
     }
@@ -116,8 +154,14 @@ impl Workload {
         self.undecided
     }
 
+    /// Instances some learner has not learned yet.
     pub fn unlearned(&self) -> usize {
         self.unlearned.len()
+    }
+
+    /// Instances no client has had an `ok` for yet.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered.len()
     }
 
     /// Whether `--instances` were all started.
@@ -132,6 +176,7 @@ impl Workload {
             let instance = self.next_instance;
             self.stats.instances_started += 1;
             self.unlearned.insert(instance, BTreeSet::new());
+            self.unanswered.insert(instance);
             let k = self.cfg.contention.min(self.cfg.proposers.len());
             for node in self.pick_proposers(instance, k) {
                 self.invoke(now_us, instance, node, out);
@@ -164,8 +209,10 @@ impl Workload {
         let op = self.next_op;
         self.ops.insert(op, Op { instance, node, deadline_us: now_us + self.cfg.op_timeout_us });
         if !self.in_flight.contains_key(&instance) {
-            // Decided already if some learner has it (a final-phase chase).
-            let decided = self.unlearned.get(&instance).is_none_or(|learned| !learned.is_empty());
+            // Decided already if some learner has it or a client was answered (a final-phase
+            // chase).
+            let learned = self.unlearned.get(&instance).is_none_or(|learned| !learned.is_empty());
+            let decided = learned || !self.unanswered.contains(&instance);
             self.undecided += usize::from(!decided);
             self.in_flight.insert(instance, Instance { decided, ..Instance::default() });
         }
@@ -183,6 +230,7 @@ impl Workload {
         out: &mut Vec<Invoke>,
     ) -> Option<(InstanceId, NodeId)> {
         let Op { instance, node, .. } = self.ops.remove(&op)?;
+        self.closed.insert(op, instance, node);
         match outcome {
             Outcome::Ok(_) => self.stats.ok += 1,
             Outcome::Fail(_) => self.stats.fail += 1,
@@ -190,6 +238,7 @@ impl Workload {
         }
         if matches!(outcome, Outcome::Ok(_)) {
             self.mark_decided(instance);
+            self.unanswered.remove(&instance);
         }
         let inst = self.in_flight.get_mut(&instance).expect("an open op's instance is in flight");
         inst.open_ops -= 1;
@@ -203,6 +252,18 @@ impl Workload {
             }
         }
         Some((instance, node))
+    }
+
+    /// A reply to op `op`, which is not open (it ended already, or was never invoked): for
+    /// an `ok`, `instance` (from the reply) is answered and decided. Returns the op's
+    /// instance and node if the op ended recently enough to be remembered.
+    pub fn late(&mut self, op: OpId, ok_instance: Option<InstanceId>) -> Option<(InstanceId, NodeId)> {
+        self.stats.late += 1;
+        if let Some(instance) = ok_instance {
+            self.mark_decided(instance);
+            self.unanswered.remove(&instance);
+        }
+        self.closed.ops.get(&op).copied()
     }
 
     /// Nobody knows a decision for `instance`.
@@ -277,8 +338,10 @@ impl Workload {
 
     /// Ops past their deadline end `info`; returns them as (op, instance, node).
     pub fn expire(&mut self, now_us: u64, out: &mut Vec<Invoke>) -> Vec<(OpId, InstanceId, NodeId)> {
-        let due: Vec<OpId> =
+        let mut due: Vec<OpId> =
             self.ops.iter().filter(|(_, o)| o.deadline_us <= now_us).map(|(op, _)| *op).collect();
+        // In op order, not the map's: the retries' random draws then follow from the seed.
+        due.sort_unstable();
         let mut expired = Vec::with_capacity(due.len());
         for op in due {
             if let Some((instance, node)) = self.complete(now_us, op, &Outcome::Info("timeout".into()), out) {
@@ -294,11 +357,12 @@ impl Workload {
         expired
     }
 
-    /// Final phase: invokes again every instance some learner has not learned and that has
-    /// no op running.
-    pub fn chase_unlearned(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
-        let idle: Vec<InstanceId> =
-            self.unlearned.keys().copied().filter(|i| !self.in_flight.contains_key(i)).collect();
+    /// Final phase: invokes again every instance that some learner has not learned or no
+    /// client has had an `ok` for, and that has no op running.
+    pub fn chase(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
+        let lacking: BTreeSet<InstanceId> =
+            self.unlearned.keys().chain(self.unanswered.iter()).copied().collect();
+        let idle: Vec<InstanceId> = lacking.into_iter().filter(|i| !self.in_flight.contains_key(i)).collect();
         for instance in idle {
             let node = self.random_proposer();
             self.invoke(now_us, instance, node, out);
@@ -439,9 +503,9 @@ mod tests {
             w.complete(0, inv.op, &Outcome::Ok("v".into()), &mut out);
             w.learned(inv.instance, 1);
         }
-        w.chase_unlearned(5, &mut out);
+        w.chase(5, &mut out);
         assert_eq!(out.len(), 3);
-        w.chase_unlearned(5, &mut out);
+        w.chase(5, &mut out);
         assert_eq!(out.len(), 3, "no second op while one is running");
         assert_eq!(w.in_flight(), 0, "chased instances are decided: they hold no slot");
         for inv in std::mem::take(&mut out) {
@@ -449,5 +513,71 @@ mod tests {
             w.complete(6, inv.op, &Outcome::Ok("v".into()), &mut out);
         }
         assert_eq!(w.in_flight(), 0);
+    }
+    #[test]
+    fn a_late_ok_answers_and_decides_its_instance() {
+        let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        let first = out[0].clone();
+        assert_eq!(w.unanswered(), 3);
+        let mut again = Vec::new();
+        w.expire(1_000, &mut again);
+        assert_eq!(again.len(), 3, "every timed-out instance is invoked again");
+        // The first op's answer comes after its timeout: late, but an answer all the same.
+        let known = w.late(first.op, Some(first.instance));
+        assert_eq!(known, Some((first.instance, first.node)), "the closed op is remembered");
+        assert_eq!(w.stats.late, 1);
+        assert_eq!(w.unanswered(), 2);
+        assert_eq!(w.in_flight(), 2, "a late ok decides the instance: it frees its slot");
+        // Its retry then times out too: the instance is decided, so it is not invoked again.
+        let retry = again.iter().find(|i| i.instance == first.instance).unwrap().op;
+        let mut more = Vec::new();
+        w.complete(1_500, retry, &Outcome::Info("timeout".into()), &mut more);
+        assert!(more.is_empty(), "{more:?}");
+        // A second reply to an op answered in time is late too; an unknown op is not known.
+        let other = again.iter().find(|i| i.instance != first.instance).unwrap();
+        assert!(w.complete(1_500, other.op, &Outcome::Ok("v".into()), &mut more).is_some());
+        assert_eq!(w.late(other.op, None), Some((other.instance, other.node)));
+        assert_eq!(w.late(999_999, None), None);
+        assert_eq!(w.stats.late, 3);
+    }
+
+    #[test]
+    fn closed_ops_are_remembered_in_a_bounded_window() {
+        let mut closed = ClosedOps::default();
+        for op in 1..=CLOSED_OPS_KEPT as u64 + 10 {
+            closed.insert(op, op, 1);
+        }
+        assert_eq!(closed.ops.len(), CLOSED_OPS_KEPT);
+        assert_eq!(closed.order.len(), CLOSED_OPS_KEPT);
+        assert!(!closed.ops.contains_key(&10), "the oldest are forgotten");
+        assert!(closed.ops.contains_key(&11));
+    }
+
+    #[test]
+    fn final_phase_chases_instances_no_client_was_answered_for() {
+        let mut w = Workload::new(cfg(), 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        // Every learner learns every instance, but no op is answered: they all time out.
+        for inv in &out {
+            for l in 1..=3 {
+                w.learned(inv.instance, l);
+            }
+        }
+        w.expire(1_000, &mut Vec::new());
+        assert_eq!((w.unlearned(), w.unanswered()), (0, 3));
+        let mut chased = Vec::new();
+        w.chase(1_000, &mut chased);
+        assert_eq!(chased.len(), 3, "each unanswered instance is invoked again");
+        w.chase(1_000, &mut chased);
+        assert_eq!(chased.len(), 3, "no second op while one is running");
+        for inv in std::mem::take(&mut chased) {
+            w.complete(1_100, inv.op, &Outcome::Ok("v".into()), &mut chased);
+        }
+        assert_eq!((w.unlearned(), w.unanswered()), (0, 0));
+        w.chase(1_200, &mut chased);
+        assert!(chased.is_empty());
     }
 }

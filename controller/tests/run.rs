@@ -317,3 +317,222 @@ fn bench_prints_every_figure_as_json() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A quiet 1-node run of tests/nodes/scripted.sh in `mode`; returns its runs dir, its exit
+/// code and its events.
+fn scripted_run(name: &str, mode: &str, extra: &[&str]) -> (PathBuf, Option<i32>, Vec<Value>) {
+    let dir = runs_dir(name);
+    let d = dir.to_str().unwrap().to_string();
+    let cmd = scripted_node(mode);
+    let mut args = vec!["run", "--nodes", "1", "--trace", "ops", "--nemesis", "none", "--concurrency", "2"];
+    args.extend_from_slice(&["--runs-dir", &d, "-q", "--node-cmd", &cmd]);
+    args.extend_from_slice(extra);
+    let out = synod().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let events = history(&latest(&dir), false);
+    (dir, out.status.code(), events)
+}
+
+#[test]
+fn late_and_repeated_replies_are_recorded_and_a_late_ok_answers_the_client() {
+    // Each op gets `error busy` (the op ends `fail`), then `propose_ok`, then `error busy`.
+    let started = Instant::now();
+    let (dir, code, events) =
+        scripted_run("stutter", "stutter", &["--time", "0.5", "--final-s", "10", "--op-timeout-ms", "5000"]);
+    assert_eq!(code, Some(0));
+    let late: Vec<&Value> = events.iter().filter(|e| e["late"] == true).collect();
+    let late_oks: Vec<&&Value> = late.iter().filter(|e| e["type"] == "ok").collect();
+    let late_fails: Vec<&&Value> = late.iter().filter(|e| e["type"] == "fail").collect();
+    assert!(!late_oks.is_empty() && !late_fails.is_empty(), "{late:?}");
+    for e in &late {
+        let op = &e["op"];
+        assert!(e["node"] == 1 && e["instance"].is_u64(), "{e}");
+        // The op ended before: its in-time reply comes first, without `late`.
+        let first = events.iter().position(|x| x["op"] == *op && x["type"] != "invoke").unwrap();
+        assert_eq!(events[first]["type"], "fail", "{}", events[first]);
+        assert!(events[first].get("late").is_none(), "{}", events[first]);
+    }
+    for e in &late_oks {
+        let learned = events.iter().find(|x| x["type"] == "learn" && x["instance"] == e["instance"]).unwrap();
+        assert_eq!(e["value"], learned["value"], "{e}");
+    }
+    for e in &late_fails {
+        assert!(e["error"] == "busy" && e["text"] == "stutter", "{e}");
+    }
+    // Only late oks answered the clients: the workload took them as answers, so the final
+    // phase had nothing to chase and ended at once instead of after --final-s 10.
+    let end = end_event(&events);
+    assert_eq!((end["unanswered"].as_u64(), end["unlearned"].as_u64()), (Some(0), Some(0)), "{end}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn replies_after_the_op_timeout_are_recorded_late_with_the_built_in_node() {
+    // Decisions take about a millisecond: with a 1 ms op timeout most replies come late.
+    let (dir, events) = short_run(
+        "late",
+        &["--op-timeout-ms", "1", "--nemesis", "none", "--final-s", "3", "--instances", "300"],
+    );
+    let mut timed_out = std::collections::HashSet::new();
+    let mut late_oks = 0;
+    for e in &events {
+        if e["type"] == "info" && e["error"] == "timeout" {
+            timed_out.insert(e["op"].as_u64().unwrap());
+        }
+        if e["type"] == "ok" && e["late"] == true {
+            late_oks += 1;
+            assert!(e["node"].is_u64() && e["instance"].is_u64() && e["value"].is_string(), "{e}");
+            let op = e["op"].as_u64().unwrap();
+            assert!(timed_out.contains(&op), "a late ok before its op timed out: {e}");
+        }
+    }
+    assert!(late_oks > 0);
+    assert_eq!(end_event(&events)["unanswered"], 0);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(latest(&dir).join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "valid", "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_node_that_never_answers_its_clients_is_not_live() {
+    let (dir, code, events) =
+        scripted_run("mute", "mute", &["--time", "0.5", "--final-s", "1", "--op-timeout-ms", "200"]);
+    // What the controller knows: every instance was learned, none was answered.
+    assert!(count(&events, "learn") > 0);
+    assert_eq!(count(&events, "ok"), 0);
+    let instances: std::collections::BTreeSet<u64> =
+        events.iter().filter(|e| e["type"] == "invoke").map(|e| e["instance"].as_u64().unwrap()).collect();
+    let end = end_event(&events);
+    assert_eq!(end["unlearned"], 0, "{end}");
+    assert_eq!(end["unanswered"].as_u64(), Some(instances.len() as u64), "{end}");
+    // The final phase chased them: re-invoked after the workload ended.
+    let final_at = events.iter().position(|e| e["type"] == "phase" && e["phase"] == "final").unwrap();
+    assert!(events[final_at..].iter().any(|e| e["type"] == "invoke"));
+    // The verdict: safe but not live (the checker's client liveness).
+    assert_eq!(code, Some(3), "end: {end}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_node_program_aborts_the_run_at_once_with_exit_2() {
+    let dir = runs_dir("missing");
+    let d = dir.to_str().unwrap();
+    let started = Instant::now();
+    let out = synod()
+        .args([
+            "run",
+            "--nodes",
+            "3",
+            "--time",
+            "5",
+            "--runs-dir",
+            d,
+            "-q",
+            "--node-cmd",
+            "/nonexistent/prog",
+        ])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(took < Duration::from_secs(5), "gave up after {took:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("<id>"), "{err}");
+    assert!(err.contains("3 of 3 nodes exited during start-up") && err.contains("exit 127"), "{err}");
+    let run = latest(&dir);
+    for n in 1..=3 {
+        let log = run.join(format!("nodes/n{n}/node.log"));
+        assert!(log.is_file());
+        assert!(err.contains(&format!("n{n}: {}", log.display())), "no path of n{n}'s log in {err}");
+    }
+    assert!(err.contains("/nonexistent/prog: not found"), "the log's last line: {err}");
+    let events = history(&run, false);
+    let end = end_event(&events);
+    assert_eq!(end["aborted"], true, "{end}");
+    assert!(end["reason"].as_str().is_some_and(|r| r.contains("exited during start-up")), "{end}");
+    assert!(run.join("report.json").is_file());
+    for pid in node_pids(&events) {
+        assert!(!alive(pid), "node pid {pid} outlived the run");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nodes_that_never_connect_abort_the_run_after_5_s() {
+    let dir = runs_dir("silent");
+    let d = dir.to_str().unwrap();
+    let started = Instant::now();
+    let out = synod()
+        .args(["run", "--nodes", "2", "--time", "5", "--runs-dir", d, "-q", "--node-cmd", "sleep 60"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(took < Duration::from_secs(8), "gave up after {took:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only 0 of 2 nodes connected within 5 s (n1, n2 did not)"), "{err}");
+    let events = history(&latest(&dir), false);
+    assert_eq!(end_event(&events)["aborted"], true);
+    for pid in node_pids(&events) {
+        assert!(!alive(pid), "node pid {pid} outlived the run");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_judges_an_aborted_run_exit_2() {
+    let dir = runs_dir("abortcheck");
+    let d = dir.to_str().unwrap();
+    let out = synod()
+        .args(["run", "--nodes", "3", "--runs-dir", d, "-q", "--node-cmd", "/nonexistent/prog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = synod().args(["check", "latest", "--runs-dir", d]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_soak_stops_at_its_first_aborted_run_with_exit_2() {
+    let dir = runs_dir("soakabort");
+    let d = dir.to_str().unwrap();
+    let started = Instant::now();
+    let out = synod()
+        .args(["soak", "--runs", "100", "--time-per-run", "1", "--runs-dir", d, "-q"])
+        .args(["--node-cmd", "/nonexistent/prog"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stopped early: run 1 could not run: run aborted"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node.log") && !err.contains("<id>"), "{err}");
+    let runs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with("soak-") && name != "latest"
+        })
+        .count();
+    assert_eq!(runs, 1, "one aborted run, then the soak stopped");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn show_of_an_instance_the_run_never_had_exits_2_and_names_the_instances() {
+    let dir = runs_dir("showmissing");
+    let d = dir.to_str().unwrap();
+    run_ok(&["run", "--nodes", "3", "--time", "1", "--instances", "4", "--runs-dir", d, "-q"]);
+    let out = synod().args(["show", "latest", "--runs-dir", d, "--instance", "99"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("instance 99 is not in this run: its instances are 1-4"), "{err}");
+    run_ok(&["show", "latest", "--runs-dir", d, "--instance", "4"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

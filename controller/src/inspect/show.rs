@@ -52,6 +52,10 @@ pub fn show(args: ShowArgs) -> Result<i32> {
         filter.nodes.iter().copied().collect()
     };
     if let Some(instance) = args.instance {
+        let known = instances_in(&history)?;
+        if !known.contains(&instance) {
+            bail!("instance {instance} is not in this run: {}", describe_instances(&known));
+        }
         print!("{}", instance_diagram(&history, &filter, &shown, instance)?);
         return Ok(0);
     }
@@ -74,6 +78,46 @@ fn instance_diagram(history: &Path, filter: &Filter, nodes: &[u64], instance: u6
     let mut out = format!("instance {instance} ({} events)\n", items.len());
     out.push_str(&diagram::render(&items, nodes));
     Ok(out)
+}
+
+/// Every instance an event of the history names (client events and message bodies).
+fn instances_in(history: &Path) -> Result<BTreeSet<u64>> {
+    let file = std::fs::File::open(history).with_context(|| format!("cannot read {}", history.display()))?;
+    let mut instances = BTreeSet::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("cannot read {}", history.display()))?;
+        if !line.contains("\"instance\"") {
+            continue;
+        }
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        instances.extend(e["instance"].as_u64().or_else(|| e["body"]["instance"].as_u64()));
+    }
+    Ok(instances)
+}
+
+/// "its instances are 1-250", "its instances are 1-3, 7, 9-12", or "it has no instances";
+/// a long list is cut after a few ranges.
+fn describe_instances(instances: &BTreeSet<u64>) -> String {
+    const SHOWN: usize = 8;
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for &i in instances {
+        match ranges.last_mut() {
+            Some((_, hi)) if *hi + 1 == i => *hi = i,
+            _ => ranges.push((i, i)),
+        }
+    }
+    if ranges.is_empty() {
+        return "it has no instances".into();
+    }
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .take(SHOWN)
+        .map(|&(lo, hi)| if lo == hi { format!("{lo}") } else { format!("{lo}-{hi}") })
+        .collect();
+    if ranges.len() > SHOWN {
+        parts.push(format!("... ({} instances in all, up to {})", instances.len(), ranges.last().unwrap().1));
+    }
+    format!("its instances are {}", parts.join(", "))
 }
 
 fn first_anomaly_instance(info: &RunInfo) -> Option<u64> {
@@ -166,4 +210,21 @@ fn print_events(history: &Path, filter: &Filter) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_described_as_ranges_and_long_lists_are_cut() {
+        let set = |v: &[u64]| v.iter().copied().collect::<BTreeSet<u64>>();
+        assert_eq!(describe_instances(&set(&[])), "it has no instances");
+        assert_eq!(describe_instances(&(1..=250).collect()), "its instances are 1-250");
+        assert_eq!(describe_instances(&set(&[1, 2, 3, 7, 9, 10])), "its instances are 1-3, 7, 9-10");
+        let sparse: BTreeSet<u64> = (1..=20).map(|i| i * 10).collect();
+        let text = describe_instances(&sparse);
+        assert!(text.starts_with("its instances are 10, 20, 30"), "{text}");
+        assert!(text.ends_with("... (20 instances in all, up to 200)"), "{text}");
+    }
 }

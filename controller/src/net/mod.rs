@@ -102,6 +102,11 @@ impl Net {
         self.links.iter().filter(|l| l.is_some()).count()
     }
 
+    /// Whether `node` has a connection.
+    pub fn is_connected(&self, node: NodeId) -> bool {
+        self.links.get(node as usize).is_some_and(Option::is_some)
+    }
+
     /// Sends a controller frame (init, propose) straight to a node; false if it is not connected.
     pub fn send_direct(&mut self, node: NodeId, env: &Envelope) -> bool {
         match self.links.get(node as usize).and_then(|l| l.as_ref()) {

@@ -5,6 +5,11 @@
 //! Everything happens on one thread (a current-thread runtime): the router, the workload and
 //! the process management share state without locks, every event gets its time from one
 //! clock, and node spawns happen on a thread that lives as long as the run (see cluster.rs).
+//!
+//! A run whose nodes do not all come up (a node exits during start-up, or has not connected
+//! after 5 s) never really ran: it is aborted, not judged. Its history still gets an `end`
+//! line, with `aborted` and a reason, so that no reader takes it for a short valid run, and
+//! the caller gets an error naming each failed node's log (exit 2; a soak stops there).
 
 pub mod config;
 mod nemesis;
@@ -37,8 +42,9 @@ use tokio::time::Instant;
 
 /// Events queued from connections and process waiters, at most.
 const EVENT_QUEUE: usize = 65_536;
-/// How long nodes have to connect at start-up.
-const CONNECT_TIMEOUT_S: u64 = 15;
+/// How long nodes have to connect at start-up (as long as the net gives a connection to say
+/// hello): a node that is not there by then is not coming, and a user waits no longer.
+const CONNECT_TIMEOUT_S: u64 = 5;
 /// How long nodes have to exit after SIGTERM before SIGKILL.
 const STOP_GRACE_MS: u64 = 2_000;
 const TICK_MS: u64 = 5;
@@ -138,20 +144,35 @@ pub async fn run(
         final_started: false,
         final_errors: Vec::new(),
         exercised: BTreeMap::new(),
+        startup_failed: Vec::new(),
         crash_point: None,
         crash_victim: None,
         rng: Rng::new(seed ^ 0x6372_6173_6870_7421),
     };
     let result = r.drive(shutdown).await;
-    // Whatever happened, the nodes stop and the history is closed.
+    // Whatever happened, the nodes stop, the history is closed and checked.
     r.stop_nodes().await;
     accept.abort();
     r.progress.finish_run();
-    result?;
-    r.history.event("end", json!({"interrupted": r.interrupted, "workload_cut": r.workload_cut}));
+    let mut end = json!({
+        "interrupted": r.interrupted, "workload_cut": r.workload_cut,
+        "unlearned": r.workload.unlearned(), "unanswered": r.workload.unanswered(),
+    });
+    let aborted = result.err();
+    if let Some(e) = &aborted {
+        end["aborted"] = json!(true);
+        end["reason"] = json!(format!("{e:#}").replace('\n', " "));
+    }
+    r.history.event("end", end);
     r.history.close()?;
     let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
     synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
+    if let Some(e) = aborted {
+        // Recorded as such; to the caller a run that never really ran is an error (exit 2).
+        let logs = r.startup_failed.iter().map(|&n| log_line(&dir, n)).collect::<Vec<_>>();
+        let logs = if logs.is_empty() { String::new() } else { format!("\n{}", logs.join("\n")) };
+        anyhow::bail!("run aborted: {e:#}{logs}\nrun: {}", dir.path.display());
+    }
     Ok(RunOutcome {
         run_dir: dir.path.clone(),
         run_id: dir.id.clone(),
@@ -186,6 +207,8 @@ struct Runner<'p> {
     final_started: bool,
     final_errors: Vec<String>,
     exercised: BTreeMap<FaultKind, u64>,
+    /// The nodes that did not come up when the run was aborted at start-up.
+    startup_failed: Vec<NodeId>,
     /// The crash point in force: (message type, probability, down time in ms).
     crash_point: Option<(String, f64, f64)>,
     /// The node a crash point killed, until its restart: what it still sent is discarded.
@@ -196,25 +219,8 @@ struct Runner<'p> {
 
 impl Runner<'_> {
     async fn drive(&mut self, mut shutdown: Shutdown) -> Result<()> {
-        for node in 1..=self.cfg.nodes {
-            self.start_node(node)?;
-        }
-        let connect_by = Instant::now() + Duration::from_secs(CONNECT_TIMEOUT_S);
-        while self.net.connected() < self.cfg.nodes as usize {
-            tokio::select! {
-                ev = self.events.recv() => {
-                    self.handle(ev.context("event channel closed")?);
-                    self.history.flush_batch();
-                }
-                _ = tokio::time::sleep_until(connect_by) => {
-                    anyhow::bail!("only {} of {} nodes connected within {CONNECT_TIMEOUT_S} s; see runs/<id>/nodes/n*/node.log",
-                        self.net.connected(), self.cfg.nodes);
-                }
-                _ = shutdown.reached(1) => {
-                    self.interrupted = true;
-                    return Ok(());
-                }
-            }
+        if !self.start_up(&mut shutdown).await? {
+            return Ok(());
         }
         let start = Instant::now();
         self.workload_start_us = self.history.event("phase", json!({"phase": "workload"}));
@@ -282,13 +288,14 @@ impl Runner<'_> {
                     }
                 }
                 Phase::Final => {
-                    if self.workload.unlearned() == 0 || final_end.is_some_and(|end| now >= end) {
+                    let converged = self.workload.unlearned() == 0 && self.workload.unanswered() == 0;
+                    if converged || final_end.is_some_and(|end| now >= end) {
                         self.invokes = invokes;
                         break;
                     }
                     if now >= next_chase {
                         next_chase = now + Duration::from_millis(CHASE_EVERY_MS);
-                        self.workload.chase_unlearned(now_us, &mut invokes);
+                        self.workload.chase(now_us, &mut invokes);
                     }
                 }
             }
@@ -299,6 +306,69 @@ impl Runner<'_> {
         }
         self.check_final_state();
         Ok(())
+    }
+
+    /// Starts every node and waits until all have connected. Gives up (an error: the run is
+    /// aborted) at once when a node exits first, since nothing restarts it during start-up,
+    /// or after CONNECT_TIMEOUT_S. Returns false if interrupted.
+    async fn start_up(&mut self, shutdown: &mut Shutdown) -> Result<bool> {
+        for node in 1..=self.cfg.nodes {
+            if let Err(e) = self.start_node(node) {
+                self.startup_failed = vec![node];
+                return Err(e);
+            }
+        }
+        let connect_by = Instant::now() + Duration::from_secs(CONNECT_TIMEOUT_S);
+        let mut exits: Vec<(NodeId, String)> = Vec::new();
+        while self.net.connected() < self.cfg.nodes as usize {
+            tokio::select! {
+                ev = self.events.recv() => {
+                    let ev = ev.context("event channel closed")?;
+                    if let Event::Exited { node, status, .. } = &ev {
+                        exits.push((*node, status.clone()));
+                    }
+                    self.handle(ev);
+                    self.history.flush_batch();
+                }
+                _ = tokio::time::sleep_until(connect_by) => {
+                    self.startup_failed = self.unconnected();
+                    let names: Vec<String> = self.startup_failed.iter().map(|n| format!("n{n}")).collect();
+                    anyhow::bail!(
+                        "only {} of {} nodes connected within {CONNECT_TIMEOUT_S} s ({} did not)",
+                        self.net.connected(), self.cfg.nodes, names.join(", ")
+                    );
+                }
+                _ = shutdown.reached(1) => {
+                    self.interrupted = true;
+                    return Ok(false);
+                }
+            }
+            if !exits.is_empty() {
+                // Let the other nodes' exits that are already queued join the message.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                while let Ok(ev) = self.events.try_recv() {
+                    if let Event::Exited { node, status, .. } = &ev {
+                        exits.push((*node, status.clone()));
+                    }
+                    self.handle(ev);
+                }
+                exits.sort();
+                self.startup_failed = exits.iter().map(|e| e.0).collect();
+                let what: Vec<String> = exits.iter().map(|(n, status)| format!("n{n} {status}")).collect();
+                anyhow::bail!(
+                    "{} of {} nodes exited during start-up ({})",
+                    exits.len(),
+                    self.cfg.nodes,
+                    what.join(", ")
+                );
+            }
+        }
+        Ok(true)
+    }
+
+    /// The nodes with no connection to the net, in order.
+    fn unconnected(&self) -> Vec<NodeId> {
+        (1..=self.cfg.nodes).filter(|&n| !self.net.is_connected(n)).collect()
     }
 
     fn history_instant(&self, us: u64) -> Instant {
@@ -409,12 +479,14 @@ impl Runner<'_> {
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
                 let outcome = Outcome::Ok(value.clone());
-                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_some() {
-                    self.history.event(
-                        "ok",
-                        json!({"op": in_reply_to, "node": node, "instance": instance, "value": value}),
-                    );
+                let mut fields =
+                    json!({"op": in_reply_to, "node": node, "instance": instance, "value": value});
+                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
+                    // After its op ended (or a second reply): recorded all the same.
+                    self.workload.late(in_reply_to, Some(instance));
+                    fields["late"] = json!(true);
                 }
+                self.history.event("ok", fields);
             }
             Body::Error { in_reply_to, code, text } => {
                 // `gave_up`: some ballot may have been accepted, so the outcome is unknown.
@@ -422,14 +494,17 @@ impl Runner<'_> {
                     "gave_up" => ("info", Outcome::Info(code.clone())),
                     _ => ("fail", Outcome::Fail(code.clone())),
                 };
-                if let Some((instance, _)) =
-                    self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes)
-                {
-                    self.history.event(
-                        kind,
-                        json!({"op": in_reply_to, "node": node, "instance": instance, "error": code, "text": text}),
-                    );
+                let mut fields = json!({"op": in_reply_to, "node": node, "error": code, "text": text});
+                match self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes) {
+                    Some((instance, _)) => fields["instance"] = json!(instance),
+                    None => {
+                        if let Some((instance, _)) = self.workload.late(in_reply_to, None) {
+                            fields["instance"] = json!(instance);
+                        }
+                        fields["late"] = json!(true);
+                    }
                 }
+                self.history.event(kind, fields);
             }
             Body::Learned { instance, value } => {
                 self.history.event("learn", json!({"node": node, "instance": instance, "value": value}));
@@ -499,6 +574,15 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+/// `  n2: <path of its node.log>: <its last line>`, for an aborted run's error message.
+fn log_line(dir: &RunDir, node: NodeId) -> String {
+    let path = dir.node_dir(node).join("node.log");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("(empty)");
+    let last: String = last.chars().take(200).collect();
+    format!("  n{node}: {}: {last}", path.display())
 }
 
 fn write_meta(dir: &RunDir, cfg: &RunConfig, argv: &[String]) -> Result<()> {

@@ -146,7 +146,11 @@ pub async fn soak(
         let outcome = match crate::run::run(cfg, schedule, &argv, progress, shutdown.clone()).await {
             Ok(o) => o,
             Err(e) => {
-                summary.stopped_early = Some(format!("run {index} could not run: {e:#}"));
+                // An aborted run (nodes that cannot start) would abort every later run too.
+                // The summary keeps the first line; the whole error (log paths) is printed.
+                let error = format!("{e:#}");
+                let first = error.lines().next().unwrap_or_default();
+                summary.stopped_early = Some(format!("run {index} could not run: {first}"));
                 bench_error = Some(e);
                 break;
             }

@@ -98,3 +98,15 @@ pub fn wait_for_events(run_root: &Path, min_lines: usize) -> PathBuf {
 pub fn start(args: &[&str]) -> Child {
     synod().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
+
+/// `--node-cmd` for tests/nodes/scripted.sh in `mode` (a node written outside synod).
+pub fn scripted_node(mode: &str) -> String {
+    format!("bash '{}/tests/nodes/scripted.sh' {mode}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `end` event of a history (its last line), or a panic naming what is there instead.
+pub fn end_event(events: &[Value]) -> &Value {
+    let last = events.last().expect("an empty history");
+    assert_eq!(last["type"], "end", "the history does not end with `end`: {last}");
+    last
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A node written outside synod, for the tests: `bash scripted.sh MODE`, run alone
+# (`--nodes 1 --trace ops`: it sends no Paxos messages). It learns the first value proposed
+# for each instance and tells the controller, as a learner must; what it tells clients
+# depends on MODE:
+#   mute     never answers a `propose` (no `propose_ok`, no `error`);
+#   stutter  answers each `propose` three times: `error busy`, then `propose_ok` with the
+#            learned value, then `error busy` again (two late replies to one op).
+# Bash, because CI has bash (.ci/run is a bash script) and bash can dial TCP (/dev/tcp).
+set -eu
+mode=$1
+exec 3<>"/dev/tcp/${SYNOD_CONTROLLER%:*}/${SYNOD_CONTROLLER##*:}"
+send() { printf '{"src":%s,"dest":0,"body":%s}\n' "$SYNOD_NODE" "$1" >&3; }
+send "{\"type\":\"hello\",\"node\":$SYNOD_NODE,\"token\":\"$SYNOD_TOKEN\"}"
+declare -A learned
+re='"type":"propose","msg_id":([0-9]+),"instance":([0-9]+),"value":"([^"]*)"'
+while IFS= read -r line <&3; do
+  [[ $line =~ $re ]] || continue
+  op=${BASH_REMATCH[1]} instance=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
+  if [[ -z ${learned[$instance]+set} ]]; then
+    learned[$instance]=$value
+    send "{\"type\":\"learned\",\"instance\":$instance,\"value\":\"$value\"}"
+  fi
+  if [[ $mode == stutter ]]; then
+    busy="{\"type\":\"error\",\"in_reply_to\":$op,\"code\":\"busy\",\"text\":\"stutter\"}"
+    send "$busy"
+    send "{\"type\":\"propose_ok\",\"in_reply_to\":$op,\"instance\":$instance,\"value\":\"${learned[$instance]}\"}"
+    send "$busy"
+  fi
+done
