@@ -73,6 +73,7 @@ pub fn render(runs: &[RunInfo]) -> String {
         let liveness = match rep.live {
             Some(true) => "live",
             Some(false) => "NOT LIVE",
+            None if rep.aborted => "ABORTED",
             None => "-",
         };
         let drops: Vec<String> = f.drops.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -125,6 +126,8 @@ mod tests {
 {"type":"invoke","t":1000,"op":1,"node":1,"instance":1,"value":"v1"}
 {"type":"send","t":1100,"msg":1,"src":1,"dest":2,"body":{"type":"prepare","instance":1,"ballot":[1,1]}}
 {"type":"drop","t":1100,"msg":1,"reason":"loss"}
+{"type":"send","t":2000,"msg":2,"src":1,"dest":1,"body":{"type":"accepted","instance":1,"ballot":[1,1],"value":"v1"}}
+{"type":"send","t":2100,"msg":3,"src":2,"dest":1,"body":{"type":"accepted","instance":1,"ballot":[1,1],"value":"v1"}}
 {"type":"ok","t":3000,"op":1,"node":1,"instance":1,"value":"v1"}
 {"type":"learn","t":3000,"node":1,"instance":1,"value":"v1"}
 {"type":"learn","t":3500,"node":2,"instance":1,"value":"v1"}
@@ -137,6 +140,7 @@ mod tests {
 {"type":"invoke","t":1000,"op":2,"node":2,"instance":1,"value":"v2"}
 {"type":"nemesis","t":1500,"action":"loss","p":0.2}
 {"type":"learn","t":2000,"node":1,"instance":1,"value":"v1"}
+{"type":"ok","t":2100,"op":1,"node":1,"instance":1,"value":"v1"}
 {"type":"learn","t":2500,"node":2,"instance":1,"value":"v2"}
 {"type":"learn","t":2600,"node":3,"instance":1,"value":"v2"}
 {"type":"end","t":5000}

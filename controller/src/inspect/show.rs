@@ -162,8 +162,8 @@ pub fn summary(info: &RunInfo) -> String {
             let l = &r.liveness;
             let _ = writeln!(
                 out,
-                "anomaly  not live: {} invoked instances not learned by all",
-                l.not_learned_by_all
+                "anomaly  not live: {} invoked instances not learned by all learners, {} never answered ok to a client",
+                l.not_learned_by_all, l.clients.unanswered
             );
         }
         None => {

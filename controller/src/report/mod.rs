@@ -89,11 +89,14 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
     h.push_str("</table>\n");
     let l = &report.liveness;
     let live = match report.live {
-        Some(true) => "live: every invoked instance was learned by every learner".to_string(),
+        Some(true) => {
+            "live: every invoked instance was learned by every learner and answered ok to a client".to_string()
+        }
         Some(false) => format!(
-            "NOT LIVE: {} of {} invoked instances not learned by every learner",
-            l.not_learned_by_all, l.invoked_instances
+            "NOT LIVE: learners: {} of {} invoked instances not learned by every learner; clients: {} never answered ok",
+            l.not_learned_by_all, l.invoked_instances, l.clients.unanswered
         ),
+        None if report.aborted => "liveness not judged (the run aborted before its nodes ran)".to_string(),
         None => "liveness not judged (truncated or interrupted history)".to_string(),
     };
     let _ = writeln!(h, "<p>{}</p>", esc(&live));
