@@ -225,7 +225,11 @@ impl Checker {
         self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
         let inst = self.instances.get_or_create(e.instance)?;
         let value = inst.intern(&e.value);
-        inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Invoke { op: e.op, node: e.node, value } });
+        inst.trace(TraceLine {
+            line: at.line,
+            t: at.t,
+            entry: Entry::Invoke { op: e.op, node: e.node, value },
+        });
         // A retired instance has had a client answered `ok` (it retires only then, or when
         // nobody invoked it, and then its learns broke validity): liveness needs no more.
         if let Some(live) = &mut inst.live {
@@ -333,7 +337,9 @@ impl Checker {
         agreement::on_decision(id, inst, d, &mut self.anomalies);
         validity::on_decision(id, inst, d, &mut self.anomalies);
         chosen::on_decision(id, inst, d, &mut self.anomalies);
-        if learned_chosen::on_decision(id, inst, d, quorum, traced, &mut self.anomalies) && inst.live.is_none() {
+        if learned_chosen::on_decision(id, inst, d, quorum, traced, &mut self.anomalies)
+            && inst.live.is_none()
+        {
             self.pending_retired.push(id);
         }
         let Some(live) = &mut inst.live else { return Ok(()) };

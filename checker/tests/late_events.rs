@@ -97,7 +97,11 @@ fn a_vote_one_short_that_never_comes_is_a_violation_at_the_end() {
 fn a_vote_one_short_in_a_truncated_history_is_not_judged_but_warned() {
     let r = check_without(&[N1_VOTE], "", false);
     assert!(r.truncated && r.safe, "{}", r.render_text());
-    assert!(r.warnings.iter().any(|w| w.contains("1 decision(s) were still one vote short")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("1 decision(s) were still one vote short")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]

@@ -73,7 +73,15 @@ pub(crate) fn judge(id: u64, inst: &mut Instance, at: Ref, q: &Quorum, anomalies
     report(id, inst, d, at, q, "by the end of the history", anomalies);
 }
 
-fn report(id: u64, inst: &mut Instance, d: Decision, at: Ref, q: &Quorum, when: &str, anomalies: &mut Anomalies) {
+fn report(
+    id: u64,
+    inst: &mut Instance,
+    d: Decision,
+    at: Ref,
+    q: &Quorum,
+    when: &str,
+    anomalies: &mut Anomalies,
+) {
     anomalies.report(Rule::LearnedOnlyIfChosen, id, inst, at, |inst| {
         let mut events = vec![inst.evidence(d.at, || agreement::describe(inst, &d))];
         // The ballot where the value came closest to a majority, and its voters.
