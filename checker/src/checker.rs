@@ -11,13 +11,13 @@
 //!   part is dropped. The delay keeps the trace around for the late messages that usually
 //!   follow a decision (slow `accepted`, re-sent `decided`), so their anomalies come with a
 //!   trace;
-//! - the ids of retired instances that a late decision left with a pending
+//! - the ids of retired instances that still hold a pending
 //!   learned-only-if-chosen judgement (none in a correct run);
 //! - per op in flight, its invoke time and fault mark, dropped at ok/fail/info;
 //! - three pairs of histograms of fixed size, and a few counters.
 
 use crate::error::CheckError;
-use crate::event::{parse_line, Event, Msg, RunHeader};
+use crate::event::{parse_line, Event, Msg, OpEvent, RunHeader};
 use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
 use crate::instance::{DecisionKind, Instance, Ref};
@@ -53,6 +53,10 @@ struct Counters {
     learned_by_all: u64,
     orphan_completions: u64,
     non_acceptor_votes: u64,
+    /// Decisions seen while the header said `trace: "ops"` and no message had come yet.
+    unheld_decisions: u64,
+    /// Pending learned-only-if-chosen decisions left unjudged in a cut history.
+    pending_left: u64,
 }
 
 /// Checks a history fed one line at a time. [`crate::check_reader`] drives it; use it
@@ -176,71 +180,10 @@ impl Checker {
         }
         match ev {
             Event::Run(h) => self.header(h),
-            Event::Invoke(e) => {
-                self.n.ops.invoked += 1;
-                let mark = self.faults.mark();
-                self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
-                let inst = self.instances.get_or_create(e.instance)?;
-                let value = inst.intern(&e.value);
-                inst.trace(TraceLine {
-                    line: at.line,
-                    t: at.t,
-                    entry: Entry::Invoke { op: e.op, node: e.node, value },
-                });
-                if let Some(live) = &mut inst.live {
-                    live.invokes += 1;
-                    if !live.invoked.iter().any(|(v, _)| *v == value) {
-                        live.invoked.push((value, at));
-                    }
-                    if live.first_invoke.is_none() {
-                        live.first_invoke = Some((e.t, mark));
-                        self.n.invoked_instances += 1;
-                    }
-                }
-            }
-            Event::Ok(e) => {
-                if e.late {
-                    // A reply after its op ended (or a second one): judged like any ok, but
-                    // it neither completes an op nor has a latency.
-                    self.n.ops.late += 1;
-                    self.n.ops.late_ok += 1;
-                } else {
-                    self.n.ops.ok += 1;
-                    match self.ops.remove(&e.op) {
-                        Some(op) => {
-                            self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark))
-                        }
-                        None => self.n.orphan_completions += 1,
-                    }
-                }
-                let inst = self.instances.get_or_create(e.instance)?;
-                let value = inst.intern(&e.value);
-                inst.trace(TraceLine {
-                    line: at.line,
-                    t: at.t,
-                    entry: Entry::Ok { op: e.op, node: e.node, value, late: e.late },
-                });
-                self.decision(e.instance, value, at, e.node, DecisionKind::Ok)?;
-            }
+            Event::Invoke(e) => self.invoke(e, at)?,
+            Event::Ok(e) => self.ok(e, at)?,
             Event::Failed { op, node, instance, info, late, .. } => {
-                if late {
-                    self.n.ops.late += 1;
-                } else {
-                    if info {
-                        self.n.ops.info += 1;
-                    } else {
-                        self.n.ops.fail += 1;
-                    }
-                    if self.ops.remove(&op).is_none() {
-                        self.n.orphan_completions += 1;
-                    }
-                }
-                if let Some(id) = instance {
-                    if let Some(inst) = self.instances.get_mut(id)? {
-                        let entry = Entry::Failed { op, node, info, late };
-                        inst.trace(TraceLine { line: at.line, t: at.t, entry });
-                    }
-                }
+                self.failed(op, node, instance, info, late, at)
             }
             Event::Learn { node, instance, value, .. } => {
                 let inst = self.instances.get_or_create(instance)?;
@@ -274,6 +217,71 @@ impl Checker {
         }
         self.instances.repack();
         Ok(())
+    }
+
+    fn invoke(&mut self, e: OpEvent<'_>, at: Ref) -> Result<(), Unpack> {
+        self.n.ops.invoked += 1;
+        let mark = self.faults.mark();
+        self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
+        let inst = self.instances.get_or_create(e.instance)?;
+        let value = inst.intern(&e.value);
+        inst.trace(TraceLine {
+            line: at.line,
+            t: at.t,
+            entry: Entry::Invoke { op: e.op, node: e.node, value },
+        });
+        // A retired instance has had a client answered `ok` (it retires only then, or when
+        // nobody invoked it, and then its learns broke validity): liveness needs no more.
+        if let Some(live) = &mut inst.live {
+            live.invokes += 1;
+            if !live.invoked.iter().any(|(v, _)| *v == value) {
+                live.invoked.push((value, at));
+            }
+            if live.first_invoke.is_none() {
+                live.first_invoke = Some((e.t, mark));
+                self.n.invoked_instances += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn ok(&mut self, e: OpEvent<'_>, at: Ref) -> Result<(), Unpack> {
+        if e.late {
+            // A reply after its op ended (or a second one): judged like any ok, but it
+            // neither completes an op nor has a latency.
+            self.n.ops.late += 1;
+            self.n.ops.late_ok += 1;
+        } else {
+            self.n.ops.ok += 1;
+            match self.ops.remove(&e.op) {
+                Some(op) => self.op_latency.record(e.t.saturating_sub(op.t), self.faults.overlapped(op.mark)),
+                None => self.n.orphan_completions += 1,
+            }
+        }
+        let inst = self.instances.get_or_create(e.instance)?;
+        let value = inst.intern(&e.value);
+        let entry = Entry::Ok { op: e.op, node: e.node, value, late: e.late };
+        inst.trace(TraceLine { line: at.line, t: at.t, entry });
+        self.decision(e.instance, value, at, e.node, DecisionKind::Ok)
+    }
+
+    /// A fail or info. Only traced: a retired instance has no trace, so it is not unpacked.
+    fn failed(&mut self, op: u64, node: Option<u64>, instance: Option<u64>, info: bool, late: bool, at: Ref) {
+        if late {
+            self.n.ops.late += 1;
+        } else {
+            if info {
+                self.n.ops.info += 1;
+            } else {
+                self.n.ops.fail += 1;
+            }
+            if self.ops.remove(&op).is_none() {
+                self.n.orphan_completions += 1;
+            }
+        }
+        if let Some(inst) = instance.and_then(|id| self.instances.get_live_mut(id)) {
+            inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Failed { op, node, info, late } });
+        }
     }
 
     fn header(&mut self, h: RunHeader) {
@@ -316,13 +324,22 @@ impl Checker {
         node: Option<u64>,
         kind: DecisionKind,
     ) -> Result<(), Unpack> {
-        let quorum = if self.may_be_traced() { self.quorum.as_ref() } else { None };
+        let traced = self.traced();
+        let quorum = if self.may_be_traced() {
+            self.quorum.as_ref()
+        } else {
+            // `trace: "ops"` and no message yet: not held, so not judged if messages follow.
+            self.n.unheld_decisions += u64::from(self.quorum.is_some());
+            None
+        };
         let Some(inst) = self.instances.get_mut(id)? else { return Ok(()) };
         let d = agreement::decision(value, at, node, kind);
         agreement::on_decision(id, inst, d, &mut self.anomalies);
         validity::on_decision(id, inst, d, &mut self.anomalies);
         chosen::on_decision(id, inst, d, &mut self.anomalies);
-        if learned_chosen::on_decision(inst, d, quorum) && inst.live.is_none() {
+        if learned_chosen::on_decision(id, inst, d, quorum, traced, &mut self.anomalies)
+            && inst.live.is_none()
+        {
             self.pending_retired.push(id);
         }
         let Some(live) = &mut inst.live else { return Ok(()) };
@@ -365,7 +382,6 @@ impl Checker {
     fn retire_old(&mut self, at: Ref) -> Result<(), Unpack> {
         while self.retiring.len() > RETIRE_AFTER {
             let Some(id) = self.retiring.pop_front() else { break };
-            let traced = self.traced();
             let Some(inst) = self.instances.get_mut(id)? else { continue };
             if let Some(live) = &mut inst.live {
                 if !retirable(live) {
@@ -375,10 +391,9 @@ impl Checker {
                     continue;
                 }
             }
-            match &self.quorum {
-                Some(q) if traced => learned_chosen::judge(id, inst, at, q, &mut self.anomalies),
-                _ if !inst.pending.is_empty() => self.pending_retired.push(id),
-                _ => {}
+            if !inst.pending.is_empty() {
+                // Judged at the end of the history: the missing vote may still come.
+                self.pending_retired.push(id);
             }
             inst.retire(at);
             self.instances.pack(id);
@@ -388,6 +403,7 @@ impl Checker {
 
     fn message(&mut self, src: u64, dest: u64, msg: Msg<'_>, at: Ref) -> Result<(), Unpack> {
         let id = msg.instance();
+        let all_sends = self.trace_setting.as_deref() != Some("ops");
         let inst = self.instances.get_or_create(id)?;
         let a = &mut self.anomalies;
         let trace = |inst: &mut Instance, kind, ballot, value, other| {
@@ -403,7 +419,7 @@ impl Checker {
                 };
                 trace(inst, MsgKind::Promise, Some(ballot), value, reported);
                 if let (Some(b), Some(v)) = (reported, value) {
-                    truthful_promise::on_promise(id, inst, src, ballot, (b, v), at, a);
+                    truthful_promise::on_promise(id, inst, src, ballot, (b, v), all_sends, at, a);
                 }
                 monotonicity::on_promise(id, inst, src, ballot, reported, at, a);
             }
@@ -450,23 +466,7 @@ impl Checker {
         let end = Ref { line: self.lines, t: self.last_t };
         self.faults.finish(self.last_t);
         let in_flight = self.instances.in_flight();
-        if !truncated && self.traced() {
-            if let Some(q) = self.quorum.clone() {
-                // A complete history: every decision must have its majority by now.
-                let mut ids = std::mem::take(&mut self.pending_retired);
-                ids.extend(&in_flight);
-                ids.sort_unstable();
-                ids.dedup();
-                for id in ids {
-                    match self.instances.get_mut(id) {
-                        Ok(Some(inst)) => learned_chosen::judge(id, inst, end, &q, &mut self.anomalies),
-                        Ok(None) => {}
-                        Err(e) => return Err(self.internal(e)),
-                    }
-                    self.instances.repack();
-                }
-            }
-        }
+        self.judge_pending(&in_flight, end, !truncated && !self.interrupted)?;
         let unjudged = truncated || self.interrupted || self.aborted;
         let counts = liveness::Counts {
             invoked_instances: self.n.invoked_instances,
@@ -485,7 +485,12 @@ impl Checker {
             (true, Some(true)) => Verdict::Valid,
         };
         let (traced, has_quorum) = (self.traced(), self.quorum.is_some());
-        let judged = |rule: Rule| (!rule.needs_trace() || traced) && (!rule.needs_acceptors() || has_quorum);
+        let unheld = self.n.unheld_decisions > 0;
+        let judged = |rule: Rule| {
+            (!rule.needs_trace() || traced)
+                && (!rule.needs_acceptors() || has_quorum)
+                && !(rule == Rule::LearnedOnlyIfChosen && unheld)
+        };
         let mut report = Report {
             source: self.source,
             verdict,
@@ -508,6 +513,34 @@ impl Checker {
         };
         report.exit_code = report.exit_code();
         Ok(report)
+    }
+
+    /// Decisions still one vote short of a majority: in a complete history, violations of
+    /// learned-only-if-chosen; in a cut one, counted for a warning (the vote may have come
+    /// after the cut).
+    fn judge_pending(&mut self, in_flight: &[u64], end: Ref, complete: bool) -> Result<(), CheckError> {
+        if !self.traced() {
+            return Ok(());
+        }
+        let Some(q) = self.quorum.clone() else { return Ok(()) };
+        let mut ids = std::mem::take(&mut self.pending_retired);
+        ids.extend(in_flight);
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            let inst = match self.instances.get_mut(id) {
+                Ok(Some(inst)) => inst,
+                Ok(None) => continue,
+                Err(e) => return Err(self.internal(e)),
+            };
+            if complete {
+                learned_chosen::judge(id, inst, end, &q, &mut self.anomalies);
+            } else {
+                self.n.pending_left += inst.pending.len() as u64;
+            }
+            self.instances.repack();
+        }
+        Ok(())
     }
 
     fn figures(&self) -> Figures {
@@ -557,6 +590,20 @@ impl Checker {
             w.push(format!(
                 "no message events (`--trace ops`, or a history without `send` events): {} were not judged",
                 rules.join(", ")
+            ));
+        }
+        if self.traced() && self.n.unheld_decisions > 0 {
+            w.push(format!(
+                "the run header says `trace: \"ops\"` but messages were traced: the {} decision(s) before the \
+                 first message were not judged by learned-only-if-chosen",
+                self.n.unheld_decisions
+            ));
+        }
+        if self.n.pending_left > 0 {
+            w.push(format!(
+                "{} decision(s) were still one vote short of a majority when the history was cut (truncated or \
+                 interrupted): learned-only-if-chosen did not judge them, since the vote may have come later",
+                self.n.pending_left
             ));
         }
         if self.n.orphan_completions > 0 {
@@ -672,5 +719,18 @@ mod tests {
         assert_eq!(err.line(), Some(line));
         let text = err.to_string();
         assert!(text.contains(&format!("h:{line}: internal error")) && text.contains("instance 1"), "{text}");
+    }
+
+    #[test]
+    fn a_late_fail_on_a_retired_instance_does_not_unpack_it() {
+        let n = RETIRE_AFTER as u64 + 40;
+        let mut c = checker_with(n, |_| true);
+        assert!(c.instances.is_packed(1));
+        let unpacks = c.instances.unpacks;
+        let late = br#"{"type":"info","t":9999,"op":1,"node":2,"instance":1,"error":"timeout","late":true}"#;
+        c.push_line(late).unwrap();
+        assert_eq!(c.instances.unpacks, unpacks);
+        assert!(c.instances.is_packed(1));
+        assert_eq!(c.n.ops.late, 1);
     }
 }

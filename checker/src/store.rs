@@ -71,6 +71,14 @@ impl Store {
         }
     }
 
+    /// A live (not packed) instance, mutably, without unpacking.
+    pub fn get_live_mut(&mut self, id: u64) -> Option<&mut Instance> {
+        match self.map.get_mut(&id)? {
+            Slot::Live(inst) => Some(inst),
+            Slot::Packed(_) => None,
+        }
+    }
+
     /// Packs instance `id` if it has no heavy part left.
     pub fn pack(&mut self, id: u64) {
         if let Some(slot) = self.map.get_mut(&id) {

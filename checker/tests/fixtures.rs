@@ -2,46 +2,9 @@
 //! fails, valid ones that look suspicious but are correct Paxos, liveness, truncation and
 //! bad input. Each test asserts the exact exit code and the rule named.
 
-use std::path::PathBuf;
+mod common;
+use common::{assert_only, assert_valid, check, fixture};
 use synod_checker::{check_path, CheckError, Report, Verdict};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
-
-fn check(name: &str) -> Report {
-    match check_path(&fixture(name)) {
-        Ok(r) => r,
-        Err(e) => panic!("{name}: {e}"),
-    }
-}
-
-/// Asserts that exactly `rule` is violated, exit code 1, and its first anomaly is in full.
-fn assert_only(report: &Report, rule: &str) {
-    let text = report.render_text();
-    assert_eq!(report.exit_code(), 1, "{text}");
-    assert_eq!(report.exit_code, 1);
-    assert_eq!(report.verdict, Verdict::Invalid);
-    assert!(!report.safe);
-    assert_eq!(report.violated_rules(), vec![rule], "{text}");
-    let r = report.rule(rule).unwrap();
-    assert_eq!(r.violations, 1, "{text}");
-    let a = r.first.as_ref().expect("first anomaly in full");
-    assert_eq!(a.rule, rule);
-    assert!(a.events.len() >= 2 || rule == "validity", "conflicting events: {text}");
-    assert!(a.events.iter().all(|e| e.line > 0));
-    assert!(!a.trace.is_empty(), "trace: {text}");
-    assert!(text.contains(&format!("{rule} violated")), "{text}");
-}
-
-fn assert_valid(report: &Report) {
-    let text = report.render_text();
-    assert_eq!(report.exit_code(), 0, "{text}");
-    assert_eq!(report.verdict, Verdict::Valid, "{text}");
-    assert!(report.safe && report.live == Some(true) && !report.truncated, "{text}");
-    assert!(report.violated_rules().is_empty());
-    assert!(report.warnings.is_empty(), "{text}");
-}
 
 #[test]
 fn agreement_two_learners_disagree() {

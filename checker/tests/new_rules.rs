@@ -104,3 +104,47 @@ fn nack_showing_a_forgotten_promise_is_amnesia() {
 fn nack_showing_the_promise_kept_across_a_restart_is_fine() {
     assert_valid(&check("valid_nack_after_restart.jsonl"));
 }
+
+#[test]
+fn learned_two_votes_short_is_reported_though_the_majority_comes_later() {
+    // 5 acceptors: n3 learns after one `accepted` (line 8); two more arrive after the learn.
+    let r = check("invalid_learned_before_chosen.jsonl");
+    assert_only(&r, "learned-only-if-chosen");
+    let a = r.rule("learned-only-if-chosen").unwrap().first.as_ref().unwrap();
+    assert_eq!(a.line, 9, "reported at the learn itself");
+    assert_eq!(event_lines(&r, "learned-only-if-chosen"), vec![9, 8]);
+    let m = message(&r, "learned-only-if-chosen");
+    assert!(m.contains("line 9") && m.contains("by then") && m.contains("at most 1 acceptor(s)"), "{m}");
+}
+
+#[test]
+fn learned_one_vote_short_with_that_vote_sent_next_is_fine() {
+    // 5 acceptors: n3 learns after two `accepted`, counting its own, which it sends next.
+    assert_valid(&check("valid_learned_one_vote_early.jsonl"));
+}
+
+#[test]
+fn promise_reports_a_vote_at_a_ballot_no_accept_was_sent_for() {
+    // Line 22: n2 promises [5,1] reporting "zzz" at [3,4]; nobody ever sent accept at [3,4].
+    let r = check("invalid_promise_reports_unaccepted_ballot.jsonl");
+    assert_only(&r, "truthful-promise");
+    assert_eq!(event_lines(&r, "truthful-promise"), vec![22]);
+    let m = message(&r, "truthful-promise");
+    assert!(m.contains("n2 promised [5,1]") && m.contains("no `accept` at [3,4] was ever sent"), "{m}");
+}
+
+#[test]
+fn trace_ops_header_then_messages_says_earlier_decisions_were_not_judged() {
+    // Instance 1 is decided before any message: it was not held for learned-only-if-chosen.
+    let r = check("trace_ops_then_messages.jsonl");
+    let text = r.render_text();
+    assert_eq!(r.exit_code(), 0, "{text}");
+    let rule = r.rule("learned-only-if-chosen").unwrap();
+    assert!(rule.ok && !rule.judged, "{text}");
+    assert!(r.rule("one-value-per-ballot").unwrap().judged, "{text}");
+    assert!(
+        r.warnings.iter().any(|w| w.contains("the 4 decision(s) before the first message")),
+        "{:?}",
+        r.warnings
+    );
+}

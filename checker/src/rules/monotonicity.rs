@@ -57,7 +57,7 @@ pub(crate) fn on_promise(
 ) {
     if let Some(st) = state(inst, node, ballot, at) {
         if ballot < st.max {
-            below(id, inst, node, "promised", ballot, &st, at, anomalies);
+            forgot(id, inst, &st, below("promised", ballot), at, anomalies);
         } else if let Some((acc, acc_at)) = st.max_accepted {
             if reported.is_none_or(|r| r < acc) {
                 let shown = reported.map_or_else(|| "none".to_string(), |r| r.to_string());
@@ -89,20 +89,10 @@ pub(crate) fn on_nack(
     anomalies: &mut Anomalies,
 ) {
     let Some(st) = inst.acceptor(node).copied() else { return };
-    if promised >= st.max {
-        return;
+    if promised < st.max {
+        let said = format!("nacked {ballot} showing promised {promised}, but it");
+        forgot(id, inst, &st, (said, format!("nack {ballot} promised {promised}")), at, anomalies);
     }
-    let (max, max_at) = (st.max, st.max_at);
-    anomalies.report(Rule::AcceptorMonotonicity, id, inst, at, |inst| Found {
-        message: format!(
-            "n{node} nacked {ballot} showing promised {promised}, but it had promised or accepted {max} at line {}",
-            max_at.line
-        ),
-        events: vec![
-            inst.evidence(max_at, || format!("n{node} promised or accepted {max}")),
-            inst.evidence(at, || format!("n{node} nack {ballot} promised {promised}")),
-        ],
-    });
 }
 
 /// `node` sent `accepted {ballot, ..}`.
@@ -116,32 +106,35 @@ pub(crate) fn on_accepted(
 ) {
     if let Some(st) = state(inst, node, ballot, at) {
         if ballot < st.max {
-            below(id, inst, node, "accepted", ballot, &st, at, anomalies);
+            forgot(id, inst, &st, below("accepted", ballot), at, anomalies);
         }
     }
     raise(inst, node, ballot, Some(ballot), at);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn below(
+/// Reports that an acceptor acted below `st.max`, its earlier high: the message reads
+/// "n{node} {said} had promised or accepted {max} at line L"; the evidence is that earlier
+/// high and `sent` (what the node sent at `at`). The shape of every monotonicity finding
+/// but the forgetful promise.
+fn forgot(
     id: u64,
     inst: &mut Instance,
-    node: u64,
-    what: &str,
-    ballot: Ballot,
     st: &AcceptorState,
+    (said, sent): (String, String),
     at: Ref,
-    anomalies: &mut Anomalies,
+    a: &mut Anomalies,
 ) {
-    let (max, max_at) = (st.max, st.max_at);
-    anomalies.report(Rule::AcceptorMonotonicity, id, inst, at, |inst| Found {
-        message: format!(
-            "n{node} {what} {ballot} after it had promised or accepted {max} at line {}",
-            max_at.line
-        ),
+    let (node, max, max_at) = (st.node, st.max, st.max_at);
+    a.report(Rule::AcceptorMonotonicity, id, inst, at, |inst| Found {
+        message: format!("n{node} {said} had promised or accepted {max} at line {}", max_at.line),
         events: vec![
             inst.evidence(max_at, || format!("n{node} promised or accepted {max}")),
-            inst.evidence(at, || format!("n{node} {what} {ballot}")),
+            inst.evidence(at, || format!("n{node} {sent}")),
         ],
     });
+}
+
+/// A `promise`/`accepted` for `ballot`, below what the node promised or accepted before.
+fn below(what: &str, ballot: Ballot) -> (String, String) {
+    (format!("{what} {ballot} after it"), format!("{what} {ballot}"))
 }

@@ -6,6 +6,12 @@
 //! - `accept`/`accepted` messages at b were seen, and none carried v (nobody proposed v at
 //!   b: the reported vote cannot have happened).
 //!
+//! - no `accept` at b was ever sent (in a history that traces every message: the header
+//!   does not say `trace: "ops"`). Every `accept` passes through the controller and is
+//!   recorded as `send` before delivery, even when it is then dropped; a frame a crashed
+//!   proposer wrote after its crash point is recorded as `discarded` and never delivered.
+//!   So an acceptor cannot have accepted at a ballot no proposer sent.
+//!
 //! A reported vote with no `accepted` of n's at b behind it is fine: the acceptor may have
 //! persisted the vote and crashed before sending `accepted`. A promise that reports a
 //! *lower* accepted ballot than n accepted before (or none) is judged by
@@ -21,13 +27,16 @@ use crate::ballot::Ballot;
 use crate::instance::{Instance, Ref};
 use crate::trace::{show_value, ValueId};
 
-/// `node` sent `promise {ballot, accepted: (reported, value)}`.
+/// `node` sent `promise {ballot, accepted: (reported, value)}`. `all_sends_traced`: the
+/// history records every message from its start.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn on_promise(
     id: u64,
     inst: &mut Instance,
     node: u64,
     ballot: Ballot,
     (reported, value): (Ballot, ValueId),
+    all_sends_traced: bool,
     at: Ref,
     anomalies: &mut Anomalies,
 ) {
@@ -45,6 +54,16 @@ pub(crate) fn on_promise(
         return;
     }
     let entries = inst.ballot_range(reported);
+    if entries.is_empty() && all_sends_traced {
+        anomalies.report(Rule::TruthfulPromise, id, inst, at, |inst| Found {
+            message: format!(
+                "n{node} promised {ballot} reporting accepted {reported} value {}, but no `accept` at {reported} was ever sent",
+                shown(inst)
+            ),
+            events: vec![inst.evidence(at, || promise_text(inst))],
+        });
+        return;
+    }
     let own: Vec<(ValueId, Ref)> = entries
         .iter()
         .filter_map(|e| e.votes.iter().find(|(n, _)| *n == node).map(|(_, vote_at)| (e.value, *vote_at)))
