@@ -266,6 +266,12 @@ impl Workload {
         self.closed.ops.get(&op).copied()
     }
 
+    /// The instance op `op` was invoked on, if it is open or ended recently enough to be
+    /// remembered: what a reply to it answers, whatever instance the reply names.
+    pub fn op_instance(&self, op: OpId) -> Option<InstanceId> {
+        self.ops.get(&op).map(|o| o.instance).or_else(|| self.closed.ops.get(&op).map(|c| c.0))
+    }
+
     /// Nobody knows a decision for `instance`.
     fn undecided_and_unlearned(&self, instance: InstanceId) -> bool {
         let decided = self.in_flight.get(&instance).is_none_or(|i| i.decided);

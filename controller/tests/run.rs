@@ -369,6 +369,40 @@ fn late_and_repeated_replies_are_recorded_and_a_late_ok_answers_the_client() {
 }
 
 #[test]
+fn an_ok_answers_the_op_s_instance_whatever_instance_the_reply_names() {
+    // Each op is answered with its own instance's value under the next instance's number,
+    // then a propose_ok to op 0 (never invoked) comes too.
+    let (dir, code, events) =
+        scripted_run("misname", "misname", &["--time", "0.5", "--final-s", "3", "--op-timeout-ms", "2000"]);
+    let invoked: std::collections::HashMap<u64, u64> = events
+        .iter()
+        .filter(|e| e["type"] == "invoke")
+        .map(|e| (e["op"].as_u64().unwrap(), e["instance"].as_u64().unwrap()))
+        .collect();
+    let oks: Vec<&Value> = events.iter().filter(|e| e["type"] == "ok").collect();
+    let (unknown, known): (Vec<&Value>, Vec<&Value>) = oks.iter().partition(|e| e["op"] == 0);
+    assert!(!known.is_empty() && !unknown.is_empty());
+    for e in &known {
+        let instance = invoked[&e["op"].as_u64().unwrap()];
+        assert_eq!(e["instance"], instance, "recorded under the op's instance: {e}");
+        assert_eq!(e["reply_instance"], instance + 1, "{e}");
+        let error = events
+            .iter()
+            .find(|x| x["type"] == "error" && x["op"] == e["op"])
+            .unwrap_or_else(|| panic!("no error for {e}"));
+        let text = error["error"].as_str().unwrap();
+        assert!(text.contains(&format!("instance {instance}")) && text.contains(&format!("{}", instance + 1)), "{text}");
+    }
+    for e in &unknown {
+        assert_eq!(e["unknown_op"], true, "{e}");
+        assert!(e.get("reply_instance").is_none(), "{e}");
+    }
+    // Judged against the op's instance, each value is that instance's decision: valid.
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn replies_after_the_op_timeout_are_recorded_late_with_the_built_in_node() {
     // Decisions take about a millisecond: with a 1 ms op timeout most replies come late.
     let (dir, events) = short_run(

@@ -478,12 +478,10 @@ impl Runner<'_> {
         let mut invokes = std::mem::take(&mut self.invokes);
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
-                let outcome = Outcome::Ok(value.clone());
-                let mut fields =
-                    json!({"op": in_reply_to, "node": node, "instance": instance, "value": value});
-                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
+                let mut fields = self.ok_fields(node, in_reply_to, instance, &value);
+                if self.workload.complete(now_us, in_reply_to, &Outcome::Ok(value), &mut invokes).is_none() {
                     // After its op ended (or a second reply): recorded all the same.
-                    self.workload.late(in_reply_to, Some(instance));
+                    self.workload.late(in_reply_to, fields["instance"].as_u64());
                     fields["late"] = json!(true);
                 }
                 self.history.event("ok", fields);
@@ -517,6 +515,28 @@ impl Runner<'_> {
         }
         self.send_invokes(&mut invokes);
         self.invokes = invokes;
+    }
+
+    /// The fields of an `ok` for a `propose_ok` naming `reply_instance`. A reply answers the
+    /// op's instance, whatever instance it names: else a node could answer an op with another
+    /// instance's decision and the client would take its own instance for answered. A reply
+    /// naming another instance is also recorded as an `error`, and its `ok` keeps the named
+    /// one in `reply_instance`; its value is judged against the op's instance. A reply to an
+    /// op the controller does not know (never invoked, or ended too long ago) keeps the
+    /// instance it names and is marked `unknown_op`.
+    fn ok_fields(&mut self, node: NodeId, op: u64, reply_instance: u64, value: &str) -> serde_json::Value {
+        let mut fields = json!({"op": op, "node": node, "instance": reply_instance, "value": value});
+        match self.workload.op_instance(op) {
+            None => fields["unknown_op"] = json!(true),
+            Some(instance) if instance != reply_instance => {
+                let error = format!("propose_ok for op {op} (instance {instance}) names instance {reply_instance}");
+                self.history.event("error", json!({"node": node, "op": op, "error": error}));
+                fields["instance"] = json!(instance);
+                fields["reply_instance"] = json!(reply_instance);
+            }
+            Some(_) => {}
+        }
+        fields
     }
 
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
