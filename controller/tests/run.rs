@@ -403,6 +403,21 @@ fn an_ok_answers_the_op_s_instance_whatever_instance_the_reply_names() {
 }
 
 #[test]
+fn replies_sent_while_the_nodes_stop_are_recorded() {
+    // The node answers its last op only on SIGTERM, after the final phase.
+    let (dir, _, events) =
+        scripted_run("farewell", "farewell", &["--time", "0.5", "--final-s", "0.5", "--op-timeout-ms", "200"]);
+    let ok = events.iter().position(|e| e["type"] == "ok").expect("the reply during the stop was recorded");
+    let learned = events.iter().find(|e| e["type"] == "learn" && e["instance"] == events[ok]["instance"]);
+    assert_eq!(events[ok]["value"], learned.unwrap()["value"], "{}", events[ok]);
+    let final_at = events.iter().position(|e| e["type"] == "phase" && e["phase"] == "final").unwrap();
+    let exit = events.iter().position(|e| e["type"] == "process" && e["event"] == "exit").unwrap();
+    assert!(final_at < ok && ok < exit, "sent after the final phase, before the node exited");
+    assert_eq!(count(&events[exit..], "invoke"), 0, "nothing invoked while the nodes stop");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn replies_after_the_op_timeout_are_recorded_late_with_the_built_in_node() {
     // Decisions take about a millisecond: with a 1 ms op timeout most replies come late.
     let (dir, events) = short_run(

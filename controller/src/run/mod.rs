@@ -142,6 +142,7 @@ pub async fn run(
         workload_cut: false,
         interrupted: false,
         final_started: false,
+        stopping: false,
         final_errors: Vec::new(),
         exercised: BTreeMap::new(),
         startup_failed: Vec::new(),
@@ -205,6 +206,8 @@ struct Runner<'p> {
     workload_cut: bool,
     interrupted: bool,
     final_started: bool,
+    /// The nodes are being stopped: replies are still recorded, nothing more is invoked.
+    stopping: bool,
     final_errors: Vec<String>,
     exercised: BTreeMap<FaultKind, u64>,
     /// The nodes that did not come up when the run was aborted at start-up.
@@ -383,6 +386,11 @@ impl Runner<'_> {
     }
 
     fn send_invokes(&mut self, invokes: &mut Vec<Invoke>) {
+        if self.stopping {
+            // A reply during the stop may make the workload try again: too late for that.
+            invokes.clear();
+            return;
+        }
         for inv in invokes.drain(..) {
             self.history.event(
                 "invoke",
@@ -541,6 +549,7 @@ impl Runner<'_> {
 
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
     async fn stop_nodes(&mut self) {
+        self.stopping = true;
         for node in self.cluster.up_nodes() {
             let _ = self.cluster.signal(node, Signal::SIGCONT);
             let _ = self.cluster.signal(node, Signal::SIGTERM);
@@ -561,6 +570,13 @@ impl Runner<'_> {
                 ev = self.events.recv() => match ev {
                     Some(exit @ Event::Exited { .. }) => {
                         self.handle(exit);
+                        self.history.flush_batch();
+                    }
+                    // Replies and learns sent during the grace are recorded like any other;
+                    // Paxos frames between nodes are ignored: the net is gone, nobody would
+                    // deliver them, and no node could act on them any more.
+                    Some(Event::Frame { node, env }) if env.dest == 0 => {
+                        self.frame(node, env);
                         self.history.flush_batch();
                     }
                     Some(_) => {}

@@ -8,7 +8,8 @@
 #            learned value, then `error busy` again (two late replies to one op);
 #   misname  answers each `propose` with `propose_ok` naming the next instance (with the
 #            learned value of the op's own), then a `propose_ok` to op 0, never invoked;
-#   quit     reads `init`, then exits 1 (a node that dies right after the handshake).
+#   quit     reads `init`, then exits 1 (a node that dies right after the handshake);
+#   farewell never answers a `propose` until SIGTERM, then answers the last one and exits.
 # Bash, because CI has bash (.ci/run is a bash script) and bash can dial TCP (/dev/tcp).
 set -eu
 mode=$1
@@ -16,6 +17,10 @@ exec 3<>"/dev/tcp/${SYNOD_CONTROLLER%:*}/${SYNOD_CONTROLLER##*:}"
 send() { printf '{"src":%s,"dest":0,"body":%s}\n' "$SYNOD_NODE" "$1" >&3; }
 send "{\"type\":\"hello\",\"node\":$SYNOD_NODE,\"token\":\"$SYNOD_TOKEN\"}"
 declare -A learned
+op=0 instance=0
+if [[ $mode == farewell ]]; then
+  trap 'send "{\"type\":\"propose_ok\",\"in_reply_to\":$op,\"instance\":$instance,\"value\":\"${learned[$instance]}\"}"; exit 0' TERM
+fi
 re='"type":"propose","msg_id":([0-9]+),"instance":([0-9]+),"value":"([^"]*)"'
 while IFS= read -r line <&3; do
   if [[ $mode == quit && $line == *'"type":"init"'* ]]; then
