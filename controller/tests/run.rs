@@ -510,6 +510,18 @@ fn a_missing_node_program_aborts_the_run_at_once_with_exit_2() {
 }
 
 #[test]
+fn a_node_that_exits_right_after_its_init_aborts_the_run() {
+    let (dir, code, events) = scripted_run("quit", "quit", &["--time", "2"]);
+    assert_eq!(code, Some(2));
+    let end = end_event(&events);
+    assert_eq!(end["aborted"], true, "{end}");
+    let reason = end["reason"].as_str().unwrap();
+    assert!(reason.contains("1 of 1 nodes exited during start-up (n1 exit 1)"), "{reason}");
+    assert_eq!(count(&events, "invoke"), 0, "no workload on a cluster that did not start");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn nodes_that_never_connect_abort_the_run_after_5_s() {
     let dir = runs_dir("silent");
     let d = dir.to_str().unwrap();
