@@ -586,6 +586,34 @@ fn a_soak_stops_at_its_first_aborted_run_with_exit_2() {
 }
 
 #[test]
+fn a_soak_whose_drawn_interval_may_overflow_the_schedule_cap_is_refused_at_once() {
+    // Three days per run fit the cap at the base interval, not at half of it (a draw).
+    let dir = runs_dir("soakcap");
+    let d = dir.to_str().unwrap();
+    let mut child = synod()
+        .args(["soak", "--runs", "1", "--time-per-run", "259200", "--runs-dir", d, "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("the soak started a run it could not plan");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0.5 x --nemesis-interval-s") && err.contains("1000000 actions"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn show_of_an_instance_the_run_never_had_exits_2_and_names_the_instances() {
     let dir = runs_dir("showmissing");
     let d = dir.to_str().unwrap();
