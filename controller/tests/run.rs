@@ -391,7 +391,10 @@ fn an_ok_answers_the_op_s_instance_whatever_instance_the_reply_names() {
             .find(|x| x["type"] == "error" && x["op"] == e["op"])
             .unwrap_or_else(|| panic!("no error for {e}"));
         let text = error["error"].as_str().unwrap();
-        assert!(text.contains(&format!("instance {instance}")) && text.contains(&format!("{}", instance + 1)), "{text}");
+        assert!(
+            text.contains(&format!("instance {instance}")) && text.contains(&format!("{}", instance + 1)),
+            "{text}"
+        );
     }
     for e in &unknown {
         assert_eq!(e["unknown_op"], true, "{e}");
@@ -405,8 +408,11 @@ fn an_ok_answers_the_op_s_instance_whatever_instance_the_reply_names() {
 #[test]
 fn replies_sent_while_the_nodes_stop_are_recorded() {
     // The node answers its last op only on SIGTERM, after the final phase.
-    let (dir, _, events) =
-        scripted_run("farewell", "farewell", &["--time", "0.5", "--final-s", "0.5", "--op-timeout-ms", "200"]);
+    let (dir, _, events) = scripted_run(
+        "farewell",
+        "farewell",
+        &["--time", "0.5", "--final-s", "0.5", "--op-timeout-ms", "200"],
+    );
     let ok = events.iter().position(|e| e["type"] == "ok").expect("the reply during the stop was recorded");
     let learned = events.iter().find(|e| e["type"] == "learn" && e["instance"] == events[ok]["instance"]);
     assert_eq!(events[ok]["value"], learned.unwrap()["value"], "{}", events[ok]);

@@ -191,7 +191,8 @@ impl<'p> Runner<'p> {
             },
             cfg.seed,
         );
-        let (net, rng) = (Net::new(cfg.nodes, Faults::default(), cfg.seed), Rng::new(cfg.seed ^ 0x6372_6173_6870_7421));
+        let (net, rng) =
+            (Net::new(cfg.nodes, Faults::default(), cfg.seed), Rng::new(cfg.seed ^ 0x6372_6173_6870_7421));
         Runner {
             cfg,
             history,
@@ -264,24 +265,10 @@ impl<'p> Runner<'p> {
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let next_action = match phase {
-                Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
-                Phase::Final => None,
-            };
-            let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
-            let due = due.map(|us| self.history_instant(us));
+            let due = self.next_due(phase);
             let interrupts = if phase == Phase::Workload { 1 } else { 2 };
             tokio::select! {
-                ev = self.events.recv() => {
-                    self.handle(ev.context("event channel closed")?);
-                    // Drain what else is queued before the next timer check.
-                    for _ in 0..1024 {
-                        match self.events.try_recv() {
-                            Ok(ev) => self.handle(ev),
-                            Err(_) => break,
-                        }
-                    }
-                }
+                ev = self.events.recv() => self.handle_queued(ev.context("event channel closed")?),
                 _ = sleep_until(due) => {
                     self.net.deliver_due(&self.history);
                     self.after_deliveries();
@@ -301,10 +288,7 @@ impl<'p> Runner<'p> {
             let now = Instant::now();
             let now_us = self.history.now_us();
             let mut invokes = std::mem::take(&mut self.invokes);
-            for (op, instance, node) in self.workload.expire(now_us, &mut invokes) {
-                self.history
-                    .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
-            }
+            self.expire(now_us, &mut invokes);
             match phase {
                 Phase::Workload => {
                     let done = self.workload_cut
@@ -312,9 +296,7 @@ impl<'p> Runner<'p> {
                         || (self.workload.exhausted() && self.workload.in_flight() == 0);
                     if done {
                         phase = Phase::Final;
-                        final_end = Some(now + Duration::from_secs_f64(self.cfg.final_s));
-                        self.history.event("phase", json!({"phase": "final"}));
-                        self.heal_all();
+                        final_end = Some(self.begin_final(now));
                     } else {
                         self.apply_due(now_us);
                         self.workload.fill(now_us, &mut invokes);
@@ -339,6 +321,42 @@ impl<'p> Runner<'p> {
         }
         self.check_final_state();
         Ok(())
+    }
+
+    /// Enters the final phase: every fault healed. Returns when it ends at the latest.
+    fn begin_final(&mut self, now: Instant) -> Instant {
+        self.history.event("phase", json!({"phase": "final"}));
+        self.heal_all();
+        now + Duration::from_secs_f64(self.cfg.final_s)
+    }
+
+    /// When the next message is due, or (in the workload) the next nemesis action.
+    fn next_due(&self, phase: Phase) -> Option<Instant> {
+        let next_action = match phase {
+            Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
+            Phase::Final => None,
+        };
+        let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
+        due.map(|us| self.history_instant(us))
+    }
+
+    /// Handles `ev`, then what else is queued (up to a bound) before the next timer check.
+    fn handle_queued(&mut self, ev: Event) {
+        self.handle(ev);
+        for _ in 0..1024 {
+            match self.events.try_recv() {
+                Ok(ev) => self.handle(ev),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Ops past their deadline end `info` (timeout); the workload may invoke again.
+    fn expire(&mut self, now_us: u64, invokes: &mut Vec<Invoke>) {
+        for (op, instance, node) in self.workload.expire(now_us, invokes) {
+            self.history
+                .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
+        }
     }
 
     /// Starts every node and waits until all have connected and STARTUP_SETTLE_MS have
@@ -405,7 +423,12 @@ impl<'p> Runner<'p> {
         exits.sort();
         self.startup_failed = exits.iter().map(|e| e.0).collect();
         let what: Vec<String> = exits.iter().map(|(n, status)| format!("n{n} {status}")).collect();
-        anyhow::anyhow!("{} of {} nodes exited during start-up ({})", exits.len(), self.cfg.nodes, what.join(", "))
+        anyhow::anyhow!(
+            "{} of {} nodes exited during start-up ({})",
+            exits.len(),
+            self.cfg.nodes,
+            what.join(", ")
+        )
     }
 
     /// The nodes with no connection to the net, in order.
@@ -576,7 +599,8 @@ impl<'p> Runner<'p> {
         match self.workload.op_instance(op) {
             None => fields["unknown_op"] = json!(true),
             Some(instance) if instance != reply_instance => {
-                let error = format!("propose_ok for op {op} (instance {instance}) names instance {reply_instance}");
+                let error =
+                    format!("propose_ok for op {op} (instance {instance}) names instance {reply_instance}");
                 self.history.event("error", json!({"node": node, "op": op, "error": error}));
                 fields["instance"] = json!(instance);
                 fields["reply_instance"] = json!(reply_instance);
@@ -711,7 +735,10 @@ mod tests {
         let e = result.err().expect("meta.json is a folder: cannot be written");
         assert!(format!("{e:#}").contains("meta.json"), "{e:#}");
         assert!(!dir.path.join(synod_checker::HISTORY_FILE).exists());
-        assert!(std::fs::symlink_metadata(runs.join("latest")).is_err(), "latest names a run with no history");
+        assert!(
+            std::fs::symlink_metadata(runs.join("latest")).is_err(),
+            "latest names a run with no history"
+        );
         // When every step succeeds, the history exists and latest names the run.
         let ok_dir = RunDir::create(&runs).unwrap();
         let opened = rt.block_on(open(&ok_dir, &cfg, &Schedule::default(), &[])).unwrap();

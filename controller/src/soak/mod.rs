@@ -53,7 +53,10 @@ impl SoakPlan {
         };
         // Fail on bad cluster flags now, not in the first run; and on a schedule too long for
         // the cap at the shortest interval a run may draw, not hours into the soak.
-        let busiest = NemesisConfig { interval_s: plan.base.interval_s * swarm::MIN_INTERVAL_FACTOR, ..plan.base.clone() };
+        let busiest = NemesisConfig {
+            interval_s: plan.base.interval_s * swarm::MIN_INTERVAL_FACTOR,
+            ..plan.base.clone()
+        };
         let cfg = cluster_config(&plan.cluster, busiest, plan.time_per_run_s, plan.seed)?;
         generated_schedule(&cfg).with_context(|| {
             format!(
@@ -102,7 +105,12 @@ pub fn soak_command(args: SoakArgs) -> Result<i32> {
 }
 
 /// One soak run's config (with its drawn nemesis and contention) and schedule.
-fn plan_run(plan: &SoakPlan, nemesis: &NemesisConfig, seed: u64, rng: &mut Rng) -> Result<(RunConfig, Schedule)> {
+fn plan_run(
+    plan: &SoakPlan,
+    nemesis: &NemesisConfig,
+    seed: u64,
+    rng: &mut Rng,
+) -> Result<(RunConfig, Schedule)> {
     let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, seed)?;
     cfg.quiet = true;
     // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
@@ -231,7 +239,8 @@ mod tests {
         let plan = SoakPlan { base, time_per_run_s: crate::limits::MAX_TIME_S, moves_bar: false, ..plan };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut progress = Progress::for_soak(true, 3);
-        let (summary, error) = rt.block_on(async { soak(&plan, &mut progress, Shutdown::listen(), "").await }).unwrap();
+        let (summary, error) =
+            rt.block_on(async { soak(&plan, &mut progress, Shutdown::listen(), "").await }).unwrap();
         let error = format!("{:#}", error.expect("the error comes back"));
         assert!(error.contains("more than 1000000 actions"), "{error}");
         let stopped = summary.stopped_early.clone().unwrap_or_default();
