@@ -7,8 +7,8 @@
 //! whole workload up for an op timeout.
 //!
 //! It behaves like a real client: an op with no answer within the op timeout ends `info`
-//! (its outcome is unknown); an instance whose ops all ended without a decision is invoked
-//! again with a new op. A client is bound to its node, as Jepsen's are: when the node
+//! (its outcome is unknown); an instance whose ops all ended without a decision, or without
+//! any client answered `ok`, is invoked again with a new op (at most MAX_REINVOKES times). A client is bound to its node, as Jepsen's are: when the node
 //! crashes, the client waits for it to come back (at most an op timeout) and retries the
 //! instance there, which is what makes a restarted proposer take up its old instances; and in the final phase every instance that some learner has not
 //! learned is invoked again until all have (a proposer that knows the decision answers at
@@ -266,17 +266,28 @@ impl Workload {
         self.closed.ops.get(&op).copied()
     }
 
+    /// The instance op `op` was invoked on, if it is open or ended recently enough to be
+    /// remembered: what a reply to it answers, whatever instance the reply names.
+    pub fn op_instance(&self, op: OpId) -> Option<InstanceId> {
+        self.ops.get(&op).map(|o| o.instance).or_else(|| self.closed.ops.get(&op).map(|c| c.0))
+    }
+
     /// Nobody knows a decision for `instance`.
     fn undecided_and_unlearned(&self, instance: InstanceId) -> bool {
         let decided = self.in_flight.get(&instance).is_none_or(|i| i.decided);
         !decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty())
     }
 
-    /// An instance whose ops all ended: invoked again (on `node`, or a random proposer) if
-    /// nobody knows a decision and it has retries left; retired otherwise.
+    /// An instance whose ops all ended: invoked again (on `node`, or a random proposer) if it
+    /// has retries left and either nobody knows a decision or no client was answered `ok` for
+    /// it yet; retired otherwise. A learned but unanswered instance is invoked again at once
+    /// (its proposer answers with the decided value), not left to the final phase: else the
+    /// checker holds its record all run long and the final phase chases thousands at once.
+    /// Being decided, it holds no concurrency slot.
     fn retry(&mut self, now_us: u64, instance: InstanceId, node: Option<NodeId>, out: &mut Vec<Invoke>) {
         let retries_left = self.in_flight.get(&instance).is_some_and(|i| i.reinvokes < MAX_REINVOKES);
-        if self.undecided_and_unlearned(instance) && retries_left {
+        let lacking = self.undecided_and_unlearned(instance) || self.unanswered.contains(&instance);
+        if lacking && retries_left {
             self.in_flight.get_mut(&instance).expect("checked").reinvokes += 1;
             let node = node.unwrap_or_else(|| self.random_proposer());
             self.invoke(now_us, instance, node, out);
@@ -515,6 +526,56 @@ mod tests {
         assert_eq!(w.in_flight(), 0);
     }
     #[test]
+    fn learned_instances_whose_ops_all_ended_without_an_ok_are_invoked_again_at_once() {
+        let mut w = Workload::new(WorkloadConfig { contention: 1, max_instances: None, ..cfg() }, 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        for inv in &out {
+            for l in 1..=3 {
+                w.learned(inv.instance, l);
+            }
+        }
+        assert_eq!(w.in_flight(), 0, "learned: decided");
+        // Every op times out: nobody was answered, so each instance gets a new op now.
+        let mut again = Vec::new();
+        w.expire(1_000, &mut again);
+        let mut instances: Vec<InstanceId> = again.iter().map(|i| i.instance).collect();
+        instances.sort_unstable();
+        assert_eq!(instances, vec![1, 2, 3], "{again:?}");
+        assert_eq!(w.in_flight(), 0, "a decided instance's new op holds no slot");
+        // An ok ends it: no more ops once answered.
+        let mut more = Vec::new();
+        for inv in &again {
+            w.complete(1_100, inv.op, &Outcome::Ok("v".into()), &mut more);
+        }
+        assert!(more.is_empty() && w.unanswered() == 0, "{more:?}");
+        // Retries stay bounded: an instance nobody ever answers gets at most MAX_REINVOKES.
+        let mut w = Workload::new(WorkloadConfig { contention: 1, max_instances: Some(1), ..cfg() }, 1);
+        let mut ops = Vec::new();
+        w.fill(0, &mut ops);
+        for l in 1..=3 {
+            w.learned(1, l);
+        }
+        let mut now = 0;
+        let mut invoked = 1;
+        while !ops.is_empty() {
+            now += 1_000;
+            ops.clear();
+            w.expire(now, &mut ops);
+            invoked += ops.len() as u32;
+        }
+        assert_eq!(invoked, 1 + MAX_REINVOKES);
+        // A learned instance whose node crashed is retried elsewhere at once, not waited for.
+        let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
+        let mut out = Vec::new();
+        w.fill(0, &mut out);
+        w.learned(out[0].instance, 1);
+        let mut again = Vec::new();
+        w.node_exited(5, out[0].node, &mut again);
+        assert!(again.iter().any(|i| i.instance == out[0].instance), "{again:?}");
+    }
+
+    #[test]
     fn a_late_ok_answers_and_decides_its_instance() {
         let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
         let mut out = Vec::new();
@@ -566,18 +627,27 @@ mod tests {
                 w.learned(inv.instance, l);
             }
         }
-        w.expire(1_000, &mut Vec::new());
+        // Each is invoked again at once, up to MAX_REINVOKES times; all of those time out too.
+        let mut now = 1_000;
+        let mut retried = Vec::new();
+        w.expire(now, &mut retried);
+        while !retried.is_empty() {
+            now += 1_000;
+            retried.clear();
+            w.expire(now, &mut retried);
+        }
         assert_eq!((w.unlearned(), w.unanswered()), (0, 3));
+        let now = now + 1_000;
         let mut chased = Vec::new();
-        w.chase(1_000, &mut chased);
+        w.chase(now, &mut chased);
         assert_eq!(chased.len(), 3, "each unanswered instance is invoked again");
-        w.chase(1_000, &mut chased);
+        w.chase(now, &mut chased);
         assert_eq!(chased.len(), 3, "no second op while one is running");
         for inv in std::mem::take(&mut chased) {
-            w.complete(1_100, inv.op, &Outcome::Ok("v".into()), &mut chased);
+            w.complete(now + 100, inv.op, &Outcome::Ok("v".into()), &mut chased);
         }
         assert_eq!((w.unlearned(), w.unanswered()), (0, 0));
-        w.chase(1_200, &mut chased);
+        w.chase(now + 200, &mut chased);
         assert!(chased.is_empty());
     }
 }

@@ -369,6 +369,61 @@ fn late_and_repeated_replies_are_recorded_and_a_late_ok_answers_the_client() {
 }
 
 #[test]
+fn an_ok_answers_the_op_s_instance_whatever_instance_the_reply_names() {
+    // Each op is answered with its own instance's value under the next instance's number,
+    // then a propose_ok to op 0 (never invoked) comes too.
+    let (dir, code, events) =
+        scripted_run("misname", "misname", &["--time", "0.5", "--final-s", "3", "--op-timeout-ms", "2000"]);
+    let invoked: std::collections::HashMap<u64, u64> = events
+        .iter()
+        .filter(|e| e["type"] == "invoke")
+        .map(|e| (e["op"].as_u64().unwrap(), e["instance"].as_u64().unwrap()))
+        .collect();
+    let oks: Vec<&Value> = events.iter().filter(|e| e["type"] == "ok").collect();
+    let (unknown, known): (Vec<&Value>, Vec<&Value>) = oks.iter().partition(|e| e["op"] == 0);
+    assert!(!known.is_empty() && !unknown.is_empty());
+    for e in &known {
+        let instance = invoked[&e["op"].as_u64().unwrap()];
+        assert_eq!(e["instance"], instance, "recorded under the op's instance: {e}");
+        assert_eq!(e["reply_instance"], instance + 1, "{e}");
+        let error = events
+            .iter()
+            .find(|x| x["type"] == "error" && x["op"] == e["op"])
+            .unwrap_or_else(|| panic!("no error for {e}"));
+        let text = error["error"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("instance {instance}")) && text.contains(&format!("{}", instance + 1)),
+            "{text}"
+        );
+    }
+    for e in &unknown {
+        assert_eq!(e["unknown_op"], true, "{e}");
+        assert!(e.get("reply_instance").is_none(), "{e}");
+    }
+    // Judged against the op's instance, each value is that instance's decision: valid.
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn replies_sent_while_the_nodes_stop_are_recorded() {
+    // The node answers its last op only on SIGTERM, after the final phase.
+    let (dir, _, events) = scripted_run(
+        "farewell",
+        "farewell",
+        &["--time", "0.5", "--final-s", "0.5", "--op-timeout-ms", "200"],
+    );
+    let ok = events.iter().position(|e| e["type"] == "ok").expect("the reply during the stop was recorded");
+    let learned = events.iter().find(|e| e["type"] == "learn" && e["instance"] == events[ok]["instance"]);
+    assert_eq!(events[ok]["value"], learned.unwrap()["value"], "{}", events[ok]);
+    let final_at = events.iter().position(|e| e["type"] == "phase" && e["phase"] == "final").unwrap();
+    let exit = events.iter().position(|e| e["type"] == "process" && e["event"] == "exit").unwrap();
+    assert!(final_at < ok && ok < exit, "sent after the final phase, before the node exited");
+    assert_eq!(count(&events[exit..], "invoke"), 0, "nothing invoked while the nodes stop");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn replies_after_the_op_timeout_are_recorded_late_with_the_built_in_node() {
     // Decisions take about a millisecond: with a 1 ms op timeout most replies come late.
     let (dir, events) = short_run(
@@ -461,6 +516,18 @@ fn a_missing_node_program_aborts_the_run_at_once_with_exit_2() {
 }
 
 #[test]
+fn a_node_that_exits_right_after_its_init_aborts_the_run() {
+    let (dir, code, events) = scripted_run("quit", "quit", &["--time", "2"]);
+    assert_eq!(code, Some(2));
+    let end = end_event(&events);
+    assert_eq!(end["aborted"], true, "{end}");
+    let reason = end["reason"].as_str().unwrap();
+    assert!(reason.contains("1 of 1 nodes exited during start-up (n1 exit 1)"), "{reason}");
+    assert_eq!(count(&events, "invoke"), 0, "no workload on a cluster that did not start");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn nodes_that_never_connect_abort_the_run_after_5_s() {
     let dir = runs_dir("silent");
     let d = dir.to_str().unwrap();
@@ -522,6 +589,34 @@ fn a_soak_stops_at_its_first_aborted_run_with_exit_2() {
         .count();
     assert_eq!(runs, 1, "one aborted run, then the soak stopped");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_soak_whose_drawn_interval_may_overflow_the_schedule_cap_is_refused_at_once() {
+    // Three days per run fit the cap at the base interval, not at half of it (a draw).
+    let dir = runs_dir("soakcap");
+    let d = dir.to_str().unwrap();
+    let mut child = synod()
+        .args(["soak", "--runs", "1", "--time-per-run", "259200", "--runs-dir", d, "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("the soak started a run it could not plan");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("0.5 x --nemesis-interval-s") && err.contains("1000000 actions"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -124,33 +124,39 @@ fn node_list(field: &str, flag: &'static str, list: &[NodeId], nodes: u32) -> Re
     Ok(())
 }
 
+/// A valid 3-node config, for tests.
+#[cfg(test)]
+pub(crate) fn sample() -> RunConfig {
+    let all: Vec<NodeId> = vec![1, 2, 3];
+    RunConfig {
+        nodes: 3,
+        acceptors: all.clone(),
+        proposers: all.clone(),
+        learners: all.clone(),
+        node_cmd: None,
+        time_s: 30.0,
+        instances: None,
+        concurrency: 8,
+        contention: 2,
+        op_timeout_ms: 2_000,
+        final_s: 10.0,
+        seed: 1,
+        runs_dir: "runs".into(),
+        trace: Trace::All,
+        quiet: false,
+        nemesis: NemesisConfig::default(),
+        schedule: ScheduleSource::Generated,
+        tuning: Tuning::default(),
+        bug_nodes: all,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config() -> RunConfig {
-        let all: Vec<NodeId> = vec![1, 2, 3];
-        RunConfig {
-            nodes: 3,
-            acceptors: all.clone(),
-            proposers: all.clone(),
-            learners: all.clone(),
-            node_cmd: None,
-            time_s: 30.0,
-            instances: None,
-            concurrency: 8,
-            contention: 2,
-            op_timeout_ms: 2_000,
-            final_s: 10.0,
-            seed: 1,
-            runs_dir: "runs".into(),
-            trace: Trace::All,
-            quiet: false,
-            nemesis: NemesisConfig::default(),
-            schedule: ScheduleSource::Generated,
-            tuning: Tuning::default(),
-            bug_nodes: all,
-        }
+        super::sample()
     }
 
     #[test]

@@ -47,6 +47,9 @@ const EVENT_QUEUE: usize = 65_536;
 const CONNECT_TIMEOUT_S: u64 = 5;
 /// How long nodes have to exit after SIGTERM before SIGKILL.
 const STOP_GRACE_MS: u64 = 2_000;
+/// Start-up lasts this long after the last node got its `init`: a node that exits within it
+/// (one that rejects its `init`, say) did not start, and the run is aborted.
+pub const STARTUP_SETTLE_MS: u64 = 300;
 const TICK_MS: u64 = 5;
 /// In the final phase, instances not yet learned everywhere are invoked again this often.
 const CHASE_EVERY_MS: u64 = 250;
@@ -82,26 +85,13 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunOutcome> {
     let dir = RunDir::create(&cfg.runs_dir)?;
-    dir.mark_latest()?;
-    let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
-    write_meta(&dir, &cfg, argv)?;
-    let schedule_path = dir.path.join(crate::nemesis::file::SCHEDULE_FILE);
-    std::fs::write(&schedule_path, crate::nemesis::file::render_schedule(&schedule))
-        .with_context(|| format!("cannot write {}", schedule_path.display()))?;
-
-    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+    let Opened { history, listener, command } = open(&dir, &cfg, &schedule, argv).await?;
     let addr = listener.local_addr()?.to_string();
     let token = random_token();
     let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
     let accept = tokio::spawn(accept_loop(listener, token.clone(), cfg.nodes, events_tx.clone()));
-
-    let command = match &cfg.node_cmd {
-        Some(line) => NodeCommand::Shell(line.clone()),
-        None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
-    };
     let data_dirs = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
     let cluster = Cluster::new(command, addr, token, data_dirs, events_tx);
-
     history.event_at(
         0,
         "run",
@@ -111,77 +101,39 @@ pub async fn run(
             "bug": cfg.tuning.bug, "bug_nodes": cfg.bug_nodes, "config": cfg,
         }),
     );
-    let workload = Workload::new(
-        WorkloadConfig {
-            concurrency: cfg.concurrency,
-            contention: cfg.contention,
-            op_timeout_us: cfg.op_timeout_ms * 1000,
-            max_instances: cfg.instances,
-            proposers: cfg.proposers.clone(),
-            learners: cfg.learners.clone(),
-        },
-        cfg.seed,
-    );
-    let net = Net::new(cfg.nodes, Faults::default(), cfg.seed);
-    let seed = cfg.seed;
     progress.start_run(cfg.time_s + cfg.final_s);
-    let mut r = Runner {
-        cfg,
-        history,
-        net,
-        cluster,
-        workload,
-        events,
-        progress,
-        invokes: Vec::new(),
-        schedule: schedule.timed.into(),
-        triggers: schedule.triggers.into_iter().map(|t| (t, 0)).collect(),
-        on_delivery: HashMap::new(),
-        workload_start_us: 0,
-        restart_pending: BTreeSet::new(),
-        workload_cut: false,
-        interrupted: false,
-        final_started: false,
-        final_errors: Vec::new(),
-        exercised: BTreeMap::new(),
-        startup_failed: Vec::new(),
-        crash_point: None,
-        crash_victim: None,
-        rng: Rng::new(seed ^ 0x6372_6173_6870_7421),
-    };
+    let mut r = Runner::new(cfg, schedule, history, cluster, events, progress);
     let result = r.drive(shutdown).await;
     // Whatever happened, the nodes stop, the history is closed and checked.
     r.stop_nodes().await;
     accept.abort();
     r.progress.finish_run();
-    let mut end = json!({
-        "interrupted": r.interrupted, "workload_cut": r.workload_cut,
-        "unlearned": r.workload.unlearned(), "unanswered": r.workload.unanswered(),
-    });
-    let aborted = result.err();
-    if let Some(e) = &aborted {
-        end["aborted"] = json!(true);
-        end["reason"] = json!(format!("{e:#}").replace('\n', " "));
-    }
-    r.history.event("end", end);
-    r.history.close()?;
-    let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
-    synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
-    if let Some(e) = aborted {
-        // Recorded as such; to the caller a run that never really ran is an error (exit 2).
-        let logs = r.startup_failed.iter().map(|&n| log_line(&dir, n)).collect::<Vec<_>>();
-        let logs = if logs.is_empty() { String::new() } else { format!("\n{}", logs.join("\n")) };
-        anyhow::bail!("run aborted: {e:#}{logs}\nrun: {}", dir.path.display());
-    }
-    Ok(RunOutcome {
-        run_dir: dir.path.clone(),
-        run_id: dir.id.clone(),
-        report,
-        workload_cut: r.workload_cut,
-        interrupted: r.interrupted,
-        final_errors: std::mem::take(&mut r.final_errors),
-        exercised: std::mem::take(&mut r.exercised),
-    })
+    r.finish(&dir, result)
+}
+
+/// What a run needs before its history is opened.
+struct Opened {
+    history: History,
+    listener: TcpListener,
+    command: NodeCommand,
+}
+
+/// Writes meta.json and the schedule, listens, finds the node command, and only then opens
+/// the history and points `runs/latest` at the run: a step that fails leaves no empty
+/// history behind for `latest` to name (a run's history always ends with an `end`).
+async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String]) -> Result<Opened> {
+    write_meta(dir, cfg, argv)?;
+    let schedule_path = dir.path.join(crate::nemesis::file::SCHEDULE_FILE);
+    std::fs::write(&schedule_path, crate::nemesis::file::render_schedule(schedule))
+        .with_context(|| format!("cannot write {}", schedule_path.display()))?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+    let command = match &cfg.node_cmd {
+        Some(line) => NodeCommand::Shell(line.clone()),
+        None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
+    };
+    let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
+    dir.mark_latest()?;
+    Ok(Opened { history, listener, command })
 }
 
 struct Runner<'p> {
@@ -205,6 +157,8 @@ struct Runner<'p> {
     workload_cut: bool,
     interrupted: bool,
     final_started: bool,
+    /// The nodes are being stopped: replies are still recorded, nothing more is invoked.
+    stopping: bool,
     final_errors: Vec<String>,
     exercised: BTreeMap<FaultKind, u64>,
     /// The nodes that did not come up when the run was aborted at start-up.
@@ -217,7 +171,87 @@ struct Runner<'p> {
     rng: Rng,
 }
 
-impl Runner<'_> {
+impl<'p> Runner<'p> {
+    fn new(
+        cfg: RunConfig,
+        schedule: Schedule,
+        history: History,
+        cluster: Cluster,
+        events: mpsc::Receiver<Event>,
+        progress: &'p mut Progress,
+    ) -> Runner<'p> {
+        let workload = Workload::new(
+            WorkloadConfig {
+                concurrency: cfg.concurrency,
+                contention: cfg.contention,
+                op_timeout_us: cfg.op_timeout_ms * 1000,
+                max_instances: cfg.instances,
+                proposers: cfg.proposers.clone(),
+                learners: cfg.learners.clone(),
+            },
+            cfg.seed,
+        );
+        let (net, rng) =
+            (Net::new(cfg.nodes, Faults::default(), cfg.seed), Rng::new(cfg.seed ^ 0x6372_6173_6870_7421));
+        Runner {
+            cfg,
+            history,
+            net,
+            cluster,
+            workload,
+            events,
+            progress,
+            invokes: Vec::new(),
+            schedule: schedule.timed.into(),
+            triggers: schedule.triggers.into_iter().map(|t| (t, 0)).collect(),
+            on_delivery: HashMap::new(),
+            workload_start_us: 0,
+            restart_pending: BTreeSet::new(),
+            workload_cut: false,
+            interrupted: false,
+            final_started: false,
+            stopping: false,
+            final_errors: Vec::new(),
+            exercised: BTreeMap::new(),
+            startup_failed: Vec::new(),
+            crash_point: None,
+            crash_victim: None,
+            rng,
+        }
+    }
+
+    /// Ends the history (an aborted run's `end` says so and why), checks it and writes
+    /// report.json. A run that never really ran is recorded as such, and to the caller it
+    /// is an error naming each failed node's log (exit 2).
+    fn finish(mut self, dir: &RunDir, result: Result<()>) -> Result<RunOutcome> {
+        let mut end = json!({
+            "interrupted": self.interrupted, "workload_cut": self.workload_cut,
+            "unlearned": self.workload.unlearned(), "unanswered": self.workload.unanswered(),
+        });
+        if let Err(e) = &result {
+            end["aborted"] = json!(true);
+            end["reason"] = json!(format!("{e:#}").replace('\n', " "));
+        }
+        self.history.event("end", end);
+        self.history.close()?;
+        let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
+        synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
+        if let Err(e) = result {
+            let logs = self.startup_failed.iter().map(|&n| log_line(dir, n)).collect::<Vec<_>>();
+            let logs = if logs.is_empty() { String::new() } else { format!("\n{}", logs.join("\n")) };
+            anyhow::bail!("run aborted: {e:#}{logs}\nrun: {}", dir.path.display());
+        }
+        Ok(RunOutcome {
+            run_dir: dir.path.clone(),
+            run_id: dir.id.clone(),
+            report,
+            workload_cut: self.workload_cut,
+            interrupted: self.interrupted,
+            final_errors: self.final_errors,
+            exercised: self.exercised,
+        })
+    }
+
     async fn drive(&mut self, mut shutdown: Shutdown) -> Result<()> {
         if !self.start_up(&mut shutdown).await? {
             return Ok(());
@@ -231,24 +265,10 @@ impl Runner<'_> {
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let next_action = match phase {
-                Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
-                Phase::Final => None,
-            };
-            let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
-            let due = due.map(|us| self.history_instant(us));
+            let due = self.next_due(phase);
             let interrupts = if phase == Phase::Workload { 1 } else { 2 };
             tokio::select! {
-                ev = self.events.recv() => {
-                    self.handle(ev.context("event channel closed")?);
-                    // Drain what else is queued before the next timer check.
-                    for _ in 0..1024 {
-                        match self.events.try_recv() {
-                            Ok(ev) => self.handle(ev),
-                            Err(_) => break,
-                        }
-                    }
-                }
+                ev = self.events.recv() => self.handle_queued(ev.context("event channel closed")?),
                 _ = sleep_until(due) => {
                     self.net.deliver_due(&self.history);
                     self.after_deliveries();
@@ -268,10 +288,7 @@ impl Runner<'_> {
             let now = Instant::now();
             let now_us = self.history.now_us();
             let mut invokes = std::mem::take(&mut self.invokes);
-            for (op, instance, node) in self.workload.expire(now_us, &mut invokes) {
-                self.history
-                    .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
-            }
+            self.expire(now_us, &mut invokes);
             match phase {
                 Phase::Workload => {
                     let done = self.workload_cut
@@ -279,9 +296,7 @@ impl Runner<'_> {
                         || (self.workload.exhausted() && self.workload.in_flight() == 0);
                     if done {
                         phase = Phase::Final;
-                        final_end = Some(now + Duration::from_secs_f64(self.cfg.final_s));
-                        self.history.event("phase", json!({"phase": "final"}));
-                        self.heal_all();
+                        final_end = Some(self.begin_final(now));
                     } else {
                         self.apply_due(now_us);
                         self.workload.fill(now_us, &mut invokes);
@@ -308,9 +323,47 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Starts every node and waits until all have connected. Gives up (an error: the run is
-    /// aborted) at once when a node exits first, since nothing restarts it during start-up,
-    /// or after CONNECT_TIMEOUT_S. Returns false if interrupted.
+    /// Enters the final phase: every fault healed. Returns when it ends at the latest.
+    fn begin_final(&mut self, now: Instant) -> Instant {
+        self.history.event("phase", json!({"phase": "final"}));
+        self.heal_all();
+        now + Duration::from_secs_f64(self.cfg.final_s)
+    }
+
+    /// When the next message is due, or (in the workload) the next nemesis action.
+    fn next_due(&self, phase: Phase) -> Option<Instant> {
+        let next_action = match phase {
+            Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
+            Phase::Final => None,
+        };
+        let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
+        due.map(|us| self.history_instant(us))
+    }
+
+    /// Handles `ev`, then what else is queued (up to a bound) before the next timer check.
+    fn handle_queued(&mut self, ev: Event) {
+        self.handle(ev);
+        for _ in 0..1024 {
+            match self.events.try_recv() {
+                Ok(ev) => self.handle(ev),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Ops past their deadline end `info` (timeout); the workload may invoke again.
+    fn expire(&mut self, now_us: u64, invokes: &mut Vec<Invoke>) {
+        for (op, instance, node) in self.workload.expire(now_us, invokes) {
+            self.history
+                .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
+        }
+    }
+
+    /// Starts every node and waits until all have connected and STARTUP_SETTLE_MS have
+    /// passed since the last `init`: a node that rejects its `init` and exits did not start
+    /// either. Gives up (an error: the run is aborted) at once when a node exits within
+    /// start-up, since nothing restarts it then, or after CONNECT_TIMEOUT_S without every
+    /// node connected. Returns false if interrupted.
     async fn start_up(&mut self, shutdown: &mut Shutdown) -> Result<bool> {
         for node in 1..=self.cfg.nodes {
             if let Err(e) = self.start_node(node) {
@@ -319,8 +372,9 @@ impl Runner<'_> {
             }
         }
         let connect_by = Instant::now() + Duration::from_secs(CONNECT_TIMEOUT_S);
+        let mut settled_at = None;
         let mut exits: Vec<(NodeId, String)> = Vec::new();
-        while self.net.connected() < self.cfg.nodes as usize {
+        loop {
             tokio::select! {
                 ev = self.events.recv() => {
                     let ev = ev.context("event channel closed")?;
@@ -330,7 +384,10 @@ impl Runner<'_> {
                     self.handle(ev);
                     self.history.flush_batch();
                 }
-                _ = tokio::time::sleep_until(connect_by) => {
+                _ = tokio::time::sleep_until(settled_at.unwrap_or(connect_by)) => {
+                    if settled_at.is_some() {
+                        return Ok(true);
+                    }
                     self.startup_failed = self.unconnected();
                     let names: Vec<String> = self.startup_failed.iter().map(|n| format!("n{n}")).collect();
                     anyhow::bail!(
@@ -344,26 +401,34 @@ impl Runner<'_> {
                 }
             }
             if !exits.is_empty() {
-                // Let the other nodes' exits that are already queued join the message.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                while let Ok(ev) = self.events.try_recv() {
-                    if let Event::Exited { node, status, .. } = &ev {
-                        exits.push((*node, status.clone()));
-                    }
-                    self.handle(ev);
-                }
-                exits.sort();
-                self.startup_failed = exits.iter().map(|e| e.0).collect();
-                let what: Vec<String> = exits.iter().map(|(n, status)| format!("n{n} {status}")).collect();
-                anyhow::bail!(
-                    "{} of {} nodes exited during start-up ({})",
-                    exits.len(),
-                    self.cfg.nodes,
-                    what.join(", ")
-                );
+                return Err(self.startup_exits(exits).await);
+            }
+            if settled_at.is_none() && self.net.connected() == self.cfg.nodes as usize {
+                // Every node has its `init` now (it is sent on connecting).
+                settled_at = Some(Instant::now() + Duration::from_millis(STARTUP_SETTLE_MS));
             }
         }
-        Ok(true)
+    }
+
+    /// The error for nodes that exited during start-up: `exits`, and the other nodes' exits
+    /// already queued (after a moment), so that the message names them all.
+    async fn startup_exits(&mut self, mut exits: Vec<(NodeId, String)>) -> anyhow::Error {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Ok(ev) = self.events.try_recv() {
+            if let Event::Exited { node, status, .. } = &ev {
+                exits.push((*node, status.clone()));
+            }
+            self.handle(ev);
+        }
+        exits.sort();
+        self.startup_failed = exits.iter().map(|e| e.0).collect();
+        let what: Vec<String> = exits.iter().map(|(n, status)| format!("n{n} {status}")).collect();
+        anyhow::anyhow!(
+            "{} of {} nodes exited during start-up ({})",
+            exits.len(),
+            self.cfg.nodes,
+            what.join(", ")
+        )
     }
 
     /// The nodes with no connection to the net, in order.
@@ -383,6 +448,11 @@ impl Runner<'_> {
     }
 
     fn send_invokes(&mut self, invokes: &mut Vec<Invoke>) {
+        if self.stopping {
+            // A reply during the stop may make the workload try again: too late for that.
+            invokes.clear();
+            return;
+        }
         for inv in invokes.drain(..) {
             self.history.event(
                 "invoke",
@@ -478,12 +548,10 @@ impl Runner<'_> {
         let mut invokes = std::mem::take(&mut self.invokes);
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
-                let outcome = Outcome::Ok(value.clone());
-                let mut fields =
-                    json!({"op": in_reply_to, "node": node, "instance": instance, "value": value});
-                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
+                let mut fields = self.ok_fields(node, in_reply_to, instance, &value);
+                if self.workload.complete(now_us, in_reply_to, &Outcome::Ok(value), &mut invokes).is_none() {
                     // After its op ended (or a second reply): recorded all the same.
-                    self.workload.late(in_reply_to, Some(instance));
+                    self.workload.late(in_reply_to, fields["instance"].as_u64());
                     fields["late"] = json!(true);
                 }
                 self.history.event("ok", fields);
@@ -519,8 +587,32 @@ impl Runner<'_> {
         self.invokes = invokes;
     }
 
+    /// The fields of an `ok` for a `propose_ok` naming `reply_instance`. A reply answers the
+    /// op's instance, whatever instance it names: else a node could answer an op with another
+    /// instance's decision and the client would take its own instance for answered. A reply
+    /// naming another instance is also recorded as an `error`, and its `ok` keeps the named
+    /// one in `reply_instance`; its value is judged against the op's instance. A reply to an
+    /// op the controller does not know (never invoked, or ended too long ago) keeps the
+    /// instance it names and is marked `unknown_op`.
+    fn ok_fields(&mut self, node: NodeId, op: u64, reply_instance: u64, value: &str) -> serde_json::Value {
+        let mut fields = json!({"op": op, "node": node, "instance": reply_instance, "value": value});
+        match self.workload.op_instance(op) {
+            None => fields["unknown_op"] = json!(true),
+            Some(instance) if instance != reply_instance => {
+                let error =
+                    format!("propose_ok for op {op} (instance {instance}) names instance {reply_instance}");
+                self.history.event("error", json!({"node": node, "op": op, "error": error}));
+                fields["instance"] = json!(instance);
+                fields["reply_instance"] = json!(reply_instance);
+            }
+            Some(_) => {}
+        }
+        fields
+    }
+
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
     async fn stop_nodes(&mut self) {
+        self.stopping = true;
         for node in self.cluster.up_nodes() {
             let _ = self.cluster.signal(node, Signal::SIGCONT);
             let _ = self.cluster.signal(node, Signal::SIGTERM);
@@ -541,6 +633,13 @@ impl Runner<'_> {
                 ev = self.events.recv() => match ev {
                     Some(exit @ Event::Exited { .. }) => {
                         self.handle(exit);
+                        self.history.flush_batch();
+                    }
+                    // Replies and learns sent during the grace are recorded like any other;
+                    // Paxos frames between nodes are ignored: the net is gone, nobody would
+                    // deliver them, and no node could act on them any more.
+                    Some(Event::Frame { node, env }) if env.dest == 0 => {
+                        self.frame(node, env);
                         self.history.flush_batch();
                     }
                     Some(_) => {}
@@ -616,4 +715,36 @@ pub fn random_u64() -> u64 {
     let t =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     (t as u64) ^ (u64::from(std::process::id()) << 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step before the history that fails (here meta.json cannot be written) leaves no
+    /// history and does not move `runs/latest`: no empty history stands for a run.
+    #[test]
+    fn a_failed_set_up_leaves_no_empty_history_for_latest_to_name() {
+        let runs = std::env::temp_dir().join(format!("synod-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runs);
+        let dir = RunDir::create(&runs).unwrap();
+        std::fs::create_dir(dir.path.join("meta.json")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let cfg = config::sample();
+        let result = rt.block_on(open(&dir, &cfg, &Schedule::default(), &[]));
+        let e = result.err().expect("meta.json is a folder: cannot be written");
+        assert!(format!("{e:#}").contains("meta.json"), "{e:#}");
+        assert!(!dir.path.join(synod_checker::HISTORY_FILE).exists());
+        assert!(
+            std::fs::symlink_metadata(runs.join("latest")).is_err(),
+            "latest names a run with no history"
+        );
+        // When every step succeeds, the history exists and latest names the run.
+        let ok_dir = RunDir::create(&runs).unwrap();
+        let opened = rt.block_on(open(&ok_dir, &cfg, &Schedule::default(), &[])).unwrap();
+        drop(opened);
+        assert!(ok_dir.path.join(synod_checker::HISTORY_FILE).is_file());
+        assert_eq!(std::fs::read_link(runs.join("latest")).unwrap(), PathBuf::from(&ok_dir.id));
+        std::fs::remove_dir_all(&runs).unwrap();
+    }
 }

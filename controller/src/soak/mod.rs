@@ -12,8 +12,9 @@ pub mod swarm;
 
 use crate::cli::{ClusterArgs, SoakArgs};
 use crate::commands::{cluster_config, generated_schedule, nemesis_config, EXIT_ERROR};
-use crate::nemesis::NemesisConfig;
+use crate::nemesis::{NemesisConfig, Schedule};
 use crate::progress::Progress;
+use crate::run::config::RunConfig;
 use crate::run::shutdown::Shutdown;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
@@ -50,8 +51,20 @@ impl SoakPlan {
             keep_going: args.keep_going,
             moves_bar: true,
         };
-        // Fail on bad cluster flags now, not in the first run.
-        cluster_config(&plan.cluster, plan.base.clone(), plan.time_per_run_s, 0)?;
+        // Fail on bad cluster flags now, not in the first run; and on a schedule too long for
+        // the cap at the shortest interval a run may draw, not hours into the soak.
+        let busiest = NemesisConfig {
+            interval_s: plan.base.interval_s * swarm::MIN_INTERVAL_FACTOR,
+            ..plan.base.clone()
+        };
+        let cfg = cluster_config(&plan.cluster, busiest, plan.time_per_run_s, plan.seed)?;
+        generated_schedule(&cfg).with_context(|| {
+            format!(
+                "a soak run may draw a nemesis interval of {} x --nemesis-interval-s ({} s)",
+                swarm::MIN_INTERVAL_FACTOR,
+                cfg.nemesis.interval_s
+            )
+        })?;
         Ok(plan)
     }
 
@@ -91,7 +104,24 @@ pub fn soak_command(args: SoakArgs) -> Result<i32> {
     })
 }
 
-/// Runs a soak; a run that could not be run at all ends it and comes back as the error.
+/// One soak run's config (with its drawn nemesis and contention) and schedule.
+fn plan_run(
+    plan: &SoakPlan,
+    nemesis: &NemesisConfig,
+    seed: u64,
+    rng: &mut Rng,
+) -> Result<(RunConfig, Schedule)> {
+    let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, seed)?;
+    cfg.quiet = true;
+    // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
+    // less one, so that its mean is `--contention`.
+    let drawn = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
+    cfg.contention = drawn.min(crate::limits::MAX_CONTENTION);
+    let schedule = generated_schedule(&cfg)?;
+    Ok((cfg, schedule))
+}
+
+/// Runs a soak; a run that could not be planned or run at all ends it and comes back as the error.
 /// `label` goes before the soak's totals on the progress line.
 pub async fn soak(
     plan: &SoakPlan,
@@ -127,13 +157,14 @@ pub async fn soak(
         }
         let run_seed = rng.next_u64();
         let nemesis = swarm::draw(&plan.base, &mut rng);
-        let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, run_seed)?;
-        cfg.quiet = true;
-        // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
-        // less one, so that its mean is `--contention`.
-        let drawn = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
-        cfg.contention = drawn.min(crate::limits::MAX_CONTENTION);
-        let schedule = generated_schedule(&cfg)?;
+        let (cfg, schedule) = match plan_run(plan, &nemesis, run_seed, &mut rng) {
+            Ok(planned) => planned,
+            Err(e) => {
+                summary.stopped_early = Some(format!("run {index} could not be planned: {e:#}"));
+                bench_error = Some(e);
+                break;
+            }
+        };
         let t = &summary.totals;
         progress.set_prefix(format!(
             "{label}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
@@ -186,4 +217,36 @@ pub async fn soak(
     }
     summary.write(&dir.path)?;
     Ok((summary, bench_error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// A run whose schedule cannot be built (past the action cap) ends the soak as a run
+    /// that could not run does: stopped early, summary written, the error handed back.
+    #[test]
+    fn a_run_that_cannot_be_planned_stops_the_soak_with_its_summary() {
+        let runs = std::env::temp_dir().join(format!("synod-soakplan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&runs);
+        let argv = ["synod", "soak", "--runs", "3", "-q", "--runs-dir", runs.to_str().unwrap()];
+        let Command::Soak(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not soak") };
+        let plan = SoakPlan::from_args(&args).unwrap();
+        // Past the plan-time check: a week per run at a short interval overflows the cap.
+        let base = NemesisConfig { interval_s: 0.5, ..plan.base.clone() };
+        let plan = SoakPlan { base, time_per_run_s: crate::limits::MAX_TIME_S, moves_bar: false, ..plan };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut progress = Progress::for_soak(true, 3);
+        let (summary, error) =
+            rt.block_on(async { soak(&plan, &mut progress, Shutdown::listen(), "").await }).unwrap();
+        let error = format!("{:#}", error.expect("the error comes back"));
+        assert!(error.contains("more than 1000000 actions"), "{error}");
+        let stopped = summary.stopped_early.clone().unwrap_or_default();
+        assert!(stopped.starts_with("run 1 could not be planned"), "{stopped}");
+        let written = std::fs::read_to_string(summary.path.join(summary::SOAK_FILE)).unwrap();
+        assert!(written.contains("could not be planned"), "{written}");
+        std::fs::remove_dir_all(&runs).unwrap();
+    }
 }

@@ -8,6 +8,10 @@ use crate::nemesis::{FaultKind, NemesisConfig};
 use crate::net::faults::{uniform, DelayDist};
 use synod_node::paxos::rng::Rng;
 
+/// The smallest factor a run's nemesis interval is drawn with (times the base interval):
+/// the busiest schedule a soak may draw, checked against the schedule cap at plan time.
+pub const MIN_INTERVAL_FACTOR: f64 = 0.5;
+
 /// One run's nemesis: a non-empty subset of `base.faults` (if it has any), each intensity
 /// scaled by a random factor, the delay distribution drawn too.
 pub fn draw(base: &NemesisConfig, rng: &mut Rng) -> NemesisConfig {
@@ -20,7 +24,7 @@ pub fn draw(base: &NemesisConfig, rng: &mut Rng) -> NemesisConfig {
     let ms = |v: f64| v.min(MAX_DURATION_MS as f64);
     let nemesis = NemesisConfig {
         faults,
-        interval_s: scale(base.interval_s, 0.5, 2.0).min(MAX_TIME_S),
+        interval_s: scale(base.interval_s, MIN_INTERVAL_FACTOR, 2.0).min(MAX_TIME_S),
         loss: scale(base.loss, 0.25, 2.0).min(0.9),
         delay_ms: ms(scale(base.delay_ms, 0.2, 3.0)),
         delay_dist: DelayDist::Exponential,
