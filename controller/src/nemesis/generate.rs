@@ -83,7 +83,7 @@ pub fn generate(cfg: &NemesisConfig, nodes: u32, duration_us: u64, seed: u64) ->
         if out.len() > MAX_SCHEDULE_ACTIONS {
             return Err(format!(
                 "the nemesis schedule would hold more than {MAX_SCHEDULE_ACTIONS} actions ({} by {:.0} s of \
-                 {:.0} s); give a longer --nemesis-interval-s, fewer faults or a shorter --time",
+                 {:.0} s); give a longer --nemesis-interval-s, fewer faults or a shorter run (--time; --time-per-run in a soak)",
                 out.len(),
                 end as f64 / 1e6,
                 duration_us as f64 / 1e6
