@@ -32,6 +32,10 @@ impl RunInfo {
             .with_context(|| format!("cannot read {}", meta_path.display()))?;
         let meta: Meta = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a synod meta.json", meta_path.display()))?;
+        // The same bounds as a run's: a doctored meta.json must not size what we draw.
+        meta.config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}", e.in_file(&meta_path.display().to_string(), "config.")))?;
         let report_path = dir.join(synod_checker::REPORT_FILE);
         let report = match std::fs::read_to_string(&report_path) {
             Ok(text) => Some(
@@ -98,4 +102,27 @@ pub fn runs_in(runs_dir: &Path) -> Result<(Vec<RunInfo>, Vec<String>)> {
 /// Microseconds as milliseconds with one decimal, or "-".
 pub fn ms(us: Option<u64>) -> String {
     us.map(|us| format!("{:.1}", us as f64 / 1000.0)).unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A meta.json out of the run bounds (here 4e9 nodes) is refused, naming the file and
+    /// the field, before `show --nodes all` or `compare` would size anything from it.
+    #[test]
+    fn a_meta_json_out_of_bounds_is_refused_by_file_and_field() {
+        let dir = std::env::temp_dir().join(format!("synod-meta-bounds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = serde_json::to_value(crate::run::config::sample()).unwrap();
+        let meta = |config: &serde_json::Value| serde_json::json!({"run_id": "x", "config": config});
+        std::fs::write(dir.join("meta.json"), meta(&config).to_string()).unwrap();
+        assert!(RunInfo::load(&dir).is_ok(), "the sample config is within bounds");
+        config["nodes"] = serde_json::json!(4_000_000_000u64);
+        std::fs::write(dir.join("meta.json"), meta(&config).to_string()).unwrap();
+        let err = format!("{:#}", RunInfo::load(&dir).err().expect("refused"));
+        assert!(err.contains("meta.json: config.nodes 4000000000"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
