@@ -29,10 +29,13 @@ pub enum Bug {
     LearnOnOne,
     /// The proposer's round counter is not persisted, so it reuses ballots after a restart.
     BallotReuseAfterRestart,
+    /// The node writes its records but never fsyncs them: a SIGKILL keeps them (the page
+    /// cache survives it), a power loss does not.
+    SkipFsync,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 9] = [
+    pub const ALL: [Bug; 10] = [
         Bug::VolatileAcceptor,
         Bug::IgnorePromisedValue,
         Bug::FirstNotHighest,
@@ -42,6 +45,7 @@ impl Bug {
         Bug::MinorityQuorum,
         Bug::LearnOnOne,
         Bug::BallotReuseAfterRestart,
+        Bug::SkipFsync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Bug {
             Bug::MinorityQuorum => "minority-quorum",
             Bug::LearnOnOne => "learn-on-one",
             Bug::BallotReuseAfterRestart => "ballot-reuse-after-restart",
+            Bug::SkipFsync => "skip-fsync",
         }
     }
 
@@ -73,7 +78,15 @@ impl Bug {
             Bug::MinorityQuorum => "a quorum is floor(n/2) instead of floor(n/2)+1",
             Bug::LearnOnOne => "a learner decides on the first accepted it sees",
             Bug::BallotReuseAfterRestart => "the proposer's round counter is not persisted",
+            Bug::SkipFsync => "records are written but never fsynced (only a power loss shows it)",
         }
+    }
+
+    /// A bug of the runtime's storage, not of the core's steps: the core runs the correct
+    /// protocol, and only a fault that loses unsynced writes (the power-loss nemesis) can
+    /// show it. Harnesses of the core alone (the model test) have nothing to catch.
+    pub fn needs_power_loss(self) -> bool {
+        matches!(self, Bug::SkipFsync)
     }
 }
 

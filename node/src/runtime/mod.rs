@@ -16,7 +16,7 @@ pub mod process;
 pub use env::{EnvError, NodeEnv};
 pub use process::main_with_env;
 
-use crate::paxos::{Config, Node, NodeId, Output, Record};
+use crate::paxos::{Bug, Config, Node, NodeId, Output, Record};
 use crate::protocol::body::config_from_init;
 use crate::protocol::{Body, Envelope, FrameDecoder, CONTROLLER};
 use crate::storage::{AcceptorLog, LogError};
@@ -97,6 +97,10 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         }
     };
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
+    let mut log = log;
+    if config.has_bug(Bug::SkipFsync) {
+        log.skip_sync();
+    }
 
     let node = Node::new(config, &recovery.records);
     let mut event_loop = EventLoop {

@@ -94,6 +94,8 @@ pub struct AcceptorLog {
     allocated: u64,
     /// Reused encode buffer: one allocation for the life of the log.
     buf: Vec<u8>,
+    /// The `skip-fsync` mutant: batches are written but never fdatasync'd.
+    skip_sync: bool,
 }
 
 impl AcceptorLog {
@@ -144,12 +146,25 @@ impl AcceptorLog {
             file.sync_data().map_err(io_err)?;
             allocated = bad.offset as u64;
         }
-        let log = AcceptorLog { path, file, end: scan.end as u64, allocated, buf: Vec::with_capacity(4096) };
+        let log = AcceptorLog {
+            path,
+            file,
+            end: scan.end as u64,
+            allocated,
+            buf: Vec::with_capacity(4096),
+            skip_sync: false,
+        };
         Ok((log, Recovery { records: scan.records, torn_bytes }))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The `skip-fsync` mutant (docs/mutants.md): from now on batches are written but never
+    /// fdatasync'd, so they survive a SIGKILL (the page cache keeps them) but not a power loss.
+    pub fn skip_sync(&mut self) {
+        self.skip_sync = true;
     }
 
     /// Appends `records` as one batch and makes it durable with one fdatasync: nothing that
@@ -177,7 +192,9 @@ impl AcceptorLog {
             self.allocated += zeros.len() as u64;
         }
         self.file.write_all_at(&self.buf, self.end).map_err(io_err)?;
-        self.file.sync_data().map_err(io_err)?;
+        if !self.skip_sync {
+            self.file.sync_data().map_err(io_err)?;
+        }
         self.end = new_end;
         Ok(())
     }
