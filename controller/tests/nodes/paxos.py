@@ -27,6 +27,7 @@ Stdlib only. Exit codes: 0 controller closed / SIGTERM, 1 runtime or handshake e
 2 bad environment, 3 unreadable durable state.
 """
 import heapq
+import ipaddress
 import json
 import os
 import random
@@ -458,22 +459,27 @@ class Node:
 
 def main():
     signal.signal(signal.SIGTERM, lambda *_: die(0, "SIGTERM: stopping"))
+    env = {k: os.environ.get(k) for k in ("SYNOD_CONTROLLER", "SYNOD_NODE", "SYNOD_TOKEN", "SYNOD_DATA_DIR")}
+    for k, v in env.items():
+        if not v:
+            die(2, f"bad environment: {k} is not set")
+    host, _, port = env["SYNOD_CONTROLLER"].rpartition(":")
     try:
-        me = uint(int(os.environ["SYNOD_NODE"]), "SYNOD_NODE", 32)
-        host, port = os.environ["SYNOD_CONTROLLER"].rsplit(":", 1)
-        token, data_dir = os.environ["SYNOD_TOKEN"], os.environ["SYNOD_DATA_DIR"]
-        if me == 0:
-            raise Malformed("SYNOD_NODE must be >= 1")
-        port = int(port)
-    except (KeyError, ValueError, Malformed) as e:
-        die(2, f"bad environment: {e}")
+        addr = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0][4][0]
+    except (ValueError, OSError) as e:
+        die(2, f"bad environment: SYNOD_CONTROLLER {env['SYNOD_CONTROLLER']!r} is not host:port ({e})")
+    if not ipaddress.ip_address(addr).is_loopback:
+        die(2, f"bad environment: SYNOD_CONTROLLER {env['SYNOD_CONTROLLER']!r} is not a loopback address")
+    if not env["SYNOD_NODE"].isdigit() or not 1 <= int(env["SYNOD_NODE"]) < 1 << 32:
+        die(2, f"bad environment: SYNOD_NODE {env['SYNOD_NODE']!r} is not an integer >= 1")
+    me, port, token, data_dir = int(env["SYNOD_NODE"]), int(port), env["SYNOD_TOKEN"], env["SYNOD_DATA_DIR"]
     fsync = os.environ.get("SYNOD_PY_FSYNC", "1") != "0"
     store = Store(data_dir, fsync)
     records = store.load()  # before dialing: corrupt state never says hello
     try:
-        sock = socket.create_connection((host, port))
+        sock = socket.create_connection((addr, port))
     except OSError as e:
-        die(1, f"cannot dial the controller at {host}:{port}: {e}")
+        die(1, f"cannot dial the controller at {addr}:{port}: {e}")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     node = Node(me, sock, store, records)
     try:
