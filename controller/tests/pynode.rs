@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -171,5 +171,85 @@ fn python_node_cuts_a_torn_last_line_and_refuses_a_bad_line_before_good_ones() {
     assert!(log.contains("paxos-py.jsonl: line 2 (offset 44) is bad"), "{log}");
     assert!(log.contains("refusing to start"), "{log}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), bad);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn python_node_skips_over_long_and_malformed_frames_and_still_decides() {
+    if !python3_found() {
+        println!("skipped: python3 not found");
+        return;
+    }
+    let dir = runs_dir("py-frames");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut child = Command::new("python3")
+        .arg(format!("{}/tests/nodes/paxos.py", env!("CARGO_MANIFEST_DIR")))
+        .env("SYNOD_CONTROLLER", listener.local_addr().unwrap().to_string())
+        .env("SYNOD_NODE", "1")
+        .env("SYNOD_TOKEN", "tok")
+        .env("SYNOD_DATA_DIR", &dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(&conn);
+    let mut writer = &conn;
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains(r#""type":"hello""#), "{line}");
+    // Before init: a frame of 1 MB (many reads), bad JSON; both skipped.
+    let long = format!(
+        "{{\"src\":0,\"dest\":1,\"body\":{{\"type\":\"x\",\"pad\":\"{}\"}}}}\n",
+        "a".repeat(1_000_000)
+    );
+    writer.write_all(long.as_bytes()).unwrap();
+    writer.write_all(b"not json\n").unwrap();
+    let init = r#"{"src":0,"dest":1,"body":{"type":"init","node":1,"nodes":[1],"acceptors":[1],"proposers":[1],"learners":[1],"config":{"seed":3,"bug":null,"future_field":1}}}"#;
+    let propose = |op: u64, value: &str| {
+        format!(
+            r#"{{"src":0,"dest":1,"body":{{"type":"propose","msg_id":{op},"instance":9,"value":"{value}"}}}}"#
+        )
+    };
+    // After init: an over-long frame, bad JSON, a field of the wrong type, then a good propose.
+    let frames = [
+        init.to_string(),
+        long.trim_end().to_string(),
+        "{}".into(),
+        propose(1, "v").replace("9,", "\"9\","),
+        propose(2, "v"),
+    ];
+    writer.write_all((frames.join("\n") + "\n").as_bytes()).unwrap();
+    // Route the node's messages to itself (a one-node cluster) until op 2 is answered.
+    let (mut learned, mut answer) = (None, None);
+    for _ in 0..100 {
+        if answer.is_some() && learned.is_some() {
+            break;
+        }
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the node closed the connection");
+        let frame: Value = serde_json::from_str(&line).unwrap();
+        match (frame["dest"].as_u64().unwrap(), frame["body"]["type"].as_str().unwrap()) {
+            (1, _) => writer.write_all(line.as_bytes()).unwrap(),
+            (0, "learned") => learned = Some(frame["body"].clone()),
+            (0, _) => answer = Some(frame["body"].clone()),
+            other => panic!("unexpected frame {other:?}: {line}"),
+        }
+    }
+    drop(reader);
+    drop(conn); // the controller closes: the node exits 0
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let answer = answer.expect("op 2 never answered");
+    assert_eq!(answer["type"], "propose_ok", "{answer}");
+    assert_eq!((answer["in_reply_to"].as_u64(), answer["value"].as_str()), (Some(2), Some("v")));
+    assert_eq!(learned.expect("never learned")["value"], "v");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(log.matches("skipping a frame over 64 KiB").count(), 2, "{log}");
+    assert!(log.contains("skipping a malformed frame before init"), "{log}");
+    assert!(log.contains("skipping a malformed frame: not an envelope"), "{log}");
+    assert!(log.contains("instance: '9' is not an unsigned 64-bit integer"), "{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -199,9 +199,10 @@ class Node:
         while True:
             nl = self.buf.find(b"\n")
             if nl < 0:
-                if len(self.buf) > FRAME_BYTES_MAX:
-                    log("skipping a frame over 64 KiB")
-                    self.buf, self.skipping = b"", True
+                if self.skipping or len(self.buf) > FRAME_BYTES_MAX:
+                    if not self.skipping:
+                        log("skipping a frame over 64 KiB")
+                    self.buf, self.skipping = b"", True  # drop it up to its newline
                 return
             line, self.buf = self.buf[:nl], self.buf[nl + 1:]
             if self.skipping:
@@ -254,6 +255,8 @@ class Node:
         self.is_acceptor, self.is_proposer = self.me in roles["acceptors"], self.me in roles["proposers"]
         self.is_learner, self.quorum = self.me in roles["learners"], len(self.acceptors) // 2 + 1
         self.rng = random.Random(self.cfg["seed"] * 1_000_003 + self.me)
+        if config.get("bug") is not None:
+            log(f"ignoring config.bug {config['bug']!r}: this node has no mutants")
         log(f"init: acceptors {self.acceptors}, proposers {sorted(roles['proposers'])}, learners {self.learners}")
 
     def serve(self):
