@@ -1,30 +1,26 @@
 #!/usr/bin/env python3
-"""A Paxos node in Python, for synod's tests: `synod run --node-cmd "python3 paxos.py"`.
+"""A Paxos node in Python for synod's tests: `synod run --node-cmd "python3 paxos.py"`.
 
-Why it exists: synod claims to test a node written in any language, and the power-loss
-nemesis (issue 15) must catch a node that writes its state but never fsyncs it. This is
-such a node, with the fsync switchable, so the same code is both the correct subject and
-the buggy one.
+Why: synod claims to test a node written in any language, and its power-loss fault (issue 15)
+must catch a node that writes its state but never fsyncs it. This node is both subjects: with
+SYNOD_PY_FSYNC=0 it writes the same records but never fsyncs them (nor its folder). A SIGKILL
+keeps the page cache, so only losing unsynced writes, as a power loss does, exposes that bug.
 
 It speaks docs/protocol.md: it dials SYNOD_CONTROLLER, says `hello`, takes `init`, and plays
-proposer, acceptor and learner (as `init` says) for many independent single-decree instances.
-Its proposer always runs both phases (it never takes round 0), retries a failed ballot with a
-higher one after a randomised exponential backoff, and re-sends `decided` until each learner
-acknowledges it. Its learner's decisions live in memory only (a cache, as the protocol allows).
+proposer, acceptor and learner (as `init` says) for many single-decree instances. Its proposer
+always runs both phases (never round 0) and retries a failed ballot with a higher one after a
+randomised backoff; decisions are re-sent to learners until acknowledged. Learned values live in
+memory only (a cache, as the protocol allows).
 
-Durable state: `$SYNOD_DATA_DIR/paxos-py.jsonl`, an append-only file of JSON lines:
-    {"r":"promise","instance":7,"ballot":[3,1]}
-    {"r":"accept","instance":7,"ballot":[3,1],"value":"x"}
-    {"r":"round","round":3}
-Each loop turn (one socket read, or one timer expiry) collects its records and its outgoing
-frames; the records go out in one os.write and one os.fdatasync BEFORE any of the frames is
-sent (group commit). With SYNOD_PY_FSYNC=0 the node writes the same records but never fsyncs
-(neither the file nor its folder): a SIGKILL keeps the page cache, so only a power loss shows
-the bug. On start it reads the file back: a torn last line (no newline) is cut off; a bad
-complete line means lost or damaged acknowledged state, so it refuses to start (exit 3).
+Durable state: `$SYNOD_DATA_DIR/paxos-py.jsonl`, append-only JSON lines `{"r":"promise",
+"instance":7,"ballot":[3,1]}`, `{"r":"accept",...,"value":"x"}`, `{"r":"round","round":3}`.
+Each loop turn (one socket read, then the due timers) collects records and frames; the records
+go out in one os.write and one os.fdatasync BEFORE any of the frames (group commit). On start
+the file is read back: a torn last line (no newline) is cut off; a bad complete line is damaged
+acknowledged state, so the node refuses to start.
 
-Stdlib only. Exit codes: 0 controller closed / SIGTERM, 1 runtime or handshake error,
-2 bad environment, 3 unreadable durable state.
+Exit codes: 0 controller closed / SIGTERM, 1 runtime or handshake error, 2 bad environment,
+3 unreadable durable state. Stdlib only.
 """
 import heapq
 import ipaddress
@@ -108,8 +104,8 @@ class Store:
             try:
                 records.append(self.check(json.loads(line)))
             except (ValueError, Malformed) as e:
-                die(3, f"{self.path}: line {number} (offset {offset}) is bad ({e}), and lines after it "
-                       f"may depend on it: refusing to start on damaged state")
+                die(3, f"{self.path}: line {number} (offset {offset}) is bad ({e}); a complete line was "
+                       f"an acknowledged write, so the state is damaged: refusing to start")
             offset += len(line) + 1
         return records
 
@@ -476,9 +472,14 @@ def main():
     if not env["SYNOD_NODE"].isdigit() or not 1 <= int(env["SYNOD_NODE"]) < 1 << 32:
         die(2, f"bad environment: SYNOD_NODE {env['SYNOD_NODE']!r} is not an integer >= 1")
     me, port, token, data_dir = int(env["SYNOD_NODE"]), int(port), env["SYNOD_TOKEN"], env["SYNOD_DATA_DIR"]
-    fsync = os.environ.get("SYNOD_PY_FSYNC", "1") != "0"
-    store = Store(data_dir, fsync)
-    records = store.load()  # before dialing: corrupt state never says hello
+    fsync = os.environ.get("SYNOD_PY_FSYNC", "1")
+    if fsync not in ("0", "1"):
+        die(2, f"bad environment: SYNOD_PY_FSYNC {fsync!r} is neither 0 (never fsync) nor 1 (the default)")
+    try:
+        store = Store(data_dir, fsync == "1")
+        records = store.load()  # before dialing: damaged state never says hello
+    except OSError as e:
+        die(1, f"cannot open the state in {data_dir}: {e}")
     try:
         sock = socket.create_connection((addr, port))
     except OSError as e:
