@@ -110,3 +110,16 @@ pub fn end_event(events: &[Value]) -> &Value {
     assert_eq!(last["type"], "end", "the history does not end with `end`: {last}");
     last
 }
+
+/// Whether `python3` runs here (tests of tests/nodes/paxos.py skip without it).
+pub fn python3_found() -> bool {
+    Command::new("python3").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// `--node-cmd` for tests/nodes/paxos.py, the Python Paxos node. `fsync: false` sets
+/// `SYNOD_PY_FSYNC=0` in the command itself (so meta.json and replays keep it): the node writes
+/// every record but never fsyncs, which only a power loss can catch.
+pub fn python_node_cmd(fsync: bool) -> String {
+    let env = if fsync { "" } else { "env SYNOD_PY_FSYNC=0 " };
+    format!("{env}python3 '{}/tests/nodes/paxos.py'", env!("CARGO_MANIFEST_DIR"))
+}
