@@ -368,3 +368,94 @@ fn lazyfs_cost() {
     println!("  through the lazy fs:  p50 {m50:.1} us, p99 {m99:.1} us");
     assert_eq!(std::fs::metadata(fx.backing("through.log")).unwrap().len(), 64 * N as u64);
 }
+
+#[test]
+fn large_files_and_long_directories_read_back_through_the_mount() {
+    let Some(fx) = Fixture::new("bulk") else { return };
+    // 1 MiB in pieces of odd sizes at scattered offsets, then read back whole.
+    let mut expected = vec![0u8; 1 << 20];
+    let f = rw(&fx.mnt("big"));
+    let mut offset = 0usize;
+    let mut piece = 1usize;
+    while offset < expected.len() {
+        let len = piece.min(expected.len() - offset);
+        let data = bytes(len, piece as u8);
+        f.write_all_at(&data, offset as u64).unwrap();
+        expected[offset..offset + len].copy_from_slice(&data);
+        offset += len;
+        piece = piece * 7 % 65_521 + 1;
+    }
+    // Overwrite a range that spans many earlier pieces.
+    f.write_all_at(&[0xAB; 300_000], 100_000).unwrap();
+    expected[100_000..400_000].fill(0xAB);
+    assert_eq!(std::fs::read(fx.mnt("big")).unwrap(), expected);
+    f.sync_data().unwrap();
+    assert_eq!(std::fs::read(fx.backing("big")).unwrap(), expected);
+
+    std::fs::create_dir(fx.mnt("many")).unwrap();
+    for i in 0..600 {
+        std::fs::write(fx.mnt(&format!("many/entry-with-a-long-name-{i:04}")), b"").unwrap();
+    }
+    let listed = std::fs::read_dir(fx.mnt("many")).unwrap().count();
+    assert_eq!(listed, 600, "readdir pages through every entry");
+    let ino = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(fx.mnt("many/entry-with-a-long-name-0007")).unwrap(),
+    );
+    let listed_ino = std::fs::read_dir(fx.mnt("many"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.file_name() == "entry-with-a-long-name-0007")
+        .map(|e| std::os::unix::fs::DirEntryExt::ino(&e));
+    assert_eq!(listed_ino, Some(ino), "readdir's d_ino is stat's st_ino");
+}
+
+/// Env var that turns [`sigkill_child`] into a mounting child process.
+const CHILD_DIR_ENV: &str = "SYNOD_LAZYFS_CHILD_DIR";
+
+/// Not a test by itself: run by [`a_sigkilled_owner_leaves_no_mount`] in a child process.
+#[test]
+#[ignore = "the child half of a_sigkilled_owner_leaves_no_mount"]
+fn sigkill_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR_ENV).map(PathBuf::from) else { return };
+    let mount = LazyMount::mount(&dir.join("backing"), &dir.join("mnt"), LIMIT_BYTES).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(30));
+    drop(mount);
+}
+
+#[test]
+fn a_sigkilled_owner_leaves_no_mount() {
+    if let Err(reason) = available() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("synod-lazyfs-{}-sigkill", std::process::id()));
+    let mnt = dir.join("mnt");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["lazyfs::tests::sigkill_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR_ENV, &dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait = |want: bool| {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while is_mount_root(&mnt) != want && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        is_mount_root(&mnt) == want
+    };
+    let mounted = wait(true);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let unmounted = wait(false);
+    if !unmounted {
+        let _ = nix::mount::umount2(&mnt, nix::mount::MntFlags::MNT_DETACH);
+    }
+    // The orphaned helper checks the mount from a private mount namespace for a moment, in
+    // which the directory is still busy: retry the removal briefly.
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::remove_dir_all(&dir).is_err() && dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(mounted, "the child mounted");
+    assert!(unmounted, "fusermount3's auto_unmount detached the mount of the killed process");
+}
