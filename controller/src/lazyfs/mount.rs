@@ -28,7 +28,7 @@ pub const HELPER: &str = "fusermount3";
 /// How long the helper may take to detach the mount once told to.
 const HELPER_EXIT_TIMEOUT_MS: u64 = 5_000;
 /// How long the session thread may take to end once the mount is detached.
-const SESSION_END_TIMEOUT_MS: u64 = 2_000;
+const SESSION_END_TIMEOUT_MS: u64 = 1_000;
 const POLL_MS: u64 = 5;
 
 /// A lazy view of a backing directory, mounted until dropped.
@@ -143,21 +143,23 @@ impl Drop for LazyMount {
             helper.detach(&self.helper_path, &self.mountpoint);
         }
         let Some(session) = self.session.take() else { return };
-        if !wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished()) {
+        let mut ended = wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
+        if !ended {
             // Still in use after the detach (a process holds a file open): abort the
-            // connection if the fuse control filesystem is there to do it.
-            if let Some(dev) = connection {
-                let abort = format!("/sys/fs/fuse/connections/{dev}/abort");
-                let _ = std::fs::write(&abort, b"1");
-            }
+            // connection if the fuse control filesystem is mounted to do it.
+            let aborted = connection
+                .map(|dev| std::fs::write(format!("/sys/fs/fuse/connections/{dev}/abort"), b"1").is_ok())
+                .unwrap_or(false);
+            ended = aborted && wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
         }
-        if wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished()) {
+        if ended {
             if let Err(e) = session.join() {
                 tracing::warn!("lazyfs: the session of {} ended with: {e}", self.mountpoint.display());
             }
         } else {
             tracing::warn!(
-                "lazyfs: {} is detached but still in use; its session thread is left to end when the last file closes",
+                "lazyfs: {} is detached but a process still has a file open in it; its session \
+                 thread serves that file until it is closed",
                 self.mountpoint.display()
             );
         }

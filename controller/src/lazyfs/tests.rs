@@ -459,3 +459,19 @@ fn a_sigkilled_owner_leaves_no_mount() {
     assert!(mounted, "the child mounted");
     assert!(unmounted, "fusermount3's auto_unmount detached the mount of the killed process");
 }
+
+#[test]
+fn dropping_a_busy_mount_detaches_it_within_bounds() {
+    let Some(mut fx) = Fixture::new("busy") else { return };
+    let mnt = fx.mnt("");
+    let mut held = rw(&fx.mnt("held"));
+    held.write_all(b"still open").unwrap();
+    let start = Instant::now();
+    drop(fx.mount.take());
+    let took = start.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "drop took {took:?}");
+    assert!(!is_mount_root(&mnt), "detached from the tree at once");
+    // The open file still works until it is closed: a lazy detach, not a yanked device.
+    assert_eq!(held.read_at(&mut [0u8; 4], 0).unwrap(), 4);
+    drop(held);
+}
