@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -410,7 +410,7 @@ impl LazyFs {
 
     fn do_opendir(&self, ino: u64) -> io::Result<u64> {
         let mut t = lock(&self.tables);
-        let (path, meta) = self.stat_node(&t, ino)?;
+        let (path, _) = self.stat_node(&t, ino)?;
         let mut items = vec![
             DirItem { ino, kind: FileType::Directory, name: ".".into() },
             DirItem { ino, kind: FileType::Directory, name: "..".into() },
@@ -428,7 +428,6 @@ impl LazyFs {
                 name: entry.file_name(),
             });
         }
-        let _ = meta;
         let fh = t.new_fh()?;
         t.dirs.insert(fh, items);
         Ok(fh)
@@ -543,8 +542,6 @@ impl LazyFs {
         Ok(st)
     }
 }
-
-use std::os::unix::ffi::OsStringExt;
 
 /// Options to open a backing file for the access mode in `flags`. O_APPEND, O_TRUNC,
 /// O_SYNC, O_DSYNC and O_DIRECT are handled here, not by the backing file.
