@@ -117,13 +117,14 @@ impl Pending {
         if self.charged_bytes.saturating_add(charge) > self.limit_bytes {
             return Err(enospc());
         }
-        if !self.files.contains_key(&ino) {
-            let size = file.metadata()?.len();
-            self.files
-                .insert(ino, PendingFile { file: Arc::clone(file), ops: Vec::new(), size, charged_bytes: 0 });
-        }
+        let entry = match self.files.entry(ino) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let size = file.metadata()?.len();
+                e.insert(PendingFile { file: Arc::clone(file), ops: Vec::new(), size, charged_bytes: 0 })
+            }
+        };
         self.charged_bytes += charge;
-        let entry = self.files.get_mut(&ino).expect("inserted above");
         entry.charged_bytes += charge;
         Ok(entry)
     }
