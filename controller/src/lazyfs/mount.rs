@@ -137,21 +137,13 @@ impl LazyMount {
 
 impl Drop for LazyMount {
     fn drop(&mut self) {
-        // The connection's number, to abort it if the session does not end by itself.
-        let connection = std::fs::metadata(&self.mountpoint).map(|m| m.dev()).ok();
         if let Some(mut helper) = self.helper.take() {
             helper.detach(&self.helper_path, &self.mountpoint);
         }
         let Some(session) = self.session.take() else { return };
-        let mut ended = wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
-        if !ended {
-            // Still in use after the detach (a process holds a file open): abort the
-            // connection if the fuse control filesystem is mounted to do it.
-            let aborted = connection
-                .map(|dev| std::fs::write(format!("/sys/fs/fuse/connections/{dev}/abort"), b"1").is_ok())
-                .unwrap_or(false);
-            ended = aborted && wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
-        }
+        // Once detached and unused, the kernel ends the connection and the thread returns.
+        // A process that still has a file open keeps it served (it is not aborted under it).
+        let ended = wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
         if ended {
             if let Err(e) = session.join() {
                 tracing::warn!("lazyfs: the session of {} ended with: {e}", self.mountpoint.display());
