@@ -10,7 +10,7 @@
 //! | `heal` | ends the partition (other network faults go on) |
 //! | `restart`, `start`, `revive` | ends `kill` for the listed nodes (all if none listed) |
 //! | `cont`, `resume`, `continue`, `unpause` | ends `stop`/`pause` for the listed nodes (all if none) |
-//! | `kill`, `kill-all`, `crash` | the listed nodes are down (all if none listed, or `kill-all`) |
+//! | `kill`, `kill-all`, `crash`, `power-loss`, `power-loss-all` | the listed nodes are down (all if none listed, or `-all`) |
 //! | `stop`, `pause` | the listed nodes are paused (all if none listed) |
 //! | `X-end`, `X-off`, `X-stop`, `end-X`, `no-X` | ends network fault `X` |
 //! | `note`, `info`, `log`, `phase`, `noop` | nothing |
@@ -97,9 +97,9 @@ impl Faults {
             "cont" | "resume" | "continue" | "unpause" => {
                 remove(&mut self.paused, &mut self.paused_all, nodes)
             }
-            "kill" | "kill-all" | "crash" => {
+            "kill" | "kill-all" | "crash" | "power-loss" | "power-loss-all" => {
                 self.starts += 1;
-                if nodes.is_empty() || action == "kill-all" {
+                if nodes.is_empty() || action.ends_with("-all") {
                     self.down_all = true;
                 }
                 add(&mut self.down, nodes);
@@ -188,6 +188,22 @@ mod tests {
         assert_eq!(f.windows, 3);
         assert_eq!(f.fault_time_us, 30 + 5 + 10);
         assert!(f.overlapped(m1));
+    }
+
+    /// A power loss is a kill with lost writes: its window ends with the restart, never
+    /// taken for a network fault that nothing ends.
+    #[test]
+    fn power_losses_are_windows_like_kills() {
+        let mut f = Faults::default();
+        f.apply(10, "power-loss", &[2]);
+        assert!(f.active());
+        f.apply(20, "restart", &[2]);
+        assert!(!f.active(), "the restart ends n2's power loss");
+        f.apply(30, "power-loss-all", &[1, 2, 3]);
+        f.apply(40, "restart", &[1]);
+        assert!(!f.active(), "a restart after a whole-cluster cut ends it (as after kill-all)");
+        f.finish(50);
+        assert_eq!((f.windows, f.fault_time_us), (2, 20));
     }
 
     #[test]

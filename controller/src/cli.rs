@@ -105,7 +105,8 @@ pub struct ClusterArgs {
 #[derive(Args, Debug, Clone)]
 pub struct NemesisArgs {
     /// Faults to inject, a comma list: loss, delay, duplicate, reorder, partition, kill,
-    /// pause, kill-all, crash-point; or `all`, or `none`.
+    /// pause, kill-all, crash-point, power-loss, power-loss-all; or `all`, or `none`.
+    /// The power faults need FUSE; without it `all` leaves them out with a warning.
     #[arg(long, default_value = "all")]
     pub nemesis: String,
     /// Mean length in seconds of each fault window and each calm window (they alternate).

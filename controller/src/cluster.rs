@@ -52,6 +52,10 @@ pub struct Cluster {
     command: NodeCommand,
     controller: String,
     token: String,
+    /// Where each node's `node.log` goes.
+    node_dirs: Vec<PathBuf>,
+    /// The folder each node keeps its durable state in (SYNOD_DATA_DIR): its node dir, or
+    /// the mountpoint of its lazy filesystem in a run that cuts power.
     data_dirs: Vec<PathBuf>,
     procs: Vec<Proc>,
     events: mpsc::Sender<Event>,
@@ -64,11 +68,13 @@ impl Cluster {
         command: NodeCommand,
         controller: String,
         token: String,
+        node_dirs: Vec<PathBuf>,
         data_dirs: Vec<PathBuf>,
         events: mpsc::Sender<Event>,
     ) -> Cluster {
+        assert_eq!(node_dirs.len(), data_dirs.len(), "one data dir per node");
         let procs = data_dirs.iter().map(|_| Proc::default()).collect();
-        Cluster { command, controller, token, data_dirs, procs, events, extra_env: Vec::new() }
+        Cluster { command, controller, token, node_dirs, data_dirs, procs, events, extra_env: Vec::new() }
     }
 
     pub fn pid(&self, node: NodeId) -> Option<u32> {
@@ -88,11 +94,14 @@ impl Cluster {
         }
     }
 
-    /// Starts node `node` with its data dir; its output goes to `node.log` in that dir.
+    /// Starts node `node` with its data dir; its output goes to `node.log` in its node dir.
     pub fn spawn(&mut self, node: NodeId) -> Result<u32> {
         let dir = &self.data_dirs[node as usize - 1];
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let log_path = dir.join("node.log");
+        let node_dir = &self.node_dirs[node as usize - 1];
+        for d in [dir, node_dir] {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+        }
+        let log_path = node_dir.join("node.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

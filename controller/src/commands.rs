@@ -44,8 +44,14 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
 }
 
 pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
+    let mut faults = FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, crate::lazyfs::available)
+        .map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    if let Some(warning) = warning {
+        tracing::warn!("--nemesis: {warning}");
+    }
     let cfg = NemesisConfig {
-        faults: FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?,
+        faults,
         interval_s: a.nemesis_interval_s,
         loss: a.loss,
         delay_ms: a.delay_ms,
@@ -133,7 +139,19 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
         }
         None => generated_schedule(&cfg)?,
     };
+    require_power(&schedule, "--schedule")?;
     Ok((cfg, schedule))
+}
+
+/// A scripted or replayed schedule that cuts power cannot run without the lazy filesystem:
+/// refused before the run starts, never run without its power losses.
+fn require_power(schedule: &Schedule, source: &str) -> Result<()> {
+    if schedule.cuts_power() {
+        crate::lazyfs::available().map_err(|why| {
+            anyhow::anyhow!("{source}: the schedule cuts power, which needs the lazy filesystem, and {why}")
+        })?;
+    }
+    Ok(())
 }
 
 /// The plan of `synod run FLAGS`, for the commands that start runs themselves (bench,
@@ -174,7 +192,9 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
     cfg.runs_dir = runs_dir.to_path_buf();
     cfg.quiet = quiet;
     cfg.schedule = ScheduleSource::Replay { run: dir };
-    Ok((cfg, schedule.into()))
+    let schedule = schedule.into();
+    require_power(&schedule, "--replay")?;
+    Ok((cfg, schedule))
 }
 
 /// Runs one run on a fresh current-thread runtime.

@@ -10,7 +10,6 @@ mod commands;
 mod history;
 mod inspect;
 // Wired into the nemesis by issue 15; until then only its tests use it.
-#[allow(dead_code)]
 mod lazyfs;
 mod limits;
 mod nemesis;

@@ -149,9 +149,14 @@ mod tests {
     #[test]
     fn compare_table_matches_its_snapshot() {
         let runs =
-            [info("run-a", "none", None, SAFE), info("run-b", "loss,kill", Some("learn-on-one"), UNSAFE)];
+            [info("run-a", "none", None, SAFE), info("run-b", "loss,power-loss", Some("skip-fsync"), UNSAFE)];
         let text = render(&runs);
         crate::inspect::assert_snapshot("compare_table.txt", &text);
-        assert!(text.contains("UNSAFE") && text.contains("learn-on-one") && text.contains("loss 1"));
+        assert!(
+            text.contains("UNSAFE")
+                && text.contains("skip-fsync")
+                && text.contains("power-loss")
+                && text.contains("loss 1")
+        );
     }
 }

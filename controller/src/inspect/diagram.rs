@@ -143,7 +143,7 @@ impl Canvas {
                 Self::put(&mut row, TIME_W + 2, &text);
                 self.emit(row);
                 match action {
-                    "kill" | "kill-all" => nodes.iter().for_each(|&n| {
+                    "kill" | "kill-all" | "power-loss" | "power-loss-all" => nodes.iter().for_each(|&n| {
                         self.life.insert(n, Life::Down);
                     }),
                     "stop" => nodes.iter().for_each(|&n| {

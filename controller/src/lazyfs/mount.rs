@@ -34,7 +34,6 @@ const POLL_MS: u64 = 5;
 /// A lazy view of a backing directory, mounted until dropped.
 pub struct LazyMount {
     mountpoint: PathBuf,
-    backing: PathBuf,
     pending: Arc<Mutex<Pending>>,
     session: Option<fuser::BackgroundSession>,
     helper: Option<Helper>,
@@ -101,23 +100,11 @@ impl LazyMount {
             }
         };
         tracing::debug!("lazyfs: mounted {} at {}", backing.display(), mountpoint.display());
-        Ok(LazyMount {
-            mountpoint,
-            backing,
-            pending,
-            session: Some(session),
-            helper: Some(helper),
-            helper_path,
-        })
+        Ok(LazyMount { mountpoint, pending, session: Some(session), helper: Some(helper), helper_path })
     }
 
     pub fn mountpoint(&self) -> &Path {
         &self.mountpoint
-    }
-
-    /// The backing directory (canonical): where synced contents live.
-    pub fn backing(&self) -> &Path {
-        &self.backing
     }
 
     /// Discards every unsynced write; with `torn`, each file's oldest unsynced write keeps its
@@ -130,6 +117,7 @@ impl LazyMount {
     }
 
     /// What a power loss now would lose.
+    #[cfg(test)]
     pub fn pending(&self) -> Loss {
         lock(&self.pending).loss()
     }
@@ -139,6 +127,10 @@ impl Drop for LazyMount {
     fn drop(&mut self) {
         if let Some(mut helper) = self.helper.take() {
             helper.detach(&self.helper_path, &self.mountpoint);
+        }
+        // A clean unmount loses nothing: what is still pending goes to the backing files.
+        if let Err(e) = lock(&self.pending).write_back() {
+            tracing::warn!("lazyfs: cannot write back what is pending in {}: {e}", self.mountpoint.display());
         }
         let Some(session) = self.session.take() else { return };
         // Once detached and unused, the kernel ends the connection and the thread returns.

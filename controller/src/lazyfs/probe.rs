@@ -1,12 +1,16 @@
 //! Can this machine mount a lazy filesystem? Probed once per process: /dev/fuse present and
 //! openable, the fusermount3 helper installed, and a real mount and unmount in a temporary
 //! directory working (a container may have the first two and still refuse the mount).
+//! `SYNOD_NO_FUSE` (set, not empty) makes the probe fail as a machine without FUSE would: to
+//! see, or test, how the bench behaves there.
 
 use super::mount::{find_helper, is_mount_root, LazyMount, HELPER};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 const DEV_FUSE: &str = "/dev/fuse";
+/// Set (not empty), the probe says FUSE is not available.
+pub const ENV_NO_FUSE: &str = "SYNOD_NO_FUSE";
 /// The probe mount's pending-bytes limit; it writes nothing.
 const PROBE_LIMIT_BYTES: u64 = 1 << 20;
 
@@ -18,6 +22,9 @@ pub fn available() -> Result<(), String> {
 }
 
 fn probe() -> Result<(), String> {
+    if std::env::var_os(ENV_NO_FUSE).is_some_and(|v| !v.is_empty()) {
+        return Err(format!("FUSE is not available: {ENV_NO_FUSE} is set"));
+    }
     let install = format!("install the fuse3 package for {HELPER}");
     if !std::path::Path::new(DEV_FUSE).exists() {
         return Err(format!(

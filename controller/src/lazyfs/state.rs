@@ -183,6 +183,17 @@ impl Pending {
         Ok(())
     }
 
+    /// A clean unmount: every pending change reaches its backing file, synced, as a clean
+    /// shutdown writes the page cache back. Only a power loss loses writes.
+    pub fn write_back(&mut self) -> io::Result<()> {
+        let inos: Vec<u64> = self.files.keys().copied().collect();
+        for ino in inos {
+            let file = Arc::clone(&self.files[&ino].file);
+            self.sync(ino, &file, true)?;
+        }
+        Ok(())
+    }
+
     /// Drops the pending changes of `ino` (its last name was unlinked and nothing has it open).
     pub fn forget(&mut self, ino: u64) {
         if let Some(entry) = self.files.remove(&ino) {

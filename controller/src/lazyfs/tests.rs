@@ -64,6 +64,19 @@ fn bytes(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) | 1).collect()
 }
 
+/// A clean unmount (the end of a run) is no power loss: unsynced writes reach the backing file.
+#[test]
+fn a_clean_unmount_writes_back_what_is_pending() {
+    let Some(mut fx) = Fixture::new("writeback") else { return };
+    std::fs::write(fx.backing("f"), b"old").unwrap();
+    let mut f = rw(&fx.mnt("f"));
+    f.write_all_at(b"new, never synced", 0).unwrap();
+    drop(f);
+    assert_eq!(std::fs::read(fx.backing("f")).unwrap(), b"old");
+    drop(fx.mount.take());
+    assert_eq!(std::fs::read(fx.backing("f")).unwrap(), b"new, never synced");
+}
+
 #[test]
 fn an_unsynced_write_is_lost_and_the_backing_file_is_as_before() {
     let Some(fx) = Fixture::new("unsynced") else { return };

@@ -68,6 +68,22 @@ pub enum Action {
         #[serde(default)]
         nodes: Vec<NodeId>,
     },
+    /// A power cut: SIGKILL, then every write of the node that its program had not yet
+    /// fsynced is lost (the lazy filesystem under its data dir drops it, once the process
+    /// has gone); with `torn`, whole sectors of the last unsynced write's prefix are kept.
+    /// `restart` starts it again.
+    PowerLoss {
+        nodes: Vec<NodeId>,
+        #[serde(default)]
+        torn: bool,
+    },
+    /// A power cut of every node at once (fills `nodes` like `kill-all`).
+    PowerLossAll {
+        #[serde(default)]
+        nodes: Vec<NodeId>,
+        #[serde(default)]
+        torn: bool,
+    },
     /// Ends every fault: links healed, paused nodes resumed, dead nodes restarted.
     HealAll,
     /// While on, a node that sends a `msg` message (prepare, promise, nack, accept,
@@ -116,6 +132,8 @@ impl Action {
             Action::Stop { .. } => "stop",
             Action::Cont { .. } => "cont",
             Action::KillAll { .. } => "kill-all",
+            Action::PowerLoss { .. } => "power-loss",
+            Action::PowerLossAll { .. } => "power-loss-all",
             Action::HealAll => "heal-all",
             Action::CrashPoint { .. } => "crash-point",
             Action::CrashPointOff => "crash-point-off",
@@ -159,6 +177,8 @@ impl Action {
             | Action::Stop { nodes: list }
             | Action::Cont { nodes: list }
             | Action::KillAll { nodes: list }
+            | Action::PowerLoss { nodes: list, .. }
+            | Action::PowerLossAll { nodes: list, .. }
             | Action::Hold { nodes: list }
             | Action::HoldOff { nodes: list } => ids(list),
             _ => Ok(()),
@@ -166,6 +186,11 @@ impl Action {
     }
 
     /// The directed links a partition cuts: `cut` plus every link between two components.
+    /// Whether this action cuts a node's power (and so needs the lazy filesystem).
+    pub fn cuts_power(&self) -> bool {
+        matches!(self, Action::PowerLoss { .. } | Action::PowerLossAll { .. })
+    }
+
     pub fn cut_links(components: &[Vec<NodeId>], cut: &[[NodeId; 2]]) -> BTreeSet<(NodeId, NodeId)> {
         let mut links: BTreeSet<(NodeId, NodeId)> = cut.iter().map(|&[a, b]| (a, b)).collect();
         for (i, a) in components.iter().enumerate() {
@@ -246,6 +271,14 @@ pub struct Schedule {
     pub triggers: Vec<Trigger>,
 }
 
+impl Schedule {
+    /// Whether any action cuts power: the run then needs a lazy filesystem under the nodes.
+    pub fn cuts_power(&self) -> bool {
+        self.timed.iter().any(|t| t.action.cuts_power())
+            || self.triggers.iter().any(|t| t.action.cuts_power())
+    }
+}
+
 impl From<Vec<Timed>> for Schedule {
     fn from(timed: Vec<Timed>) -> Schedule {
         Schedule { timed, triggers: Vec::new() }
@@ -274,6 +307,8 @@ mod tests {
             Action::Stop { nodes: vec![3] },
             Action::Cont { nodes: vec![3] },
             Action::KillAll { nodes: vec![1, 2, 3] },
+            Action::PowerLoss { nodes: vec![2], torn: true },
+            Action::PowerLossAll { nodes: vec![1, 2, 3], torn: false },
             Action::HealAll,
             Action::CrashPoint { msg: "accept".into(), p: 0.05, down_ms: 200.0 },
             Action::CrashPointOff,

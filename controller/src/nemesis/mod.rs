@@ -32,10 +32,12 @@ pub enum FaultKind {
     Pause,
     KillAll,
     CrashPoint,
+    PowerLoss,
+    PowerLossAll,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Loss,
         FaultKind::Delay,
         FaultKind::Duplicate,
@@ -45,6 +47,8 @@ impl FaultKind {
         FaultKind::Pause,
         FaultKind::KillAll,
         FaultKind::CrashPoint,
+        FaultKind::PowerLoss,
+        FaultKind::PowerLossAll,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +62,8 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::KillAll => "kill-all",
             FaultKind::CrashPoint => "crash-point",
+            FaultKind::PowerLoss => "power-loss",
+            FaultKind::PowerLossAll => "power-loss-all",
         }
     }
 
@@ -73,8 +79,15 @@ impl FaultKind {
             Action::Stop { .. } => FaultKind::Pause,
             Action::KillAll { .. } => FaultKind::KillAll,
             Action::CrashPoint { .. } => FaultKind::CrashPoint,
+            Action::PowerLoss { .. } => FaultKind::PowerLoss,
+            Action::PowerLossAll { .. } => FaultKind::PowerLossAll,
             _ => return None,
         })
+    }
+
+    /// Whether this fault cuts power (and so needs the lazy filesystem, FUSE).
+    pub fn cuts_power(self) -> bool {
+        matches!(self, FaultKind::PowerLoss | FaultKind::PowerLossAll)
     }
 
     /// Parses `--nemesis`: a comma list of kinds, `all`, or `none`.
@@ -100,6 +113,31 @@ impl FaultKind {
         kinds.dedup();
         Ok(kinds)
     }
+}
+
+/// Power-loss faults need the lazy filesystem (FUSE). When it cannot be mounted here (`fuse`
+/// says why), a `--nemesis` that names `power-loss` or `power-loss-all` is refused before
+/// the run starts, and `all` leaves them out: the returned warning says so. Never a silent
+/// no-op: a run that was asked for power losses either has them or does not start.
+pub fn check_power(
+    text: &str,
+    faults: &mut Vec<FaultKind>,
+    fuse: impl FnOnce() -> Result<(), String>,
+) -> Result<Option<String>, String> {
+    if !faults.iter().any(|k| k.cuts_power()) {
+        return Ok(None);
+    }
+    let Err(why) = fuse() else { return Ok(None) };
+    let named: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|w| FaultKind::ALL.iter().any(|k| k.cuts_power() && k.name() == *w))
+        .collect();
+    if !named.is_empty() {
+        return Err(format!("{} needs the lazy filesystem, and {why}", named.join(", ")));
+    }
+    faults.retain(|k| !k.cuts_power());
+    Ok(Some(format!("`all` leaves out power-loss and power-loss-all here: {why}")))
 }
 
 impl fmt::Display for FaultKind {
@@ -205,6 +243,24 @@ mod tests {
         assert_eq!(FaultKind::parse_list("kill, loss,kill").unwrap(), vec![FaultKind::Loss, FaultKind::Kill]);
         let e = FaultKind::parse_list("loss,flood").unwrap_err();
         assert!(e.contains("unknown fault `flood`") && e.contains("kill-all"), "{e}");
+    }
+
+    #[test]
+    fn power_faults_without_fuse_are_refused_when_named_and_left_out_of_all() {
+        let no_fuse = || Err("FUSE is not available: /dev/fuse is missing".to_string());
+        let mut faults = FaultKind::parse_list("kill,power-loss").unwrap();
+        let e = check_power("kill,power-loss", &mut faults, no_fuse).unwrap_err();
+        assert!(e.starts_with("power-loss needs the lazy filesystem") && e.contains("/dev/fuse"), "{e}");
+        let mut faults = FaultKind::parse_list("all").unwrap();
+        let warning = check_power("all", &mut faults, no_fuse).unwrap().expect("a warning");
+        assert!(warning.contains("leaves out power-loss"), "{warning}");
+        assert!(!faults.iter().any(|k| k.cuts_power()) && faults.contains(&FaultKind::Kill));
+        // With FUSE, or without power faults, nothing changes and nobody asks.
+        let mut faults = FaultKind::parse_list("all").unwrap();
+        assert_eq!(check_power("all", &mut faults, || Ok(())), Ok(None));
+        assert_eq!(faults, FaultKind::ALL.to_vec());
+        let mut faults = FaultKind::parse_list("kill").unwrap();
+        assert_eq!(check_power("kill", &mut faults, || panic!("not asked")), Ok(None));
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn nemesis(e: &Value, t: u64, open: &mut BTreeMap<String, (u64, bool)>, out: &mu
             open.entry(action.to_string()).or_insert((t, true));
         }
         "heal" => close("partition", open),
-        "kill" | "kill-all" => nodes.iter().for_each(|n| {
+        "kill" | "kill-all" | "power-loss" | "power-loss-all" => nodes.iter().for_each(|n| {
             open.entry(format!("n{n} down")).or_insert((t, false));
         }),
         "restart" => nodes.iter().for_each(|n| close(&format!("n{n} down"), open)),
@@ -165,12 +165,18 @@ mod tests {
         nemesis(&ev(r#"{"action":"loss-off"}"#), 30, &mut open, &mut out);
         nemesis(&ev(r#"{"action":"restart","nodes":[2]}"#), 40, &mut open, &mut out);
         nemesis(&ev(r#"{"action":"partition","cut":[[1,2]]}"#), 50, &mut open, &mut out);
+        nemesis(&ev(r#"{"action":"power-loss","nodes":[3],"torn":true}"#), 55, &mut open, &mut out);
         nemesis(&ev(r#"{"action":"heal-all","final":true}"#), 60, &mut open, &mut out);
         let got: Vec<(u64, u64, &str, bool)> =
             out.iter().map(|w| (w.from_us, w.to_us, w.label.as_str(), w.network)).collect();
         assert_eq!(
             got,
-            vec![(10, 30, "loss", true), (20, 40, "n2 down", false), (50, 60, "partition", true)]
+            vec![
+                (10, 30, "loss", true),
+                (20, 40, "n2 down", false),
+                (55, 60, "n3 down", false),
+                (50, 60, "partition", true)
+            ]
         );
         assert!(open.is_empty());
         assert_eq!(t_of(r#"{"type":"recv","t":12345,"msg":1}"#), Some(12345));

@@ -13,6 +13,7 @@
 
 pub mod config;
 mod nemesis;
+mod power;
 pub mod shutdown;
 
 use crate::cluster::{Cluster, NodeCommand, ProcState};
@@ -85,13 +86,14 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunOutcome> {
     let dir = RunDir::create(&cfg.runs_dir)?;
-    let Opened { history, listener, command } = open(&dir, &cfg, &schedule, argv).await?;
+    let Opened { history, listener, command, disks } = open(&dir, &cfg, &schedule, argv).await?;
     let addr = listener.local_addr()?.to_string();
     let token = random_token();
     let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
     let accept = tokio::spawn(accept_loop(listener, token.clone(), cfg.nodes, events_tx.clone()));
-    let data_dirs = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
-    let cluster = Cluster::new(command, addr, token, data_dirs, events_tx);
+    let node_dirs: Vec<PathBuf> = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
+    let data_dirs = (1..=cfg.nodes).map(|n| disks.data_dir(n).unwrap_or_else(|| dir.node_dir(n))).collect();
+    let cluster = Cluster::new(command, addr, token, node_dirs, data_dirs, events_tx);
     history.event_at(
         0,
         "run",
@@ -103,6 +105,7 @@ pub async fn run(
     );
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, cluster, events, progress);
+    r.disks = disks;
     let result = r.drive(shutdown).await;
     // Whatever happened, the nodes stop, the history is closed and checked.
     r.stop_nodes().await;
@@ -116,6 +119,8 @@ struct Opened {
     history: History,
     listener: TcpListener,
     command: NodeCommand,
+    /// The nodes' lazy filesystems, if the schedule cuts power.
+    disks: power::Disks,
 }
 
 /// Writes meta.json and the schedule, listens, finds the node command, and only then opens
@@ -131,9 +136,11 @@ async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String
         Some(line) => NodeCommand::Shell(line.clone()),
         None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
     };
+    let disks =
+        if schedule.cuts_power() { power::Disks::mount(dir, cfg.nodes)? } else { power::Disks::default() };
     let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
     dir.mark_latest()?;
-    Ok(Opened { history, listener, command })
+    Ok(Opened { history, listener, command, disks })
 }
 
 struct Runner<'p> {
@@ -169,6 +176,11 @@ struct Runner<'p> {
     crash_victim: Option<NodeId>,
     /// The nemesis's own random choices at run time (crash points).
     rng: Rng,
+    /// The nodes' lazy filesystems (none unless the schedule cuts power).
+    disks: power::Disks,
+    /// Nodes whose power was cut, until their exit is seen: then their unsynced writes are
+    /// lost (keeping a torn prefix of the last one if `true`).
+    power_cut: BTreeMap<NodeId, bool>,
 }
 
 impl<'p> Runner<'p> {
@@ -217,6 +229,8 @@ impl<'p> Runner<'p> {
             crash_point: None,
             crash_victim: None,
             rng,
+            disks: power::Disks::default(),
+            power_cut: BTreeMap::new(),
         }
     }
 
@@ -499,6 +513,7 @@ impl<'p> Runner<'p> {
                 }
                 self.send_invokes(&mut invokes);
                 self.invokes = invokes;
+                self.power_cut_exited(node);
                 if self.cluster.state(node) == ProcState::Down && self.restart_pending.remove(&node) {
                     self.restart(node);
                 }

@@ -39,6 +39,9 @@ impl Runner<'_> {
             Action::Restart { nodes } => {
                 Action::Restart { nodes: in_state(self, &nodes, &[ProcState::Down, ProcState::Dying]) }
             }
+            Action::PowerLossAll { torn, .. } => {
+                Action::PowerLossAll { nodes: (1..=self.cfg.nodes).collect(), torn }
+            }
             Action::Stop { nodes } => Action::Stop { nodes: in_state(self, &nodes, &[ProcState::Running]) },
             Action::Cont { nodes } => Action::Cont { nodes: in_state(self, &nodes, &[ProcState::Stopped]) },
             other => other,
@@ -63,6 +66,10 @@ impl Runner<'_> {
             }
             Action::Heal => faults.cut.clear(),
             Action::Kill { nodes } | Action::KillAll { nodes } => self.signal_all(&nodes, Signal::SIGKILL),
+            // Every listed node loses its unsynced writes, a node already down too.
+            Action::PowerLoss { nodes, torn } | Action::PowerLossAll { nodes, torn } => {
+                self.cut_power(&nodes, torn)
+            }
             Action::Stop { nodes } => self.signal_all(&nodes, Signal::SIGSTOP),
             Action::Cont { nodes } => self.signal_all(&nodes, Signal::SIGCONT),
             Action::Restart { nodes } => {
@@ -176,7 +183,7 @@ impl Runner<'_> {
         }
     }
 
-    fn nemesis_error(&mut self, error: String) {
+    pub(super) fn nemesis_error(&mut self, error: String) {
         tracing::warn!("nemesis: {error}");
         self.history.event("error", json!({"error": format!("nemesis: {error}")}));
         if self.final_started {

@@ -88,6 +88,14 @@ pub fn mutants_command(args: MutantsArgs) -> Result<i32> {
     let seed = args.seed.unwrap_or_else(crate::run::random_u64);
     let base = nemesis_config(&args.nemesis)?;
     cluster_config(&args.cluster, base.clone(), args.time_per_run, 0)?;
+    let storage_bugs: Vec<&str> = bugs.iter().filter(|b| b.needs_power_loss()).map(|b| b.name()).collect();
+    if !storage_bugs.is_empty() && !base.faults.iter().any(|k| k.cuts_power()) {
+        tracing::warn!(
+            "{} shows only under a power loss, and this nemesis ({}) cuts no power: it cannot be caught",
+            storage_bugs.join(", "),
+            base.names()
+        );
+    }
     let plan = SoakPlan {
         cluster: args.cluster.clone(),
         base,
