@@ -98,6 +98,10 @@ pub struct ClusterArgs {
     /// phase 1 (docs/protocol.md, "Round 0").
     #[arg(long)]
     pub no_fast_round: bool,
+    /// Put the nodes' data dirs on the lazy filesystem even without power faults (to measure
+    /// what it costs; docs/lazyfs.md). Needs FUSE.
+    #[arg(long)]
+    pub lazy_fs: bool,
 }
 
 /// The nemesis: which faults, how often and how hard (docs/nemesis.md). In a soak these are

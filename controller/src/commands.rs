@@ -102,6 +102,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         schedule: ScheduleSource::Generated,
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
+        lazy_fs: a.lazy_fs,
     };
     cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
     Ok(cfg)
@@ -140,6 +141,9 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
         None => generated_schedule(&cfg)?,
     };
     require_power(&schedule, "--schedule")?;
+    if cfg.lazy_fs {
+        crate::lazyfs::available().map_err(|why| anyhow::anyhow!("--lazy-fs: {why}"))?;
+    }
     Ok((cfg, schedule))
 }
 

@@ -73,6 +73,20 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         let run = run(&runs_dir, &flags)?;
         per_s.insert(key.into(), json!(run.report.figures.decisions_per_s.round() as u64));
     }
+    // The lazy filesystem's cost: the same n3 latency and c64 runs with the data dirs on it.
+    let lazy_fs = match crate::lazyfs::available() {
+        Ok(()) => {
+            say("lazy filesystem: decision latency n3 and throughput c64 with --lazy-fs ...".into());
+            let l = run(&runs_dir, &["--nodes", "3", "--concurrency", "1", "--time", &t, "--lazy-fs"])?;
+            let l = &l.report.figures.decision_latency_first_learn.all;
+            let c = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--lazy-fs"])?;
+            json!({
+                "n3_p50": l.p50_us, "n3_p99": l.p99_us,
+                "c64_per_s": c.report.figures.decisions_per_s.round() as u64,
+            })
+        }
+        Err(why) => json!({"unavailable": why}),
+    };
     let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
     let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
     let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);
@@ -89,6 +103,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         "ratio_to_floor": to_floor(p50_n3),
         "ratio_to_floor_two_phase": to_floor(p50_two_phase),
         "decisions_per_s": per_s,
+        "lazy_fs": lazy_fs,
         "checker": checker,
     });
     if let Some(e) = etcd {
@@ -251,6 +266,18 @@ fn render(f: &Value) -> String {
         "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}\n",
         d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"]
     ));
+    let lz = &f["lazy_fs"];
+    match lz["unavailable"].as_str() {
+        Some(why) => out.push_str(&format!("lazy filesystem   not measured: {why}\n")),
+        None => out.push_str(&format!(
+            "lazy filesystem   decision n3 p50 {} p99 {} (without: {})   c64 {}/s (without: {})\n",
+            ms(&lz["n3_p50"]),
+            ms(&lz["n3_p99"]),
+            ms(&f["decision_latency_us"]["n3"]["p50"]),
+            lz["c64_per_s"],
+            d["c64"]
+        )),
+    }
     let c = &f["checker"];
     out.push_str(&format!(
         "checker           {} events/s, peak {} MB\n",

@@ -57,6 +57,10 @@ pub struct RunConfig {
     pub tuning: Tuning,
     /// Nodes that run the mutant in `tuning.bug` (the others run the correct protocol).
     pub bug_nodes: Vec<NodeId>,
+    /// Data dirs on the lazy filesystem even when the schedule cuts no power (`--lazy-fs`:
+    /// to measure what it costs). A schedule that cuts power always has it.
+    #[serde(default)]
+    pub lazy_fs: bool,
 }
 
 impl RunConfig {
@@ -148,6 +152,7 @@ pub(crate) fn sample() -> RunConfig {
         schedule: ScheduleSource::Generated,
         tuning: Tuning::default(),
         bug_nodes: all,
+        lazy_fs: false,
     }
 }
 
