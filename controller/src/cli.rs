@@ -67,6 +67,10 @@ pub struct ClusterArgs {
     /// Distinct proposers that propose each instance at nearly the same time.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub contention: u64,
+    /// Share of new ops that instead revisit an instance already decided: a fresh value at
+    /// another proposer, which a correct cluster answers with the decided value (0 to 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub revisit: f64,
     /// An op with no answer after this long ends `info`.
     #[arg(long, default_value_t = 2_000)]
     pub op_timeout_ms: u64,

@@ -92,6 +92,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         instances: None,
         concurrency: a.concurrency as usize,
         contention: a.contention as usize,
+        revisit: a.revisit,
         op_timeout_ms: a.op_timeout_ms,
         final_s: a.final_s,
         seed,

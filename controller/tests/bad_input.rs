@@ -77,6 +77,12 @@ fn absurd_durations_are_refused_by_flag() {
     run_refused("delay", &["--delay-ms", "1e300"], &[&format!("--delay-ms 1e300: {hour}")]);
     run_refused("reorder", &["--reorder-ms", "inf"], &[&format!("--reorder-ms inf: {hour}")]);
     run_refused("crash-p", &["--crash-p", "NaN"], &["--crash-p NaN: must be a probability from 0 to 1"]);
+    run_refused(
+        "revisit",
+        &["--revisit", "1.5"],
+        &["Error: --revisit 1.5: must be a probability from 0 to 1"],
+    );
+    run_refused("revisit-neg", &["--revisit=-0.1"], &["--revisit -0.1: must be a probability"]);
     run_refused("interval", &["--nemesis-interval-s", "0"], &["--nemesis-interval-s 0.0: must be"]);
     let max = u64::MAX.to_string();
     run_refused(
@@ -97,6 +103,10 @@ fn other_commands_bound_their_times_too() {
     refused(&["soak", "--runs", "1", "--time-per-run", "1e20"], &["--time-per-run", "7 days"]);
     refused(&["soak", "--time=-5"], &["--time", "above 0"]);
     refused(&["mutants", "--budget-s", "NaN"], &["--budget-s", "above 0"]);
+    refused(
+        &["soak", "--runs", "1", "--revisit", "NaN"],
+        &["--revisit NaN: must be a probability from 0 to 1"],
+    );
     refused(&["bench", "--time", "1e20"], &["--time", "7 days"]);
 }
 
@@ -183,6 +193,11 @@ fn a_doctored_meta_json_cannot_bypass_the_flag_limits() {
             "config.tuning.backoff_max_ms 1125899906842624: must be at most 3600000 ms",
         ),
         ("down", with(&|c| c["nemesis"]["down_ms"] = json!(1e300)), "config.nemesis.down_ms 1e300: must be"),
+        (
+            "revisit",
+            with(&|c| c["revisit"] = json!(2.0)),
+            "config.revisit 2.0: must be a probability from 0 to 1",
+        ),
         (
             "loss",
             with(&|c| c["nemesis"]["loss"] = json!(7)),

@@ -126,10 +126,11 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// A fault-free run with `flags` (one proposer an instance).
+/// A fault-free run with `flags` (one proposer an instance, no revisits: every op starts a
+/// new instance, so the figures compare with those measured before revisits existed).
 fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
     let dir = runs_dir.to_string_lossy().to_string();
-    let mut all = vec!["--nemesis", "none", "--contention", "1", "--runs-dir", &dir, "-q"];
+    let mut all = vec!["--nemesis", "none", "--contention", "1", "--revisit", "0", "--runs-dir", &dir, "-q"];
     all.extend_from_slice(flags);
     let (cfg, schedule) = plan_from_flags(&all)?;
     let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;

@@ -44,6 +44,11 @@ pub struct RunConfig {
     pub instances: Option<u64>,
     pub concurrency: usize,
     pub contention: usize,
+    /// The share of the workload's new ops that revisit an instance already decided, with a
+    /// fresh value at another proposer (`--revisit`). A meta.json from before revisits has
+    /// no such field: its runs had none, so it reads as 0.
+    #[serde(default)]
+    pub revisit: f64,
     pub op_timeout_ms: u64,
     pub final_s: f64,
     pub seed: u64,
@@ -94,6 +99,8 @@ impl RunConfig {
         };
         count("concurrency", "--concurrency", self.concurrency, limits::MAX_CONCURRENCY)?;
         count("contention", "--contention", self.contention, limits::MAX_CONTENTION)?;
+        limits::probability(self.revisit)
+            .map_err(|must| Invalid::new("revisit", Some("--revisit"), self.revisit, must))?;
         let timeout = |field: &str, flag, ms: u64| {
             if (1..=limits::MAX_DURATION_MS).contains(&ms) {
                 Ok(())
@@ -142,6 +149,7 @@ pub(crate) fn sample() -> RunConfig {
         instances: None,
         concurrency: 8,
         contention: 2,
+        revisit: 0.1,
         op_timeout_ms: 2_000,
         final_s: 10.0,
         seed: 1,
@@ -168,7 +176,7 @@ mod tests {
     fn every_bound_names_its_field_and_flag() {
         assert_eq!(config().validate(), Ok(()));
         type Case = (fn(&mut RunConfig), &'static str);
-        let cases: [Case; 14] = [
+        let cases: [Case; 17] = [
             (|c| c.nodes = 1000, "--nodes 1000: must be from 1 to 64"),
             (|c| c.nodes = 0, "--nodes 0: must be from 1 to 64"),
             (|c| c.proposers.clear(), "--proposers []: must name at least one node"),
@@ -179,6 +187,9 @@ mod tests {
             (|c| c.final_s = f64::NAN, "--final-s NaN: must be"),
             (|c| c.contention = 0, "--contention 0: must be from 1 to 64"),
             (|c| c.concurrency = 0, "--concurrency 0: must be from 1 to 100000"),
+            (|c| c.revisit = 1.5, "--revisit 1.5: must be a probability from 0 to 1"),
+            (|c| c.revisit = -0.1, "--revisit -0.1: must be a probability from 0 to 1"),
+            (|c| c.revisit = f64::NAN, "--revisit NaN: must be a probability from 0 to 1"),
             (
                 |c| c.op_timeout_ms = u64::MAX,
                 "--op-timeout-ms 18446744073709551615: must be from 1 to 3600000 ms",
@@ -199,5 +210,22 @@ mod tests {
         let mut c = config();
         c.bug_nodes.clear();
         assert_eq!(c.validate(), Ok(()), "no node runs the mutant");
+        for p in [0.0, 1.0] {
+            let mut c = config();
+            c.revisit = p;
+            assert_eq!(c.validate(), Ok(()), "--revisit {p}");
+        }
+    }
+
+    /// A meta.json written before revisits existed has no `revisit`: its runs had none, and
+    /// a replay of one must not start making them.
+    #[test]
+    fn a_config_without_revisit_reads_as_no_revisits() {
+        let mut json = serde_json::to_value(config()).unwrap();
+        assert_eq!(json["revisit"], 0.1);
+        json.as_object_mut().unwrap().remove("revisit");
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.revisit, 0.0);
+        assert_eq!(old.validate(), Ok(()));
     }
 }

@@ -198,6 +198,7 @@ impl<'p> Runner<'p> {
                 contention: cfg.contention,
                 op_timeout_us: cfg.op_timeout_ms * 1000,
                 max_instances: cfg.instances,
+                revisit: cfg.revisit,
                 proposers: cfg.proposers.clone(),
                 learners: cfg.learners.clone(),
             },
@@ -468,10 +469,12 @@ impl<'p> Runner<'p> {
             return;
         }
         for inv in invokes.drain(..) {
-            self.history.event(
-                "invoke",
-                json!({"op": inv.op, "node": inv.node, "instance": inv.instance, "value": inv.value}),
-            );
+            let mut fields =
+                json!({"op": inv.op, "node": inv.node, "instance": inv.instance, "value": inv.value});
+            if inv.revisit {
+                fields["revisit"] = json!(true);
+            }
+            self.history.event("invoke", fields);
             let body = Body::Propose { msg_id: inv.op, instance: inv.instance, value: inv.value };
             // A propose to a node that is down is lost; the op then times out as `info`.
             self.net.send_direct(inv.node, &Envelope { src: 0, dest: inv.node, body });

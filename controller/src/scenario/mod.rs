@@ -72,10 +72,12 @@ pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
     }
 }
 
+/// Runs one variant. Scenarios make no revisits (`--revisit 0`): their triggers and their
+/// expected counts are about the instances they script, which a revisit would propose again.
 fn run_variant(v: &Variant, runs_dir: &Path, quiet: bool) -> Result<PathBuf> {
     let dir = runs_dir.to_string_lossy().to_string();
     let mut flags = v.flags.to_vec();
-    flags.extend_from_slice(&["--runs-dir", &dir, "-q"]);
+    flags.extend_from_slice(&["--revisit", "0", "--runs-dir", &dir, "-q"]);
     let (cfg, _) = plan_from_flags(&flags)?;
     let schedule = parse_schedule(v.schedule, v.label, cfg.nodes).map_err(anyhow::Error::msg)?;
     let mut progress = Progress::for_run(quiet);

@@ -23,7 +23,16 @@
 //! it, and a late `ok` counts as an answer. To name the instance of a late error the
 //! workload remembers the most recently closed ops, a bounded number of them (a soak runs
 //! for hours).
+//!
+//! A share of the new ops (`--revisit`) are revisits instead: a fresh value proposed to an
+//! instance that is already decided, at another proposer (revisit.rs says why and how they
+//! are chosen). Being decided, a revisited instance holds no concurrency slot; revisits in
+//! flight are bounded on their own ([`Workload::revisits_max`]). With `--revisit 0` the
+//! workload draws nothing for them: its choices are those of a run from before revisits.
 
+mod revisit;
+
+use revisit::{bit, NodeSet, Prefer, Sample};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::{round_zero_owner, InstanceId, NodeId, OpId};
@@ -32,6 +41,10 @@ use synod_node::paxos::{round_zero_owner, InstanceId, NodeId, OpId};
 pub const MAX_REINVOKES: u32 = 50;
 /// Closed ops remembered to name the instance of a late reply, at most.
 pub const CLOSED_OPS_KEPT: usize = 65_536;
+/// Revisits in flight at once, at least (and at most `--concurrency` if that is more).
+pub const REVISITS_IN_FLIGHT_MIN: usize = 16;
+/// Instances looked at to find one some proposer has not learned, per revisit, at most.
+const UNLEARNED_SCAN_MAX: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct WorkloadConfig {
@@ -40,6 +53,8 @@ pub struct WorkloadConfig {
     pub op_timeout_us: u64,
     /// Stop starting instances after this many (`--instances`).
     pub max_instances: Option<u64>,
+    /// The share of new ops that are revisits (0 to 1).
+    pub revisit: f64,
     pub proposers: Vec<NodeId>,
     pub learners: Vec<NodeId>,
 }
@@ -51,6 +66,8 @@ pub struct Invoke {
     pub node: NodeId,
     pub instance: InstanceId,
     pub value: String,
+    /// A revisit: `instance` was decided before this op.
+    pub revisit: bool,
 }
 
 /// How an op ended.
@@ -67,6 +84,7 @@ struct Op {
     instance: InstanceId,
     node: NodeId,
     deadline_us: u64,
+    revisit: bool,
 }
 
 #[derive(Default)]
@@ -87,6 +105,19 @@ pub struct WorkloadStats {
     pub learned_by_all: u64,
     /// Replies to ops that had ended already (any outcome).
     pub late: u64,
+    /// Ops that were revisits (counted in `invoked` too).
+    pub revisits: u64,
+}
+
+/// An instance invoked and not yet learned by every learner.
+#[derive(Default)]
+struct Lacking {
+    /// The learners that learned it.
+    learned: NodeSet,
+    /// The proposers it was invoked at.
+    proposed_by: NodeSet,
+    /// A learn or an `ok` was seen for it: it is decided, and was offered to the sample.
+    seen_decided: bool,
 }
 
 /// The ops that ended most recently, oldest first out: op -> (instance, node).
@@ -123,16 +154,25 @@ pub struct Workload {
     /// is back, or anywhere after the deadline. (node, instance, deadline)
     waiting: Vec<(NodeId, InstanceId, u64)>,
     /// Instances invoked but not yet learned by every learner, with who learned them.
-    unlearned: BTreeMap<InstanceId, BTreeSet<NodeId>>,
+    unlearned: BTreeMap<InstanceId, Lacking>,
+    /// The learners, as a set.
+    learners: NodeSet,
     /// Instances invoked but not yet answered `ok` (in time or late) to any client.
     unanswered: BTreeSet<InstanceId>,
     closed: ClosedOps,
+    /// Decided instances to revisit (filled only when revisits are on).
+    sample: Sample,
+    /// Revisit draws and choices: apart from `rng`, so that they do not shift its draws.
+    revisit_rng: Rng,
+    revisits_open: usize,
     pub stats: WorkloadStats,
 }
 
 impl Workload {
     pub fn new(cfg: WorkloadConfig, seed: u64) -> Workload {
         assert!(cfg.contention >= 1 && !cfg.proposers.is_empty());
+        assert!((0.0..=1.0).contains(&cfg.revisit), "revisit {} is not a probability", cfg.revisit);
+        let learners = cfg.learners.iter().fold(0, |set, &l| set | bit(l));
         Workload {
             cfg,
             rng: Rng::new(seed ^ 0x776f_726b),
@@ -143,8 +183,12 @@ impl Workload {
             undecided: 0,
             waiting: Vec::new(),
             unlearned: BTreeMap::new(),
+            learners,
             unanswered: BTreeSet::new(),
             closed: ClosedOps::default(),
+            sample: Sample::default(),
+            revisit_rng: Rng::new(seed ^ 0x7265_7669_7369_74),
+            revisits_open: 0,
             stats: WorkloadStats::default(),
         }
     }
@@ -169,13 +213,36 @@ impl Workload {
         self.cfg.max_instances.is_some_and(|max| self.next_instance >= max)
     }
 
-    /// Starts new instances up to the concurrency.
+    /// Revisits in flight at once, at most: the concurrency, but at least
+    /// [`REVISITS_IN_FLIGHT_MIN`] (revisits sent to a paused node wait for their timeout).
+    pub fn revisits_max(&self) -> usize {
+        self.cfg.concurrency.max(REVISITS_IN_FLIGHT_MIN)
+    }
+
+    /// Revisits in flight.
+    #[cfg(test)]
+    pub fn revisits_open(&self) -> usize {
+        self.revisits_open
+    }
+
+    /// Starts new instances up to the concurrency. Each new op is instead, with probability
+    /// `revisit`, a revisit (when some instance is decided); at the bound of revisits in
+    /// flight, a revisit drawn waits for one to end, and so does the rest of this fill.
     pub fn fill(&mut self, now_us: u64, out: &mut Vec<Invoke>) {
         while self.undecided < self.cfg.concurrency && !self.exhausted() {
+            if self.draw_revisit() {
+                if self.revisits_open >= self.revisits_max() {
+                    break;
+                }
+                if let Some((instance, node)) = self.pick_revisit() {
+                    self.invoke_revisit(now_us, instance, node, out);
+                    continue;
+                }
+            }
             self.next_instance += 1;
             let instance = self.next_instance;
             self.stats.instances_started += 1;
-            self.unlearned.insert(instance, BTreeSet::new());
+            self.unlearned.insert(instance, Lacking::default());
             self.unanswered.insert(instance);
             let k = self.cfg.contention.min(self.cfg.proposers.len());
             for node in self.pick_proposers(instance, k) {
@@ -204,21 +271,108 @@ impl Workload {
         proposers[self.rng.below(proposers.len() as u64) as usize]
     }
 
+    /// Whether the next new op is a revisit: drawn with probability `revisit` (nothing is
+    /// drawn when it is 0).
+    fn draw_revisit(&mut self) -> bool {
+        if self.cfg.revisit <= 0.0 {
+            return false;
+        }
+        // 53 random bits as a number in [0, 1).
+        let unit = (self.revisit_rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        unit < self.cfg.revisit
+    }
+
+    /// A decided instance and the proposer to revisit it at, if any instance is decided: half
+    /// the time one that some proposer has not learned (sent to such a proposer), else one
+    /// from the sample of all decided instances (sent to a proposer that did not propose it);
+    /// each falls back on the other.
+    fn pick_revisit(&mut self) -> Option<(InstanceId, NodeId)> {
+        if self.revisit_rng.below(2) == 0 {
+            self.pick_unlearned().or_else(|| self.pick_sampled())
+        } else {
+            self.pick_sampled().or_else(|| self.pick_unlearned())
+        }
+    }
+
+    /// A decided instance some proposer has not learned yet: the first such one at or after
+    /// a random point of the unlearned instances (looking at UNLEARNED_SCAN_MAX at most).
+    fn pick_unlearned(&mut self) -> Option<(InstanceId, NodeId)> {
+        let (&first, _) = self.unlearned.first_key_value()?;
+        let (&last, _) = self.unlearned.last_key_value()?;
+        let start = first + self.revisit_rng.below(last - first + 1);
+        let proposers = &self.cfg.proposers;
+        let found = self
+            .unlearned
+            .range(start..)
+            .chain(self.unlearned.range(..start))
+            .take(UNLEARNED_SCAN_MAX)
+            .find(|(_, l)| l.seen_decided && proposers.iter().any(|&p| l.learned & bit(p) == 0))
+            .map(|(&instance, l)| (instance, l.proposed_by, l.learned));
+        let (instance, proposed_by, learned) = found?;
+        let node =
+            revisit::proposer(&mut self.revisit_rng, proposers, proposed_by, learned, Prefer::Unlearned);
+        Some((instance, node))
+    }
+
+    /// A decided instance from the sample, at a proposer that did not propose it.
+    fn pick_sampled(&mut self) -> Option<(InstanceId, NodeId)> {
+        let (instance, proposed_by) = self.sample.pick(&mut self.revisit_rng)?;
+        // Not among the unlearned: every learner learned it.
+        let learned = self.unlearned.get(&instance).map_or(self.learners, |l| l.learned);
+        let node = revisit::proposer(
+            &mut self.revisit_rng,
+            &self.cfg.proposers,
+            proposed_by,
+            learned,
+            Prefer::Other,
+        );
+        Some((instance, node))
+    }
+
+    fn invoke_revisit(&mut self, now_us: u64, instance: InstanceId, node: NodeId, out: &mut Vec<Invoke>) {
+        self.invoke(now_us, instance, node, out);
+        let inv = out.last_mut().expect("just invoked");
+        inv.revisit = true;
+        self.ops.get_mut(&inv.op).expect("just invoked").revisit = true;
+        self.revisits_open += 1;
+        self.stats.revisits += 1;
+        assert!(self.in_flight.get(&instance).is_some_and(|i| i.decided), "a revisit holds no slot");
+        assert!(self.revisits_open <= self.revisits_max());
+    }
+
+    /// `instance` was decided (a learn or an `ok`): offered to the revisit sample, once.
+    fn seen_decided(&mut self, instance: InstanceId) {
+        // An instance no longer among the unlearned was learned by every learner: seen.
+        let Some(lacking) = self.unlearned.get_mut(&instance) else { return };
+        if lacking.seen_decided {
+            return;
+        }
+        lacking.seen_decided = true;
+        if self.cfg.revisit > 0.0 {
+            self.sample.offer(&mut self.revisit_rng, instance, lacking.proposed_by);
+        }
+    }
+
     fn invoke(&mut self, now_us: u64, instance: InstanceId, node: NodeId, out: &mut Vec<Invoke>) {
         self.next_op += 1;
         let op = self.next_op;
-        self.ops.insert(op, Op { instance, node, deadline_us: now_us + self.cfg.op_timeout_us });
+        let deadline_us = now_us + self.cfg.op_timeout_us;
+        self.ops.insert(op, Op { instance, node, deadline_us, revisit: false });
+        if let Some(lacking) = self.unlearned.get_mut(&instance) {
+            lacking.proposed_by |= bit(node);
+        }
+        self.sample.proposed(instance, node);
         if !self.in_flight.contains_key(&instance) {
             // Decided already if some learner has it or a client was answered (a final-phase
             // chase).
-            let learned = self.unlearned.get(&instance).is_none_or(|learned| !learned.is_empty());
+            let learned = self.unlearned.get(&instance).is_none_or(|l| l.learned != 0);
             let decided = learned || !self.unanswered.contains(&instance);
             self.undecided += usize::from(!decided);
             self.in_flight.insert(instance, Instance { decided, ..Instance::default() });
         }
         self.in_flight.get_mut(&instance).expect("just inserted").open_ops += 1;
         self.stats.invoked += 1;
-        out.push(Invoke { op, node, instance, value: format!("i{instance}-op{op}") });
+        out.push(Invoke { op, node, instance, value: format!("i{instance}-op{op}"), revisit: false });
     }
 
     /// The node answered op `op`. Returns the op's instance and node if the op was open.
@@ -229,8 +383,11 @@ impl Workload {
         outcome: &Outcome,
         out: &mut Vec<Invoke>,
     ) -> Option<(InstanceId, NodeId)> {
-        let Op { instance, node, .. } = self.ops.remove(&op)?;
+        let Op { instance, node, revisit, .. } = self.ops.remove(&op)?;
         self.closed.insert(op, instance, node);
+        if revisit {
+            self.revisits_open -= 1;
+        }
         match outcome {
             Outcome::Ok(_) => self.stats.ok += 1,
             Outcome::Fail(_) => self.stats.fail += 1,
@@ -238,6 +395,7 @@ impl Workload {
         }
         if matches!(outcome, Outcome::Ok(_)) {
             self.mark_decided(instance);
+            self.seen_decided(instance);
             self.unanswered.remove(&instance);
         }
         let inst = self.in_flight.get_mut(&instance).expect("an open op's instance is in flight");
@@ -261,6 +419,7 @@ impl Workload {
         self.stats.late += 1;
         if let Some(instance) = ok_instance {
             self.mark_decided(instance);
+            self.seen_decided(instance);
             self.unanswered.remove(&instance);
         }
         self.closed.ops.get(&op).copied()
@@ -275,7 +434,7 @@ impl Workload {
     /// Nobody knows a decision for `instance`.
     fn undecided_and_unlearned(&self, instance: InstanceId) -> bool {
         let decided = self.in_flight.get(&instance).is_none_or(|i| i.decided);
-        !decided && self.unlearned.get(&instance).is_some_and(|s| s.is_empty())
+        !decided && self.unlearned.get(&instance).is_some_and(|l| l.learned == 0)
     }
 
     /// An instance whose ops all ended: invoked again (on `node`, or a random proposer) if it
@@ -320,9 +479,10 @@ impl Workload {
     /// A learner learned `instance`.
     pub fn learned(&mut self, instance: InstanceId, node: NodeId) {
         self.mark_decided(instance);
-        let Some(set) = self.unlearned.get_mut(&instance) else { return };
-        set.insert(node);
-        if self.cfg.learners.iter().all(|l| set.contains(l)) {
+        self.seen_decided(instance);
+        let Some(lacking) = self.unlearned.get_mut(&instance) else { return };
+        lacking.learned |= bit(node);
+        if lacking.learned & self.learners == self.learners {
             self.unlearned.remove(&instance);
             self.stats.learned_by_all += 1;
         }
@@ -391,6 +551,7 @@ mod tests {
             contention: 2,
             op_timeout_us: 1_000,
             max_instances: Some(5),
+            revisit: 0.0,
             proposers: vec![1, 2, 3],
             learners: vec![1, 2, 3],
         }
@@ -649,5 +810,149 @@ mod tests {
         assert_eq!((w.unlearned(), w.unanswered()), (0, 0));
         w.chase(now + 200, &mut chased);
         assert!(chased.is_empty());
+    }
+
+    /// Runs `rounds` rounds of fill, each op answered `ok` at once, each new instance
+    /// learned by `learners`; then fills once more. Returns the last fill's ops and every op
+    /// invoked before it.
+    fn rounds(w: &mut Workload, rounds: u64, learners: &[NodeId]) -> (Vec<Invoke>, Vec<Invoke>) {
+        let mut before = Vec::new();
+        let mut out = Vec::new();
+        for round in 0..rounds {
+            w.fill(round, &mut out);
+            for inv in std::mem::take(&mut out) {
+                let value =
+                    if inv.revisit { format!("i{}-decided", inv.instance) } else { inv.value.clone() };
+                w.complete(round, inv.op, &Outcome::Ok(value), &mut out);
+                if !inv.revisit {
+                    for &l in learners {
+                        w.learned(inv.instance, l);
+                    }
+                }
+                before.push(inv);
+            }
+            assert!(out.is_empty(), "an op answered ok is not retried: {out:?}");
+        }
+        w.fill(rounds, &mut out);
+        (out, before)
+    }
+
+    fn revisiting(revisit: f64) -> Workload {
+        Workload::new(WorkloadConfig { contention: 1, max_instances: None, revisit, ..cfg() }, 7)
+    }
+
+    #[test]
+    fn with_revisit_1_every_new_op_after_some_decisions_revisits_a_decided_instance_elsewhere() {
+        let mut w = revisiting(1.0);
+        let (out, before) = rounds(&mut w, 5, &[1, 2, 3]);
+        // Round 0 had nothing decided: new instances. Every op since is a revisit.
+        let started = w.stats.instances_started;
+        assert_eq!(started, 3);
+        assert!(before.iter().take(3).all(|i| !i.revisit));
+        assert!(before.len() > 3 && before.iter().skip(3).all(|i| i.revisit), "{before:?}");
+        assert_eq!(out.len(), w.revisits_max(), "revisits up to their bound, and nothing else");
+        assert_eq!(w.revisits_open(), w.revisits_max());
+        let mut proposed_at: BTreeMap<InstanceId, BTreeSet<NodeId>> = BTreeMap::new();
+        let mut values: BTreeSet<String> = BTreeSet::new();
+        for inv in before.iter().chain(&out) {
+            assert!(values.insert(inv.value.clone()), "a value twice: {}", inv.value);
+            let at = proposed_at.entry(inv.instance).or_default();
+            if inv.revisit {
+                assert!(inv.instance <= started, "{inv:?}: not a decided instance");
+                // Three proposers, one op each per instance before: another is always free
+                // until all three proposed it.
+                assert!(at.len() == 3 || !at.contains(&inv.node), "{inv:?}: proposed at {at:?} before");
+                assert!(!inv.value.contains("decided"), "a fresh value, not the decided one: {inv:?}");
+            }
+            at.insert(inv.node);
+        }
+        assert_eq!(w.in_flight(), 0, "revisits hold no concurrency slot");
+        assert_eq!(w.stats.revisits, w.stats.invoked - started);
+        // At the bound nothing more starts, not even a new instance, until a revisit ends.
+        let mut w = w;
+        let mut more = Vec::new();
+        w.fill(10, &mut more);
+        assert!(more.is_empty(), "{more:?}");
+        let mut after = Vec::new();
+        w.complete(11, out[0].op, &Outcome::Ok("i1-decided".into()), &mut after);
+        assert!(after.is_empty(), "a revisit answered ok leaves its instance alone: {after:?}");
+        w.fill(11, &mut more);
+        assert_eq!(more.len(), 1);
+        assert!(more[0].revisit);
+        // A revisit that ends info or fail, or whose node crashed, leaves nothing lacking:
+        // its instance is decided, learned and answered. Nothing is retried or chased.
+        for (i, inv) in out[1..].iter().enumerate() {
+            let outcome =
+                if i % 2 == 0 { Outcome::Info("timeout".into()) } else { Outcome::Fail("busy".into()) };
+            w.complete(12, inv.op, &outcome, &mut after);
+        }
+        let ended = w.node_exited(13, more[0].node, &mut after);
+        assert_eq!(ended, vec![(more[0].op, more[0].instance)]);
+        w.node_up(14, more[0].node, &mut after);
+        w.expire(100_000, &mut after);
+        assert!(after.is_empty(), "no revisit is retried: {after:?}");
+        assert_eq!((w.unanswered(), w.unlearned(), w.revisits_open(), w.in_flight()), (0, 0, 0, 0));
+        let mut chased = Vec::new();
+        w.chase(15, &mut chased);
+        assert!(chased.is_empty(), "nothing for the final phase to chase: {chased:?}");
+    }
+
+    #[test]
+    fn with_revisit_0_no_op_is_a_revisit_and_nothing_is_drawn_for_them() {
+        let mut w = revisiting(0.0);
+        let (out, before) = rounds(&mut w, 20, &[1, 2, 3]);
+        assert_eq!(w.stats.revisits, 0);
+        assert_eq!(w.sample.len(), 0, "no sample kept");
+        assert!(out.iter().chain(&before).all(|i| !i.revisit));
+        // New instances in order, one op each, as before revisits existed.
+        assert_eq!(w.stats.invoked, w.stats.instances_started);
+        let instances: Vec<InstanceId> = before.iter().map(|i| i.instance).collect();
+        assert_eq!(instances, (1..=before.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            w.revisit_rng.clone().next_u64(),
+            Rng::new(7 ^ 0x7265_7669_7369_74).next_u64(),
+            "nothing drawn for revisits"
+        );
+    }
+
+    #[test]
+    fn a_share_of_new_ops_are_revisits_and_the_sample_stays_bounded() {
+        let mut w = revisiting(0.1);
+        rounds(&mut w, 5_000, &[1, 2, 3]);
+        assert!(w.stats.instances_started > 3 * revisit::SAMPLE_MAX as u64);
+        assert_eq!(w.sample.len(), revisit::SAMPLE_MAX, "more decided than the sample holds");
+        let share = w.stats.revisits as f64 / w.stats.invoked as f64;
+        assert!((0.08..0.12).contains(&share), "{share} of {} ops", w.stats.invoked);
+    }
+
+    #[test]
+    fn half_the_revisits_go_to_a_proposer_that_has_not_learned_the_instance() {
+        // Every instance is decided and learned by n1 and n2 only: n3 has not learned them.
+        let mut w = revisiting(1.0);
+        let (out, before) = rounds(&mut w, 100, &[1, 2]);
+        assert!(before.len() > 1_000);
+        let revisits: Vec<&Invoke> = before.iter().chain(&out).filter(|i| i.revisit).collect();
+        let to_n3 = revisits.iter().filter(|i| i.node == 3).count();
+        // Half of them are sent to n3; of the other half, those whose instance was not yet
+        // proposed at n3 go there too (n3 is another proposer that has not learned it).
+        let share = to_n3 as f64 / revisits.len() as f64;
+        assert!(share >= 0.5, "{to_n3} of {} revisits at n3", revisits.len());
+        // Chosen among the unlearned: always at n3. From the sample: at a node that did not
+        // propose it, if there is one.
+        for _ in 0..100 {
+            let (instance, node) = w.pick_unlearned().expect("decided and not learned everywhere");
+            assert_eq!(node, 3, "instance {instance}");
+            let (instance, node) = w.pick_sampled().unwrap();
+            let proposed_by = w.unlearned[&instance].proposed_by;
+            assert!(proposed_by == 0b111 || proposed_by & bit(node) == 0, "{instance} at n{node}");
+        }
+        // Once every learner has them, none is chosen among the unlearned.
+        let decided: Vec<InstanceId> = w.unlearned.keys().copied().collect();
+        for i in decided {
+            w.learned(i, 3);
+        }
+        assert_eq!(w.unlearned(), 0);
+        assert_eq!(w.pick_unlearned(), None);
+        assert!(w.pick_revisit().is_some());
     }
 }
