@@ -34,6 +34,13 @@ fn run_power(dir: &Path, args: &[&str]) -> Option<Output> {
     Some(out)
 }
 
+/// A 3-node, 4-second run with seed 5 and `schedule`, plus `extra` flags.
+fn args_with<'a>(schedule: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--nodes", "3", "--time", "4", "--seed", "5", "--schedule", schedule];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or_else(|| panic!("synod died: {:?}", out.status))
 }
@@ -65,8 +72,8 @@ fn disk_events(events: &[Value]) -> Vec<&Value> {
 #[test]
 fn a_correct_node_survives_power_losses_and_each_is_recorded() {
     let dir = runs_dir("power-correct");
-    let args = ["--nodes", "3", "--time", "4", "--seed", "5", "--schedule", &power_cut_schedule()];
-    let Some(out) = run_power(&dir, &args) else { return };
+    let schedule = power_cut_schedule();
+    let Some(out) = run_power(&dir, &args_with(&schedule, &[])) else { return };
     assert_eq!(code(&out), 0, "{}", explain(&out));
     let run = latest(&dir);
     let events = history(&run, false);
@@ -90,6 +97,23 @@ fn a_correct_node_survives_power_losses_and_each_is_recorded() {
         assert!(run.join(format!("nodes/n{n}/node.log")).is_file());
     }
     assert_unmounted(&run, 3);
+    // A replay cuts the same power at the same times (the triggered cut becomes a timed one).
+    let power_actions = |events: &[Value]| -> Vec<(String, Value)> {
+        events
+            .iter()
+            .filter(|e| {
+                e["type"] == "nemesis" && e["action"].as_str().unwrap_or("").starts_with("power-loss")
+            })
+            .map(|e| (e["action"].as_str().unwrap().to_string(), e["nodes"].clone()))
+            .collect()
+    };
+    let recorded = power_actions(&events);
+    let out = run_power(&dir, &["--replay", run.to_str().unwrap()]).expect("FUSE was there a moment ago");
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    let replayed = latest(&dir);
+    assert_ne!(replayed, run);
+    assert_eq!(power_actions(&history(&replayed, false)), recorded);
+    assert_unmounted(&replayed, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -98,19 +122,8 @@ fn a_correct_node_survives_power_losses_and_each_is_recorded() {
 #[test]
 fn skip_fsync_passes_kills_and_is_caught_by_a_power_loss() {
     let dir = runs_dir("power-skip-fsync");
-    let args = [
-        "--nodes",
-        "3",
-        "--time",
-        "4",
-        "--seed",
-        "5",
-        "--bug",
-        "skip-fsync",
-        "--schedule",
-        &power_cut_schedule(),
-    ];
-    let Some(out) = run_power(&dir, &args) else { return };
+    let schedule = power_cut_schedule();
+    let Some(out) = run_power(&dir, &args_with(&schedule, &["--bug", "skip-fsync"])) else { return };
     assert_eq!(code(&out), 1, "skip-fsync under power loss must violate safety: {}", explain(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("SAFETY VIOLATED"), "{}", explain(&out));
     assert_unmounted(&latest(&dir), 3);
@@ -121,19 +134,8 @@ fn skip_fsync_passes_kills_and_is_caught_by_a_power_loss() {
         "{\"at_s\": 1.5, \"action\": \"kill-all\"}\n{\"at_s\": 2.0, \"action\": \"restart\", \"nodes\": [1, 2, 3]}\n",
     )
     .unwrap();
-    let args = [
-        "--nodes",
-        "3",
-        "--time",
-        "4",
-        "--seed",
-        "5",
-        "--bug",
-        "skip-fsync",
-        "--schedule",
-        kills.to_str().unwrap(),
-    ];
-    let out = run_power(&dir, &args).expect("kills need no FUSE");
+    let out = run_power(&dir, &args_with(kills.to_str().unwrap(), &["--bug", "skip-fsync"]))
+        .expect("kills need no FUSE");
     assert_eq!(code(&out), 0, "skip-fsync under SIGKILL keeps its writes: {}", explain(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -149,13 +151,11 @@ fn a_python_node_without_fsync_is_caught_and_with_fsync_is_safe() {
     let dir = runs_dir("power-python");
     let schedule = power_cut_schedule();
     let unsynced = python_node_cmd(false);
-    let args =
-        ["--nodes", "3", "--time", "4", "--seed", "5", "--node-cmd", &unsynced, "--schedule", &schedule];
-    let Some(out) = run_power(&dir, &args) else { return };
+    let Some(out) = run_power(&dir, &args_with(&schedule, &["--node-cmd", &unsynced])) else { return };
     assert_eq!(code(&out), 1, "paxos.py without fsync under power loss: {}", explain(&out));
     let synced = python_node_cmd(true);
-    let args = ["--nodes", "3", "--time", "4", "--seed", "5", "--node-cmd", &synced, "--schedule", &schedule];
-    let out = run_power(&dir, &args).expect("FUSE was there a moment ago");
+    let out = run_power(&dir, &args_with(&schedule, &["--node-cmd", &synced]))
+        .expect("FUSE was there a moment ago");
     assert_eq!(code(&out), 0, "paxos.py with fsync under power loss: {}", explain(&out));
     let events = history(&latest(&dir), false);
     assert!(disk_events(&events).len() >= 3);

@@ -57,6 +57,9 @@ mod tests {
             subsets.insert(d.faults.clone());
         }
         assert!(subsets.len() > 50, "only {} distinct subsets", subsets.len());
+        // Power losses are drawn like any other fault, alone or with others.
+        let with_power = subsets.iter().filter(|s| s.contains(&FaultKind::PowerLoss)).count();
+        assert!(with_power > 10 && with_power < subsets.len(), "{with_power} of {}", subsets.len());
         assert_eq!(draw(&base, &mut Rng::new(3)), draw(&base, &mut Rng::new(3)));
         let edge = NemesisConfig {
             interval_s: MAX_TIME_S,
