@@ -71,6 +71,7 @@ fn sigkilled_controller_leaves_no_node_and_a_readable_history() {
     let dir = runs_dir("sigkill");
     let mut ctl = start(&["run", "--nodes", "5", "--time", "60", "--runs-dir", dir.to_str().unwrap(), "-q"]);
     let run = wait_for_events(&dir, 2_000);
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(run.to_str().unwrap());
     ctl.kill().unwrap(); // SIGKILL: no cleanup code runs
     ctl.wait().unwrap();
     let killed_at = Instant::now();
@@ -86,6 +87,10 @@ fn sigkilled_controller_leaves_no_node_and_a_readable_history() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(count(&events, "invoke") > 0);
+    // The lazy filesystems of a run that cuts power (the default nemesis does, where FUSE
+    // works) go too.
+    println!("lazy filesystems mounted at the kill: {mounted}");
+    assert_no_mounts_under(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

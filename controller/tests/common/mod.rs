@@ -123,3 +123,21 @@ pub fn python_node_cmd(fsync: bool) -> String {
     let env = if fsync { "" } else { "env SYNOD_PY_FSYNC=0 " };
     format!("{env}python3 '{}/tests/nodes/paxos.py'", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Waits (up to 5 s) until no filesystem is mounted under `dir`, and asserts it: a run's lazy
+/// filesystems are gone after the run, even after a SIGKILLed controller (fusermount3's
+/// auto-unmount then detaches them, a moment after the controller's death).
+pub fn assert_no_mounts_under(dir: &Path) {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let prefix = dir.to_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let left: Vec<&str> = table.lines().filter(|l| l.contains(&prefix)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "mounts left under {prefix} after 5 s: {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
