@@ -19,17 +19,8 @@ pub fn render(runs: &[RunInfo]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9} {}",
-        "started (UTC)",
-        "run",
-        "seed",
-        "nodes",
-        "faults",
-        "mutant",
-        "verdict",
-        "decisions",
-        "p99 ms",
-        "history"
+        "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9} history",
+        "started (UTC)", "run", "seed", "nodes", "faults", "mutant", "verdict", "decisions", "p99 ms"
     );
     for r in runs {
         let decisions =
