@@ -85,8 +85,13 @@ pub fn read_note(dir: &Path) -> Result<Option<Pruned>> {
     Ok(Some(note))
 }
 
-/// For the commands that read a run's history: a clear error when a soak dropped it.
-pub fn require_history(dir: &Path) -> Result<()> {
+/// For the commands that read a run's history (given a run folder or its history file): a
+/// clear error when a soak dropped it.
+pub fn require_history(path: &Path) -> Result<()> {
+    let dir = match path.file_name() {
+        Some(name) if name == HISTORY_FILE && !path.exists() => path.parent().unwrap_or(path),
+        _ => path,
+    };
     if !dir.is_dir() || dir.join(HISTORY_FILE).exists() {
         return Ok(());
     }
@@ -244,6 +249,9 @@ mod tests {
             e.contains("soak soak-x (--keep last:3) dropped it") && e.ends_with("synod run --replay r"),
             "{e}"
         );
+        let e = format!("{:#}", require_history(&run.join(HISTORY_FILE)).unwrap_err());
+        assert!(e.contains("dropped it"), "{e}");
+        require_history(&newer.join(HISTORY_FILE)).unwrap();
         // The run runs/latest points at is refused, whole.
         let e = format!("{:#}", prune(&newer, &root, note()).unwrap_err());
         assert!(e.contains("runs/latest points at it"), "{e}");

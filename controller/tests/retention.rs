@@ -113,7 +113,11 @@ fn the_default_keeps_failing_runs_and_the_last_three_passing_ones_whole() {
     let k = kept.iter().position(|k| !k).unwrap();
     let pruned = PathBuf::from(runs[k]["path"].as_str().unwrap());
     let p = pruned.to_str().unwrap();
-    for args in [vec!["show", p], vec!["check", p], vec!["report", p], vec!["show", p, "--events"]] {
+    let h = pruned.join("history.jsonl");
+    let h = h.to_str().unwrap();
+    for args in
+        [vec!["show", p], vec!["check", p], vec!["check", h], vec!["report", p], vec!["show", p, "--events"]]
+    {
         let out = synod().args(&args).output().unwrap();
         assert_exit(&out, 2);
         let err = String::from_utf8_lossy(&out.stderr);
