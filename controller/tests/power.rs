@@ -14,8 +14,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-/// `examples/power-cut.jsonl`: every node's power cut at 1.5 s, back at 2 s, then n1's cut
-/// again (torn) right after its 50th promise, back at 3 s.
+/// `examples/power-cut.jsonl`: n1's power cut (torn) right after its 300th promise, back at
+/// 1 s; every node's power cut at 1.5 s, back at 2 s.
 fn power_cut_schedule() -> String {
     format!("{}/../examples/power-cut.jsonl", env!("CARGO_MANIFEST_DIR"))
 }
@@ -81,6 +81,13 @@ fn a_correct_node_survives_power_losses_and_each_is_recorded() {
         events.iter().filter(|e| e["type"] == "nemesis" && e["action"] == "power-loss-all").collect();
     assert_eq!(cuts.len(), 1, "one whole-cluster power cut");
     assert_eq!(cuts[0]["nodes"], serde_json::json!([1, 2, 3]));
+    let triggered = events.iter().filter(|e| e["type"] == "nemesis" && e["action"] == "power-loss");
+    let triggered: Vec<&Value> = triggered.collect();
+    assert_eq!(triggered.len(), 1, "the trigger after n1's 300th promise fired once");
+    assert_eq!(
+        (&triggered[0]["nodes"], &triggered[0]["torn"]),
+        (&serde_json::json!([1]), &Value::Bool(true))
+    );
     // Each node's unsynced writes are dropped once, after its process has gone.
     let disks = disk_events(&events);
     assert!(disks.len() >= 3, "{disks:?}");

@@ -143,12 +143,12 @@ impl SoakSummary {
             "  runs {}   decisions {}   safety violations {}   liveness failures {}",
             t.runs, t.decisions, t.safety_violations, t.liveness_failures
         );
-        let _ = writeln!(out, "  {:<10} {:>6} {:>8}", "fault", "runs", "actions");
+        let _ = writeln!(out, "  {:<14} {:>6} {:>8}", "fault", "runs", "actions");
         for k in FaultKind::ALL {
             let runs = t.runs_with.get(&k).copied().unwrap_or(0);
             let actions = t.actions.get(&k).copied().unwrap_or(0);
             if runs > 0 || actions > 0 {
-                let _ = writeln!(out, "  {:<10} {:>6} {:>8}", k.name(), runs, actions);
+                let _ = writeln!(out, "  {:<14} {:>6} {:>8}", k.name(), runs, actions);
             }
         }
         for r in self.runs.iter().filter(|r| !r.safe || r.live == Some(false)) {
