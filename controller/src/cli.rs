@@ -198,6 +198,11 @@ pub struct SoakArgs {
     /// Go on after a safety violation instead of stopping at the first.
     #[arg(long)]
     pub keep_going: bool,
+    /// Which runs keep their history: `default` (every failing run and the last 3 passing
+    /// runs; older passing runs keep meta.json, report.json and schedule.jsonl), `all`, or
+    /// `last:N` (the last N passing runs).
+    #[arg(long, value_name = "POLICY", default_value = "default", value_parser = crate::soak::keep::keep_flag)]
+    pub keep: crate::soak::keep::Keep,
 }
 
 #[derive(Args, Debug)]
@@ -317,6 +322,10 @@ pub struct MutantsArgs {
     /// Seed of every hunt (each mutant's soak starts from it).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Which runs of each soak keep their history: `default` (every failing run and the last
+    /// 3 passing runs), `all`, or `last:N` (see `synod soak --help`).
+    #[arg(long, value_name = "POLICY", default_value = "default", value_parser = crate::soak::keep::keep_flag)]
+    pub keep: crate::soak::keep::Keep,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]

@@ -34,6 +34,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
         },
         Command::Report(args) => {
             let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
+            crate::pruned::require_history(&dir)?;
             let path = crate::report::write(&dir)?;
             println!("{}", path.display());
             Ok(0)
@@ -172,7 +173,8 @@ pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
     run_plan(&args, &[])
 }
 
-/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
+/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl; when
+/// a soak's retention dropped it, the planned schedule, schedule.jsonl).
 fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Schedule)> {
     let dir = crate::rundir::resolve(run, runs_dir);
     let meta_path = dir.join("meta.json");
@@ -189,17 +191,42 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
         .config;
     // The recorded config is held to the same bounds as the flags.
     cfg.validate().map_err(|e| anyhow::anyhow!("--replay: {}", e.in_file(&file, "config.")))?;
-    let history_path = dir.join(synod_checker::HISTORY_FILE);
-    let history = std::fs::read_to_string(&history_path)
-        .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
-    let schedule = file::schedule_from_history(&history, &history_path.display().to_string(), cfg.nodes)
-        .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
+    let schedule = replay_schedule(&dir, cfg.nodes)?;
     cfg.runs_dir = runs_dir.to_path_buf();
     cfg.quiet = quiet;
     cfg.schedule = ScheduleSource::Replay { run: dir };
-    let schedule = schedule.into();
     require_power(&schedule, "--replay")?;
     Ok((cfg, schedule))
+}
+
+/// The nemesis actions a replay repeats: those the history recorded, or, when the run has no
+/// history (a soak's retention dropped it), the planned schedule it was started with. The plan
+/// differs from the record in one way: a crash point's kills and restarts happened when its
+/// messages came, so they are in the history only; from the plan, the crash point is armed
+/// again and kills when the replay's own messages come. The message on stderr says so.
+fn replay_schedule(dir: &Path, nodes: u32) -> Result<Schedule> {
+    let history_path = dir.join(synod_checker::HISTORY_FILE);
+    let schedule_path = dir.join(file::SCHEDULE_FILE);
+    if !history_path.exists() && schedule_path.is_file() {
+        let why = match crate::pruned::read_note(dir)? {
+            Some(note) => format!("the retention of soak {} (--keep {}) dropped it", note.soak, note.keep),
+            None => "it is gone".to_string(),
+        };
+        eprintln!(
+            "--replay: {} has no {} ({why}); replaying the schedule the run planned ({}) instead. \
+             It holds the same timed faults, but not the kills and restarts its crash points \
+             triggered: those crash points are armed again and kill on this run's own messages.",
+            dir.display(),
+            synod_checker::HISTORY_FILE,
+            file::SCHEDULE_FILE
+        );
+        return file::read_schedule(&schedule_path, nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"));
+    }
+    let history = std::fs::read_to_string(&history_path)
+        .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
+    let timed = file::schedule_from_history(&history, &history_path.display().to_string(), nodes)
+        .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
+    Ok(timed.into())
 }
 
 /// Runs one run on a fresh current-thread runtime.
@@ -244,6 +271,7 @@ pub fn summary(report: &Report) -> String {
 
 fn check(args: CheckArgs) -> Result<i32> {
     let path = crate::rundir::resolve(&args.run, &args.runs_dir);
+    crate::pruned::require_history(&path)?;
     let report = match synod_checker::check_path(&path) {
         Ok(r) => r,
         Err(e) => {

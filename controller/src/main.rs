@@ -16,6 +16,7 @@ mod nemesis;
 mod net;
 mod nodes;
 mod progress;
+mod pruned;
 mod report;
 mod run;
 mod rundir;

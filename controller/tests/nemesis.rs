@@ -25,25 +25,6 @@ fn scripted(name: &str, time_s: &str, schedule: &str, extra: &[&str]) -> (PathBu
     (dir, events, out)
 }
 
-/// The folder under `dir` whose name starts with `prefix` (a soak's or a hunt's).
-fn folder_with_prefix(dir: &Path, prefix: &str) -> PathBuf {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix}* folder in {}", dir.display()))
-}
-
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The `t` of the first nemesis event with this action.
 fn action_t(events: &[Value], action: &str) -> u64 {
     events

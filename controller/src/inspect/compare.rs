@@ -119,6 +119,7 @@ mod tests {
             started_at: "20261128T120000".into(),
             config: serde_json::from_value(config).unwrap(),
             report: Some(report),
+            history: crate::pruned::HistoryState::Kept,
         }
     }
 

@@ -1,4 +1,5 @@
-//! `synod ls`: one line a run, from its summaries only.
+//! `synod ls`: one line a run, from its summaries only (and whether its history is still
+//! there: a soak's retention drops the history of older passing runs, see pruned.rs).
 
 use super::summary::{ms, runs_in, RunInfo};
 use anyhow::Result;
@@ -18,7 +19,7 @@ pub fn render(runs: &[RunInfo]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9}",
+        "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9} history",
         "started (UTC)", "run", "seed", "nodes", "faults", "mutant", "verdict", "decisions", "p99 ms"
     );
     for r in runs {
@@ -28,7 +29,7 @@ pub fn render(runs: &[RunInfo]) -> String {
         let faults = clip(&r.faults(), 28);
         let _ = writeln!(
             out,
-            "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9}",
+            "{:<20} {:<24} {:>20} {:>5} {:<28} {:<20} {:<10} {:>9} {:>9} {}",
             r.started_at,
             r.run_id,
             r.config.seed,
@@ -37,7 +38,8 @@ pub fn render(runs: &[RunInfo]) -> String {
             r.mutant(),
             r.verdict(),
             decisions,
-            ms(p99)
+            ms(p99),
+            r.history.name()
         );
     }
     out

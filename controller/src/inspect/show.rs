@@ -18,6 +18,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     if !dir.join("meta.json").is_file() {
         bail!("{}: not a run folder (no meta.json)", dir.display());
     }
+    crate::pruned::require_history(&dir)?;
     let info = RunInfo::load(&dir)?;
     let seconds = |flag: &str, v: Option<f64>| -> Result<Option<u64>> {
         match v {

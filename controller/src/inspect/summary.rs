@@ -23,6 +23,8 @@ pub struct RunInfo {
     pub config: RunConfig,
     /// `None` when the run has no report.json (still running, or killed before its check).
     pub report: Option<Report>,
+    /// Whether the folder still holds the history (only its presence is looked at).
+    pub history: crate::pruned::HistoryState,
 }
 
 impl RunInfo {
@@ -50,6 +52,7 @@ impl RunInfo {
             started_at: meta.started_at.unwrap_or_default(),
             config: meta.config,
             report,
+            history: crate::pruned::history_state(dir),
         })
     }
 

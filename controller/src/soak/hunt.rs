@@ -104,6 +104,7 @@ pub fn mutants_command(args: MutantsArgs) -> Result<i32> {
         time_per_run_s: args.time_per_run,
         seed,
         keep_going: false,
+        keep: args.keep,
         moves_bar: false,
     };
     let dir = RunDir::create_prefixed(&args.cluster.runs_dir, "mutants-")?;

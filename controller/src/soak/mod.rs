@@ -7,6 +7,7 @@
 //! converge and be checked, then ends the soak.
 
 pub mod hunt;
+pub mod keep;
 pub mod summary;
 pub mod swarm;
 
@@ -35,6 +36,8 @@ pub struct SoakPlan {
     pub time_per_run_s: f64,
     pub seed: u64,
     pub keep_going: bool,
+    /// Which runs keep their history (retention, keep.rs).
+    pub keep: keep::Keep,
     /// Whether the soak moves the progress bar (not when it is one step of a mutant hunt).
     pub moves_bar: bool,
 }
@@ -49,6 +52,7 @@ impl SoakPlan {
             time_per_run_s: args.time_per_run,
             seed: args.seed.unwrap_or_else(crate::run::random_u64),
             keep_going: args.keep_going,
+            keep: args.keep,
             moves_bar: true,
         };
         // Fail on bad cluster flags now, not in the first run; and on a schedule too long for
@@ -138,6 +142,7 @@ pub async fn soak(
         bug: plan.cluster.bug.clone(),
         command_line: argv.clone(),
         started_at: crate::rundir::utc_stamp(std::time::SystemTime::now()),
+        keep: plan.keep,
         stopped_early: None,
         totals: Totals::default(),
         runs: Vec::new(),
@@ -145,6 +150,7 @@ pub async fn soak(
     summary.write(&dir.path)?;
     let started = Instant::now();
     let mut rng = Rng::new(plan.seed);
+    let mut window = keep::Window::new(plan.keep);
     let mut bench_error = None;
     for index in 1.. {
         let elapsed_s = started.elapsed().as_secs_f64();
@@ -198,7 +204,11 @@ pub async fn soak(
             progress.println(&format!("{label}run {index}: not live; replay with: {}", record.replay));
         }
         let unsafe_run = !record.safe;
+        let passing = record.passing();
         summary.runs.push(record);
+        if let Some(old) = window.judged(index, passing) {
+            prune(plan, &mut summary, old, progress, label);
+        }
         summary.write(&dir.path)?;
         if plan.moves_bar {
             progress.set_position(match plan.runs {
@@ -217,6 +227,30 @@ pub async fn soak(
     }
     summary.write(&dir.path)?;
     Ok((summary, bench_error))
+}
+
+/// Drops the history of run `index` (a passing run the retention let go). A run that cannot
+/// be pruned keeps what is left of it and the soak goes on: its verdict stands either way, and
+/// its record says whether its history is still there.
+fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut Progress, label: &str) {
+    let record = &mut summary.runs[(index - 1) as usize];
+    assert_eq!(record.index, index, "soak.json lists runs in order");
+    assert!(record.passing(), "the retention prunes passing runs only");
+    let note = crate::pruned::Pruned {
+        soak: summary.soak_id.clone(),
+        keep: plan.keep.to_string(),
+        dropped: Vec::new(),
+        dropped_bytes: 0,
+        replay: record.replay.clone(),
+    };
+    match crate::pruned::prune(&record.path, &plan.cluster.runs_dir, note) {
+        Ok(done) => {
+            summary.totals.pruned_runs += 1;
+            summary.totals.pruned_bytes += done.dropped_bytes;
+        }
+        Err(e) => progress.println(&format!("{label}run {index}: history not dropped: {e:#}")),
+    }
+    record.history = crate::pruned::history_state(&record.path);
 }
 
 #[cfg(test)]

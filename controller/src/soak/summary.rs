@@ -1,7 +1,9 @@
 //! The soak's record: `soak.json` in the soak's folder, rewritten after every run (so an
 //! interrupted soak still lists what it did), and the table printed at the end.
 
+use super::keep::Keep;
 use crate::nemesis::{FaultKind, NemesisConfig};
+use crate::pruned::HistoryState;
 use crate::run::RunOutcome;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -33,6 +35,9 @@ pub struct RunRecord {
     pub final_errors: Vec<String>,
     /// The command that runs it again.
     pub replay: String,
+    /// Whether its folder still holds its history (`kept`) or the soak's retention dropped
+    /// it (`dropped`: only meta.json, report.json, schedule.jsonl and pruned.json are left).
+    pub history: HistoryState,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -45,6 +50,9 @@ pub struct Totals {
     pub runs_with: BTreeMap<FaultKind, u64>,
     /// Fault actions started, by kind.
     pub actions: BTreeMap<FaultKind, u64>,
+    /// Runs whose history the retention dropped, and the bytes that freed.
+    pub pruned_runs: u64,
+    pub pruned_bytes: u64,
 }
 
 impl RunRecord {
@@ -72,7 +80,13 @@ impl RunRecord {
             exercised: outcome.exercised.clone(),
             final_errors: outcome.final_errors.clone(),
             replay: format!("synod run --replay {}", outcome.run_dir.display()),
+            history: crate::pruned::history_state(&outcome.run_dir),
         }
+    }
+
+    /// Whether the retention counts it as passing (anything but `valid` is kept whole).
+    pub fn passing(&self) -> bool {
+        self.verdict == synod_checker::Verdict::Valid.name()
     }
 }
 
@@ -100,6 +114,8 @@ pub struct SoakSummary {
     pub bug: Option<String>,
     pub command_line: Vec<String>,
     pub started_at: String,
+    /// The retention policy (`--keep`).
+    pub keep: Keep,
     /// Why the soak ended before its planned runs or time, if it did.
     pub stopped_early: Option<String>,
     pub totals: Totals,
@@ -140,9 +156,67 @@ impl SoakSummary {
                 if r.safe { "not live".to_string() } else { format!("UNSAFE ({})", r.violated.join(", ")) };
             let _ = writeln!(out, "  run {} {}: {what}\n    replay: {}", r.index, r.run_id, r.replay);
         }
+        out.push_str(&self.render_histories());
         if let Some(why) = &self.stopped_early {
             let _ = writeln!(out, "  stopped early: {why}");
         }
         out
+    }
+
+    /// Which runs still have their history: one line for those kept, one for those dropped.
+    fn render_histories(&self) -> String {
+        let with = |state: HistoryState| -> Vec<u64> {
+            self.runs.iter().filter(|r| r.history == state).map(|r| r.index).collect()
+        };
+        let mut out = String::new();
+        let kept = with(HistoryState::Kept);
+        if !kept.is_empty() {
+            let _ = writeln!(out, "  history kept: {}", ranges(&kept));
+        }
+        let dropped = with(HistoryState::Dropped);
+        if !dropped.is_empty() {
+            let _ = writeln!(
+                out,
+                "  history dropped (--keep {}, {:.1} MB freed): {}; replay one with synod run --replay <run>",
+                self.keep,
+                self.totals.pruned_bytes as f64 / 1e6,
+                ranges(&dropped)
+            );
+        }
+        let missing = with(HistoryState::Missing);
+        if !missing.is_empty() {
+            let _ = writeln!(out, "  history missing: {}", ranges(&missing));
+        }
+        out
+    }
+}
+
+/// Run numbers in order as `runs 1-3, 5, 7-9`.
+fn ranges(indices: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut k = 0;
+    while k < indices.len() {
+        let start = indices[k];
+        let mut end = start;
+        while k + 1 < indices.len() && indices[k + 1] == end + 1 {
+            k += 1;
+            end = indices[k];
+        }
+        parts.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
+        k += 1;
+    }
+    let noun = if indices.len() == 1 { "run" } else { "runs" };
+    format!("{noun} {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges;
+
+    #[test]
+    fn run_numbers_fold_into_ranges() {
+        assert_eq!(ranges(&[4]), "run 4");
+        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8, 9]), "runs 1-3, 5, 7-9");
+        assert_eq!(ranges(&[2, 4]), "runs 2, 4");
     }
 }
