@@ -243,3 +243,23 @@ fn without_fuse_power_faults_are_refused_or_left_out_never_faked() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--lazy-fs` puts the data dirs on the lazy filesystem without any power cut: the node's log
+/// reaches nodes/n<k>/data through the mount, not nodes/n<k>.
+#[test]
+fn lazy_fs_mounts_the_data_dirs_without_power_faults() {
+    let dir = runs_dir("power-lazyfs-flag");
+    let Some(out) = run_power(&dir, &["--nodes", "3", "--time", "1", "--nemesis", "none", "--lazy-fs"])
+    else {
+        return;
+    };
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    let run = latest(&dir);
+    for n in 1..=3 {
+        assert!(run.join(format!("nodes/n{n}/data/acceptor.log")).is_file(), "n{n}'s log is not in data/");
+        assert!(!run.join(format!("nodes/n{n}/acceptor.log")).exists(), "n{n} wrote beside the mount");
+    }
+    assert!(disk_events(&history(&run, false)).is_empty(), "no power was cut");
+    assert_unmounted(&run, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -25,7 +25,8 @@
 //!   `fusermount3` helper (package fuse3) with `auto_unmount`: if the controller is
 //!   SIGKILLed, the helper still detaches the mount. Files are opened with direct I/O and all
 //!   TTLs are zero, so the kernel keeps no dirty pages the daemon never sees. Dropping a
-//!   [`LazyMount`] unmounts (lazily if busy) and joins its session thread (bounded).
+//!   [`LazyMount`] unmounts (lazily if busy), joins its session thread (bounded), then
+//!   writes back and syncs what is still pending: a clean unmount loses nothing.
 //! - [`available`] probes once per process whether mounting works here.
 
 mod fs;
@@ -35,18 +36,15 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // the API the nemesis wires in (issue 15)
 pub use mount::LazyMount;
-#[allow(unused_imports)]
 pub use probe::available;
 
-use serde::Serialize;
 use std::path::PathBuf;
 
 /// What a power loss lost (or would lose): files with unsynced changes, their pending ops
 /// (writes and size changes), the bytes those writes carried, and how many of those bytes a
 /// torn power loss kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loss {
     pub files: u64,
     pub writes: u64,

@@ -128,11 +128,10 @@ impl Drop for LazyMount {
         if let Some(mut helper) = self.helper.take() {
             helper.detach(&self.helper_path, &self.mountpoint);
         }
-        // A clean unmount loses nothing: what is still pending goes to the backing files.
-        if let Err(e) = lock(&self.pending).write_back() {
-            tracing::warn!("lazyfs: cannot write back what is pending in {}: {e}", self.mountpoint.display());
-        }
-        let Some(session) = self.session.take() else { return };
+        let Some(session) = self.session.take() else {
+            self.write_back();
+            return;
+        };
         // Once detached and unused, the kernel ends the connection and the thread returns.
         // A process that still has a file open keeps it served (it is not aborted under it).
         let ended = wait_until(SESSION_END_TIMEOUT_MS, || session.guard.is_finished());
@@ -144,6 +143,20 @@ impl Drop for LazyMount {
             tracing::warn!(
                 "lazyfs: {} is detached but a process still has a file open in it; its session \
                  thread serves that file until it is closed",
+                self.mountpoint.display()
+            );
+        }
+        // Then, with nothing writing any more (as far as can be waited for), a clean unmount
+        // loses nothing: what is still pending goes to the backing files.
+        self.write_back();
+    }
+}
+
+impl LazyMount {
+    fn write_back(&self) {
+        if let Err(e) = lock(&self.pending).write_back() {
+            tracing::warn!(
+                "lazyfs: cannot write back all that is pending in {}: {e}",
                 self.mountpoint.display()
             );
         }

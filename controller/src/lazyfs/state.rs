@@ -185,13 +185,18 @@ impl Pending {
 
     /// A clean unmount: every pending change reaches its backing file, synced, as a clean
     /// shutdown writes the page cache back. Only a power loss loses writes.
+    /// A file that cannot be written back does not stop the others: the first error is
+    /// returned once every file was tried.
     pub fn write_back(&mut self) -> io::Result<()> {
         let inos: Vec<u64> = self.files.keys().copied().collect();
+        let mut first_error = None;
         for ino in inos {
             let file = Arc::clone(&self.files[&ino].file);
-            self.sync(ino, &file, true)?;
+            if let Err(e) = self.sync(ino, &file, true) {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Drops the pending changes of `ino` (its last name was unlinked and nothing has it open).

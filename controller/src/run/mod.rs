@@ -136,8 +136,11 @@ async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String
         Some(line) => NodeCommand::Shell(line.clone()),
         None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
     };
-    let disks =
-        if schedule.cuts_power() { power::Disks::mount(dir, cfg.nodes)? } else { power::Disks::default() };
+    let disks = if schedule.cuts_power() || cfg.lazy_fs {
+        power::Disks::mount(dir, cfg.nodes)?
+    } else {
+        power::Disks::default()
+    };
     let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
     dir.mark_latest()?;
     Ok(Opened { history, listener, command, disks })
@@ -641,6 +644,9 @@ impl<'p> Runner<'p> {
             let _ = self.cluster.signal(node, Signal::SIGKILL);
         }
         self.await_exits(STOP_GRACE_MS).await;
+        // A power cut whose process exit never came (a node that would not die): its
+        // unsynced writes are lost all the same, before the clean unmount writes back the rest.
+        self.power_cut_unfinished();
     }
 
     /// Records process exits until no node runs or `grace_ms` passed.

@@ -99,6 +99,16 @@ impl Runner<'_> {
         }
     }
 
+    /// At the stop: power cuts still waiting for their node's exit are carried out now, with
+    /// an error event saying the exit was never seen.
+    pub(super) fn power_cut_unfinished(&mut self) {
+        for (node, torn) in std::mem::take(&mut self.power_cut) {
+            let error = format!("n{node}'s power was cut but its exit was never seen; its unsynced writes are dropped at the stop");
+            self.history.event("error", json!({"node": node, "error": error}));
+            self.lose_writes(node, torn);
+        }
+    }
+
     fn lose_writes(&mut self, node: NodeId, torn: bool) {
         let loss = self.disks.mounts[node as usize - 1].power_loss(torn);
         self.history.event(
