@@ -104,6 +104,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
         lazy_fs: a.lazy_fs,
+        history_format: a.history_format,
     };
     cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
     Ok(cfg)
@@ -120,7 +121,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     if let Some(run) = &a.replay {
         let extra: Vec<&String> = explicit
             .iter()
-            .filter(|f| !["replay", "runs_dir", "quiet", "report"].contains(&f.as_str()))
+            .filter(|f| !["replay", "runs_dir", "quiet", "report", "history_format"].contains(&f.as_str()))
             .collect();
         if !extra.is_empty() {
             let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
@@ -129,7 +130,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
                 names.join(", ")
             );
         }
-        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet);
+        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet, a.cluster.history_format);
     }
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
@@ -173,7 +174,13 @@ pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
 }
 
 /// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
-fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Schedule)> {
+/// How the replay stores its history is its own choice (`--history-format`), not the run's.
+fn replay_plan(
+    run: &Path,
+    runs_dir: &Path,
+    quiet: bool,
+    history_format: synod_checker::HistoryFormat,
+) -> Result<(RunConfig, Schedule)> {
     let dir = crate::rundir::resolve(run, runs_dir);
     let meta_path = dir.join("meta.json");
     let meta = std::fs::read_to_string(&meta_path)
@@ -189,13 +196,16 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
         .config;
     // The recorded config is held to the same bounds as the flags.
     cfg.validate().map_err(|e| anyhow::anyhow!("--replay: {}", e.in_file(&file, "config.")))?;
-    let history_path = dir.join(synod_checker::HISTORY_FILE);
-    let history = std::fs::read_to_string(&history_path)
+    let mut reader = synod_checker::history_file::open(&dir).context("--replay")?;
+    let history_path = reader.path().to_path_buf();
+    let mut history = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut history)
         .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
     let schedule = file::schedule_from_history(&history, &history_path.display().to_string(), cfg.nodes)
         .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
     cfg.runs_dir = runs_dir.to_path_buf();
     cfg.quiet = quiet;
+    cfg.history_format = history_format;
     cfg.schedule = ScheduleSource::Replay { run: dir };
     let schedule = schedule.into();
     require_power(&schedule, "--replay")?;

@@ -53,7 +53,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         let l = &run.report.figures.decision_latency_first_learn.all;
         latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
         if key == "n3" {
-            net_rtt = rtt_us(&run.run_dir.join(synod_checker::HISTORY_FILE))?;
+            net_rtt = rtt_us(&run.run_dir)?;
         }
     }
     let mut per_s = serde_json::Map::new();
@@ -168,15 +168,15 @@ fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
 
 /// The median time from a `decided` between two different nodes to the `decided_ok` that
 /// answers it being handed back: one round trip through the controller's net and the other
-/// node.
-fn rtt_us(history: &Path) -> Result<Option<u64>> {
+/// node. `run` is the run folder (or its history file).
+fn rtt_us(run: &Path) -> Result<Option<u64>> {
     use std::collections::HashMap;
     use std::io::BufRead;
-    let file = std::fs::File::open(history)?;
+    let file = synod_checker::history_file::open(run)?;
     let mut decided_sent: HashMap<(u64, u64, u64), u64> = HashMap::new(); // (instance, from, to) -> t
     let mut ok_msg: HashMap<u64, u64> = HashMap::new(); // msg id of a decided_ok -> its decided's t
     let mut rtts = Vec::new();
-    for line in std::io::BufReader::new(file).lines() {
+    for line in file.lines() {
         let line = line?;
         if !(line.contains("\"decided") || line.starts_with("{\"type\":\"recv\"")) {
             continue;
