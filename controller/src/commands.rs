@@ -173,7 +173,8 @@ pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
     run_plan(&args, &[])
 }
 
-/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl).
+/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (its history, either
+/// form).
 /// How the replay stores its history is its own choice (`--history-format`), not the run's.
 fn replay_plan(
     run: &Path,

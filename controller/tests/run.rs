@@ -360,10 +360,20 @@ fn bench_prints_every_figure_as_json() {
     }
     assert!(f["ratio_to_floor"].as_f64().is_some_and(|r| r > 0.0));
     assert!(f["ratio_to_floor_two_phase"].as_f64().is_some_and(|r| r > 0.0));
-    for c in ["c1", "c16", "c64", "c256", "c64_trace_ops", "c64_two_phase"] {
+    for c in ["c1", "c16", "c64", "c256", "c64_trace_ops", "c64_two_phase", "c64_jsonl"] {
         assert!(f["decisions_per_s"][c].as_u64().is_some_and(|d| d > 0), "{c}: {f}");
     }
-    assert!(f["checker"]["events_per_s"].as_u64().is_some_and(|e| e > 0));
+    for key in ["events_per_s", "events_per_s_zst", "bytes", "bytes_zst"] {
+        assert!(f["checker"][key].as_u64().is_some_and(|e| e > 0), "checker.{key}: {f}");
+    }
+    assert!(f["checker"]["bytes_zst"].as_u64() < f["checker"]["bytes"].as_u64(), "compression saves: {f}");
+    for format in ["zst", "jsonl"] {
+        for key in ["bytes", "decisions", "bytes_per_decision"] {
+            let v = &f["history_disk"][format][key];
+            assert!(v.as_u64().is_some_and(|v| v > 0), "history_disk.{format}.{key}: {f}");
+        }
+    }
+    assert!(f["history_disk"]["ratio"].as_f64().is_some_and(|r| r > 1.0), "{f}");
     assert!(f["checker"]["peak_rss_mb"].as_f64().is_some_and(|m| m > 0.0));
     let etcd_on_path =
         std::env::split_paths(&std::env::var_os("PATH").unwrap()).any(|d| d.join("etcd").is_file());
