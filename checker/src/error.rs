@@ -6,13 +6,14 @@ use std::path::PathBuf;
 /// Why a history could not be checked (`synod check` exits 2 on any of these).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    /// The file or run directory could not be opened.
-    #[error("cannot open {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file or run directory could not be opened (a folder without a history, or with
+    /// both forms of it, too).
+    #[error(transparent)]
+    Open(#[from] crate::history_file::OpenError),
+    /// A compressed history stops being a valid zstd stream part way; the error (a
+    /// [`crate::history_file::CorruptStream`]) names the file and the last complete line.
+    #[error("{0}")]
+    Corrupt(std::io::Error),
     /// Reading failed part way (I/O error, not bad content).
     #[error("{source_name}: read error after line {line}: {source}")]
     Read {

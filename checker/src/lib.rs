@@ -21,6 +21,7 @@ mod error;
 mod event;
 mod faults;
 mod hash;
+pub mod history_file;
 mod instance;
 mod latency;
 mod liveness;
@@ -32,6 +33,7 @@ mod trace;
 
 pub use checker::{Checker, RETIRE_AFTER};
 pub use error::CheckError;
+pub use history_file::{HistoryFormat, HISTORY_FILE, HISTORY_ZST_FILE};
 pub use report::{
     Anomaly, ClientLiveness, EventLine, Figures, LatencySummary, Liveness, Report, RuleReport, RunSummary,
     SplitLatency, UnansweredInstance, Verdict, EXIT_ABORTED, EXIT_NOT_LIVE, EXIT_OK, EXIT_UNREADABLE,
@@ -40,29 +42,18 @@ pub use report::{
 pub use rules::Rule;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-/// The history file inside a run directory.
-pub const HISTORY_FILE: &str = "history.jsonl";
 /// The report file `write_report_json` writes into a run directory.
 pub const REPORT_FILE: &str = "report.json";
 
-/// Checks a run directory (its `history.jsonl`) or a history file.
+/// Checks a run directory (its `history.jsonl.zst` or `history.jsonl`) or a history file,
+/// opened through [`history_file::open`].
 pub fn check_path(path: &Path) -> Result<Report, CheckError> {
-    let file_path = history_path(path);
-    let file =
-        File::open(&file_path).map_err(|source| CheckError::Open { path: file_path.clone(), source })?;
-    check_reader(BufReader::with_capacity(1 << 18, file), &file_path.display().to_string())
-}
-
-/// `<dir>/history.jsonl` for a directory, the path itself otherwise.
-pub fn history_path(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join(HISTORY_FILE)
-    } else {
-        path.to_path_buf()
-    }
+    let reader = history_file::open(path)?;
+    let name = reader.path().display().to_string();
+    check_reader(reader, &name)
 }
 
 /// Checks a history read from `reader`; `source_name` names it in errors and the report.
@@ -71,10 +62,12 @@ pub fn check_reader<R: BufRead>(mut reader: R, source_name: &str) -> Result<Repo
     let mut buf = Vec::with_capacity(1024);
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|source| CheckError::Read {
-            source_name: source_name.to_string(),
-            line: checker.lines_read(),
-            source,
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| {
+            if history_file::corrupt_stream(&source).is_some() {
+                CheckError::Corrupt(source)
+            } else {
+                CheckError::Read { source_name: source_name.to_string(), line: checker.lines_read(), source }
+            }
         })?;
         if n == 0 {
             break;

@@ -7,6 +7,7 @@ use crate::limits;
 use crate::run::config::Trace;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use synod_checker::HistoryFormat;
 
 #[derive(Parser, Debug)]
 #[command(name = "synod", version, about = "A Jepsen-style test bench for single-decree Paxos")]
@@ -21,7 +22,7 @@ pub enum Command {
     Run(RunArgs),
     /// Back-to-back runs, each with a random subset of faults and intensities (swarm testing).
     Soak(SoakArgs),
-    /// Check a recorded run (a run folder, `latest`, or a history.jsonl file).
+    /// Check a recorded run (a run folder, `latest`, or a history file, .jsonl or .jsonl.zst).
     Check(CheckArgs),
     /// One line a recorded run: time, id, seed, nodes, faults, mutant, verdict, decisions, p99.
     Ls(LsArgs),
@@ -102,6 +103,10 @@ pub struct ClusterArgs {
     /// phase 1 (docs/protocol.md, "Round 0").
     #[arg(long)]
     pub no_fast_round: bool,
+    /// How the history is stored: `zst` (history.jsonl.zst, one zstd stream) or `jsonl`
+    /// (plain history.jsonl). Every reader takes both (docs/history.md).
+    #[arg(long, default_value_t = HistoryFormat::Zst)]
+    pub history_format: HistoryFormat,
     /// Put the nodes' data dirs on the lazy filesystem even without power faults (to measure
     /// what it costs; docs/lazyfs.md). Needs FUSE.
     #[arg(long)]
@@ -169,7 +174,7 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "replay")]
     pub schedule: Option<PathBuf>,
     /// Run a recorded run again: its config, seed and nemesis actions at the same times.
-    /// Only --runs-dir, --quiet and --report may be given with it.
+    /// Only --runs-dir, --quiet, --report and --history-format may be given with it.
     #[arg(long)]
     pub replay: Option<PathBuf>,
     /// Write report.html (see `synod report`) at the end of the run.
@@ -292,7 +297,7 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// A run folder, `latest`, a run id under --runs-dir, or a history.jsonl file.
+    /// A run folder, `latest`, a run id under --runs-dir, or a history file (.jsonl or .jsonl.zst).
     pub run: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]

@@ -105,6 +105,7 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         bug_nodes: list("bug-nodes", &a.bug_nodes)?,
         tuning,
         lazy_fs: a.lazy_fs,
+        history_format: a.history_format,
     };
     cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
     Ok(cfg)
@@ -121,7 +122,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     if let Some(run) = &a.replay {
         let extra: Vec<&String> = explicit
             .iter()
-            .filter(|f| !["replay", "runs_dir", "quiet", "report"].contains(&f.as_str()))
+            .filter(|f| !["replay", "runs_dir", "quiet", "report", "history_format"].contains(&f.as_str()))
             .collect();
         if !extra.is_empty() {
             let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
@@ -130,7 +131,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
                 names.join(", ")
             );
         }
-        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet);
+        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet, a.cluster.history_format);
     }
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
@@ -173,9 +174,15 @@ pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
     run_plan(&args, &[])
 }
 
-/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (history.jsonl; when
-/// a soak's retention dropped it, the planned schedule, schedule.jsonl).
-fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, Schedule)> {
+/// `--replay RUN`: the recorded config (meta.json) and nemesis actions (its history, either
+/// form; when a soak's retention dropped it, the planned schedule, schedule.jsonl).
+/// How the replay stores its history is its own choice (`--history-format`), not the run's.
+fn replay_plan(
+    run: &Path,
+    runs_dir: &Path,
+    quiet: bool,
+    history_format: synod_checker::HistoryFormat,
+) -> Result<(RunConfig, Schedule)> {
     let dir = crate::rundir::resolve(run, runs_dir);
     let meta_path = dir.join("meta.json");
     let meta = std::fs::read_to_string(&meta_path)
@@ -194,6 +201,7 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
     let schedule = replay_schedule(&dir, cfg.nodes)?;
     cfg.runs_dir = runs_dir.to_path_buf();
     cfg.quiet = quiet;
+    cfg.history_format = history_format;
     cfg.schedule = ScheduleSource::Replay { run: dir };
     require_power(&schedule, "--replay")?;
     Ok((cfg, schedule))
@@ -205,24 +213,25 @@ fn replay_plan(run: &Path, runs_dir: &Path, quiet: bool) -> Result<(RunConfig, S
 /// messages came, so they are in the history only; from the plan, the crash point is armed
 /// again and kills when the replay's own messages come. The message on stderr says so.
 fn replay_schedule(dir: &Path, nodes: u32) -> Result<Schedule> {
-    let history_path = dir.join(synod_checker::HISTORY_FILE);
     let schedule_path = dir.join(file::SCHEDULE_FILE);
-    if !history_path.exists() && schedule_path.is_file() {
+    if crate::pruned::history_state(dir) != crate::pruned::HistoryState::Kept && schedule_path.is_file() {
         let why = match crate::pruned::read_note(dir)? {
             Some(note) => format!("the retention of soak {} (--keep {}) dropped it", note.soak, note.keep),
             None => "it is gone".to_string(),
         };
         eprintln!(
-            "--replay: {} has no {} ({why}); replaying the schedule the run planned ({}) instead. \
+            "--replay: {} has no history ({why}); replaying the schedule the run planned ({}) instead. \
              It holds the same timed faults, but not the kills and restarts its crash points \
              triggered: those crash points are armed again and kill on this run's own messages.",
             dir.display(),
-            synod_checker::HISTORY_FILE,
             file::SCHEDULE_FILE
         );
         return file::read_schedule(&schedule_path, nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"));
     }
-    let history = std::fs::read_to_string(&history_path)
+    let mut reader = synod_checker::history_file::open(dir).context("--replay")?;
+    let history_path = reader.path().to_path_buf();
+    let mut history = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut history)
         .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
     let timed = file::schedule_from_history(&history, &history_path.display().to_string(), nodes)
         .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;

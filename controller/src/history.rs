@@ -8,6 +8,13 @@
 //! has nothing queued, so a SIGKILLed controller leaves every line of the turns before on disk
 //! (at most the last line is torn). The queue is bounded: when the disk falls behind, the
 //! router waits rather than losing events.
+//!
+//! By default the lines go into one zstd frame (`history.jsonl.zst`, docs/history.md). Each
+//! of the thread's flushes ends a zstd block, so what is on disk always decodes up to the last
+//! flush: a killed controller leaves a frame without its end, which every reader takes as a
+//! truncated history (`synod_checker::history_file`). `close` finishes the frame. A block
+//! per flush costs some ratio when the run is idle and flushes often; under load the thread
+//! drains many batches per flush.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -18,11 +25,17 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Instant;
+use synod_checker::HistoryFormat;
 
 /// Batches queued for the writer thread, at most.
 const QUEUE_BATCHES: usize = 1_024;
 /// A batch is handed over once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
+/// The zstd level of compressed histories: a fast one, the writer thread must keep up with a
+/// concurrency-64 run on one core (level 1 against 3: docs/performance.md).
+pub const ZSTD_LEVEL: i32 = 1;
+/// Bytes buffered before the file (plain) or the encoder's output (zstd).
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
 pub struct History {
     tx: Option<SyncSender<String>>,
@@ -36,19 +49,23 @@ pub struct History {
 }
 
 impl History {
-    pub fn create(path: &Path, trace_messages: bool) -> Result<History> {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    /// Creates the history file of `format` in `dir` (its name: `format.file_name()`).
+    pub fn create(dir: &Path, format: HistoryFormat, trace_messages: bool) -> Result<History> {
+        let path = dir.join(format.file_name());
+        let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        let sink =
+            Sink::new(file, format).with_context(|| format!("cannot start zstd on {}", path.display()))?;
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || write_lines(rx, BufWriter::with_capacity(256 * 1024, file)))
+            .spawn(move || write_lines(rx, sink))
             .context("cannot start the history writer")?;
         Ok(History {
             tx: Some(tx),
             batch: std::cell::RefCell::new(String::with_capacity(BATCH_BYTES + 4096)),
             thread: Some(thread),
             start: Instant::now(),
-            path: path.to_path_buf(),
+            path,
             trace_messages,
         })
     }
@@ -142,7 +159,52 @@ impl Drop for History {
     }
 }
 
-fn write_lines(rx: Receiver<String>, mut out: BufWriter<File>) -> std::io::Result<u64> {
+/// Where the writer thread puts the lines: the file, or a zstd frame in it.
+enum Sink {
+    Plain(BufWriter<File>),
+    Zst(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+}
+
+impl Sink {
+    fn new(file: File, format: HistoryFormat) -> std::io::Result<Sink> {
+        let out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
+        Ok(match format {
+            HistoryFormat::Jsonl => Sink::Plain(out),
+            HistoryFormat::Zst => {
+                let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+                // Lets a reader tell a whole frame from a damaged one at its end.
+                enc.include_checksum(true)?;
+                Sink::Zst(enc)
+            }
+        })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(out) => out.write_all(bytes),
+            Sink::Zst(enc) => enc.write_all(bytes),
+        }
+    }
+
+    /// Puts everything written so far in the file: for zstd, ends the block under way, so
+    /// the file decodes up to here.
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(out) => out.flush(),
+            Sink::Zst(enc) => enc.flush(),
+        }
+    }
+
+    /// Flushes and, for zstd, ends the frame.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(mut out) => out.flush(),
+            Sink::Zst(enc) => enc.finish()?.flush(),
+        }
+    }
+}
+
+fn write_lines(rx: Receiver<String>, mut out: Sink) -> std::io::Result<u64> {
     let mut written = 0u64;
     while let Ok(batch) = rx.recv() {
         out.write_all(batch.as_bytes())?;
@@ -154,7 +216,7 @@ fn write_lines(rx: Receiver<String>, mut out: BufWriter<File>) -> std::io::Resul
         }
         out.flush()?;
     }
-    out.flush()?;
+    out.finish()?;
     Ok(written)
 }
 
@@ -162,22 +224,68 @@ fn write_lines(rx: Receiver<String>, mut out: BufWriter<File>) -> std::io::Resul
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::{BufRead, Read};
+
+    fn lines_of(dir: &Path) -> Vec<String> {
+        let reader = synod_checker::history_file::open(dir).unwrap();
+        reader.lines().map(|l| l.unwrap()).collect()
+    }
 
     #[test]
     fn events_are_json_lines_with_type_and_t_first() {
-        let dir = std::env::temp_dir().join(format!("synod-hist-{}", std::process::id()));
+        for format in [HistoryFormat::Jsonl, HistoryFormat::Zst] {
+            let dir = std::env::temp_dir().join(format!("synod-hist-{}-{format}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut h = History::create(&dir, format, true).unwrap();
+            h.event("invoke", json!({"op": 1, "node": 2, "instance": 3, "value": "a\"b\n"}));
+            h.event("end", json!({}));
+            assert_eq!(h.close().unwrap(), 2);
+            assert!(dir.join(format.file_name()).is_file(), "{format}");
+            let lines = lines_of(&dir);
+            assert_eq!(lines.len(), 2);
+            assert!(lines[0].starts_with("{\"type\":\"invoke\",\"t\":"), "{}", lines[0]);
+            let v: Value = serde_json::from_str(&lines[0]).unwrap();
+            assert_eq!(v["value"], "a\"b\n");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// What a SIGKILL leaves: the file as the writer last flushed it, with no frame end.
+    /// Every line handed over before a flush decodes, and the stream reads as cut.
+    #[test]
+    fn a_compressed_history_decodes_up_to_each_flush_before_close() {
+        let dir = std::env::temp_dir().join(format!("synod-hist-flush-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("history.jsonl");
-        let mut h = History::create(&path, true).unwrap();
-        h.event("invoke", json!({"op": 1, "node": 2, "instance": 3, "value": "a\"b\n"}));
-        h.event("end", json!({}));
-        assert_eq!(h.close().unwrap(), 2);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with("{\"type\":\"invoke\",\"t\":"), "{}", lines[0]);
-        let v: Value = serde_json::from_str(lines[0]).unwrap();
-        assert_eq!(v["value"], "a\"b\n");
+        let mut h = History::create(&dir, HistoryFormat::Zst, true).unwrap();
+        let path = dir.join(synod_checker::HISTORY_ZST_FILE);
+        for turn in 1..=5u64 {
+            for i in 0..100 {
+                h.event("invoke", json!({"op": turn * 1000 + i, "node": 1, "instance": i, "value": "v"}));
+            }
+            h.flush_batch();
+            // The writer flushes once its queue is empty: wait for the file to hold the turn.
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let copy = dir.join("copy.jsonl.zst");
+                std::fs::copy(&path, &copy).unwrap();
+                let mut reader = synod_checker::history_file::open(&copy).unwrap();
+                let mut text = String::new();
+                reader.read_to_string(&mut text).unwrap();
+                assert!(reader.cut(), "the frame is still open");
+                if text.lines().count() as u64 == turn * 100 {
+                    assert!(text.ends_with('\n'));
+                    break;
+                }
+                assert!(Instant::now() < deadline, "turn {turn}: {} lines on disk", text.lines().count());
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        assert_eq!(h.close().unwrap(), 500);
+        let mut reader = synod_checker::history_file::open(&path).unwrap();
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert!(!reader.cut(), "close ends the frame");
+        assert_eq!(text.lines().count(), 500);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use synod_checker::{HISTORY_FILE, REPORT_FILE};
+use synod_checker::{HISTORY_FILE, HISTORY_ZST_FILE, REPORT_FILE};
 
 pub const PRUNED_FILE: &str = "pruned.json";
 /// What a pruned run folder still holds.
@@ -62,8 +62,13 @@ impl HistoryState {
     }
 }
 
+/// Whether `dir` holds a history, in either form.
+fn has_history(dir: &Path) -> bool {
+    dir.join(HISTORY_ZST_FILE).is_file() || dir.join(HISTORY_FILE).is_file()
+}
+
 pub fn history_state(dir: &Path) -> HistoryState {
-    if dir.join(HISTORY_FILE).is_file() {
+    if has_history(dir) {
         HistoryState::Kept
     } else if dir.join(PRUNED_FILE).is_file() {
         HistoryState::Dropped
@@ -89,15 +94,17 @@ pub fn read_note(dir: &Path) -> Result<Option<Pruned>> {
 /// clear error when a soak dropped it.
 pub fn require_history(path: &Path) -> Result<()> {
     let dir = match path.file_name() {
-        Some(name) if name == HISTORY_FILE && !path.exists() => path.parent().unwrap_or(path),
+        Some(name) if (name == HISTORY_FILE || name == HISTORY_ZST_FILE) && !path.exists() => {
+            path.parent().unwrap_or(path)
+        }
         _ => path,
     };
-    if !dir.is_dir() || dir.join(HISTORY_FILE).exists() {
+    if !dir.is_dir() || has_history(dir) {
         return Ok(());
     }
     let Some(note) = read_note(dir)? else { return Ok(()) };
     bail!(
-        "{}: no {HISTORY_FILE}: the retention of soak {} (--keep {}) dropped it, as it does for passing \
+        "{}: no history: the retention of soak {} (--keep {}) dropped it, as it does for passing \
          runs older than the last ones kept whole; only meta.json, report.json and schedule.jsonl are \
          left (its verdict is in `synod ls`). Run it again with: {}",
         dir.display(),

@@ -1,5 +1,5 @@
-//! The run folder: `runs/<run-id>/` with history.jsonl, meta.json, report.json and
-//! nodes/n<k>/ (each node's data dir and log), and the `runs/latest` link.
+//! The run folder: `runs/<run-id>/` with history.jsonl.zst (or history.jsonl), meta.json,
+//! report.json and nodes/n<k>/ (each node's data dir and log), and the `runs/latest` link.
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};

@@ -66,13 +66,17 @@ fn assert_retained(dir: &Path, runs: &[Value], kept: &[bool]) {
         let line = ls.lines().find(|l| l.contains(r["run_id"].as_str().unwrap())).unwrap();
         assert!(line.ends_with(&format!(" {state}")), "{line}");
         if keep {
-            assert!(run.join("history.jsonl").is_file() && run.join("nodes").is_dir(), "{}", run.display());
+            assert!(
+                run.join("history.jsonl.zst").is_file() && run.join("nodes").is_dir(),
+                "{}",
+                run.display()
+            );
             assert!(!run.join("pruned.json").exists());
         } else {
             assert_eq!(names(&run), ["meta.json", "pruned.json", "report.json", "schedule.jsonl"]);
             let note: Value =
                 serde_json::from_slice(&std::fs::read(run.join("pruned.json")).unwrap()).unwrap();
-            assert_eq!(note["dropped"], serde_json::json!(["history.jsonl", "nodes"]));
+            assert_eq!(note["dropped"], serde_json::json!(["history.jsonl.zst", "nodes"]));
             assert!(note["dropped_bytes"].as_u64().unwrap() > 0);
         }
     }
@@ -117,7 +121,7 @@ fn the_default_prunes_passing_runs_older_than_the_last_three() {
     // The commands that read the history say why it is gone, and how to get the run back.
     let pruned = PathBuf::from(runs[0]["path"].as_str().unwrap());
     let p = pruned.to_str().unwrap();
-    let h = pruned.join("history.jsonl");
+    let h = pruned.join("history.jsonl.zst");
     let h = h.to_str().unwrap();
     for args in
         [vec!["show", p], vec!["check", p], vec!["check", h], vec!["report", p], vec!["show", p, "--events"]]
@@ -125,7 +129,7 @@ fn the_default_prunes_passing_runs_older_than_the_last_three() {
         let out = synod().args(&args).output().unwrap();
         assert_exit(&out, 2);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no history.jsonl: the retention of soak soak-"), "{args:?}: {err}");
+        assert!(err.contains("no history: the retention of soak soak-"), "{args:?}: {err}");
         assert!(err.contains(&format!("synod run --replay {p}")), "{args:?}: {err}");
     }
 
@@ -180,7 +184,7 @@ fn keep_all_keeps_every_history() {
     for r in runs {
         assert_eq!(r["history"], "kept", "{r}");
         let run = PathBuf::from(r["path"].as_str().unwrap());
-        assert!(run.join("history.jsonl").is_file() && !run.join("pruned.json").exists());
+        assert!(run.join("history.jsonl.zst").is_file() && !run.join("pruned.json").exists());
     }
     assert_eq!(summary["totals"]["pruned_runs"], 0);
     let text = String::from_utf8_lossy(&out.stdout);

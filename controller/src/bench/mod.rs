@@ -7,13 +7,16 @@
 //!   fsync on, and its ratio to the floor (two net round trips plus two fdatasyncs); on 3
 //!   nodes also with `--no-fast-round`, so that both phases of every ballot are measured too;
 //! - decisions per second at concurrency 1, 16, 64 and 256 (message tracing on), and at 64
-//!   with `--trace ops`;
-//! - the checker on a generated 1,000,000-event history: events per second, peak memory.
+//!   with `--trace ops`, with both phases, and with a plain (uncompressed) history;
+//! - the checker on a generated 1,000,000-event history, plain and compressed: events per
+//!   second, peak memory;
+//! - a history's bytes per decision on disk, compressed and plain (history.rs).
 //!
 //! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
 
 mod etcd;
+mod history;
 
 use crate::cli::BenchArgs;
 use crate::commands::{plan_from_flags, run_once};
@@ -34,7 +37,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
     };
     // First, while this process is small: the checker's peak memory is this process's.
     say("checker: 1,000,000 generated events ...".into());
-    let checker = checker(&dir.path)?;
+    let checker = history::checker(&dir.path)?;
     say("floor: 64-byte append + fdatasync ...".into());
     let fsync = fsync_us(&dir.path.join("fsync"), 2_000, false)?;
     let fsync_prealloc = fsync_us(&dir.path.join("fsync"), 2_000, true)?;
@@ -53,7 +56,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         let l = &run.report.figures.decision_latency_first_learn.all;
         latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
         if key == "n3" {
-            net_rtt = rtt_us(&run.run_dir.join(synod_checker::HISTORY_FILE))?;
+            net_rtt = rtt_us(&run.run_dir)?;
         }
     }
     let mut per_s = serde_json::Map::new();
@@ -65,6 +68,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         ("c256", "256", &[]),
         ("c64_trace_ops", "64", &["--trace", "ops"]),
         ("c64_two_phase", "64", &["--no-fast-round"]),
+        ("c64_jsonl", "64", &["--history-format", "jsonl"]),
     ];
     for (key, c, extra) in throughput {
         say(format!("throughput: 3 nodes, concurrency {c} {} ...", extra.join(" ")));
@@ -87,6 +91,10 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         }
         Err(why) => json!({"unavailable": why}),
     };
+    // The issue's reference run: `synod run --time 10` at default settings (twice --time).
+    let disk_time_s = 2.0 * args.time;
+    say(format!("history on disk: default settings, {disk_time_s} s, compressed and plain ..."));
+    let history_disk = history::bytes_per_decision(&runs_dir, disk_time_s)?;
     let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
     let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
     let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);
@@ -105,6 +113,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         "decisions_per_s": per_s,
         "lazy_fs": lazy_fs,
         "checker": checker,
+        "history_disk": history_disk,
     });
     if let Some(e) = etcd {
         let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
@@ -168,15 +177,15 @@ fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
 
 /// The median time from a `decided` between two different nodes to the `decided_ok` that
 /// answers it being handed back: one round trip through the controller's net and the other
-/// node.
-fn rtt_us(history: &Path) -> Result<Option<u64>> {
+/// node. `run` is the run folder (or its history file).
+fn rtt_us(run: &Path) -> Result<Option<u64>> {
     use std::collections::HashMap;
     use std::io::BufRead;
-    let file = std::fs::File::open(history)?;
+    let file = synod_checker::history_file::open(run)?;
     let mut decided_sent: HashMap<(u64, u64, u64), u64> = HashMap::new(); // (instance, from, to) -> t
     let mut ok_msg: HashMap<u64, u64> = HashMap::new(); // msg id of a decided_ok -> its decided's t
     let mut rtts = Vec::new();
-    for line in std::io::BufReader::new(file).lines() {
+    for line in file.lines() {
         let line = line?;
         if !(line.contains("\"decided") || line.starts_with("{\"type\":\"recv\"")) {
             continue;
@@ -208,24 +217,8 @@ fn rtt_us(history: &Path) -> Result<Option<u64>> {
     Ok(rtts.get(rtts.len() / 2).copied())
 }
 
-/// Events per second and peak memory of the checker on a generated 1,000,000-event history.
-fn checker(dir: &Path) -> Result<Value> {
-    let path = dir.join("generated.jsonl");
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    let stats = synod_checker::bench::generate_history(1_000_000, std::io::BufWriter::new(file))?;
-    let t = Instant::now();
-    let report = synod_checker::check_path(&path)?;
-    let secs = t.elapsed().as_secs_f64();
-    std::fs::remove_file(&path)?;
-    Ok(json!({
-        "events": stats.events,
-        "events_per_s": (report.events as f64 / secs).round() as u64,
-        "peak_rss_mb": (peak_rss_kb() as f64 / 1024.0 * 10.0).round() / 10.0,
-    }))
-}
-
 /// This process's peak resident memory (VmHWM), in KiB.
-fn peak_rss_kb() -> u64 {
+pub(crate) fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
@@ -235,6 +228,7 @@ fn peak_rss_kb() -> u64 {
 
 fn render(f: &Value) -> String {
     let mut out = String::new();
+    let mb = |v: &Value| v.as_u64().map(|b| format!("{:.1}", b as f64 / 1e6)).unwrap_or_else(|| "-".into());
     let ms = |v: &Value| {
         v.as_u64().map(|us| format!("{:.2} ms", us as f64 / 1000.0)).unwrap_or_else(|| "-".into())
     };
@@ -264,8 +258,8 @@ fn render(f: &Value) -> String {
     ));
     let d = &f["decisions_per_s"];
     out.push_str(&format!(
-        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}\n",
-        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"]
+        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}   c64 plain history {}\n",
+        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"], d["c64_jsonl"]
     ));
     let lz = &f["lazy_fs"];
     match lz["unavailable"].as_str() {
@@ -281,8 +275,17 @@ fn render(f: &Value) -> String {
     }
     let c = &f["checker"];
     out.push_str(&format!(
-        "checker           {} events/s, peak {} MB\n",
-        c["events_per_s"], c["peak_rss_mb"]
+        "checker           {} events/s plain, {} events/s compressed ({} MB -> {} MB), peak {} MB\n",
+        c["events_per_s"],
+        c["events_per_s_zst"],
+        mb(&c["bytes"]),
+        mb(&c["bytes_zst"]),
+        c["peak_rss_mb"]
+    ));
+    let h = &f["history_disk"];
+    out.push_str(&format!(
+        "history on disk   {} bytes/decision compressed, {} plain ({}x; default settings, {} s)\n",
+        h["zst"]["bytes_per_decision"], h["jsonl"]["bytes_per_decision"], h["ratio"], h["time_s"]
     ));
     match f.get("etcd") {
         Some(e) => {

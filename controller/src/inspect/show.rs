@@ -42,7 +42,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
         nodes,
         instances: BTreeSet::new(),
     };
-    let history = dir.join(synod_checker::HISTORY_FILE);
+    let history = synod_checker::history_file::find(&dir)?;
     if args.events {
         print_events(&history, &filter)?;
         return Ok(0);
@@ -83,9 +83,9 @@ fn instance_diagram(history: &Path, filter: &Filter, nodes: &[u64], instance: u6
 
 /// Every instance an event of the history names (client events and message bodies).
 fn instances_in(history: &Path) -> Result<BTreeSet<u64>> {
-    let file = std::fs::File::open(history).with_context(|| format!("cannot read {}", history.display()))?;
+    let file = synod_checker::history_file::open(history)?;
     let mut instances = BTreeSet::new();
-    for line in std::io::BufReader::new(file).lines() {
+    for line in file.lines() {
         let line = line.with_context(|| format!("cannot read {}", history.display()))?;
         if !line.contains("\"instance\"") {
             continue;
@@ -176,11 +176,11 @@ pub fn summary(info: &RunInfo) -> String {
 
 /// The history's lines that pass the filter, as recorded.
 fn print_events(history: &Path, filter: &Filter) -> Result<()> {
-    let file = std::fs::File::open(history).with_context(|| format!("cannot read {}", history.display()))?;
+    let file = synod_checker::history_file::open(history)?;
     let mut kept_msgs = std::collections::HashSet::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for line in std::io::BufReader::new(file).lines() {
+    for line in file.lines() {
         let line = line.with_context(|| format!("cannot read {}", history.display()))?;
         let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
         let t = e["t"].as_u64().unwrap_or(0);

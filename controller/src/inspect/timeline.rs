@@ -67,12 +67,12 @@ impl Item {
 /// The events of the history at `path` that pass `filter`, in time order. Lines that do
 /// not parse are reported with their line number and skipped.
 pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = synod_checker::history_file::open(path)?;
     let mut items: Vec<Item> = Vec::new();
     let mut msgs: HashMap<u64, usize> = HashMap::new();
     let mut others: Vec<Value> = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (i, line) in file.lines().enumerate() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
         let Ok(e) = serde_json::from_str::<Value>(&line) else {
             if !line.trim().is_empty() {

@@ -299,7 +299,7 @@ mod tests {
     fn routed_frames_are_the_envelope_byte_for_byte_and_recorded() {
         let dir = std::env::temp_dir().join(format!("synod-net-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut history = History::create(&dir.join("h.jsonl"), true).unwrap();
+        let mut history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, true).unwrap();
         let mut net = Net::new(3, Faults::default(), 1);
         let (tx, mut rx) = mpsc::channel(4);
         net.connect(2, 1, tx);
@@ -314,7 +314,7 @@ mod tests {
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!(net.stats.dropped.get("down"), Some(&1));
         history.close().unwrap();
-        let text = std::fs::read_to_string(dir.join("h.jsonl")).unwrap();
+        let text = std::fs::read_to_string(dir.join(synod_checker::HISTORY_FILE)).unwrap();
         let kinds: Vec<String> = text
             .lines()
             .map(|l| {

@@ -47,12 +47,12 @@ pub struct Data {
 pub const MAX_CONTENDED: usize = 3;
 
 pub fn read(history: &Path) -> Result<Data> {
-    let file = std::fs::File::open(history).with_context(|| format!("cannot read {}", history.display()))?;
+    let file = synod_checker::history_file::open(history)?;
     let mut data = Data::default();
     let mut invoked: HashMap<u64, u64> = HashMap::new();
     let mut learned: HashSet<u64> = HashSet::new();
     let mut open: BTreeMap<String, (u64, bool)> = BTreeMap::new();
-    for line in std::io::BufReader::new(file).lines() {
+    for line in file.lines() {
         let line = line.with_context(|| format!("cannot read {}", history.display()))?;
         // Cheap test first: most lines are message events, parsed only when they are nacks.
         if line.starts_with("{\"type\":\"send\"")

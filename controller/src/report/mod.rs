@@ -30,7 +30,7 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
         info.report = Some(report);
     }
     let report = info.report.as_ref().expect("checked above");
-    let history = run_dir.join(synod_checker::HISTORY_FILE);
+    let history = synod_checker::history_file::find(run_dir)?;
     let data = data::read(&history)?;
     let nodes: Vec<u64> = (1..=u64::from(info.config.nodes)).collect();
 

@@ -9,6 +9,7 @@ use crate::limits::{self, Invalid};
 use crate::nemesis::NemesisConfig;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use synod_checker::HistoryFormat;
 use synod_node::paxos::{NodeId, Tuning};
 
 /// Which events the history records.
@@ -66,6 +67,10 @@ pub struct RunConfig {
     /// to measure what it costs). A schedule that cuts power always has it.
     #[serde(default)]
     pub lazy_fs: bool,
+    /// How the history is stored (`--history-format`). A meta.json from before compressed
+    /// histories has no such field: its run wrote plain JSONL, so it reads as `jsonl`.
+    #[serde(default)]
+    pub history_format: HistoryFormat,
 }
 
 impl RunConfig {
@@ -161,6 +166,7 @@ pub(crate) fn sample() -> RunConfig {
         tuning: Tuning::default(),
         bug_nodes: all,
         lazy_fs: false,
+        history_format: HistoryFormat::Zst,
     }
 }
 
@@ -215,6 +221,17 @@ mod tests {
             c.revisit = p;
             assert_eq!(c.validate(), Ok(()), "--revisit {p}");
         }
+    }
+
+    /// A meta.json written before compressed histories has no `history_format`: its run
+    /// wrote plain JSONL.
+    #[test]
+    fn a_config_without_history_format_reads_as_jsonl() {
+        let mut json = serde_json::to_value(config()).unwrap();
+        assert_eq!(json["history_format"], "zst");
+        json.as_object_mut().unwrap().remove("history_format");
+        let old: RunConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(old.history_format, HistoryFormat::Jsonl);
     }
 
     /// A meta.json written before revisits existed has no `revisit`: its runs had none, and

@@ -141,7 +141,7 @@ async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String
     } else {
         power::Disks::default()
     };
-    let history = History::create(&dir.path.join(synod_checker::HISTORY_FILE), cfg.trace == Trace::All)?;
+    let history = History::create(&dir.path, cfg.history_format, cfg.trace == Trace::All)?;
     dir.mark_latest()?;
     Ok(Opened { history, listener, command, disks })
 }
@@ -758,7 +758,7 @@ mod tests {
         let result = rt.block_on(open(&dir, &cfg, &Schedule::default(), &[]));
         let e = result.err().expect("meta.json is a folder: cannot be written");
         assert!(format!("{e:#}").contains("meta.json"), "{e:#}");
-        assert!(!dir.path.join(synod_checker::HISTORY_FILE).exists());
+        assert!(!dir.path.join(cfg.history_format.file_name()).exists());
         assert!(
             std::fs::symlink_metadata(runs.join("latest")).is_err(),
             "latest names a run with no history"
@@ -767,7 +767,7 @@ mod tests {
         let ok_dir = RunDir::create(&runs).unwrap();
         let opened = rt.block_on(open(&ok_dir, &cfg, &Schedule::default(), &[])).unwrap();
         drop(opened);
-        assert!(ok_dir.path.join(synod_checker::HISTORY_FILE).is_file());
+        assert!(ok_dir.path.join(cfg.history_format.file_name()).is_file());
         assert_eq!(std::fs::read_link(runs.join("latest")).unwrap(), PathBuf::from(&ok_dir.id));
         std::fs::remove_dir_all(&runs).unwrap();
     }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
+use std::io::Read;
 use std::path::Path;
 use synod_checker::Report;
 
@@ -13,7 +14,9 @@ pub struct Facts {
 
 impl Facts {
     pub fn load(dir: &Path) -> Result<Facts> {
-        let text = std::fs::read_to_string(dir.join(synod_checker::HISTORY_FILE))
+        let mut text = String::new();
+        synod_checker::history_file::open(dir)?
+            .read_to_string(&mut text)
             .context("cannot read the history")?;
         let events: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         let report = synod_checker::check_path(dir).context("cannot check the history")?;

@@ -53,7 +53,7 @@ pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
         let dir = run_variant(v, runs_dir, quiet).with_context(|| format!("{}: {}", s.name, v.label))?;
         let f = Facts::load(&dir)?;
         println!("\n== {} ({}): {}", v.label, f.report.verdict.name(), dir.display());
-        let history = dir.join(synod_checker::HISTORY_FILE);
+        let history = synod_checker::history_file::find(&dir)?;
         let filter = timeline::Filter { instance: Some(s.instance), ..timeline::Filter::default() };
         let (items, _) = timeline::read(&history, &filter)?;
         let nodes: Vec<u64> = (1..=f.nodes).collect();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -17,17 +18,25 @@ pub fn runs_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The history's text, read through the checker's opener (either form: `history.jsonl.zst`
+/// or `history.jsonl`), as bytes, and whether a compressed stream was cut.
+pub fn history_bytes(run: &Path) -> (Vec<u8>, bool) {
+    let mut reader = synod_checker::history_file::open(run).unwrap_or_else(|e| panic!("{e}"));
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    (bytes, reader.cut())
+}
+
 /// Every line of the history, parsed; panics naming the line if one does not parse.
 /// `allow_torn_tail`: the last line may be incomplete (a SIGKILLed controller).
 pub fn history(run: &Path, allow_torn_tail: bool) -> Vec<Value> {
-    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let complete = if allow_torn_tail && !text.ends_with('\n') {
-        text.rsplit_once('\n').map_or("", |(a, _)| a)
-    } else {
-        &text
-    };
-    complete
-        .lines()
+    let (mut bytes, _) = history_bytes(run);
+    if allow_torn_tail && !bytes.ends_with(b"\n") {
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.truncate(keep);
+    }
+    let text = String::from_utf8(bytes).unwrap();
+    text.lines()
         .enumerate()
         .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("line {}: {e}: {l}", i + 1)))
         .collect()
@@ -103,8 +112,14 @@ pub fn wait_for_events(run_root: &Path, min_lines: usize) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(run) = std::fs::canonicalize(run_root.join("latest")) {
-            let lines =
-                std::fs::read_to_string(run.join("history.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+            // The history may not be there yet, or hold nothing decodable yet.
+            let lines = synod_checker::history_file::open(&run)
+                .ok()
+                .and_then(|mut r| {
+                    let mut bytes = Vec::new();
+                    r.read_to_end(&mut bytes).ok().map(|_| bytes.iter().filter(|&&b| b == b'\n').count())
+                })
+                .unwrap_or(0);
             if lines >= min_lines {
                 return run;
             }

@@ -1,0 +1,114 @@
+//! What a compressed history saves and costs (docs/performance.md, "Histories on disk"):
+//!
+//! - bytes per decision on disk: two runs at default settings (every fault, 5 nodes,
+//!   concurrency 8, the same seed, so the same schedule), one writing `history.jsonl.zst`
+//!   and one plain `history.jsonl`;
+//! - the checker on the bench's generated history, plain and compressed as the writer
+//!   compresses (the same level, a block per 64 KiB batch, as under load).
+//!
+//! c64 decisions/s with a plain history is one more throughput run in `mod.rs`.
+
+use crate::commands::{plan_from_flags, run_once};
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::time::Instant;
+use synod_checker::HistoryFormat;
+
+/// The seed of both default-settings runs: one schedule, two ways to store its history.
+const DISK_RUN_SEED: &str = "16";
+/// Uncompressed bytes the writer hands zstd between two flushes in the checker figure: one
+/// full batch (`history::BATCH_BYTES`), as when the writer is busy.
+const FLUSH_EVERY_BYTES: usize = 64 * 1024;
+
+/// Bytes per decision of the default-settings run of `time_s` seconds, both ways.
+pub fn bytes_per_decision(runs_dir: &Path, time_s: f64) -> Result<Value> {
+    let dir = runs_dir.to_string_lossy().to_string();
+    let t = format!("{time_s}");
+    let mut out = serde_json::Map::new();
+    for format in [HistoryFormat::Zst, HistoryFormat::Jsonl] {
+        let f = format.to_string();
+        let flags = ["--time", &t, "--seed", DISK_RUN_SEED, "--history-format", &f, "--runs-dir", &dir, "-q"];
+        let (cfg, schedule) = plan_from_flags(&flags)?;
+        // Faults may leave a run not live; its history's size is what is measured, and a
+        // safety violation here would be a bug that the report names.
+        let run = run_once(cfg, schedule, &mut Progress::for_run(true))?;
+        if !run.report.safe {
+            anyhow::bail!("a bench run was not safe: {}", run.run_dir.display());
+        }
+        let path = run.run_dir.join(format.file_name());
+        let bytes =
+            std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?.len();
+        let decisions = run.report.figures.decisions;
+        out.insert(
+            f,
+            json!({
+                "bytes": bytes,
+                "decisions": decisions,
+                "bytes_per_decision": (bytes as f64 / decisions.max(1) as f64).round() as u64,
+            }),
+        );
+    }
+    let per = |f: &str| out[f]["bytes_per_decision"].as_f64().unwrap_or(0.0);
+    let ratio = if per("zst") > 0.0 { (per("jsonl") / per("zst") * 10.0).round() / 10.0 } else { 0.0 };
+    out.insert("time_s".into(), json!(time_s));
+    out.insert("ratio".into(), json!(ratio));
+    Ok(Value::Object(out))
+}
+
+/// Events per second and peak memory of the checker on a generated 1,000,000-event history,
+/// plain and compressed; the peak memory is the process's after both.
+pub fn checker(dir: &Path) -> Result<Value> {
+    let plain = dir.join(synod_checker::HISTORY_FILE);
+    let file = std::fs::File::create(&plain).with_context(|| format!("cannot create {}", plain.display()))?;
+    let stats = synod_checker::bench::generate_history(1_000_000, std::io::BufWriter::new(file))?;
+    let zst = dir.join(synod_checker::HISTORY_ZST_FILE);
+    compress(&plain, &zst)?;
+    let rate = |path: &Path| -> Result<(u64, u64)> {
+        let t = Instant::now();
+        let report = synod_checker::check_path(path)?;
+        let secs = t.elapsed().as_secs_f64();
+        let bytes = std::fs::metadata(path)?.len();
+        std::fs::remove_file(path)?;
+        Ok(((report.events as f64 / secs).round() as u64, bytes))
+    };
+    let (plain_per_s, plain_bytes) = rate(&plain)?;
+    let (zst_per_s, zst_bytes) = rate(&zst)?;
+    Ok(json!({
+        "events": stats.events,
+        "events_per_s": plain_per_s,
+        "events_per_s_zst": zst_per_s,
+        "bytes": plain_bytes,
+        "bytes_zst": zst_bytes,
+        "peak_rss_mb": (super::peak_rss_kb() as f64 / 1024.0 * 10.0).round() / 10.0,
+    }))
+}
+
+/// `from` into one zstd frame at `to`, at the writer's level, flushed every batch.
+fn compress(from: &Path, to: &Path) -> Result<()> {
+    let input = std::fs::File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
+    let mut input = std::io::BufReader::new(input);
+    let out = std::fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut enc =
+        zstd::stream::write::Encoder::new(std::io::BufWriter::new(out), crate::history::ZSTD_LEVEL)?;
+    enc.include_checksum(true)?;
+    let mut batch = Vec::with_capacity(FLUSH_EVERY_BYTES + 4096);
+    loop {
+        batch.clear();
+        // Whole lines, as the writer's batches hold.
+        while batch.len() < FLUSH_EVERY_BYTES {
+            if input.read_until(b'\n', &mut batch)? == 0 {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        enc.write_all(&batch)?;
+        enc.flush()?;
+    }
+    enc.finish()?.flush()?;
+    Ok(())
+}
