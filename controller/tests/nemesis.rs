@@ -322,6 +322,11 @@ fn actions(events: &[Value]) -> Vec<(u64, String)> {
             let mut fields = e.as_object().unwrap().clone();
             let t = fields.remove("t").unwrap().as_u64().unwrap();
             fields.remove("trigger");
+            // What the schedule asked for, not whom it found in the state to act on: that
+            // depends on how soon killed processes were reaped (`targets`, when they differ).
+            if let Some(targets) = fields.remove("targets") {
+                fields.insert("nodes".into(), targets);
+            }
             (t - t0, Value::Object(fields).to_string())
         })
         .collect()

@@ -140,6 +140,11 @@ pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<T
                 // A crash point's kills and restarts are recorded with their trigger and
                 // replayed as they happened; the crash point itself is not replayed.
                 obj.remove("trigger");
+                // A replay asks for what the run's schedule asked for (`targets`), and acts
+                // on whom it finds in the state for it, as the run did.
+                if let Some(targets) = obj.remove("targets") {
+                    obj.insert("nodes".into(), targets);
+                }
                 let action = parse_action(obj, nodes).map_err(at)?;
                 let at_us = t.saturating_sub(start);
                 if at_us as f64 > limits::MAX_TIME_S * 1e6 {
@@ -264,5 +269,10 @@ mod tests {
         assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3)
             .unwrap_err()
             .contains("no `phase`"));
+        // A restart that found n4 still running acted on nobody; the replay asks for n4 again.
+        let found_up = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
+                        {\"type\":\"nemesis\",\"t\":9,\"action\":\"restart\",\"nodes\":[],\"targets\":[4]}";
+        let s = schedule_from_history(found_up, "h", 5).unwrap();
+        assert_eq!(s, vec![Timed { at_us: 8, action: Action::Restart { nodes: vec![4] } }]);
     }
 }

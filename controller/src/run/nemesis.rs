@@ -27,6 +27,14 @@ impl Runner<'_> {
         let in_state = |r: &Self, nodes: &[NodeId], states: &[ProcState]| -> Vec<NodeId> {
             nodes.iter().copied().filter(|&n| states.contains(&r.cluster.state(n))).collect()
         };
+        // The nodes the schedule named, before the state filters them.
+        let scheduled = match &action {
+            Action::Kill { nodes }
+            | Action::Restart { nodes }
+            | Action::Stop { nodes }
+            | Action::Cont { nodes } => Some(nodes.clone()),
+            _ => None,
+        };
         // What the action really does, given the processes' states now.
         let action = match action {
             Action::Kill { nodes } => {
@@ -49,7 +57,14 @@ impl Runner<'_> {
         if let Some(kind) = FaultKind::started_by(&action) {
             *self.exercised.entry(kind).or_default() += 1;
         }
-        let fields = serde_json::to_value(&action).expect("actions serialize");
+        let mut fields = serde_json::to_value(&action).expect("actions serialize");
+        // A node the state left out is still in the record, as a target: a replay asks for
+        // what the schedule asked for, whatever the processes' timing makes of it.
+        if let Some(targets) = scheduled {
+            if fields["nodes"] != json!(targets) {
+                fields["targets"] = json!(targets);
+            }
+        }
         self.history.event("nemesis", fields);
         let faults = &mut self.net.faults;
         match action {
