@@ -248,6 +248,7 @@ pub fn run_once(cfg: RunConfig, schedule: Schedule, progress: &mut Progress) -> 
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
     let (cfg, schedule) = run_plan(&args, explicit)?;
+    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
     let quiet = cfg.quiet;
     let mut progress = Progress::for_run(quiet);
     let outcome = run_once(cfg, schedule, &mut progress)?;
