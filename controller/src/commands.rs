@@ -290,7 +290,10 @@ fn check(args: CheckArgs) -> Result<i32> {
         }
     };
     if path.is_dir() {
-        synod_checker::write_report_json(&path, &report).context("cannot write report.json")?;
+        // The verdict stands without its copy on disk (a full disk, a read-only folder).
+        if let Err(e) = synod_checker::write_report_json(&path, &report) {
+            eprintln!("warning: report.json not written: {e}");
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
