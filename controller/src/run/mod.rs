@@ -383,7 +383,6 @@ impl<'p> Runner<'p> {
             self.report_progress(phase, start);
             self.history.flush_batch();
             if let Some(why) = self.disk_trouble() {
-                tracing::warn!("{why}: stopping the run");
                 self.disk_full = Some(why.clone());
                 anyhow::bail!(why);
             }
