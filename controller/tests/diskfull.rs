@@ -155,3 +155,21 @@ fn a_run_that_fills_the_disk_ends_cleanly_with_its_history_readable() {
         assert!(!alive(pid), "node pid {pid} still runs");
     }
 }
+
+/// `synod run` into a runs dir below the floor: refused before anything is written.
+#[test]
+fn a_run_that_would_not_fit_is_refused_before_it_starts() {
+    let fs = match Tmpfs::mount("run6", "6m") {
+        Ok(fs) => fs,
+        Err(why) => return println!("skipped: {why}"),
+    };
+    let d = fs.dir.to_str().unwrap();
+    let out = synod().args(["run", "--time", "5", "-q", "--runs-dir", d]).output().unwrap();
+    assert_clean_stop(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let want =
+        format!("Error: runs dir {d}: 6.3 MB free, a run needs about 16.8 MB (the floor for a first run");
+    assert!(err.starts_with(&want), "{err}");
+    assert_eq!(std::fs::read_dir(&fs.dir).unwrap().count(), 0, "nothing written to {d}");
+}
