@@ -95,6 +95,10 @@ pub fn write_report_json(dir: &Path, report: &Report) -> Result<PathBuf, CheckEr
         f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&tmp, &path)
     };
-    write().map_err(|source| CheckError::Write { path: path.clone(), source })?;
+    write().map_err(|source| {
+        // A full disk: the report.json before (if any) stays whole, the torn copy goes.
+        let _ = std::fs::remove_file(&tmp);
+        CheckError::Write { path: path.clone(), source }
+    })?;
     Ok(path)
 }

@@ -248,6 +248,7 @@ pub fn run_once(cfg: RunConfig, schedule: Schedule, progress: &mut Progress) -> 
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
     let (cfg, schedule) = run_plan(&args, explicit)?;
+    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
     let quiet = cfg.quiet;
     let mut progress = Progress::for_run(quiet);
     let outcome = run_once(cfg, schedule, &mut progress)?;
@@ -289,7 +290,10 @@ fn check(args: CheckArgs) -> Result<i32> {
         }
     };
     if path.is_dir() {
-        synod_checker::write_report_json(&path, &report).context("cannot write report.json")?;
+        // The verdict stands without its copy on disk (a full disk, a read-only folder).
+        if let Err(e) = synod_checker::write_report_json(&path, &report) {
+            eprintln!("warning: report.json not written: {e}");
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

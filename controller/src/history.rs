@@ -15,6 +15,11 @@
 //! truncated history (`synod_checker::history_file`). `close` finishes the frame. A block
 //! per flush costs some ratio when the run is idle and flushes often; under load the thread
 //! drains many batches per flush.
+//!
+//! A write error (a full disk, most often) ends the writer thread: it records what went wrong
+//! where the run loop looks every turn (`write_failure`), so the run stops at once rather than
+//! at `close`, and the lines still handed over are dropped (the channel is closed). What is on
+//! disk then decodes up to its last complete block: a truncated history, which it is.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -23,6 +28,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use synod_checker::HistoryFormat;
@@ -44,6 +50,8 @@ pub struct History {
     thread: Option<JoinHandle<std::io::Result<u64>>>,
     start: Instant,
     path: PathBuf,
+    /// Set by the writer thread when a write failed: what went wrong, for the user.
+    failure: Arc<OnceLock<String>>,
     /// Whether message events (send, recv, drop) are recorded (`--trace all`).
     pub trace_messages: bool,
 }
@@ -56,9 +64,17 @@ impl History {
         let sink =
             Sink::new(file, format).with_context(|| format!("cannot start zstd on {}", path.display()))?;
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
+        let failure = Arc::new(OnceLock::new());
+        let (thread_failure, thread_path) = (failure.clone(), path.clone());
         let thread = std::thread::Builder::new()
             .name("history".into())
-            .spawn(move || write_lines(rx, sink))
+            .spawn(move || {
+                let result = write_lines(rx, sink);
+                if let Err(e) = &result {
+                    let _ = thread_failure.set(failure_message(&thread_path, e));
+                }
+                result
+            })
             .context("cannot start the history writer")?;
         Ok(History {
             tx: Some(tx),
@@ -66,8 +82,14 @@ impl History {
             thread: Some(thread),
             start: Instant::now(),
             path,
+            failure,
             trace_messages,
         })
+    }
+
+    /// What made the writer thread stop, once a write failed (the history is cut there).
+    pub fn write_failure(&self) -> Option<String> {
+        self.failure.get().cloned()
     }
 
     /// Microseconds since the run started: the "t" of every event.
@@ -204,6 +226,15 @@ impl Sink {
     }
 }
 
+/// The user's message for a failed history write: a full disk says so.
+fn failure_message(path: &Path, e: &std::io::Error) -> String {
+    if crate::disk::is_full_error(e) {
+        format!("the disk is full: cannot write {}: {e}", path.display())
+    } else {
+        format!("cannot write {}: {e}", path.display())
+    }
+}
+
 fn write_lines(rx: Receiver<String>, mut out: Sink) -> std::io::Result<u64> {
     let mut written = 0u64;
     while let Ok(batch) = rx.recv() {
@@ -248,6 +279,44 @@ mod tests {
             assert_eq!(v["value"], "a\"b\n");
             std::fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// A write error (here ENOSPC: the history is a link to /dev/full) stops the writer
+    /// thread and is seen by the run loop before `close`, with the path and "disk is full";
+    /// nothing blocks or panics afterwards.
+    #[test]
+    fn a_full_disk_is_reported_before_close_and_nothing_blocks() {
+        let dir = std::env::temp_dir().join(format!("synod-hist-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(synod_checker::HISTORY_ZST_FILE);
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let mut h = History::create(&dir, HistoryFormat::Zst, true).unwrap();
+        assert_eq!(h.write_failure(), None);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let mut turns = 0u64;
+        let failure = loop {
+            // More turns than the queue holds: a writer that died must not block the sender.
+            for i in 0..1_000u64 {
+                h.event("invoke", json!({"op": i, "node": 1, "instance": i, "value": "v"}));
+            }
+            h.flush_batch();
+            turns += 1;
+            if let Some(f) = h.write_failure() {
+                break f;
+            }
+            assert!(Instant::now() < deadline, "no failure seen after {turns} turns");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        assert!(failure.starts_with("the disk is full: cannot write "), "{failure}");
+        assert!(failure.contains(&path.display().to_string()), "{failure}");
+        for _ in 0..2 * QUEUE_BATCHES {
+            h.event("invoke", json!({"op": 1, "node": 1, "instance": 1, "value": "v"}));
+            h.flush_batch();
+        }
+        let e = h.close().expect_err("the write failed");
+        assert!(format!("{e:#}").contains("No space left on device"), "{e:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// What a SIGKILL leaves: the file as the writer last flushed it, with no frame end.

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod cluster;
 mod commands;
+mod disk;
 mod history;
 mod inspect;
 // Wired into the nemesis by issue 15; until then only its tests use it.

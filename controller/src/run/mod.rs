@@ -10,6 +10,12 @@
 //! after 5 s) never really ran: it is aborted, not judged. Its history still gets an `end`
 //! line, with `aborted` and a reason, so that no reader takes it for a short valid run, and
 //! the caller gets an error naming each failed node's log (exit 2; a soak stops there).
+//!
+//! A disk that fills up mid-run aborts it the same way (exit 2), with a message about the
+//! disk rather than about what failed on it: the run loop looks every turn whether the history
+//! writer failed, and every DISK_CHECK_MS whether the run folder's disk is full (nodes failing
+//! their fsync would otherwise just exit). The `end` line and report.json may not fit any
+//! more: the history then reads as truncated, which is the truth, and report.json is skipped.
 
 pub mod config;
 mod nemesis;
@@ -54,6 +60,8 @@ pub const STARTUP_SETTLE_MS: u64 = 300;
 const TICK_MS: u64 = 5;
 /// In the final phase, instances not yet learned everywhere are invoked again this often.
 const CHASE_EVERY_MS: u64 = 250;
+/// How often the run loop looks at the free space of the run folder's disk.
+const DISK_CHECK_MS: u64 = 250;
 
 pub struct RunOutcome {
     pub run_dir: PathBuf,
@@ -106,6 +114,7 @@ pub async fn run(
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, cluster, events, progress);
     r.disks = disks;
+    r.run_path = dir.path.clone();
     let result = r.drive(shutdown).await;
     // Whatever happened, the nodes stop, the history is closed and checked.
     r.stop_nodes().await;
@@ -184,6 +193,12 @@ struct Runner<'p> {
     /// Nodes whose power was cut, until their exit is seen: then their unsynced writes are
     /// lost (keeping a torn prefix of the last one if `true`).
     power_cut: BTreeMap<NodeId, bool>,
+    /// The run folder, whose disk is watched.
+    run_path: PathBuf,
+    /// When the free space is looked at next.
+    next_disk_check: Instant,
+    /// Why the run was stopped for its disk (a full disk, a failed history write).
+    disk_full: Option<String>,
 }
 
 impl<'p> Runner<'p> {
@@ -235,6 +250,9 @@ impl<'p> Runner<'p> {
             rng,
             disks: power::Disks::default(),
             power_cut: BTreeMap::new(),
+            run_path: PathBuf::new(),
+            next_disk_check: Instant::now(),
+            disk_full: None,
         }
     }
 
@@ -242,6 +260,21 @@ impl<'p> Runner<'p> {
     /// report.json. A run that never really ran is recorded as such, and to the caller it
     /// is an error naming each failed node's log (exit 2).
     fn finish(mut self, dir: &RunDir, result: Result<()>) -> Result<RunOutcome> {
+        // A full disk is what the user must hear about, not the node exits or the failed
+        // write it caused.
+        let failed = result.is_err() || !self.final_errors.is_empty();
+        let disk = self.disk_full.clone().or_else(|| self.history.write_failure()).or_else(|| {
+            if failed {
+                crate::disk::full(&dir.path)
+            } else {
+                None
+            }
+        });
+        let result = match (&disk, result) {
+            (Some(d), Err(e)) if format!("{e:#}") != *d => Err(anyhow::anyhow!("{d}\n(besides: {e:#})")),
+            (Some(d), _) => Err(anyhow::anyhow!("{d}")),
+            (None, result) => result,
+        };
         let mut end = json!({
             "interrupted": self.interrupted, "workload_cut": self.workload_cut,
             "unlearned": self.workload.unlearned(), "unanswered": self.workload.unanswered(),
@@ -251,6 +284,19 @@ impl<'p> Runner<'p> {
             end["reason"] = json!(format!("{e:#}").replace('\n', " "));
         }
         self.history.event("end", end);
+        if disk.is_some() {
+            // The `end` line most likely did not fit: the history reads as truncated. Whether
+            // report.json still fits is tried, and the run is reported aborted either way.
+            let _ = self.history.close();
+            let wrote = synod_checker::check_path(&dir.path)
+                .map_err(anyhow::Error::from)
+                .and_then(|report| Ok(synod_checker::write_report_json(&dir.path, &report)?));
+            if let Err(e) = wrote {
+                tracing::debug!("no report.json for a run on a full disk: {e:#}");
+            }
+            let e = result.err().expect("a run stopped for its disk is an error");
+            anyhow::bail!("run aborted: {e:#}\nrun: {}", dir.path.display());
+        }
         self.history.close()?;
         let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
         synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
@@ -336,9 +382,27 @@ impl<'p> Runner<'p> {
             self.invokes = invokes;
             self.report_progress(phase, start);
             self.history.flush_batch();
+            if let Some(why) = self.disk_trouble() {
+                self.disk_full = Some(why.clone());
+                anyhow::bail!(why);
+            }
         }
         self.check_final_state();
         Ok(())
+    }
+
+    /// Why the run cannot go on for its disk: the history writer failed, or (looked at every
+    /// DISK_CHECK_MS) the run folder's disk is full.
+    fn disk_trouble(&mut self) -> Option<String> {
+        if let Some(failure) = self.history.write_failure() {
+            return Some(failure);
+        }
+        let now = Instant::now();
+        if now < self.next_disk_check {
+            return None;
+        }
+        self.next_disk_check = now + Duration::from_millis(DISK_CHECK_MS);
+        crate::disk::full(&self.run_path)
     }
 
     /// Enters the final phase: every fault healed. Returns when it ends at the latest.

@@ -162,8 +162,15 @@ async fn hunt_all(
         write_json(dir, &report)?;
         progress.set_position(k as u64 + 1);
         if error.is_some() || shutdown.count() > 0 {
-            report.stopped_early =
-                Some(if error.is_some() { "a run could not run" } else { "interrupted" }.into());
+            // The soak's own reason (a run that could not run, or would not fit on the disk).
+            report.stopped_early = Some(match &error {
+                Some(_) => format!(
+                    "{}: {}",
+                    bug.name(),
+                    summary.stopped_early.as_deref().unwrap_or("a run could not run")
+                ),
+                None => "interrupted".into(),
+            });
             return Ok((finish(report, dir)?, error));
         }
     }

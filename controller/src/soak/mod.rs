@@ -3,6 +3,11 @@
 //! It stops at the first safety violation (unless `--keep-going`) and prints the command
 //! that replays it. `synod mutants` (hunt.rs) soaks each mutant in turn.
 //!
+//! Before each run, the free space of the runs dir is checked against an estimate of what a
+//! run needs (crate::disk: twice the largest run folder so far, a floor before the first): a
+//! run that would not fit stops the soak (exit 2), recorded in soak.json's `stopped_early`,
+//! and so does a run that the disk filled up mid-way.
+//!
 //! All runs share one runtime and one interrupt counter: Ctrl-C lets the current run heal,
 //! converge and be checked, then ends the soak.
 
@@ -152,6 +157,8 @@ pub async fn soak(
     let mut rng = Rng::new(plan.seed);
     let mut window = keep::Window::new(plan.keep);
     let mut bench_error = None;
+    // The largest run folder so far (before the retention pruned it): what the next may need.
+    let mut largest_run_bytes: Option<u64> = None;
     for index in 1.. {
         let elapsed_s = started.elapsed().as_secs_f64();
         if plan.runs.is_some_and(|n| index > n) || plan.time_s.is_some_and(|s| elapsed_s >= s) {
@@ -159,6 +166,13 @@ pub async fn soak(
         }
         if shutdown.count() > 0 {
             summary.stopped_early = Some("interrupted".into());
+            break;
+        }
+        if let Err(why) =
+            crate::disk::require(&plan.cluster.runs_dir, &crate::disk::Estimate::for_soak(largest_run_bytes))
+        {
+            summary.stopped_early = Some(format!("run {index} would not fit: {why}"));
+            bench_error = Some(anyhow::anyhow!(why));
             break;
         }
         let run_seed = rng.next_u64();
@@ -192,6 +206,8 @@ pub async fn soak(
                 break;
             }
         };
+        let run_bytes = crate::disk::tree_bytes(&outcome.run_dir);
+        largest_run_bytes = Some(largest_run_bytes.unwrap_or(0).max(run_bytes));
         let record = RunRecord::new(index, run_seed, nemesis, &outcome, started.elapsed().as_secs_f64());
         summary.totals.add(&record);
         if !record.safe {
@@ -209,7 +225,11 @@ pub async fn soak(
         if let Some(old) = window.judged(index, passing) {
             prune(plan, &mut summary, old, progress, label);
         }
-        summary.write(&dir.path)?;
+        if let Err(e) = summary.write(&dir.path) {
+            summary.stopped_early = Some(format!("after run {index}: {e:#}"));
+            bench_error = Some(e);
+            break;
+        }
         if plan.moves_bar {
             progress.set_position(match plan.runs {
                 Some(_) => index,
@@ -225,7 +245,18 @@ pub async fn soak(
             break;
         }
     }
-    summary.write(&dir.path)?;
+    if let Err(e) = summary.write(&dir.path) {
+        // On a full disk the last soak.json may not fit: the one before stays (it is replaced
+        // atomically), the table is still printed, and the soak ends with this error.
+        let e = e.context("the soak's last record could not be written");
+        return Ok((
+            summary,
+            Some(match bench_error {
+                Some(first) => anyhow::anyhow!("{first:#}\n{e:#}"),
+                None => e,
+            }),
+        ));
+    }
     Ok((summary, bench_error))
 }
 

@@ -127,8 +127,11 @@ impl SoakSummary {
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join(SOAK_FILE);
         let tmp = dir.join(format!(".{SOAK_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        if let Err(e) = std::fs::write(&tmp, serde_json::to_vec_pretty(self)?) {
+            // A full disk leaves the soak.json before intact; the torn copy goes.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
+        }
         std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
     }
 
