@@ -176,11 +176,13 @@ fn a_python_node_without_fsync_is_caught_and_with_fsync_is_safe() {
 fn without_fuse_power_faults_are_refused_or_left_out_never_faked() {
     let dir = runs_dir("power-nofuse");
     let d = dir.to_str().unwrap();
-    let out = synod()
-        .env("SYNOD_NO_FUSE", "1")
-        .args(["run", "--runs-dir", d, "-q", "--nodes", "3", "--time", "1", "--nemesis", "kill,power-loss"])
-        .output()
-        .unwrap();
+    // A quiet 3-node run into `dir` with FUSE turned off, plus `extra`.
+    let no_fuse = |extra: &[&str]| {
+        let mut args = vec!["run", "--runs-dir", d, "-q", "--nodes", "3"];
+        args.extend_from_slice(extra);
+        synod().env("SYNOD_NO_FUSE", "1").args(&args).output().unwrap()
+    };
+    let out = no_fuse(&["--time", "1", "--nemesis", "kill,power-loss"]);
     assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -189,22 +191,7 @@ fn without_fuse_power_faults_are_refused_or_left_out_never_faked() {
     );
     assert!(!dir.join("latest").exists(), "a refused run started anyway");
 
-    let out = synod()
-        .env("SYNOD_NO_FUSE", "1")
-        .args([
-            "run",
-            "--runs-dir",
-            d,
-            "-q",
-            "--nodes",
-            "3",
-            "--time",
-            "1",
-            "--schedule",
-            &power_cut_schedule(),
-        ])
-        .output()
-        .unwrap();
+    let out = no_fuse(&["--time", "1", "--schedule", &power_cut_schedule()]);
     assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--schedule: the schedule cuts power"),
@@ -212,24 +199,7 @@ fn without_fuse_power_faults_are_refused_or_left_out_never_faked() {
         explain(&out)
     );
 
-    let out = synod()
-        .env("SYNOD_NO_FUSE", "1")
-        .args([
-            "run",
-            "--runs-dir",
-            d,
-            "-q",
-            "--nodes",
-            "3",
-            "--time",
-            "2",
-            "--nemesis",
-            "all",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
+    let out = no_fuse(&["--time", "2", "--nemesis", "all", "--seed", "3"]);
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("leaves out power-loss"), "{err}");
