@@ -17,9 +17,8 @@
 //! - three pairs of histograms of fixed size, and a few counters.
 
 use crate::error::CheckError;
-use crate::event::{parse_line, Event, Msg, OpEvent, RunHeader};
-use crate::faults::{FaultMark, Faults};
 use crate::hash::FxHashMap;
+use crate::history::{parse_line, Body, Event, FaultMark, FaultState, Invoke, Msg, Ok as OkEvent, Run};
 use crate::instance::{DecisionKind, Instance, Ref};
 use crate::latency::SplitHistogram;
 use crate::liveness;
@@ -82,7 +81,7 @@ pub struct Checker {
     instances: Store,
     retiring: VecDeque<u64>,
     ops: FxHashMap<u64, OpState>,
-    faults: Faults,
+    faults: FaultState,
     anomalies: Anomalies,
     first_learn: SplitHistogram,
     all_learned: SplitHistogram,
@@ -113,7 +112,7 @@ impl Checker {
             instances: Store::default(),
             retiring: VecDeque::new(),
             ops: FxHashMap::default(),
-            faults: Faults::default(),
+            faults: FaultState::default(),
             anomalies: Anomalies::default(),
             first_learn: SplitHistogram::default(),
             all_learned: SplitHistogram::default(),
@@ -172,8 +171,13 @@ impl Checker {
     }
 
     fn handle(&mut self, ev: Event<'_>) -> Result<(), Unpack> {
-        let at = Ref { line: self.lines, t: ev_time(&ev) };
-        if !matches!(ev, Event::Unknown) {
+        let at = Ref { line: self.lines, t: ev.t() };
+        // The informational types are not judged: counted as ignored, as unknown ones are.
+        let judged = !matches!(
+            ev,
+            Event::Unknown { .. } | Event::Phase(_) | Event::Disk(_) | Event::Discarded(_) | Event::Error(_)
+        );
+        if judged {
             self.events += 1;
             self.first_t.get_or_insert(at.t);
             self.last_t = self.last_t.max(at.t);
@@ -182,44 +186,48 @@ impl Checker {
             Event::Run(h) => self.header(h),
             Event::Invoke(e) => self.invoke(e, at)?,
             Event::Ok(e) => self.ok(e, at)?,
-            Event::Failed { op, node, instance, info, late, .. } => {
-                self.failed(op, node, instance, info, late, at)
+            Event::Fail(e) => self.failed(e.op, e.node, e.instance, false, e.late, at),
+            Event::Info(e) => self.failed(e.op, e.node, e.instance, true, e.late, at),
+            Event::Learn(e) => {
+                let inst = self.instances.get_or_create(e.instance)?;
+                let value = inst.intern(&e.value);
+                let entry = Entry::Learn { node: e.node, value };
+                inst.trace(TraceLine { line: at.line, t: at.t, entry });
+                self.decision(e.instance, value, at, Some(e.node), DecisionKind::Learn)?;
             }
-            Event::Learn { node, instance, value, .. } => {
-                let inst = self.instances.get_or_create(instance)?;
-                let value = inst.intern(&value);
-                inst.trace(TraceLine { line: at.line, t: at.t, entry: Entry::Learn { node, value } });
-                self.decision(instance, value, at, Some(node), DecisionKind::Learn)?;
-            }
-            Event::Send { src, dest, msg, .. } => {
+            Event::Send(e) => {
                 self.n.sends += 1;
-                if let Some(msg) = msg {
+                if let Body::Paxos(msg) = e.body {
                     self.n.paxos_sends += 1;
-                    self.message(src, dest, msg, at)?;
+                    self.message(e.src, e.dest, msg, at)?;
                 }
             }
-            Event::Recv { .. } => self.n.recvs += 1,
-            Event::Drop { reason, .. } => match self.n.drops.iter_mut().find(|(r, _)| *r == reason) {
+            Event::Recv(_) => self.n.recvs += 1,
+            Event::Drop(e) => match self.n.drops.iter_mut().find(|(r, _)| *r == e.reason) {
                 Some((_, n)) => *n += 1,
-                None => self.n.drops.push((reason.into_owned(), 1)),
+                None => self.n.drops.push((e.reason.into_owned(), 1)),
             },
-            Event::Nemesis { t, action, nodes } => self.faults.apply(t, &action, &nodes),
-            Event::Process { .. } => {}
-            Event::End { interrupted, aborted, reason, .. } => {
+            Event::Nemesis(e) => self.faults.apply(e.t, &e.action, e.node_ids(), &mut Vec::new()),
+            Event::Process(_) => {}
+            Event::End(e) => {
                 self.ended = true;
-                self.interrupted |= interrupted;
-                if aborted {
+                self.interrupted |= e.interrupted;
+                if e.aborted {
                     self.aborted = true;
-                    self.abort_reason = reason.or(self.abort_reason.take());
+                    self.abort_reason = e.reason.map(|r| r.into_owned()).or(self.abort_reason.take());
                 }
             }
-            Event::Unknown => self.ignored += 1,
+            Event::Unknown { .. }
+            | Event::Phase(_)
+            | Event::Disk(_)
+            | Event::Discarded(_)
+            | Event::Error(_) => self.ignored += 1,
         }
         self.instances.repack();
         Ok(())
     }
 
-    fn invoke(&mut self, e: OpEvent<'_>, at: Ref) -> Result<(), Unpack> {
+    fn invoke(&mut self, e: Invoke<'_>, at: Ref) -> Result<(), Unpack> {
         self.n.ops.invoked += 1;
         let mark = self.faults.mark();
         self.ops.entry(e.op).or_insert(OpState { t: e.t, mark });
@@ -245,7 +253,7 @@ impl Checker {
         Ok(())
     }
 
-    fn ok(&mut self, e: OpEvent<'_>, at: Ref) -> Result<(), Unpack> {
+    fn ok(&mut self, e: OkEvent<'_>, at: Ref) -> Result<(), Unpack> {
         if e.late {
             // A reply after its op ended (or a second one): judged like any ok, but it
             // neither completes an op nor has a latency.
@@ -284,17 +292,17 @@ impl Checker {
         }
     }
 
-    fn header(&mut self, h: RunHeader) {
+    fn header(&mut self, h: Run<'_>) {
         let or_nodes = |v: Option<Vec<u64>>| v.unwrap_or_else(|| h.nodes.clone());
         let acceptors = or_nodes(h.acceptors.clone());
         let learners = or_nodes(h.learners.clone());
         let proposers = or_nodes(h.proposers.clone());
         self.quorum = Quorum::new(acceptors.clone());
         self.learners = learners.clone();
-        self.trace_setting = h.trace;
+        self.trace_setting = h.trace().map(String::from);
         self.run = RunSummary {
             header: true,
-            run_id: h.run_id,
+            run_id: h.run_id.map(|r| r.into_owned()),
             seed: h.seed,
             nodes: h.nodes,
             acceptors,
@@ -414,7 +422,7 @@ impl Checker {
             Msg::Prepare { ballot, .. } => trace(inst, MsgKind::Prepare, Some(ballot), None, None),
             Msg::Promise { ballot, accepted, .. } => {
                 let (reported, value) = match accepted {
-                    Some((b, v)) => (Some(b), Some(inst.intern(&v))),
+                    Some(a) => (Some(a.ballot), Some(inst.intern(&a.value))),
                     None => (None, None),
                 };
                 trace(inst, MsgKind::Promise, Some(ballot), value, reported);
@@ -464,7 +472,7 @@ impl Checker {
         }
         let truncated = !self.ended;
         let end = Ref { line: self.lines, t: self.last_t };
-        self.faults.finish(self.last_t);
+        self.faults.finish(self.last_t, &mut Vec::new());
         let in_flight = self.instances.in_flight();
         self.judge_pending(&in_flight, end, !truncated && !self.interrupted)?;
         let unjudged = truncated || self.interrupted || self.aborted;
@@ -640,22 +648,6 @@ fn trim(mut line: &[u8]) -> &[u8] {
         }
     }
     line
-}
-
-fn ev_time(ev: &Event<'_>) -> u64 {
-    match ev {
-        Event::Run(h) => h.t,
-        Event::Invoke(e) | Event::Ok(e) => e.t,
-        Event::Failed { t, .. }
-        | Event::Learn { t, .. }
-        | Event::Send { t, .. }
-        | Event::Recv { t }
-        | Event::Drop { t, .. }
-        | Event::Nemesis { t, .. }
-        | Event::Process { t }
-        | Event::End { t, .. } => *t,
-        Event::Unknown => 0,
-    }
 }
 
 #[cfg(test)]

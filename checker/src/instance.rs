@@ -17,7 +17,7 @@
 //!   the rest is then packed into a byte string (`packed.rs`).
 
 use crate::ballot::Ballot;
-use crate::faults::FaultMark;
+use crate::history::FaultMark;
 use crate::report::EventLine;
 use crate::trace::{Trace, TraceLine, ValueId};
 

@@ -18,9 +18,8 @@ mod ballot;
 pub mod bench;
 mod checker;
 mod error;
-mod event;
-mod faults;
 mod hash;
+pub mod history;
 pub mod history_file;
 mod instance;
 mod latency;
@@ -31,6 +30,7 @@ mod rules;
 mod store;
 mod trace;
 
+pub use ballot::Ballot;
 pub use checker::{Checker, RETIRE_AFTER};
 pub use error::CheckError;
 pub use history_file::{HistoryFormat, HISTORY_FILE, HISTORY_ZST_FILE};
