@@ -1,6 +1,11 @@
 //! The history writer: one JSON object a line, appended as events happen.
 //!
-//! Lines are formatted on the routing path but written by a dedicated thread, so a slow disk
+//! Every line is a typed event of the history schema (`synod_checker::history::Event`,
+//! docs/history.md), serialized by the schema's own `write_json`: the checker and every
+//! reader parse it back with the same types, so what is written and what is read cannot
+//! drift apart. Nothing writes a line by hand.
+//!
+//! Lines are serialized on the routing path but written by a dedicated thread, so a slow disk
 //! never stalls the net. They are handed over in batches: the run loop gathers a turn's lines
 //! and passes them with one channel send (`flush_batch`, or when a batch reaches 64 KiB),
 //! because one send per line made the router and the writer contend on the channel's lock
@@ -22,8 +27,6 @@
 //! disk then decodes up to its last complete block: a truncated history, which it is.
 
 use anyhow::{Context, Result};
-use serde_json::Value;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
+use synod_checker::history::Event;
 use synod_checker::HistoryFormat;
 
 /// Batches queued for the writer thread, at most.
@@ -44,9 +48,9 @@ pub const ZSTD_LEVEL: i32 = 1;
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
 pub struct History {
-    tx: Option<SyncSender<String>>,
+    tx: Option<SyncSender<Vec<u8>>>,
     /// Lines gathered since the last hand-over, each ending in a newline.
-    batch: std::cell::RefCell<String>,
+    batch: std::cell::RefCell<Vec<u8>>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
     start: Instant,
     path: PathBuf,
@@ -78,7 +82,7 @@ impl History {
             .context("cannot start the history writer")?;
         Ok(History {
             tx: Some(tx),
-            batch: std::cell::RefCell::new(String::with_capacity(BATCH_BYTES + 4096)),
+            batch: std::cell::RefCell::new(Vec::with_capacity(BATCH_BYTES + 4096)),
             thread: Some(thread),
             start: Instant::now(),
             path,
@@ -97,43 +101,14 @@ impl History {
         self.start.elapsed().as_micros() as u64
     }
 
-    /// Records an event: `fields` must be a JSON object; "t" and "type" are put first.
-    pub fn event(&self, kind: &str, fields: Value) -> u64 {
-        let t = self.now_us();
-        self.event_at(t, kind, fields);
-        t
-    }
-
-    pub fn event_at(&self, t: u64, kind: &str, fields: Value) {
-        assert!(
-            kind.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
-            "event kinds are plain names: {kind:?}"
-        );
-        self.append(|batch| {
-            write!(batch, "{{\"type\":\"{kind}\",\"t\":{t}")?;
-            if let Value::Object(map) = fields {
-                for (k, v) in map {
-                    // Display writes compact JSON straight into the batch.
-                    write!(batch, ",{}:{v}", Value::String(k))?;
-                }
-            }
-            batch.write_char('}')
-        });
-    }
-
-    /// Queues one line (without its newline), formatted straight into the batch: no
-    /// allocation per line on the routing path.
-    pub fn line(&self, line: std::fmt::Arguments) {
-        self.append(|batch| batch.write_fmt(line));
-    }
-
-    /// Writes one line into the batch with `write`, ends it, and hands the batch over when
-    /// it is full.
-    fn append(&self, write: impl FnOnce(&mut String) -> std::fmt::Result) {
+    /// Records `event` (its `t` is its own: `now_us` when it happened), serialized through
+    /// the history schema straight into the batch: no allocation per line on the routing
+    /// path.
+    pub fn record(&self, event: &Event<'_>) {
         let full = {
             let mut batch = self.batch.borrow_mut();
-            write(&mut batch).expect("writing to a String cannot fail");
-            batch.push('\n');
+            event.write_json(&mut batch);
+            batch.push(b'\n');
             batch.len() >= BATCH_BYTES
         };
         if full {
@@ -149,7 +124,7 @@ impl History {
             if b.is_empty() {
                 return;
             }
-            std::mem::replace(&mut *b, String::with_capacity(BATCH_BYTES + 4096))
+            std::mem::replace(&mut *b, Vec::with_capacity(BATCH_BYTES + 4096))
         };
         match tx.try_send(batch) {
             Ok(()) => {}
@@ -235,15 +210,15 @@ fn failure_message(path: &Path, e: &std::io::Error) -> String {
     }
 }
 
-fn write_lines(rx: Receiver<String>, mut out: Sink) -> std::io::Result<u64> {
+fn write_lines(rx: Receiver<Vec<u8>>, mut out: Sink) -> std::io::Result<u64> {
     let mut written = 0u64;
     while let Ok(batch) = rx.recv() {
-        out.write_all(batch.as_bytes())?;
-        written += batch.bytes().filter(|&b| b == b'\n').count() as u64;
+        out.write_all(&batch)?;
+        written += lines_in(&batch);
         // Drain what is queued, then flush: batches under load, prompt when idle.
         while let Ok(batch) = rx.try_recv() {
-            out.write_all(batch.as_bytes())?;
-            written += batch.bytes().filter(|&b| b == b'\n').count() as u64;
+            out.write_all(&batch)?;
+            written += lines_in(&batch);
         }
         out.flush()?;
     }
@@ -251,11 +226,29 @@ fn write_lines(rx: Receiver<String>, mut out: Sink) -> std::io::Result<u64> {
     Ok(written)
 }
 
+/// The lines of a batch (each ends in a newline; a serialized event holds none: JSON
+/// escapes them in strings).
+fn lines_in(batch: &[u8]) -> u64 {
+    batch.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use std::borrow::Cow;
     use std::io::{BufRead, Read};
+    use synod_checker::history::{parse_line, End, Invoke};
+
+    fn invoke(t: u64, op: u64, node: u64, instance: u64, value: &str) -> Event<'_> {
+        Event::Invoke(Invoke {
+            t,
+            instance,
+            node: Some(node),
+            op,
+            revisit: false,
+            value: Cow::Borrowed(value),
+        })
+    }
 
     fn lines_of(dir: &Path) -> Vec<String> {
         let reader = synod_checker::history_file::open(dir).unwrap();
@@ -268,15 +261,17 @@ mod tests {
             let dir = std::env::temp_dir().join(format!("synod-hist-{}-{format}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let mut h = History::create(&dir, format, true).unwrap();
-            h.event("invoke", json!({"op": 1, "node": 2, "instance": 3, "value": "a\"b\n"}));
-            h.event("end", json!({}));
+            let first = invoke(h.now_us(), 1, 2, 3, "a\"b\n");
+            h.record(&first);
+            h.record(&Event::End(End { t: h.now_us(), ..End::default() }));
             assert_eq!(h.close().unwrap(), 2);
             assert!(dir.join(format.file_name()).is_file(), "{format}");
             let lines = lines_of(&dir);
             assert_eq!(lines.len(), 2);
             assert!(lines[0].starts_with("{\"type\":\"invoke\",\"t\":"), "{}", lines[0]);
-            let v: Value = serde_json::from_str(&lines[0]).unwrap();
-            assert_eq!(v["value"], "a\"b\n");
+            // Read back through the schema's parser: the same event, the newline escaped.
+            assert_eq!(parse_line(lines[0].as_bytes()).unwrap(), first);
+            assert!(lines[1].starts_with("{\"type\":\"end\",\"t\":"), "{}", lines[1]);
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
@@ -298,7 +293,7 @@ mod tests {
         let failure = loop {
             // More turns than the queue holds: a writer that died must not block the sender.
             for i in 0..1_000u64 {
-                h.event("invoke", json!({"op": i, "node": 1, "instance": i, "value": "v"}));
+                h.record(&invoke(h.now_us(), i, 1, i, "v"));
             }
             h.flush_batch();
             turns += 1;
@@ -311,7 +306,7 @@ mod tests {
         assert!(failure.starts_with("the disk is full: cannot write "), "{failure}");
         assert!(failure.contains(&path.display().to_string()), "{failure}");
         for _ in 0..2 * QUEUE_BATCHES {
-            h.event("invoke", json!({"op": 1, "node": 1, "instance": 1, "value": "v"}));
+            h.record(&invoke(h.now_us(), 1, 1, 1, "v"));
             h.flush_batch();
         }
         let e = h.close().expect_err("the write failed");
@@ -329,7 +324,7 @@ mod tests {
         let path = dir.join(synod_checker::HISTORY_ZST_FILE);
         for turn in 1..=5u64 {
             for i in 0..100 {
-                h.event("invoke", json!({"op": turn * 1000 + i, "node": 1, "instance": i, "value": "v"}));
+                h.record(&invoke(h.now_us(), turn * 1000 + i, 1, i, "v"));
             }
             h.flush_batch();
             // The writer flushes once its queue is empty: wait for the file to hold the turn.

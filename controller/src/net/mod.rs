@@ -13,8 +13,10 @@ pub mod faults;
 use crate::history::History;
 use conn::ConnId;
 use faults::{Fate, Faults};
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use synod_checker::history::{Body as HistoryBody, Dropped, Event, Recv, Send};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
@@ -64,8 +66,6 @@ pub struct Net {
     /// Message ids whose delivery someone waits for, and those delivered since asked.
     watched: HashSet<u64>,
     watched_delivered: Vec<u64>,
-    /// The body being routed, serialized once for the history line and the frame.
-    body_buf: Vec<u8>,
 }
 
 impl Net {
@@ -82,7 +82,6 @@ impl Net {
             holding: Vec::new(),
             watched: HashSet::new(),
             watched_delivered: Vec::new(),
-            body_buf: Vec::with_capacity(1024),
         }
     }
 
@@ -130,17 +129,17 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once, into a reused buffer: for the history line and for
-        // the frame.
-        let mut body_buf = std::mem::take(&mut self.body_buf);
-        body_buf.clear();
-        serde_json::to_writer(&mut body_buf, &env.body).expect("bodies serialize");
-        let body = std::str::from_utf8(&body_buf).expect("JSON is UTF-8");
+        // The body is serialized once, for the history line and for the frame: the raw JSON
+        // goes into both as it is.
+        let body = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
         if history.trace_messages {
-            history.line(format_args!(
-                "{{\"type\":\"send\",\"t\":{now},\"msg\":{msg},\"src\":{},\"dest\":{},\"body\":{body}}}",
-                env.src, env.dest
-            ));
+            history.record(&Event::Send(Send {
+                t: now,
+                msg: Some(msg),
+                src: u64::from(env.src),
+                dest: u64::from(env.dest),
+                body: HistoryBody::Raw(Cow::Borrowed(&body)),
+            }));
         }
         if let Some(reason) = dropped {
             self.drop_msg(history, now, msg, reason);
@@ -151,6 +150,7 @@ impl Net {
                 Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
                 Fate::Deliver { delay_us, duplicate } => {
                     use std::io::Write;
+                    let body = body.get();
                     let mut frame = Vec::with_capacity(body.len() + 40);
                     writeln!(frame, "{{\"src\":{},\"dest\":{},\"body\":{body}}}", env.src, env.dest)
                         .expect("writing to a Vec cannot fail");
@@ -161,7 +161,6 @@ impl Net {
                 }
             }
         }
-        self.body_buf = body_buf;
     }
 
     fn schedule(
@@ -271,7 +270,7 @@ impl Net {
                     self.watched_delivered.push(msg);
                 }
                 if history.trace_messages {
-                    history.line(format_args!("{{\"type\":\"recv\",\"t\":{now},\"msg\":{msg}}}"));
+                    history.record(&Event::Recv(Recv { t: now, msg: Some(msg) }));
                 }
             }
             Err(reason) => self.drop_msg(history, now, msg, reason),
@@ -281,9 +280,7 @@ impl Net {
     fn drop_msg(&mut self, history: &History, now: u64, msg: u64, reason: &'static str) {
         *self.stats.dropped.entry(reason).or_default() += 1;
         if history.trace_messages {
-            history.line(format_args!(
-                "{{\"type\":\"drop\",\"t\":{now},\"msg\":{msg},\"reason\":\"{reason}\"}}"
-            ));
+            history.record(&Event::Drop(Dropped { t: now, msg: Some(msg), reason: Cow::Borrowed(reason) }));
         }
     }
 }
@@ -314,13 +311,21 @@ mod tests {
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!(net.stats.dropped.get("down"), Some(&1));
         history.close().unwrap();
-        let text = std::fs::read_to_string(dir.join(synod_checker::HISTORY_FILE)).unwrap();
-        let kinds: Vec<String> = text
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string()
-            })
-            .collect();
+        let mut events = synod_checker::history::Events::open(&dir).unwrap();
+        let mut kinds = Vec::new();
+        while let Some(ev) = events.next() {
+            let ev = ev.unwrap();
+            if let Event::Send(send) = &ev {
+                assert_eq!(
+                    (send.src, send.body.type_name().as_deref(), send.body.instance()),
+                    (1, Some("prepare"), Some(7))
+                );
+            }
+            if let Event::Drop(drop) = &ev {
+                assert_eq!(drop.reason, "down");
+            }
+            kinds.push(ev.kind().to_string());
+        }
         assert_eq!(kinds, ["send", "recv", "send", "drop"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

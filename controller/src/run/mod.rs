@@ -36,9 +36,11 @@ use config::{RunConfig, Trace};
 use nix::sys::signal::Signal;
 use serde_json::json;
 use shutdown::Shutdown;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
+use synod_checker::history as schema;
 use synod_checker::Report;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -102,15 +104,7 @@ pub async fn run(
     let node_dirs: Vec<PathBuf> = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
     let data_dirs = (1..=cfg.nodes).map(|n| disks.data_dir(n).unwrap_or_else(|| dir.node_dir(n))).collect();
     let cluster = Cluster::new(command, addr, token, node_dirs, data_dirs, events_tx);
-    history.event_at(
-        0,
-        "run",
-        json!({
-            "run_id": dir.id, "seed": cfg.seed, "nodes": (1..=cfg.nodes).collect::<Vec<_>>(),
-            "acceptors": cfg.acceptors, "proposers": cfg.proposers, "learners": cfg.learners,
-            "bug": cfg.tuning.bug, "bug_nodes": cfg.bug_nodes, "config": cfg,
-        }),
-    );
+    history.record(&run_header(&dir.id, &cfg));
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, cluster, events, progress);
     r.disks = disks;
@@ -121,6 +115,23 @@ pub async fn run(
     accept.abort();
     r.progress.finish_run();
     r.finish(&dir, result)
+}
+
+/// The history's first line: membership, roles, the mutant, the whole config.
+fn run_header<'a>(run_id: &'a str, cfg: &RunConfig) -> schema::Event<'a> {
+    let ids = |nodes: &[NodeId]| nodes.iter().map(|&n| u64::from(n)).collect::<Vec<_>>();
+    schema::Event::Run(schema::Run {
+        t: 0,
+        run_id: Some(Cow::Borrowed(run_id)),
+        seed: Some(cfg.seed.into()),
+        nodes: (1..=u64::from(cfg.nodes)).collect(),
+        acceptors: Some(ids(&cfg.acceptors)),
+        proposers: Some(ids(&cfg.proposers)),
+        learners: Some(ids(&cfg.learners)),
+        bug: Some(cfg.tuning.bug.map(|b| Cow::Borrowed(b.name()))),
+        bug_nodes: Some(ids(&cfg.bug_nodes)),
+        config: Some(serde_json::to_value(cfg).expect("the config serializes")),
+    })
 }
 
 /// What a run needs before its history is opened.
@@ -275,15 +286,16 @@ impl<'p> Runner<'p> {
             (Some(d), _) => Err(anyhow::anyhow!("{d}")),
             (None, result) => result,
         };
-        let mut end = json!({
-            "interrupted": self.interrupted, "workload_cut": self.workload_cut,
-            "unlearned": self.workload.unlearned(), "unanswered": self.workload.unanswered(),
-        });
-        if let Err(e) = &result {
-            end["aborted"] = json!(true);
-            end["reason"] = json!(format!("{e:#}").replace('\n', " "));
-        }
-        self.history.event("end", end);
+        let reason = result.as_ref().err().map(|e| format!("{e:#}").replace('\n', " "));
+        self.history.record(&schema::Event::End(schema::End {
+            t: self.history.now_us(),
+            aborted: reason.is_some(),
+            interrupted: self.interrupted,
+            reason: reason.map(Cow::Owned),
+            unanswered: Some(self.workload.unanswered() as u64),
+            unlearned: Some(self.workload.unlearned() as u64),
+            workload_cut: self.workload_cut,
+        }));
         if disk.is_some() {
             // The `end` line most likely did not fit: the history reads as truncated. Whether
             // report.json still fits is tried, and the run is reported aborted either way.
@@ -321,7 +333,7 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let start = Instant::now();
-        self.workload_start_us = self.history.event("phase", json!({"phase": "workload"}));
+        self.workload_start_us = self.record_phase("workload");
         let workload_end = start + Duration::from_secs_f64(self.cfg.time_s);
         let mut phase = Phase::Workload;
         let mut final_end = None;
@@ -407,7 +419,7 @@ impl<'p> Runner<'p> {
 
     /// Enters the final phase: every fault healed. Returns when it ends at the latest.
     fn begin_final(&mut self, now: Instant) -> Instant {
-        self.history.event("phase", json!({"phase": "final"}));
+        self.record_phase("final");
         self.heal_all();
         now + Duration::from_secs_f64(self.cfg.final_s)
     }
@@ -436,8 +448,13 @@ impl<'p> Runner<'p> {
     /// Ops past their deadline end `info` (timeout); the workload may invoke again.
     fn expire(&mut self, now_us: u64, invokes: &mut Vec<Invoke>) {
         for (op, instance, node) in self.workload.expire(now_us, invokes) {
-            self.history
-                .event("info", json!({"op": op, "node": node, "instance": instance, "error": "timeout"}));
+            self.history.record(&schema::Event::Info(op_ended(
+                self.history.now_us(),
+                op,
+                node,
+                instance,
+                "timeout",
+            )));
         }
     }
 
@@ -525,7 +542,13 @@ impl<'p> Runner<'p> {
 
     fn start_node(&mut self, node: NodeId) -> Result<()> {
         let pid = self.cluster.spawn(node)?;
-        self.history.event("process", json!({"node": node, "event": "up", "pid": pid}));
+        self.history.record(&schema::Event::Process(schema::Process {
+            t: self.history.now_us(),
+            event: Cow::Borrowed("up"),
+            node: u64::from(node),
+            pid: Some(u64::from(pid)),
+            status: None,
+        }));
         Ok(())
     }
 
@@ -536,12 +559,14 @@ impl<'p> Runner<'p> {
             return;
         }
         for inv in invokes.drain(..) {
-            let mut fields =
-                json!({"op": inv.op, "node": inv.node, "instance": inv.instance, "value": inv.value});
-            if inv.revisit {
-                fields["revisit"] = json!(true);
-            }
-            self.history.event("invoke", fields);
+            self.history.record(&schema::Event::Invoke(schema::Invoke {
+                t: self.history.now_us(),
+                instance: inv.instance,
+                node: Some(u64::from(inv.node)),
+                op: inv.op,
+                revisit: inv.revisit,
+                value: Cow::Borrowed(&inv.value),
+            }));
             let body = Body::Propose { msg_id: inv.op, instance: inv.instance, value: inv.value };
             // A propose to a node that is down is lost; the op then times out as `info`.
             self.net.send_direct(inv.node, &Envelope { src: 0, dest: inv.node, body });
@@ -562,24 +587,33 @@ impl<'p> Runner<'p> {
             }
             Event::Frame { node, env } => self.frame(node, env),
             Event::Malformed { node, frame, error } => {
-                self.history.event("error", json!({"node": node, "frame": frame, "error": error}));
+                self.history.record(&schema::Event::Error(schema::ErrorEvent {
+                    frame: Some(frame),
+                    ..error_event(self.history.now_us(), Some(node), &error)
+                }));
             }
             Event::Rejected { peer, reason } => {
-                self.history
-                    .event("error", json!({"peer": peer, "error": format!("connection rejected: {reason}")}));
+                let error = format!("connection rejected: {reason}");
+                self.history.record(&schema::Event::Error(schema::ErrorEvent {
+                    peer: Some(Cow::Borrowed(&peer)),
+                    ..error_event(self.history.now_us(), None, &error)
+                }));
             }
             Event::Disconnected { node, conn } => self.net.disconnect(node, conn),
             Event::Exited { node, pid, status } => {
                 self.cluster.exited(node, pid);
-                self.history
-                    .event("process", json!({"node": node, "event": "exit", "pid": pid, "status": status}));
                 let now_us = self.history.now_us();
+                self.history.record(&schema::Event::Process(schema::Process {
+                    t: now_us,
+                    event: Cow::Borrowed("exit"),
+                    node: u64::from(node),
+                    pid: Some(u64::from(pid)),
+                    status: Some(Cow::Borrowed(&status)),
+                }));
                 let mut invokes = std::mem::take(&mut self.invokes);
                 for (op, instance) in self.workload.node_exited(now_us, node, &mut invokes) {
-                    self.history.event(
-                        "info",
-                        json!({"op": op, "node": node, "instance": instance, "error": "crashed"}),
-                    );
+                    let t = self.history.now_us();
+                    self.history.record(&schema::Event::Info(op_ended(t, op, node, instance, "crashed")));
                 }
                 self.send_invokes(&mut invokes);
                 self.invokes = invokes;
@@ -610,14 +644,18 @@ impl<'p> Runner<'p> {
     fn frame(&mut self, node: NodeId, env: Envelope) {
         if env.src != node {
             let error = format!("frame claims src {} on n{node}'s connection", env.src);
-            self.history.event("error", json!({"node": node, "error": error}));
+            self.record_error(Some(node), &error);
             return;
         }
         if self.crash_victim == Some(node)
             && matches!(self.cluster.state(node), ProcState::Dying | ProcState::Down)
         {
             // Sent after its crash point: as if it had died before writing it.
-            self.history.event("discarded", json!({"node": node, "body_type": env.body.type_name()}));
+            self.history.record(&schema::Event::Discarded(schema::Discarded {
+                t: self.history.now_us(),
+                body_type: Cow::Borrowed(env.body.type_name()),
+                node: u64::from(node),
+            }));
             return;
         }
         if env.dest != 0 {
@@ -625,7 +663,7 @@ impl<'p> Runner<'p> {
                 self.route(env);
             } else {
                 let error = format!("{} frame addressed to n{}", env.body.type_name(), env.dest);
-                self.history.event("error", json!({"node": node, "error": error}));
+                self.record_error(Some(node), &error);
             }
             return;
         }
@@ -633,66 +671,101 @@ impl<'p> Runner<'p> {
         let mut invokes = std::mem::take(&mut self.invokes);
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
-                let mut fields = self.ok_fields(node, in_reply_to, instance, &value);
-                if self.workload.complete(now_us, in_reply_to, &Outcome::Ok(value), &mut invokes).is_none() {
+                let mut ok = self.ok_event(node, in_reply_to, instance, &value);
+                let outcome = Outcome::Ok(value.clone());
+                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
                     // After its op ended (or a second reply): recorded all the same.
-                    self.workload.late(in_reply_to, fields["instance"].as_u64());
-                    fields["late"] = json!(true);
+                    self.workload.late(in_reply_to, Some(ok.instance));
+                    ok.late = true;
                 }
-                self.history.event("ok", fields);
+                self.history.record(&schema::Event::Ok(ok));
             }
             Body::Error { in_reply_to, code, text } => {
                 // `gave_up`: some ballot may have been accepted, so the outcome is unknown.
-                let (kind, outcome) = match code.as_str() {
-                    "gave_up" => ("info", Outcome::Info(code.clone())),
-                    _ => ("fail", Outcome::Fail(code.clone())),
+                let outcome = match code.as_str() {
+                    "gave_up" => Outcome::Info(code.clone()),
+                    _ => Outcome::Fail(code.clone()),
                 };
-                let mut fields = json!({"op": in_reply_to, "node": node, "error": code, "text": text});
-                match self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes) {
-                    Some((instance, _)) => fields["instance"] = json!(instance),
-                    None => {
-                        if let Some((instance, _)) = self.workload.late(in_reply_to, None) {
-                            fields["instance"] = json!(instance);
-                        }
-                        fields["late"] = json!(true);
-                    }
-                }
-                self.history.event(kind, fields);
+                let (instance, late) =
+                    match self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes) {
+                        Some((instance, _)) => (Some(instance), false),
+                        None => (self.workload.late(in_reply_to, None).map(|(instance, _)| instance), true),
+                    };
+                let failed = schema::Failed {
+                    t: self.history.now_us(),
+                    error: Some(Cow::Borrowed(&code)),
+                    instance,
+                    late,
+                    node: Some(u64::from(node)),
+                    op: in_reply_to,
+                    text: Some(Cow::Borrowed(&text)),
+                };
+                self.history.record(&match outcome {
+                    Outcome::Info(_) => schema::Event::Info(failed),
+                    _ => schema::Event::Fail(failed),
+                });
             }
             Body::Learned { instance, value } => {
-                self.history.event("learn", json!({"node": node, "instance": instance, "value": value}));
+                self.history.record(&schema::Event::Learn(schema::Learn {
+                    t: self.history.now_us(),
+                    instance,
+                    node: u64::from(node),
+                    value: Cow::Borrowed(&value),
+                }));
                 self.workload.learned(instance, node);
             }
             other => {
                 let error = format!("unexpected {} frame to the controller", other.type_name());
-                self.history.event("error", json!({"node": node, "error": error}));
+                self.record_error(Some(node), &error);
             }
         }
         self.send_invokes(&mut invokes);
         self.invokes = invokes;
     }
 
-    /// The fields of an `ok` for a `propose_ok` naming `reply_instance`. A reply answers the
+    /// The `ok` for a `propose_ok` naming `reply_instance`. A reply answers the
     /// op's instance, whatever instance it names: else a node could answer an op with another
     /// instance's decision and the client would take its own instance for answered. A reply
     /// naming another instance is also recorded as an `error`, and its `ok` keeps the named
     /// one in `reply_instance`; its value is judged against the op's instance. A reply to an
     /// op the controller does not know (never invoked, or ended too long ago) keeps the
     /// instance it names and is marked `unknown_op`.
-    fn ok_fields(&mut self, node: NodeId, op: u64, reply_instance: u64, value: &str) -> serde_json::Value {
-        let mut fields = json!({"op": op, "node": node, "instance": reply_instance, "value": value});
-        match self.workload.op_instance(op) {
-            None => fields["unknown_op"] = json!(true),
+    fn ok_event<'v>(&mut self, node: NodeId, op: u64, reply_instance: u64, value: &'v str) -> schema::Ok<'v> {
+        let known = self.workload.op_instance(op);
+        let instance = match known {
             Some(instance) if instance != reply_instance => {
                 let error =
                     format!("propose_ok for op {op} (instance {instance}) names instance {reply_instance}");
-                self.history.event("error", json!({"node": node, "op": op, "error": error}));
-                fields["instance"] = json!(instance);
-                fields["reply_instance"] = json!(reply_instance);
+                self.history.record(&schema::Event::Error(schema::ErrorEvent {
+                    op: Some(op),
+                    ..error_event(self.history.now_us(), Some(node), &error)
+                }));
+                instance
             }
-            Some(_) => {}
+            _ => reply_instance,
+        };
+        schema::Ok {
+            t: self.history.now_us(),
+            instance,
+            late: false,
+            node: Some(u64::from(node)),
+            op,
+            reply_instance: (instance != reply_instance).then_some(reply_instance),
+            unknown_op: known.is_none(),
+            value: Cow::Borrowed(value),
         }
-        fields
+    }
+
+    /// Records a `phase` event; returns its `t`.
+    fn record_phase(&self, phase: &str) -> u64 {
+        let t = self.history.now_us();
+        self.history.record(&schema::Event::Phase(schema::Phase { t, phase: Cow::Borrowed(phase) }));
+        t
+    }
+
+    /// Records an `error` event about `node` (or about no node in particular).
+    fn record_error(&self, node: Option<NodeId>, error: &str) {
+        self.history.record(&schema::Event::Error(error_event(self.history.now_us(), node, error)));
     }
 
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
@@ -753,6 +826,32 @@ impl<'p> Runner<'p> {
             nemesis: &self.active_faults(),
         };
         self.progress.update(&snapshot);
+    }
+}
+
+/// An `error` event with only its message and the node it is about (the other fields are
+/// for the call sites that have them).
+fn error_event(t: u64, node: Option<NodeId>, error: &str) -> schema::ErrorEvent<'_> {
+    schema::ErrorEvent {
+        t,
+        error: Cow::Borrowed(error),
+        frame: None,
+        node: node.map(u64::from),
+        op: None,
+        peer: None,
+    }
+}
+
+/// The `info` of an op that ended without a reply (`timeout`, `crashed`).
+fn op_ended(t: u64, op: u64, node: NodeId, instance: u64, error: &'static str) -> schema::Failed<'static> {
+    schema::Failed {
+        t,
+        error: Some(Cow::Borrowed(error)),
+        instance: Some(instance),
+        late: false,
+        node: Some(u64::from(node)),
+        op,
+        text: None,
     }
 }
 

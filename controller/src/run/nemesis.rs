@@ -9,7 +9,8 @@ use crate::cluster::ProcState;
 use crate::nemesis::{Action, FaultKind, MatchPoint, Timed};
 use crate::net::faults::{Delay, Faults, Reorder};
 use nix::sys::signal::Signal;
-use serde_json::json;
+use serde_json::Value;
+use synod_checker::history as schema;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
 
@@ -57,15 +58,10 @@ impl Runner<'_> {
         if let Some(kind) = FaultKind::started_by(&action) {
             *self.exercised.entry(kind).or_default() += 1;
         }
-        let mut fields = serde_json::to_value(&action).expect("actions serialize");
         // A node the state left out is still in the record, as a target: a replay asks for
         // what the schedule asked for, whatever the processes' timing makes of it.
-        if let Some(targets) = scheduled {
-            if fields["nodes"] != json!(targets) {
-                fields["targets"] = json!(targets);
-            }
-        }
-        self.history.event("nemesis", fields);
+        let event = action.to_event(self.history.now_us(), scheduled.as_deref());
+        self.history.record(&schema::Event::Nemesis(event));
         let faults = &mut self.net.faults;
         match action {
             Action::Loss { p } => faults.loss = p,
@@ -134,7 +130,9 @@ impl Runner<'_> {
         }
         if drop {
             self.net.route_dropped(&self.history, &env, "nemesis");
-            self.history.event("nemesis", json!({"action": "drop-message", "msg": msg_id}));
+            let mut event = Action::DropMessage.to_event(self.history.now_us(), None);
+            event.params.insert("msg".into(), msg_id.into());
+            self.history.record(&schema::Event::Nemesis(event));
         } else {
             self.net.route(&self.history, &env);
             self.maybe_crash(env.src, kind);
@@ -168,7 +166,9 @@ impl Runner<'_> {
         self.crash_victim = Some(node);
         *self.exercised.entry(FaultKind::CrashPoint).or_default() += 1;
         let now_us = self.history.now_us();
-        self.history.event("nemesis", json!({"action": "kill", "nodes": [node], "trigger": trigger}));
+        let mut event = Action::Kill { nodes: vec![node] }.to_event(now_us, None);
+        event.params.insert("trigger".into(), trigger.into());
+        self.history.record(&schema::Event::Nemesis(event));
         self.signal_all(&[node], Signal::SIGKILL);
         let at_us = now_us.saturating_sub(self.workload_start_us) + down_us;
         let pos = self.schedule.partition_point(|t| t.at_us <= at_us);
@@ -200,7 +200,7 @@ impl Runner<'_> {
 
     pub(super) fn nemesis_error(&mut self, error: String) {
         tracing::warn!("nemesis: {error}");
-        self.history.event("error", json!({"error": format!("nemesis: {error}")}));
+        self.record_error(None, &format!("nemesis: {error}"));
         if self.final_started {
             self.final_errors.push(error);
         }
@@ -238,10 +238,12 @@ impl Runner<'_> {
         self.final_started = true;
         self.schedule.clear();
         let (stopped, down) = self.targets_to_heal();
-        self.history.event(
-            "nemesis",
-            json!({"action": "heal-all", "final": true, "resumed": stopped, "restarted": down}),
-        );
+        let mut event = Action::HealAll.to_event(self.history.now_us(), None);
+        let ids = |nodes: Vec<NodeId>| Value::from(nodes.into_iter().map(u64::from).collect::<Vec<_>>());
+        event.params.insert("final".into(), true.into());
+        event.params.insert("resumed".into(), ids(stopped));
+        event.params.insert("restarted".into(), ids(down));
+        self.history.record(&schema::Event::Nemesis(event));
         self.heal_everything();
     }
 
@@ -254,7 +256,7 @@ impl Runner<'_> {
                 let state = format!("{state:?}").to_lowercase();
                 let what =
                     format!("n{node} is {state} at the end of the final phase (see its process events)");
-                self.history.event("error", json!({"node": node, "error": what}));
+                self.record_error(Some(node), &what);
                 self.final_errors.push(what);
             }
         }

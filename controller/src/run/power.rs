@@ -18,8 +18,9 @@ use crate::lazyfs::{self, LazyMount};
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
-use serde_json::json;
+use std::borrow::Cow;
 use std::path::PathBuf;
+use synod_checker::history as schema;
 use synod_node::paxos::NodeId;
 
 /// The most a node's lazy filesystem holds unsynced; beyond it a write fails with ENOSPC.
@@ -104,19 +105,22 @@ impl Runner<'_> {
     pub(super) fn power_cut_unfinished(&mut self) {
         for (node, torn) in std::mem::take(&mut self.power_cut) {
             let error = format!("n{node}'s power was cut but its exit was never seen; its unsynced writes are dropped at the stop");
-            self.history.event("error", json!({"node": node, "error": error}));
+            self.record_error(Some(node), &error);
             self.lose_writes(node, torn);
         }
     }
 
     fn lose_writes(&mut self, node: NodeId, torn: bool) {
         let loss = self.disks.mounts[node as usize - 1].power_loss(torn);
-        self.history.event(
-            "disk",
-            json!({
-                "node": node, "event": "power-loss", "torn": torn, "files": loss.files,
-                "writes": loss.writes, "bytes": loss.bytes, "torn_bytes_kept": loss.torn_bytes_kept,
-            }),
-        );
+        self.history.record(&schema::Event::Disk(schema::Disk {
+            t: self.history.now_us(),
+            bytes: loss.bytes,
+            event: Cow::Borrowed("power-loss"),
+            files: loss.files,
+            node: u64::from(node),
+            torn,
+            torn_bytes_kept: loss.torn_bytes_kept,
+            writes: loss.writes,
+        }));
     }
 }
