@@ -13,6 +13,8 @@ pub mod faults;
 use crate::history::History;
 use conn::ConnId;
 use faults::{Fate, Faults};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
@@ -24,6 +26,29 @@ use tokio::sync::mpsc;
 
 /// Messages held for delayed delivery, at most.
 pub const MAX_DELAYED: usize = 1_000_000;
+
+/// A routed message's frame: what `Envelope::to_frame` writes, byte for byte, with the body
+/// serialized only once (see `route_with`).
+#[derive(Serialize)]
+struct Frame<'a, B: Serialize + ?Sized> {
+    src: NodeId,
+    dest: NodeId,
+    body: &'a B,
+}
+
+/// `env`'s frame, newline included, with `body` (its body, or the body's raw JSON of
+/// `body_bytes` bytes) as its body.
+fn frame_of<B: Serialize + ?Sized>(env: &Envelope, body: &B, body_bytes: usize) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body_bytes + 40);
+    serde_json::to_writer(&mut frame, &Frame { src: env.src, dest: env.dest, body })
+        .expect("frames serialize");
+    frame.push(b'\n');
+    frame
+}
+
+/// A Paxos message's body fits in this many bytes, most often (a frame grows past it):
+/// the frame's first allocation when the body's length is not known.
+const FRAME_BODY_BYTES_GUESS: usize = 96;
 
 struct Link {
     conn: ConnId,
@@ -129,18 +154,19 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once, for the history line and for the frame: the raw JSON
-        // goes into both as it is.
-        let body = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
-        if history.trace_messages {
+        // The body is serialized once: with the trace on, to its raw JSON, which goes into the
+        // history line and the frame as it is; with it off, straight into the frame.
+        let raw = history.trace_messages.then(|| {
+            let raw = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
             history.record(&Event::Send(Send {
                 t: now,
                 msg: Some(msg),
                 src: u64::from(env.src),
                 dest: u64::from(env.dest),
-                body: HistoryBody::Raw(Cow::Borrowed(&body)),
+                body: HistoryBody::Raw(Cow::Borrowed(&raw)),
             }));
-        }
+            raw
+        });
         if let Some(reason) = dropped {
             self.drop_msg(history, now, msg, reason);
         } else if env.dest == 0 || env.dest as usize >= self.links.len() {
@@ -149,11 +175,10 @@ impl Net {
             match self.faults.fate(&mut self.rng, env.src, env.dest) {
                 Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
                 Fate::Deliver { delay_us, duplicate } => {
-                    use std::io::Write;
-                    let body = body.get();
-                    let mut frame = Vec::with_capacity(body.len() + 40);
-                    writeln!(frame, "{{\"src\":{},\"dest\":{},\"body\":{body}}}", env.src, env.dest)
-                        .expect("writing to a Vec cannot fail");
+                    let frame = match &raw {
+                        Some(raw) => frame_of(env, raw.as_ref(), raw.get().len()),
+                        None => frame_of(env, &env.body, FRAME_BODY_BYTES_GUESS),
+                    };
                     if let Some(dup_us) = duplicate {
                         self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
                     }
@@ -288,7 +313,7 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synod_node::paxos::msg::Prepare;
+    use synod_node::paxos::msg::{Accept, Prepare};
     use synod_node::paxos::Ballot;
     use synod_node::protocol::Body;
 
@@ -327,6 +352,30 @@ mod tests {
             kinds.push(ev.kind().to_string());
         }
         assert_eq!(kinds, ["send", "recv", "send", "drop"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// With `--trace ops` the body goes straight into the frame: the same bytes, and no
+    /// message line in the history.
+    #[test]
+    fn without_the_message_trace_frames_are_the_same_and_nothing_is_recorded() {
+        let dir = std::env::temp_dir().join(format!("synod-net-ops-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, false).unwrap();
+        let mut net = Net::new(3, Faults::default(), 1);
+        let (tx, mut rx) = mpsc::channel(4);
+        net.connect(2, 1, tx);
+        let value = "a \"quoted\" value\n".repeat(20);
+        let env = Envelope {
+            src: 1,
+            dest: 2,
+            body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
+        };
+        net.route(&history, &env);
+        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        net.route(&history, &Envelope { dest: 3, ..env.clone() });
+        assert_eq!((net.stats.sent, net.stats.delivered, net.stats.dropped.get("down")), (2, 1, Some(&1)));
+        assert_eq!(history.close().unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
