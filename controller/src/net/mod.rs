@@ -14,7 +14,6 @@ use crate::history::History;
 use conn::ConnId;
 use faults::{Fate, Faults};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
