@@ -908,6 +908,32 @@ pub fn random_u64() -> u64 {
 mod tests {
     use super::*;
 
+    /// The header names the run, its membership and mutant, and carries the whole config,
+    /// as docs/history.md shows it (`bug` is written even when there is none), and reads back
+    /// through the schema's parser.
+    #[test]
+    fn the_run_header_carries_membership_mutant_and_config() {
+        let mut cfg = config::sample();
+        cfg.trace = Trace::Ops;
+        cfg.acceptors = vec![1, 2];
+        let line = run_header("r1", &cfg).to_json();
+        assert!(
+            line.starts_with(
+                r#"{"type":"run","t":0,"run_id":"r1","seed":1,"nodes":[1,2,3],"acceptors":[1,2],"#
+            ),
+            "{line}"
+        );
+        assert!(line.contains(r#""bug":null,"#), "{line}");
+        let schema::Event::Run(run) = synod_checker::history::parse_line(line.as_bytes()).unwrap() else {
+            panic!("{line}")
+        };
+        assert_eq!((run.trace(), &run.bug, &run.bug_nodes), (Some("ops"), &Some(None), &Some(vec![1, 2, 3])));
+        assert_eq!(run.config, Some(serde_json::to_value(&cfg).unwrap()));
+        cfg.tuning.bug = Some(synod_node::paxos::Bug::SkipFsync);
+        let line = run_header("r1", &cfg).to_json();
+        assert!(line.contains(r#""bug":"skip-fsync","#), "{line}");
+    }
+
     /// A step before the history that fails (here meta.json cannot be written) leaves no
     /// history and does not move `runs/latest`: no empty history stands for a run.
     #[test]
