@@ -191,3 +191,79 @@ pub fn split_instance(items: &[Item], instance: u64) -> Vec<Item> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A history with a line that is not JSON, one that misses a field the schema needs, an
+    /// event of a type it does not know, and a torn end.
+    const HISTORY: &str = r#"{"type":"run","t":0,"run_id":"t","nodes":[1,2]}
+{"type":"invoke","t":10,"op":1,"node":1,"instance":1,"value":"a"}
+not json
+{"type":"invoke","t":11,"node":2,"instance":1,"value":"b"}
+{"type":"send","t":20,"msg":1,"src":1,"dest":2,"body":{"type":"prepare","instance":1,"ballot":[1,1]}}
+{"type":"drop","t":21,"msg":1,"reason":"loss"}
+{"type":"snapshot","t":30,"node":2,"instance":1}
+{"type":"learn","t":40,"node":2,"instance":1,"value":"a"}
+{"type":"learn","t":50,"node":2,"instan"#;
+
+    fn history(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("synod-timeline-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        std::fs::write(&path, HISTORY).unwrap();
+        path
+    }
+
+    #[test]
+    fn bad_lines_are_reported_by_file_and_line_and_skipped() {
+        let path = history("bad");
+        let (items, bad) = read(&path, &Filter::default()).unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        let p = path.display().to_string();
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert!(
+            bad[0].starts_with(&format!("{p}:3: not valid JSON")) && bad[0].ends_with(", skipped"),
+            "{bad:?}"
+        );
+        assert_eq!(bad[1], format!("{p}:4: `invoke` event lacks field `op`, skipped"));
+        assert!(bad[2].starts_with(&format!("{p}: the history is cut short at line 9")), "{bad:?}");
+        // The rest is all there: the run, one invoke, the lost message, the unknown event,
+        // the learn.
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|i| match i {
+                Item::Message(_) => "message",
+                Item::Event(e) => e.kind(),
+            })
+            .collect();
+        assert_eq!(kinds, ["run", "invoke", "message", "snapshot", "learn"]);
+        let Item::Message(m) = &items[2] else { unreachable!() };
+        assert_eq!((m.src, m.dest, m.drop.clone()), (1, 2, Some((21, "loss".to_string()))));
+        assert_eq!(instance_of(&items[2]), Some(1));
+    }
+
+    /// The schema keeps only an unknown event's type and time: asked for an instance or a
+    /// node, it is left out.
+    #[test]
+    fn unknown_events_show_only_unfiltered() {
+        let path = history("unknown");
+        let only = |filter: Filter| -> Vec<String> {
+            let (items, _) = read(&path, &filter).unwrap();
+            items
+                .iter()
+                .map(|i| format!("{}@{}", matches!(i, Item::Event(e) if e.kind() == "snapshot"), i.t()))
+                .collect()
+        };
+        let unfiltered = only(Filter::default());
+        let by_instance = only(Filter { instance: Some(1), ..Filter::default() });
+        let by_node = only(Filter { nodes: [2].into(), ..Filter::default() });
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(unfiltered.contains(&"true@30".to_string()), "{unfiltered:?}");
+        assert!(!by_instance.iter().any(|i| i.starts_with("true")), "{by_instance:?}");
+        assert!(by_instance.contains(&"false@40".to_string()), "{by_instance:?}");
+        assert!(!by_node.iter().any(|i| i.starts_with("true")), "{by_node:?}");
+        assert!(by_node.contains(&"false@40".to_string()), "{by_node:?}");
+    }
+}
