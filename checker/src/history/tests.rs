@@ -223,6 +223,9 @@ fn nemesis_lines_keep_their_parameters() {
     let Event::Nemesis(n) = parse_line(line).unwrap() else { panic!() };
     assert_eq!(n.node_ids(), &[1, 2, 3], "node ids whatever the shape");
     assert_eq!(n.params["msg"], json!({"type": "accept"}));
+    let line = br#"{"type":"nemesis","t":9,"action":"kill","nodes":[3,1]}"#;
+    let Event::Nemesis(n) = parse_line(line).unwrap() else { panic!() };
+    assert_eq!(n.node_ids(), &[3, 1], "a plain list as written");
     let e = parse_line(br#"{"type":"nemesis","t":9}"#).unwrap_err();
     assert!(e.reason.contains("lacks field `action`"), "{e}");
 }

@@ -85,7 +85,7 @@ pub fn read(history: &Path) -> Result<Data> {
             Event::Info(e) => end_op(&mut data, &mut invoked, e.op, t, Outcome::Info),
             Event::Fail(e) => end_op(&mut data, &mut invoked, e.op, t, Outcome::Fail),
             Event::Learn(e) if learned.insert(e.instance) => data.first_learns_us.push(t),
-            Event::Nemesis(e) => faults.apply(t, &e.action, e.node_ids(), &mut data.windows),
+            Event::Nemesis(e) => faults.apply_event(&e, &mut data.windows),
             _ => {}
         }
     }
