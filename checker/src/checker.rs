@@ -207,7 +207,7 @@ impl Checker {
                 Some((_, n)) => *n += 1,
                 None => self.n.drops.push((e.reason.into_owned(), 1)),
             },
-            Event::Nemesis(e) => self.faults.apply(e.t, &e.action, e.node_ids(), &mut Vec::new()),
+            Event::Nemesis(e) => self.faults.apply_event(&e, &mut Vec::new()),
             Event::Process(_) => {}
             Event::End(e) => {
                 self.ended = true;

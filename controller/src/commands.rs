@@ -228,13 +228,8 @@ fn replay_schedule(dir: &Path, nodes: u32) -> Result<Schedule> {
         );
         return file::read_schedule(&schedule_path, nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"));
     }
-    let mut reader = synod_checker::history_file::open(dir).context("--replay")?;
-    let history_path = reader.path().to_path_buf();
-    let mut history = String::new();
-    std::io::Read::read_to_string(&mut reader, &mut history)
-        .with_context(|| format!("--replay: cannot read {}", history_path.display()))?;
-    let timed = file::schedule_from_history(&history, &history_path.display().to_string(), nodes)
-        .map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
+    let events = synod_checker::history::Events::open(dir).context("--replay")?;
+    let timed = file::schedule_from_history(events, nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
     Ok(timed.into())
 }
 

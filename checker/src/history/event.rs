@@ -180,8 +180,8 @@ pub struct Phase<'a> {
 }
 
 /// A nemesis action. `params` holds its other fields, exactly as a schedule file writes them
-/// (the controller's `nemesis::Action` reads them back); `nodes` is every node id the line's
-/// `nodes` field names, whatever its shape.
+/// (the controller's `nemesis::Action` reads them back); `nodes` is the line's `nodes` list as
+/// written, or, for any other shape (lists of partition sides), every node id it names, sorted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Nemesis<'a> {
     pub t: u64,

@@ -10,10 +10,14 @@
 //! | --- | --- |
 //! | `heal-all`, `calm`, `final`, `recover`, `reset` | ends every fault |
 //! | `heal` | ends the partition (other network faults go on) |
-//! | `restart`, `start`, `revive` | ends `kill` for the listed nodes (all if none listed, or after a `-all`) |
-//! | `cont`, `resume`, `continue`, `unpause` | ends `stop`/`pause` for the listed nodes (all if none) |
-//! | `kill`, `kill-all`, `crash`, `power-loss`, `power-loss-all` | the listed nodes are down (all if none listed) |
-//! | `stop`, `pause` | the listed nodes are paused (all if none listed) |
+//! | `restart`, `start`, `revive` | ends `kill` for the listed nodes (every kill if the line has no `nodes`, or if the kill it ends named none) |
+//! | `cont`, `resume`, `continue`, `unpause` | ends `stop`/`pause` for the listed nodes (likewise) |
+//! | `kill`, `kill-all`, `crash`, `power-loss`, `power-loss-all` | the listed nodes are down (all if the line has no `nodes`) |
+//! | `stop`, `pause` | the listed nodes are paused (all if the line has no `nodes`) |
+//!
+//! A line with no `nodes` field acts on every node; a line with `"nodes": []` acts on none
+//! (synod writes that when the action found nobody in the state it needs, with the nodes the
+//! schedule named in `targets`).
 //! | `X-end`, `X-off`, `X-stop`, `end-X`, `no-X` | ends network fault `X` |
 //! | `note`, `info`, `log`, `phase`, `noop` | nothing |
 //! | `drop-message` | a fault of an instant (one message lost): no window, but it overlaps what is in flight |
@@ -69,10 +73,6 @@ impl Fault {
 #[derive(Debug, Default)]
 pub struct FaultState {
     open: Vec<(Fault, u64)>,
-    /// A `-all` action was the last to take nodes down: any restart ends every kill (the
-    /// checker cannot know who else is still down without a node list).
-    down_all: bool,
-    paused_all: bool,
     starts: u64,
     active_since: Option<u64>,
     /// Times the state went from calm to fault.
@@ -96,51 +96,45 @@ impl FaultState {
         since.active || self.starts > since.starts
     }
 
-    /// Applies the action at `t`; the faults it ended are pushed to `ended`.
-    pub fn apply(&mut self, t: u64, action: &str, nodes: &[u64], ended: &mut Vec<Window>) {
+    /// Applies a recorded nemesis event; the faults it ended are pushed to `ended`.
+    pub fn apply_event(&mut self, e: &super::Nemesis<'_>, ended: &mut Vec<Window>) {
+        self.apply(e.t, &e.action, e.nodes.as_deref(), ended);
+    }
+
+    /// Applies the action at `t` on `nodes` (`None`: the line names no nodes, so every
+    /// node); the faults it ended are pushed to `ended`.
+    pub fn apply(&mut self, t: u64, action: &str, nodes: Option<&[u64]>, ended: &mut Vec<Window>) {
         self.nemesis_events += 1;
         let was = self.active();
         let action = action.to_ascii_lowercase().replace('_', "-");
-        let all = |nodes: &[u64]| -> Vec<Option<u64>> {
-            if nodes.is_empty() {
-                vec![None]
-            } else {
-                nodes.iter().map(|&n| Some(n)).collect()
+        let targets = |nodes: Option<&[u64]>| -> Vec<Option<u64>> {
+            match nodes {
+                None => vec![None],
+                Some(list) => list.iter().map(|&n| Some(n)).collect(),
             }
         };
+        let listed = |every: bool, n: &Option<u64>| {
+            every || n.is_none() || n.is_some_and(|n| nodes.is_some_and(|l| l.contains(&n)))
+        };
         match action.as_str() {
-            "heal-all" | "calm" | "final" | "recover" | "reset" => {
-                self.end(t, ended, |_| true);
-                self.down_all = false;
-                self.paused_all = false;
-            }
+            "heal-all" | "calm" | "final" | "recover" | "reset" => self.end(t, ended, |_| true),
             // Jepsen's heal: the partition ends; loss, delay and the like go on.
             "heal" => self.end(t, ended, |f| matches!(f, Fault::Network(n) if n == "partition")),
             "restart" | "start" | "revive" => {
-                let every = nodes.is_empty() || std::mem::take(&mut self.down_all);
-                self.end(
-                    t,
-                    ended,
-                    |f| matches!(f, Fault::Down(n) if every || n.is_some_and(|n| nodes.contains(&n))),
-                );
+                let every = nodes.is_none();
+                self.end(t, ended, |f| matches!(f, Fault::Down(n) if listed(every, n)));
             }
             "cont" | "resume" | "continue" | "unpause" => {
-                let every = nodes.is_empty() || std::mem::take(&mut self.paused_all);
-                self.end(
-                    t,
-                    ended,
-                    |f| matches!(f, Fault::Paused(n) if every || n.is_some_and(|n| nodes.contains(&n))),
-                );
+                let every = nodes.is_none();
+                self.end(t, ended, |f| matches!(f, Fault::Paused(n) if listed(every, n)));
             }
             "kill" | "kill-all" | "crash" | "power-loss" | "power-loss-all" => {
                 self.starts += 1;
-                self.down_all |= nodes.is_empty() || action.ends_with("-all");
-                all(nodes).into_iter().for_each(|n| self.start(t, Fault::Down(n)));
+                targets(nodes).into_iter().for_each(|n| self.start(t, Fault::Down(n)));
             }
             "stop" | "pause" => {
                 self.starts += 1;
-                self.paused_all |= nodes.is_empty();
-                all(nodes).into_iter().for_each(|n| self.start(t, Fault::Paused(n)));
+                targets(nodes).into_iter().for_each(|n| self.start(t, Fault::Paused(n)));
             }
             "note" | "info" | "log" | "phase" | "noop" => {}
             // A single lost message: a fault of an instant, which overlaps what is in flight.
@@ -211,9 +205,10 @@ fn ended_network_fault(action: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// `nodes` as a line lists them (an empty list: the line has no `nodes` field).
     fn apply(f: &mut FaultState, t: u64, action: &str, nodes: &[u64]) -> Vec<Window> {
         let mut ended = Vec::new();
-        f.apply(t, action, nodes, &mut ended);
+        f.apply(t, action, (!nodes.is_empty()).then_some(nodes), &mut ended);
         ended
     }
 
@@ -253,9 +248,14 @@ mod tests {
         assert!(!f.active(), "the restart ends n2's power loss");
         apply(&mut f, 30, "power-loss-all", &[1, 2, 3]);
         apply(&mut f, 40, "restart", &[1]);
-        assert!(!f.active(), "a restart after a whole-cluster cut ends it (as after kill-all)");
-        f.finish(50, &mut Vec::new());
-        assert_eq!((f.windows, f.fault_time_us), (2, 20));
+        assert!(f.active(), "n2 and n3 are still down: a listed -all ends node by node");
+        apply(&mut f, 45, "restart", &[2, 3]);
+        assert!(!f.active());
+        apply(&mut f, 50, "kill-all", &[]);
+        apply(&mut f, 55, "restart", &[4]);
+        assert!(!f.active(), "a restart ends a kill that named no node");
+        f.finish(60, &mut Vec::new());
+        assert_eq!((f.windows, f.fault_time_us), (3, 10 + 15 + 5));
     }
 
     #[test]
@@ -275,15 +275,15 @@ mod tests {
     fn each_fault_is_one_labelled_window() {
         let mut f = FaultState::default();
         let mut out = Vec::new();
-        f.apply(10, "loss", &[], &mut out);
-        f.apply(20, "kill", &[2], &mut out);
-        f.apply(30, "loss-off", &[], &mut out);
-        f.apply(40, "restart", &[2], &mut out);
-        f.apply(50, "partition", &[], &mut out);
-        f.apply(55, "power-loss", &[3], &mut out);
-        f.apply(57, "stop", &[], &mut out);
-        f.apply(60, "heal-all", &[], &mut out);
-        f.apply(70, "delay", &[], &mut out);
+        f.apply(10, "loss", None, &mut out);
+        f.apply(20, "kill", Some(&[2]), &mut out);
+        f.apply(30, "loss-off", None, &mut out);
+        f.apply(40, "restart", Some(&[2]), &mut out);
+        f.apply(50, "partition", None, &mut out);
+        f.apply(55, "power-loss", Some(&[3]), &mut out);
+        f.apply(57, "stop", None, &mut out);
+        f.apply(60, "heal-all", None, &mut out);
+        f.apply(70, "delay", None, &mut out);
         f.finish(80, &mut out);
         let got: Vec<(u64, u64, &str, bool)> =
             out.iter().map(|w| (w.from_us, w.to_us, w.label.as_str(), w.network)).collect();
@@ -299,5 +299,23 @@ mod tests {
             ]
         );
         assert!(!f.active());
+    }
+
+    /// `"nodes": []` acts on nobody (what synod writes when the state left no target): it
+    /// neither opens an "all down" window nor ends anyone's.
+    #[test]
+    fn an_empty_node_list_acts_on_nobody() {
+        let mut f = FaultState::default();
+        let mut out = Vec::new();
+        f.apply(10, "kill", Some(&[]), &mut out);
+        assert!(!f.active(), "a kill of nobody is no fault");
+        f.apply(20, "kill", Some(&[1, 4]), &mut out);
+        f.apply(30, "restart", Some(&[]), &mut out);
+        assert!(f.active() && out.is_empty(), "a restart of nobody ends nothing");
+        f.apply(40, "restart", Some(&[1]), &mut out);
+        f.apply(50, "restart", Some(&[4]), &mut out);
+        assert!(!f.active());
+        let got: Vec<(u64, u64, &str)> = out.iter().map(|w| (w.from_us, w.to_us, w.label.as_str())).collect();
+        assert_eq!(got, vec![(20, 40, "n1 down"), (20, 50, "n4 down")]);
     }
 }

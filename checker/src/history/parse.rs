@@ -275,7 +275,9 @@ fn nemesis(line: &[u8]) -> Result<Event<'_>, ParseError> {
         Some(_) => return Err(ParseError::new("`nemesis` field `action` must be a string")),
         None => return Err(ParseError::new("`nemesis` event lacks field `action`")),
     };
-    let nodes = params.remove("nodes").map(|v| flat_node_ids(&v));
+    // A plain list keeps its order (a replay asks for what was written); any other shape
+    // (lists of partition sides) gives its node ids, sorted.
+    let nodes = params.remove("nodes").map(|v| node_list(&v).unwrap_or_else(|| flat_node_ids(&v)));
     Ok(Event::Nemesis(Nemesis { t, action: Cow::Owned(action), nodes, params }))
 }
 

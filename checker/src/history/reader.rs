@@ -80,6 +80,18 @@ impl Events {
     /// The next event; see the module docs.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Result<Event<'_>, ReadError>> {
+        self.next_unless(|_| false)
+    }
+
+    /// The next event of a complete line that `skip` does not claim: a complete line for
+    /// which `skip` returns true is passed over unparsed (it still counts in
+    /// [`Events::line`]; it is not checked). For a reader that wants a few event types out
+    /// of a long history and can tell the others by their bytes much faster than parsing
+    /// them: `synod report` reads only the `t` of message lines, most of a history.
+    pub fn next_unless(
+        &mut self,
+        mut skip: impl FnMut(&[u8]) -> bool,
+    ) -> Option<Result<Event<'_>, ReadError>> {
         loop {
             if self.done {
                 return None;
@@ -106,7 +118,7 @@ impl Events {
                 self.done = true;
             }
             let text = trim(&self.buf);
-            if text.is_empty() {
+            if text.is_empty() || (complete && skip(text)) {
                 continue;
             }
             // Re-borrow outside the loop's mutable uses: parse from the buffer just filled.

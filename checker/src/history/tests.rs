@@ -223,6 +223,9 @@ fn nemesis_lines_keep_their_parameters() {
     let Event::Nemesis(n) = parse_line(line).unwrap() else { panic!() };
     assert_eq!(n.node_ids(), &[1, 2, 3], "node ids whatever the shape");
     assert_eq!(n.params["msg"], json!({"type": "accept"}));
+    let line = br#"{"type":"nemesis","t":9,"action":"kill","nodes":[3,1]}"#;
+    let Event::Nemesis(n) = parse_line(line).unwrap() else { panic!() };
+    assert_eq!(n.node_ids(), &[3, 1], "a plain list as written");
     let e = parse_line(br#"{"type":"nemesis","t":9}"#).unwrap_err();
     assert!(e.reason.contains("lacks field `action`"), "{e}");
 }
@@ -270,6 +273,34 @@ fn the_reader_numbers_lines_and_takes_a_torn_tail_for_the_end() {
     assert_eq!(got[1], format!("{}:3: `learn` event lacks field `instance`", path.display()));
     assert_eq!(got[2], "recv@3");
     assert_eq!(got.len(), 3, "{got:?}");
+    assert!(events.torn());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// Lines a reader claims by their bytes are passed over unparsed, and still numbered; a
+/// torn tail is never offered to be skipped.
+#[test]
+fn the_reader_skips_the_lines_it_is_told_to() {
+    let text = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n{\"type\":\"recv\",\"t\":2,\"msg\":1}\n{\"type\":\"recv\",\"oops\n{\"type\":\"learn\",\"t\":2}\n{\"type\":\"recv\",\"t\":4,\"ms";
+    let path = temp_file("skip", text);
+    let mut events = Events::open(&path).unwrap();
+    let mut got = Vec::new();
+    let mut seen = Vec::new();
+    while let Some(ev) = events.next_unless(|line| {
+        seen.push(line.len());
+        line.starts_with(b"{\"type\":\"recv\"")
+    }) {
+        match ev {
+            Result::Ok(ev) => got.push(format!("{}@{}", ev.kind(), ev.t())),
+            Err(e) => got.push(e.to_string()),
+        }
+    }
+    assert_eq!(
+        got,
+        vec!["phase@1".to_string(), format!("{}:4: `learn` event lacks field `instance`", path.display())]
+    );
+    assert_eq!(seen.len(), 4, "every complete line is offered, the torn tail is not");
+    assert_eq!(events.line(), 5);
     assert!(events.torn());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }

@@ -180,34 +180,27 @@ fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
 /// node. `run` is the run folder (or its history file).
 fn rtt_us(run: &Path) -> Result<Option<u64>> {
     use std::collections::HashMap;
-    use std::io::BufRead;
-    let file = synod_checker::history_file::open(run)?;
+    use synod_checker::history::{Event, Events, Msg};
+    let mut events = Events::open(run)?;
     let mut decided_sent: HashMap<(u64, u64, u64), u64> = HashMap::new(); // (instance, from, to) -> t
     let mut ok_msg: HashMap<u64, u64> = HashMap::new(); // msg id of a decided_ok -> its decided's t
     let mut rtts = Vec::new();
-    for line in file.lines() {
-        let line = line?;
-        if !(line.contains("\"decided") || line.starts_with("{\"type\":\"recv\"")) {
-            continue;
-        }
-        let Ok(e) = serde_json::from_str::<Value>(&line) else { continue };
-        let t = e["t"].as_u64().unwrap_or(0);
-        match (e["type"].as_str(), e["body"]["type"].as_str()) {
-            (Some("send"), Some(kind @ ("decided" | "decided_ok"))) => {
-                let (src, dest) = (e["src"].as_u64().unwrap_or(0), e["dest"].as_u64().unwrap_or(0));
-                let instance = e["body"]["instance"].as_u64().unwrap_or(0);
-                if src == dest {
-                    continue;
+    while let Some(ev) = events.next() {
+        match ev? {
+            Event::Send(s) if s.src != s.dest => match s.body.paxos() {
+                Some(Msg::Decided { instance, .. }) => {
+                    decided_sent.entry((*instance, s.src, s.dest)).or_insert(s.t);
                 }
-                if kind == "decided" {
-                    decided_sent.entry((instance, src, dest)).or_insert(t);
-                } else if let Some(&sent) = decided_sent.get(&(instance, dest, src)) {
-                    ok_msg.insert(e["msg"].as_u64().unwrap_or(0), sent);
+                Some(Msg::DecidedOk { instance }) => {
+                    if let (Some(msg), Some(&sent)) = (s.msg, decided_sent.get(&(*instance, s.dest, s.src))) {
+                        ok_msg.insert(msg, sent);
+                    }
                 }
-            }
-            (Some("recv"), _) => {
-                if let Some(sent) = e["msg"].as_u64().and_then(|m| ok_msg.remove(&m)) {
-                    rtts.push(t.saturating_sub(sent));
+                _ => {}
+            },
+            Event::Recv(r) => {
+                if let Some(sent) = r.msg.and_then(|m| ok_msg.remove(&m)) {
+                    rtts.push(r.t.saturating_sub(sent));
                 }
             }
             _ => {}

@@ -5,9 +5,10 @@
 //! columns for up to seven nodes.
 
 use super::timeline::{Item, Message};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use synod_checker::history::{Body, Event, Msg, Nemesis};
+use synod_checker::Ballot;
 
 const TIME_W: usize = 10;
 const TOTAL_W: usize = 100;
@@ -120,71 +121,67 @@ impl Canvas {
         self.emit(row);
     }
 
-    fn event(&mut self, e: &Value) {
-        let t = e["t"].as_u64().unwrap_or(0);
-        let kind = e["type"].as_str().unwrap_or("");
-        let node = e["node"].as_u64();
-        match kind {
-            "nemesis" => {
-                let nodes: Vec<u64> = e["nodes"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_u64).collect())
-                    .unwrap_or_default();
-                let action = e["action"].as_str().unwrap_or("?");
-                let who: Vec<String> = nodes.iter().map(|n| format!("n{n}")).collect();
-                let text = format!(" {} {} ", action, who.join(",")).replace("  ", " ");
-                let mut row = self.row(Some(t));
-                let w = self.width();
-                for c in row.iter_mut().take(w).skip(TIME_W) {
-                    if *c == ' ' {
-                        *c = '~';
-                    }
-                }
-                Self::put(&mut row, TIME_W + 2, &text);
-                self.emit(row);
-                match action {
-                    "kill" | "kill-all" | "power-loss" | "power-loss-all" => nodes.iter().for_each(|&n| {
-                        self.life.insert(n, Life::Down);
-                    }),
-                    "stop" => nodes.iter().for_each(|&n| {
-                        self.life.insert(n, Life::Paused);
-                    }),
-                    "cont" => nodes.iter().for_each(|&n| {
-                        self.life.insert(n, Life::Up);
-                    }),
-                    "heal-all" => {
-                        for n in e["resumed"].as_array().into_iter().flatten().filter_map(Value::as_u64) {
-                            self.life.insert(n, Life::Up);
-                        }
-                    }
-                    _ => {}
-                }
+    fn event(&mut self, e: &Event) {
+        let t = e.t();
+        if let Event::Nemesis(n) = e {
+            self.nemesis(t, n);
+            return;
+        }
+        let Some(node) = e.node() else { return };
+        let Some(c) = self.center(node) else { return };
+        let (marker, text) = match e {
+            Event::Invoke(i) => ('*', format!("invoke op{} {}", i.op, short(&i.value))),
+            Event::Ok(o) => ('*', format!("ok op{} {}", o.op, short(&o.value))),
+            Event::Fail(f) | Event::Info(f) => {
+                ('*', format!("{} op{} {}", e.kind(), f.op, f.error.as_deref().unwrap_or("")))
             }
-            _ => {
-                let Some(c) = node.and_then(|n| self.center(n)) else { return };
-                let (marker, text) = match kind {
-                    "invoke" => ('*', format!("invoke op{} {}", e["op"], short(&e["value"]))),
-                    "ok" => ('*', format!("ok op{} {}", e["op"], short(&e["value"]))),
-                    "fail" | "info" => {
-                        ('*', format!("{kind} op{} {}", e["op"], e["error"].as_str().unwrap_or("")))
-                    }
-                    "learn" => ('L', format!("learn {}", short(&e["value"]))),
-                    "process" => match e["event"].as_str() {
-                        Some("up") => ('^', format!("up pid {}", e["pid"])),
-                        _ => ('v', format!("exit ({})", e["status"].as_str().unwrap_or(""))),
-                    },
-                    "discarded" => ('#', format!("discarded {}", e["body_type"].as_str().unwrap_or(""))),
-                    other => ('*', other.to_string()),
-                };
-                if kind == "process" {
-                    let n = node.expect("node");
-                    let life = if e["event"] == "up" { Life::Up } else { Life::Down };
-                    self.life.insert(n, life);
-                }
-                let mut row = self.row(Some(t));
-                Self::label(&mut row, c, marker, &text);
-                self.emit(row);
+            Event::Learn(l) => ('L', format!("learn {}", short(&l.value))),
+            Event::Process(p) if p.event == "up" => ('^', format!("up pid {}", json_u64(p.pid))),
+            Event::Process(p) => ('v', format!("exit ({})", p.status.as_deref().unwrap_or(""))),
+            Event::Discarded(d) => ('#', format!("discarded {}", d.body_type)),
+            other => ('*', other.kind().to_string()),
+        };
+        if let Event::Process(p) = e {
+            let life = if p.event == "up" { Life::Up } else { Life::Down };
+            self.life.insert(node, life);
+        }
+        let mut row = self.row(Some(t));
+        Self::label(&mut row, c, marker, &text);
+        self.emit(row);
+    }
+
+    /// A nemesis action: a row of `~` across every column, and the nodes it takes down,
+    /// pauses or brings back.
+    fn nemesis(&mut self, t: u64, e: &Nemesis) {
+        let nodes = e.node_ids();
+        let action = &*e.action;
+        let who: Vec<String> = nodes.iter().map(|n| format!("n{n}")).collect();
+        let text = format!(" {} {} ", action, who.join(",")).replace("  ", " ");
+        let mut row = self.row(Some(t));
+        let w = self.width();
+        for c in row.iter_mut().take(w).skip(TIME_W) {
+            if *c == ' ' {
+                *c = '~';
             }
+        }
+        Self::put(&mut row, TIME_W + 2, &text);
+        self.emit(row);
+        let life = match action {
+            "kill" | "kill-all" | "power-loss" | "power-loss-all" => Life::Down,
+            "stop" => Life::Paused,
+            "cont" => Life::Up,
+            "heal-all" => {
+                // The nodes it resumed; those it restarted come back with their `process up`.
+                let resumed = e.params.get("resumed").and_then(|v| v.as_array());
+                for n in resumed.into_iter().flatten().filter_map(|n| n.as_u64()) {
+                    self.life.insert(n, Life::Up);
+                }
+                return;
+            }
+            _ => return,
+        };
+        for &n in nodes {
+            self.life.insert(n, life);
         }
     }
 }
@@ -198,15 +195,13 @@ fn delay(sent: u64, recv: u64) -> String {
     }
 }
 
-fn ballot(v: &Value) -> String {
-    match v.as_array() {
-        Some(a) if a.len() == 2 => format!("[{},{}]", a[0], a[1]),
-        _ => v.to_string(),
-    }
+/// A pid as the history has it (`null` when the line has none).
+fn json_u64(n: Option<u64>) -> String {
+    n.map_or_else(|| "null".to_string(), |n| n.to_string())
 }
 
-fn short(v: &Value) -> String {
-    let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+/// A value in quotes, cut to 18 characters (a `~` marks the cut).
+fn short(s: &str) -> String {
     if s.chars().count() > 18 {
         format!("\"{}~\"", s.chars().take(17).collect::<String>())
     } else {
@@ -214,24 +209,29 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// `prepare [3,1]`, `promise [3,1] acc [2,2] "v"`, `nack [3,1] < [4,2]`, ...
-pub fn describe(body: &Value) -> String {
-    let kind = body["type"].as_str().unwrap_or("?");
-    match kind {
-        "prepare" => format!("prepare {}", ballot(&body["ballot"])),
-        "promise" => match body.get("accepted").filter(|a| !a.is_null()) {
-            Some(a) => format!(
-                "promise {} acc {} {}",
-                ballot(&body["ballot"]),
-                ballot(&a["ballot"]),
-                short(&a["value"])
-            ),
-            None => format!("promise {}", ballot(&body["ballot"])),
-        },
-        "nack" => format!("nack {} < {}", ballot(&body["ballot"]), ballot(&body["promised"])),
-        "accept" | "accepted" => format!("{kind} {} {}", ballot(&body["ballot"]), short(&body["value"])),
-        "decided" => format!("decided {}", short(&body["value"])),
-        other => other.to_string(),
+/// A ballot, or `null` when there is none (a nack that names no promise).
+fn ballot(b: Option<Ballot>) -> String {
+    b.map_or_else(|| "null".to_string(), |b| b.to_string())
+}
+
+/// `prepare [3,1]`, `promise [3,1] acc [2,2] "v"`, `nack [3,1] < [4,2]`, ...; a body the
+/// schema does not interpret by its type (`?` if it has none).
+pub fn describe(body: &Body) -> String {
+    let Some(msg) = body.paxos() else {
+        return body.type_name().map_or_else(|| "?".to_string(), |t| t.into_owned());
+    };
+    match msg {
+        Msg::Prepare { ballot: b, .. } => format!("prepare {b}"),
+        Msg::Promise { ballot: b, accepted: Some(a), .. } => {
+            format!("promise {b} acc {} {}", a.ballot, short(&a.value))
+        }
+        Msg::Promise { ballot: b, accepted: None, .. } => format!("promise {b}"),
+        Msg::Nack { ballot: b, promised, .. } => format!("nack {b} < {}", ballot(*promised)),
+        Msg::Accept { ballot: b, value, .. } | Msg::Accepted { ballot: b, value, .. } => {
+            format!("{} {b} {}", msg.type_name(), short(value))
+        }
+        Msg::Decided { value, .. } => format!("decided {}", short(value)),
+        Msg::DecidedOk { .. } => msg.type_name().to_string(),
     }
 }
 
@@ -266,6 +266,7 @@ pub fn render(items: &[Item], nodes: &[u64]) -> String {
 mod tests {
     use super::super::timeline::{read, Filter};
     use super::*;
+    use synod_checker::history::{parse_line, AcceptedValue};
 
     /// A small fixed history: two proposers duel over instance 1, a message is lost, n3 is
     /// killed and restarted, n1 is paused, and instance 2's traffic must not show.
@@ -308,15 +309,46 @@ mod tests {
         crate::inspect::assert_snapshot("instance_diagram.txt", &text);
     }
 
+    /// The body of a `send` line, through the schema's parser.
+    fn body(line: &str) -> Body<'_> {
+        match parse_line(line.as_bytes()).unwrap() {
+            Event::Send(s) => s.body,
+            other => panic!("not a send: {other:?}"),
+        }
+    }
+
     #[test]
     fn message_labels_name_type_ballot_and_value() {
-        let v: Value = serde_json::from_str(
-            r#"{"type":"promise","instance":1,"ballot":[3,1],"accepted":{"ballot":[2,2],"value":"x"}}"#,
-        )
-        .unwrap();
-        assert_eq!(describe(&v), "promise [3,1] acc [2,2] \"x\"");
-        let v: Value =
-            serde_json::from_str(r#"{"type":"nack","instance":1,"ballot":[3,1],"promised":[4,2]}"#).unwrap();
-        assert_eq!(describe(&v), "nack [3,1] < [4,2]");
+        let promise = Msg::Promise {
+            instance: 1,
+            ballot: Ballot(3, 1),
+            accepted: Some(AcceptedValue { ballot: Ballot(2, 2), value: "x".into() }),
+        };
+        assert_eq!(describe(&Body::Paxos(promise)), "promise [3,1] acc [2,2] \"x\"");
+        let nack = Msg::Nack { instance: 1, ballot: Ballot(3, 1), promised: Some(Ballot(4, 2)) };
+        assert_eq!(describe(&Body::Paxos(nack)), "nack [3,1] < [4,2]");
+        let nack = Msg::Nack { instance: 1, ballot: Ballot(3, 1), promised: None };
+        assert_eq!(describe(&Body::Paxos(nack)), "nack [3,1] < null");
+        let long = Msg::Accept { instance: 1, ballot: Ballot(1, 2), value: "0123456789abcdefghij".into() };
+        assert_eq!(describe(&Body::Paxos(long)), "accept [1,2] \"0123456789abcdefg~\"");
+        assert_eq!(describe(&Body::Paxos(Msg::DecidedOk { instance: 4 })), "decided_ok");
+    }
+
+    /// A body the schema does not interpret (a node of your own's message) is labelled by its
+    /// type, or `?` without one.
+    #[test]
+    fn other_bodies_are_labelled_by_their_type() {
+        let line = r#"{"type":"send","t":5,"msg":1,"src":1,"dest":2,"body":{"type":"catchup","instance":1,"from":3}}"#;
+        let b = body(line);
+        assert!(matches!(b, Body::Raw(_)), "{b:?}");
+        assert_eq!(describe(&b), "catchup");
+        let b = body(r#"{"type":"send","t":5,"msg":1,"src":1,"dest":2,"body":{"instance":1}}"#);
+        assert_eq!(describe(&b), "?");
+        let b = body(r#"{"type":"send","t":5,"msg":1,"src":1,"dest":2,"body":[1,2]}"#);
+        assert_eq!(describe(&b), "?");
+        let b = body(
+            r#"{"type":"send","t":5,"msg":1,"src":1,"dest":2,"body":{"type":"prepare","instance":1,"ballot":[1,2]}}"#,
+        );
+        assert_eq!(describe(&b), "prepare [1,2]");
     }
 }

@@ -7,11 +7,13 @@ use super::summary::{ms, RunInfo};
 use super::timeline::{self, Filter};
 use crate::cli::ShowArgs;
 use crate::nodes::parse_list;
-use anyhow::{bail, Context, Result};
-use std::collections::BTreeSet;
+use anyhow::{bail, Result};
+use serde_json::value::RawValue;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write;
 use std::io::{BufRead, Write as _};
 use std::path::Path;
+use synod_checker::history::{parse_line, Event, Events, ReadError};
 
 pub fn show(args: ShowArgs) -> Result<i32> {
     let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
@@ -53,8 +55,11 @@ pub fn show(args: ShowArgs) -> Result<i32> {
         filter.nodes.iter().copied().collect()
     };
     if let Some(instance) = args.instance {
-        let known = instances_in(&history)?;
+        let (known, bad) = instances_in(&history)?;
         if !known.contains(&instance) {
+            for b in bad {
+                eprintln!("{b}");
+            }
             bail!("instance {instance} is not in this run: {}", describe_instances(&known));
         }
         print!("{}", instance_diagram(&history, &filter, &shown, instance)?);
@@ -81,19 +86,23 @@ fn instance_diagram(history: &Path, filter: &Filter, nodes: &[u64], instance: u6
     Ok(out)
 }
 
-/// Every instance an event of the history names (client events and message bodies).
-fn instances_in(history: &Path) -> Result<BTreeSet<u64>> {
-    let file = synod_checker::history_file::open(history)?;
+/// Every instance an event of the history names (client events and message bodies), and
+/// what could not be read (for when no diagram is drawn to report it).
+fn instances_in(history: &Path) -> Result<(BTreeSet<u64>, Vec<String>)> {
+    let mut events = Events::open(history)?;
     let mut instances = BTreeSet::new();
-    for line in file.lines() {
-        let line = line.with_context(|| format!("cannot read {}", history.display()))?;
-        if !line.contains("\"instance\"") {
-            continue;
+    let mut bad = Vec::new();
+    while let Some(ev) = events.next() {
+        match ev {
+            Ok(e) => instances.extend(e.instance()),
+            Err(e @ ReadError::Malformed { .. }) => bad.push(timeline::skipped(&e)),
+            Err(e) => return Err(e.into()),
         }
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        instances.extend(e["instance"].as_u64().or_else(|| e["body"]["instance"].as_u64()));
     }
-    Ok(instances)
+    if events.torn() {
+        bad.push(timeline::cut_short(events.path(), events.line()));
+    }
+    Ok((instances, bad))
 }
 
 /// "its instances are 1-250", "its instances are 1-3, 7, 9-12", or "it has no instances";
@@ -174,43 +183,123 @@ pub fn summary(info: &RunInfo) -> String {
     out
 }
 
-/// The history's lines that pass the filter, as recorded.
+/// The history's lines that pass the filter, as recorded; what could not be read goes to
+/// stderr after them.
 fn print_events(history: &Path, filter: &Filter) -> Result<()> {
-    let file = synod_checker::history_file::open(history)?;
-    let mut kept_msgs = std::collections::HashSet::new();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for line in file.lines() {
-        let line = line.with_context(|| format!("cannot read {}", history.display()))?;
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        let t = e["t"].as_u64().unwrap_or(0);
-        let node_ok = |v: &serde_json::Value| {
-            filter.nodes.is_empty() || v.as_u64().is_some_and(|n| filter.nodes.contains(&n))
-        };
-        let in_time = filter.from_us.is_none_or(|f| t >= f) && filter.to_us.is_none_or(|to| t <= to);
-        let keep = match e["type"].as_str().unwrap_or("") {
-            "send" => {
-                let ok = in_time
-                    && (node_ok(&e["src"]) || node_ok(&e["dest"]))
-                    && filter.instance.is_none_or(|i| e["body"]["instance"].as_u64() == Some(i));
-                if ok {
-                    kept_msgs.insert(e["msg"].as_u64().unwrap_or(0));
+    let bad = write_events(history, filter, &mut out)?;
+    let _ = out.flush();
+    for b in bad {
+        eprintln!("{b}");
+    }
+    Ok(())
+}
+
+/// Writes the lines of the history that pass `filter` to `out`, each exactly as recorded
+/// (`--events` promises the raw lines: a line the schema reads is never rewritten, so fields
+/// it does not know and unknown event types come out whole). Each line is read through the
+/// schema's parser to be filtered; one it cannot read is skipped and listed in the result
+/// (file, line number, why), as is a torn end. Stops quietly when `out` goes away (a pipe
+/// into `head`).
+///
+/// It reads lines itself rather than through [`Events`], which hands out parsed events
+/// only: printing them again (`Event::to_json`) would drop what the schema does not keep.
+fn write_events(history: &Path, filter: &Filter, out: &mut impl std::io::Write) -> Result<Vec<String>> {
+    let mut file = synod_checker::history_file::open(history)?;
+    let mut kept_msgs = HashSet::new();
+    let mut bad = Vec::new();
+    let mut buf = Vec::with_capacity(1024);
+    let mut line = 0u64;
+    let mut torn = false;
+    loop {
+        buf.clear();
+        match file.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(source) => {
+                let path = file.path().to_path_buf();
+                return Err(match synod_checker::history_file::corrupt_stream(&source) {
+                    Some(_) => ReadError::Corrupt(source),
+                    None => ReadError::Io { path, line, source },
                 }
-                ok
+                .into());
             }
-            "recv" | "drop" => e["msg"].as_u64().is_some_and(|m| kept_msgs.contains(&m)),
-            "nemesis" => in_time && filter.instance.is_none(),
-            _ => {
-                in_time
-                    && (e.get("node").is_none() || node_ok(&e["node"]))
-                    && filter.instance.is_none_or(|i| e["instance"].as_u64() == Some(i))
+        }
+        line += 1;
+        let complete = buf.last() == Some(&b'\n');
+        // As recorded, without its line end.
+        let recorded = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let recorded = recorded.strip_suffix(b"\r").unwrap_or(recorded);
+        let text = buf.trim_ascii_end();
+        if text.is_empty() {
+            continue;
+        }
+        let ev = match parse_line(text) {
+            Ok(ev) => ev,
+            Err(_) if !complete => {
+                torn = true;
+                break;
+            }
+            Err(reason) => {
+                let e = ReadError::Malformed { path: file.path().to_path_buf(), line, reason };
+                bad.push(timeline::skipped(&e));
+                continue;
             }
         };
-        if keep && writeln!(out, "{line}").is_err() {
+        if keep_event(&ev, text, filter, &mut kept_msgs)
+            && (out.write_all(recorded).is_err() || out.write_all(b"\n").is_err())
+        {
             break; // the reader went away (a pipe into head)
         }
     }
-    Ok(())
+    if torn || file.cut() {
+        bad.push(timeline::cut_short(file.path(), line));
+    }
+    Ok(bad)
+}
+
+/// Whether `--events` shows `ev` (whose line is `text`). A message is shown with its `recv`
+/// and `drop`; a nemesis action when no instance is asked for; any other event when it is
+/// about a shown node (or about none) and the asked instance.
+fn keep_event(ev: &Event, text: &[u8], filter: &Filter, kept_msgs: &mut HashSet<u64>) -> bool {
+    let in_time = filter.in_time(ev.t());
+    let instance_ok = |i: Option<u64>| filter.instance.is_none_or(|want| i == Some(want));
+    match ev {
+        Event::Send(s) => {
+            let ok = in_time
+                && (filter.node_ok(Some(s.src)) || filter.node_ok(Some(s.dest)))
+                && instance_ok(s.body.instance());
+            if ok {
+                kept_msgs.insert(s.msg.unwrap_or(0));
+            }
+            ok
+        }
+        Event::Recv(r) => r.msg.is_some_and(|m| kept_msgs.contains(&m)),
+        Event::Drop(d) => d.msg.is_some_and(|m| kept_msgs.contains(&m)),
+        Event::Nemesis(_) => in_time && filter.instance.is_none(),
+        Event::Unknown { .. } => {
+            // The schema keeps no node or instance of a type it does not know: look at the
+            // line's own, as for any other event.
+            let at: Whereabouts = serde_json::from_slice(text).unwrap_or_default();
+            in_time && at.node.is_none_or(|n| filter.node_ok(id(n))) && instance_ok(at.instance.and_then(id))
+        }
+        e => in_time && e.node().is_none_or(|n| filter.node_ok(Some(n))) && instance_ok(e.instance()),
+    }
+}
+
+/// The `node` and `instance` fields of a line of an unknown type, as written.
+#[derive(Default, serde::Deserialize)]
+struct Whereabouts<'a> {
+    #[serde(borrow)]
+    node: Option<&'a RawValue>,
+    #[serde(borrow)]
+    instance: Option<&'a RawValue>,
+}
+
+/// A field's value as an id, if it is one.
+fn id(raw: &RawValue) -> Option<u64> {
+    raw.get().parse().ok()
 }
 
 #[cfg(test)]
@@ -227,5 +316,70 @@ mod tests {
         let text = describe_instances(&sparse);
         assert!(text.starts_with("its instances are 10, 20, 30"), "{text}");
         assert!(text.ends_with("... (20 instances in all, up to 200)"), "{text}");
+    }
+
+    /// Lines as a node or a newer writer may write them: spaces, fields out of the schema's
+    /// order, a field it does not know, an unknown type; and lines it cannot read.
+    const HISTORY: &str = concat!(
+        "{\"type\":\"run\",\"t\":0,\"run_id\":\"e\",\"nodes\":[1,2,3]}\n",
+        "{\"type\": \"invoke\", \"t\": 10, \"value\": \"a\", \"op\": 1, \"node\": 1, \"instance\": 1, \"extra\": [1]}\n",
+        "{\"type\":\"send\",\"t\":20,\"msg\":1,\"src\":2,\"dest\":3,\"body\":{\"ballot\":[1,2],\"type\":\"prepare\",\"instance\":1}}\n",
+        "{\"type\":\"recv\",\"t\":21,\"msg\":1}\n",
+        "{\"type\":\"send\",\"t\":22,\"msg\":2,\"src\":1,\"dest\":2,\"body\":{\"type\":\"catchup\",\"instance\":2}}\n",
+        "{\"type\":\"drop\",\"t\":23,\"msg\":2,\"reason\":\"loss\"}\n",
+        "\n",
+        "{\"type\":\"snapshot\",\"t\":30,\"node\":2,\"instance\":1,\"bytes\":7}\n",
+        "{\"type\":\"invoke\",\"t\":31,\"node\":2,\"instance\":2,\"value\":\"b\"}\n",
+        "{\"type\":\"nemesis\",\"t\":40,\"action\":\"kill\",\"nodes\":[3]}\n",
+        "{\"type\":\"process\",\"t\":50,\"node\":3,\"event\":\"exit\",\"status\":\"signal SIGKILL\"}\n",
+        "{\"type\":\"learn\",\"t\":60,\"node\":2,\"instance\":1,\"value\":\"a\"}\n",
+        "{\"type\":\"learn\",\"t\":70,\"node\":2,\"inst",
+    );
+
+    fn events(filter: &Filter) -> (Vec<String>, Vec<String>) {
+        let dir = std::env::temp_dir().join(format!(
+            "synod-events-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        std::fs::write(&path, HISTORY).unwrap();
+        let mut out = Vec::new();
+        let bad = write_events(&path, filter, &mut out).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let bad = bad.into_iter().map(|b| b.replace(&path.display().to_string(), "H")).collect();
+        (String::from_utf8(out).unwrap().lines().map(str::to_string).collect(), bad)
+    }
+
+    /// `--events` prints every line it keeps exactly as recorded, and says what it skipped.
+    #[test]
+    fn events_are_the_recorded_lines_and_skipped_ones_are_named() {
+        let lines: Vec<&str> = HISTORY.lines().collect();
+        let (all, bad) = events(&Filter::default());
+        let want: Vec<String> =
+            [0, 1, 2, 3, 4, 5, 7, 9, 10, 11].iter().map(|&i| lines[i].to_string()).collect();
+        assert_eq!(all, want);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert_eq!(bad[0], "H:9: `invoke` event lacks field `op`, skipped");
+        assert!(bad[1].starts_with("H: the history is cut short at line 13"), "{bad:?}");
+    }
+
+    /// The filters look at the same fields as before the schema: a message goes with its
+    /// receipt and drop, an unknown event by its own node and instance fields.
+    #[test]
+    fn events_filter_by_node_instance_and_time() {
+        let lines: Vec<&str> = HISTORY.lines().collect();
+        let pick = |idx: &[usize]| -> Vec<String> { idx.iter().map(|&i| lines[i].to_string()).collect() };
+        let (n1, _) = events(&Filter { nodes: [1].into(), ..Filter::default() });
+        assert_eq!(n1, pick(&[0, 1, 4, 5, 9]));
+        let (n2, _) = events(&Filter { nodes: [2].into(), ..Filter::default() });
+        assert_eq!(n2, pick(&[0, 2, 3, 4, 5, 7, 9, 11]));
+        let (i1, _) = events(&Filter { instance: Some(1), ..Filter::default() });
+        assert_eq!(i1, pick(&[1, 2, 3, 7, 11]));
+        let (i2, _) = events(&Filter { instance: Some(2), ..Filter::default() });
+        assert_eq!(i2, pick(&[4, 5]));
+        let (late, _) = events(&Filter { from_us: Some(30), to_us: Some(50), ..Filter::default() });
+        assert_eq!(late, pick(&[7, 9, 10]));
     }
 }

@@ -1,12 +1,17 @@
 //! Reading a history for `synod show`: the events of one instance, or every event, within a
-//! time window and for some nodes. One pass; what is kept is what will be shown (plus the
-//! nemesis and process events, which are few).
+//! time window and for some nodes. One pass through the history schema's reader
+//! ([`Events`]); what is kept is what will be shown (plus the nemesis and process events,
+//! which are few), owned, as typed events.
+//!
+//! A line the schema cannot read is reported (file, line number, why) and skipped: one bad
+//! line must not hide a run's diagram. An event of a type the schema does not know keeps only
+//! its type and time ([`Event::Unknown`]), so the filters see no node or instance on it: it
+//! shows only when neither `--instance` nor `--nodes` narrows what is shown.
 
-use anyhow::{Context, Result};
-use serde_json::Value;
+use anyhow::Result;
 use std::collections::{BTreeSet, HashMap};
-use std::io::BufRead;
 use std::path::Path;
+use synod_checker::history::{Body, Event, Events, ReadError};
 
 /// What to keep.
 #[derive(Debug, Clone, Default)]
@@ -21,19 +26,22 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn instance_ok(&self, v: &Value) -> bool {
+    /// Whether an event about `instance` (none: about no instance) passes.
+    pub(super) fn instance_ok(&self, instance: Option<u64>) -> bool {
         match self.instance {
-            Some(i) => v.as_u64() == Some(i),
-            None => self.instances.is_empty() || v.as_u64().is_some_and(|i| self.instances.contains(&i)),
+            Some(i) => instance == Some(i),
+            None => self.instances.is_empty() || instance.is_some_and(|i| self.instances.contains(&i)),
         }
     }
 
-    fn in_time(&self, t: u64) -> bool {
+    pub(super) fn in_time(&self, t: u64) -> bool {
         self.from_us.is_none_or(|f| t >= f) && self.to_us.is_none_or(|to| t <= to)
     }
 
-    fn node_ok(&self, n: &Value) -> bool {
-        self.nodes.is_empty() || n.as_u64().is_some_and(|n| self.nodes.contains(&n))
+    /// Whether an event about `node` (none: about no node, or a field that is not a node
+    /// id) passes the node filter.
+    pub(super) fn node_ok(&self, node: Option<u64>) -> bool {
+        self.nodes.is_empty() || node.is_some_and(|n| self.nodes.contains(&n))
     }
 }
 
@@ -43,7 +51,7 @@ pub struct Message {
     pub t: u64,
     pub src: u64,
     pub dest: u64,
-    pub body: Value,
+    pub body: Body<'static>,
     pub recv: Vec<u64>,
     pub drop: Option<(u64, String)>,
 }
@@ -52,82 +60,101 @@ pub struct Message {
 pub enum Item {
     Message(Message),
     /// Any other event, as recorded.
-    Event(Value),
+    Event(Event<'static>),
 }
 
 impl Item {
     pub fn t(&self) -> u64 {
         match self {
             Item::Message(m) => m.t,
-            Item::Event(e) => e["t"].as_u64().unwrap_or(0),
+            Item::Event(e) => e.t(),
         }
     }
 }
 
-/// The events of the history at `path` that pass `filter`, in time order. Lines that do
-/// not parse are reported with their line number and skipped.
+/// What `read` says of a line it skipped: the reader's `file:line: reason`, and that it was
+/// skipped.
+pub fn skipped(e: &ReadError) -> String {
+    format!("{e}, skipped")
+}
+
+/// What `read` says of a history that ends early (a writer stopped mid-line, or a
+/// compressed stream without its end): `line` is the last line read.
+pub fn cut_short(path: &Path, line: u64) -> String {
+    format!(
+        "{}: the history is cut short at line {line} (its writer was stopped); a partial last line is skipped",
+        path.display()
+    )
+}
+
+/// The events of the history at `path` that pass `filter`, in time order, and what was
+/// skipped: lines that do not parse (with their file and line number) and a torn end.
 pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
-    let file = synod_checker::history_file::open(path)?;
+    let mut events = Events::open(path)?;
     let mut items: Vec<Item> = Vec::new();
     let mut msgs: HashMap<u64, usize> = HashMap::new();
-    let mut others: Vec<Value> = Vec::new();
+    let mut others: Vec<Event<'static>> = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in file.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        let Ok(e) = serde_json::from_str::<Value>(&line) else {
-            if !line.trim().is_empty() {
-                bad.push(format!("{}:{}: not JSON, skipped", path.display(), i + 1));
+    while let Some(ev) = events.next() {
+        let e = match ev {
+            Ok(e) => e,
+            Err(e @ ReadError::Malformed { .. }) => {
+                bad.push(skipped(&e));
+                continue;
             }
-            continue;
+            Err(e) => return Err(e.into()),
         };
-        let t = e["t"].as_u64().unwrap_or(0);
-        match e["type"].as_str().unwrap_or("") {
-            "send" => {
-                let instance_ok = filter.instance_ok(&e["body"]["instance"]);
-                let nodes_ok = filter.node_ok(&e["src"]) || filter.node_ok(&e["dest"]);
+        let t = e.t();
+        match e {
+            Event::Send(s) => {
+                let instance_ok = filter.instance_ok(s.body.instance());
+                let nodes_ok = filter.node_ok(Some(s.src)) || filter.node_ok(Some(s.dest));
                 if instance_ok && nodes_ok && filter.in_time(t) {
-                    let id = e["msg"].as_u64().unwrap_or(0);
-                    msgs.insert(id, items.len());
+                    msgs.insert(s.msg.unwrap_or(0), items.len());
                     items.push(Item::Message(Message {
                         t,
-                        src: e["src"].as_u64().unwrap_or(0),
-                        dest: e["dest"].as_u64().unwrap_or(0),
-                        body: e["body"].clone(),
+                        src: s.src,
+                        dest: s.dest,
+                        body: s.body.into_owned(),
                         recv: Vec::new(),
                         drop: None,
                     }));
                 }
             }
-            "recv" | "drop" => {
-                let Some(&at) = e["msg"].as_u64().and_then(|id| msgs.get(&id)) else { continue };
-                if let Item::Message(m) = &mut items[at] {
-                    if e["type"] == "recv" {
-                        m.recv.push(t);
-                    } else {
-                        m.drop = Some((t, e["reason"].as_str().unwrap_or("?").to_string()));
-                    }
+            Event::Recv(r) => {
+                if let Some(Item::Message(m)) = r.msg.and_then(|id| msgs.get(&id)).map(|&at| &mut items[at]) {
+                    m.recv.push(t);
                 }
             }
-            "nemesis" | "process" | "phase" | "run" | "end" => others.push(e),
-            _ => {
-                let instance_ok = filter.instance_ok(&e["instance"]);
-                if instance_ok && filter.node_ok(&e["node"]) && filter.in_time(t) && e.get("type").is_some() {
-                    items.push(Item::Event(e));
+            Event::Drop(d) => {
+                if let Some(Item::Message(m)) = d.msg.and_then(|id| msgs.get(&id)).map(|&at| &mut items[at]) {
+                    m.drop = Some((t, d.reason.into_owned()));
+                }
+            }
+            Event::Nemesis(_) | Event::Process(_) | Event::Phase(_) | Event::Run(_) | Event::End(_) => {
+                others.push(e.into_owned())
+            }
+            e => {
+                if filter.instance_ok(e.instance()) && filter.node_ok(e.node()) && filter.in_time(t) {
+                    items.push(Item::Event(e.into_owned()));
                 }
             }
         }
+    }
+    if events.torn() {
+        bad.push(cut_short(events.path(), events.line()));
     }
     // Faults and processes, within the window of what is shown (or the filter's).
     let lo = filter.from_us.or_else(|| items.iter().map(Item::t).min()).unwrap_or(0);
     let hi = filter.to_us.or_else(|| items.iter().map(Item::t).max()).unwrap_or(u64::MAX);
     for e in others {
-        let t = e["t"].as_u64().unwrap_or(0);
-        let nodes_ok = match e["type"].as_str() {
-            Some("process") => filter.node_ok(&e["node"]),
+        let t = e.t();
+        let nodes_ok = match &e {
+            Event::Process(p) => filter.node_ok(Some(p.node)),
             _ => true,
         };
-        let keep = match e["type"].as_str() {
-            Some("run") | Some("end") => {
+        let keep = match &e {
+            Event::Run(_) | Event::End(_) => {
                 filter.instance.is_none() && filter.instances.is_empty() && filter.in_time(t)
             }
             _ => (lo..=hi).contains(&t),
@@ -143,8 +170,8 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
 /// The instance an item belongs to (`None` for faults, processes and the like).
 pub fn instance_of(item: &Item) -> Option<u64> {
     match item {
-        Item::Message(m) => m.body["instance"].as_u64(),
-        Item::Event(e) => e["instance"].as_u64(),
+        Item::Message(m) => m.body.instance(),
+        Item::Event(e) => e.instance(),
     }
 }
 
@@ -163,4 +190,80 @@ pub fn split_instance(items: &[Item], instance: u64) -> Vec<Item> {
         })
         .cloned()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A history with a line that is not JSON, one that misses a field the schema needs, an
+    /// event of a type it does not know, and a torn end.
+    const HISTORY: &str = r#"{"type":"run","t":0,"run_id":"t","nodes":[1,2]}
+{"type":"invoke","t":10,"op":1,"node":1,"instance":1,"value":"a"}
+not json
+{"type":"invoke","t":11,"node":2,"instance":1,"value":"b"}
+{"type":"send","t":20,"msg":1,"src":1,"dest":2,"body":{"type":"prepare","instance":1,"ballot":[1,1]}}
+{"type":"drop","t":21,"msg":1,"reason":"loss"}
+{"type":"snapshot","t":30,"node":2,"instance":1}
+{"type":"learn","t":40,"node":2,"instance":1,"value":"a"}
+{"type":"learn","t":50,"node":2,"instan"#;
+
+    fn history(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("synod-timeline-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.jsonl");
+        std::fs::write(&path, HISTORY).unwrap();
+        path
+    }
+
+    #[test]
+    fn bad_lines_are_reported_by_file_and_line_and_skipped() {
+        let path = history("bad");
+        let (items, bad) = read(&path, &Filter::default()).unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        let p = path.display().to_string();
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert!(
+            bad[0].starts_with(&format!("{p}:3: not valid JSON")) && bad[0].ends_with(", skipped"),
+            "{bad:?}"
+        );
+        assert_eq!(bad[1], format!("{p}:4: `invoke` event lacks field `op`, skipped"));
+        assert!(bad[2].starts_with(&format!("{p}: the history is cut short at line 9")), "{bad:?}");
+        // The rest is all there: the run, one invoke, the lost message, the unknown event,
+        // the learn.
+        let kinds: Vec<&str> = items
+            .iter()
+            .map(|i| match i {
+                Item::Message(_) => "message",
+                Item::Event(e) => e.kind(),
+            })
+            .collect();
+        assert_eq!(kinds, ["run", "invoke", "message", "snapshot", "learn"]);
+        let Item::Message(m) = &items[2] else { unreachable!() };
+        assert_eq!((m.src, m.dest, m.drop.clone()), (1, 2, Some((21, "loss".to_string()))));
+        assert_eq!(instance_of(&items[2]), Some(1));
+    }
+
+    /// The schema keeps only an unknown event's type and time: asked for an instance or a
+    /// node, it is left out.
+    #[test]
+    fn unknown_events_show_only_unfiltered() {
+        let path = history("unknown");
+        let only = |filter: Filter| -> Vec<String> {
+            let (items, _) = read(&path, &filter).unwrap();
+            items
+                .iter()
+                .map(|i| format!("{}@{}", matches!(i, Item::Event(e) if e.kind() == "snapshot"), i.t()))
+                .collect()
+        };
+        let unfiltered = only(Filter::default());
+        let by_instance = only(Filter { instance: Some(1), ..Filter::default() });
+        let by_node = only(Filter { nodes: [2].into(), ..Filter::default() });
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert!(unfiltered.contains(&"true@30".to_string()), "{unfiltered:?}");
+        assert!(!by_instance.iter().any(|i| i.starts_with("true")), "{by_instance:?}");
+        assert!(by_instance.contains(&"false@40".to_string()), "{by_instance:?}");
+        assert!(!by_node.iter().any(|i| i.starts_with("true")), "{by_node:?}");
+        assert!(by_node.contains(&"false@40".to_string()), "{by_node:?}");
+    }
 }

@@ -69,7 +69,7 @@ fn bytes(n: usize, seed: u8) -> Vec<u8> {
 fn a_clean_unmount_writes_back_what_is_pending() {
     let Some(mut fx) = Fixture::new("writeback") else { return };
     std::fs::write(fx.backing("f"), b"old").unwrap();
-    let mut f = rw(&fx.mnt("f"));
+    let f = rw(&fx.mnt("f"));
     f.write_all_at(b"new, never synced", 0).unwrap();
     drop(f);
     assert_eq!(std::fs::read(fx.backing("f")).unwrap(), b"old");

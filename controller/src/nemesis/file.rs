@@ -13,10 +13,13 @@
 //! {"at_s": 5.5, "action": "restart", "nodes": [1]}
 //! ```
 
+use super::event::action_of;
 use super::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 use crate::limits;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::path::Path;
+use synod_checker::history::{Event, Events, Nemesis};
 
 /// The planned schedule in a run folder, in the file format (edit it and pass it to
 /// `--schedule` to rerun a variation).
@@ -113,51 +116,51 @@ pub fn render_schedule(schedule: &Schedule) -> String {
 }
 
 /// The nemesis actions of a recorded history, timed from the start of its workload (the
-/// `phase` event). The final phase's `heal-all` is left out: a replay has its own.
-pub fn schedule_from_history(text: &str, name: &str, nodes: u32) -> Result<Vec<Timed>, String> {
+/// `phase` event). The final phase's `heal-all` is left out: a replay has its own. Errors
+/// name the file and line: a line that is not a valid event, an action that is not one.
+pub fn schedule_from_history(mut events: Events, nodes: u32) -> Result<Vec<Timed>, String> {
+    let name = events.path().display().to_string();
     let mut workload_start = None;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        // A truncated history may end in a torn line; the actions before it still count.
-        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(line) else { continue };
-        let at = |e: String| format!("{name}:{}: {e}", i + 1);
-        match obj.get("type").and_then(Value::as_str) {
-            Some("phase") if obj.get("phase").and_then(Value::as_str) == Some("workload") => {
-                workload_start = obj.get("t").and_then(Value::as_u64);
+    // A truncated history ends in a torn line, which `events` leaves out: the actions before
+    // it still count.
+    while let Some(ev) = events.next() {
+        let mut nemesis = match ev.map_err(|e| e.to_string())? {
+            Event::Phase(p) if p.phase == "workload" => {
+                workload_start = Some(p.t);
+                continue;
             }
-            Some("nemesis") => {
-                if obj.get("final").and_then(Value::as_bool) == Some(true) {
-                    continue;
-                }
-                let start =
-                    workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
-                let t = obj
-                    .get("t")
-                    .and_then(Value::as_u64)
-                    .ok_or_else(|| at("nemesis event without `t`".into()))?;
-                obj.remove("type");
-                obj.remove("t");
-                // A crash point's kills and restarts are recorded with their trigger and
-                // replayed as they happened; the crash point itself is not replayed.
-                obj.remove("trigger");
-                // A replay asks for what the run's schedule asked for (`targets`), and acts
-                // on whom it finds in the state for it, as the run did.
-                if let Some(targets) = obj.remove("targets") {
-                    obj.insert("nodes".into(), targets);
-                }
-                let action = parse_action(obj, nodes).map_err(at)?;
-                let at_us = t.saturating_sub(start);
-                if at_us as f64 > limits::MAX_TIME_S * 1e6 {
-                    return Err(at(format!("`t` {t}: more than 7 days after the workload began")));
-                }
-                if out.len() >= limits::MAX_SCHEDULE_ACTIONS {
-                    return Err(at(format!("more than {} nemesis actions", limits::MAX_SCHEDULE_ACTIONS)));
-                }
-                if !matches!(action, Action::CrashPoint { .. } | Action::CrashPointOff) {
-                    out.push(Timed { at_us, action });
-                }
-            }
-            _ => {}
+            // Owned (a few per run), so that the reader can say which line it was.
+            Event::Nemesis(n) if !n.flag("final") => Nemesis {
+                t: n.t,
+                action: Cow::Owned(n.action.into_owned()),
+                nodes: n.nodes,
+                params: n.params,
+            },
+            _ => continue,
+        };
+        let at = |e: String| format!("{name}:{}: {e}", events.line());
+        let start = workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
+        let t = nemesis.t;
+        // A crash point's kills and restarts are recorded with their trigger and replayed as
+        // they happened; the crash point itself is not replayed.
+        nemesis.params.remove("trigger");
+        // A replay asks for what the run's schedule asked for (`targets`), and acts on whom
+        // it finds in the state for it, as the run did.
+        if let Some(targets) = nemesis.params.remove("targets") {
+            let targets = serde_json::from_value(targets).map_err(|e| at(format!("`targets`: {e}")))?;
+            nemesis.nodes = Some(targets);
+        }
+        let action = action_of(&nemesis).and_then(|a| a.validate(nodes).map(|()| a)).map_err(at)?;
+        let at_us = t.saturating_sub(start);
+        if at_us as f64 > limits::MAX_TIME_S * 1e6 {
+            return Err(at(format!("`t` {t}: more than 7 days after the workload began")));
+        }
+        if out.len() >= limits::MAX_SCHEDULE_ACTIONS {
+            return Err(at(format!("more than {} nemesis actions", limits::MAX_SCHEDULE_ACTIONS)));
+        }
+        if !matches!(action, Action::CrashPoint { .. } | Action::CrashPointOff) {
+            out.push(Timed { at_us, action });
         }
     }
     if workload_start.is_none() {
@@ -239,18 +242,36 @@ mod tests {
         assert_eq!(parse_schedule(&render_schedule(&s), "x", 3).unwrap(), s);
     }
 
+    /// `schedule_from_history` of `text`, written as the history file `h.jsonl` of a fresh
+    /// folder; errors name the file as `h.jsonl`.
+    fn replay(text: &str, nodes: u32) -> Result<Vec<Timed>, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "synod-replay-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let got = schedule_from_history(Events::open(&path).unwrap(), nodes);
+        std::fs::remove_dir_all(&dir).unwrap();
+        got.map_err(|e| e.replace(&path.display().to_string(), "h.jsonl"))
+    }
+
     #[test]
     fn histories_give_back_their_actions_timed_from_the_workload() {
         let h = r#"{"type":"run","t":0}
 {"type":"phase","t":1000,"phase":"workload"}
 {"type":"nemesis","t":6000,"action":"stop","nodes":[2]}
-{"type":"send","t":6100,"msg":1}
+{"type":"send","t":6100,"msg":1,"src":1,"dest":2,"body":{"type":"decided_ok","instance":1}}
 {"type":"nemesis","t":9000,"action":"cont","nodes":[2]}
 {"type":"nemesis","t":9500,"action":"crash-point","msg":"accept","p":0.1,"down_ms":50}
 {"type":"nemesis","t":9600,"action":"kill","nodes":[3],"trigger":"accept"}
 {"type":"nemesis","t":20000,"action":"heal-all","final":true,"resumed":[],"restarted":[]}
 {"type":"nemesis","t":20"#;
-        let s = schedule_from_history(h, "h", 3).unwrap();
+        let s = replay(h, 3).unwrap();
         assert_eq!(
             s,
             vec![
@@ -261,18 +282,51 @@ mod tests {
         );
         let far = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
                    {\"type\":\"nemesis\",\"t\":18446744073709551615,\"action\":\"heal\"}";
-        let e = schedule_from_history(far, "h", 3).unwrap_err();
-        assert!(e.starts_with("h:2: `t` 18446744073709551615: more than 7 days"), "{e}");
+        let e = replay(far, 3).unwrap_err();
+        assert!(e.starts_with("h.jsonl:2: `t` 18446744073709551615: more than 7 days"), "{e}");
         let bad = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
                    {\"type\":\"nemesis\",\"t\":5,\"action\":\"pause\",\"nodes\":[1]}";
-        assert!(schedule_from_history(bad, "h", 3).unwrap_err().starts_with("h:2: unknown variant `pause`"));
-        assert!(schedule_from_history("{\"type\":\"run\",\"t\":0}", "h", 3)
-            .unwrap_err()
-            .contains("no `phase`"));
+        assert!(replay(bad, 3).unwrap_err().starts_with("h.jsonl:2: unknown variant `pause`"));
+        assert!(replay("{\"type\":\"run\",\"t\":0}", 3).unwrap_err().contains("no `phase`"));
         // A restart that found n4 still running acted on nobody; the replay asks for n4 again.
         let found_up = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n\
                         {\"type\":\"nemesis\",\"t\":9,\"action\":\"restart\",\"nodes\":[],\"targets\":[4]}";
-        let s = schedule_from_history(found_up, "h", 5).unwrap();
+        let s = replay(found_up, 5).unwrap();
         assert_eq!(s, vec![Timed { at_us: 8, action: Action::Restart { nodes: vec![4] } }]);
+    }
+
+    /// What a replay cannot use is an error naming the line, never an action left out.
+    #[test]
+    fn unusable_history_lines_are_errors_with_their_line() {
+        let start = "{\"type\":\"phase\",\"t\":1,\"phase\":\"workload\"}\n";
+        let cases = [
+            (
+                "{\"type\":\"nemesis\",\"t\":5,\"action\":\"kill\",\"nodes\":[1]}\n",
+                3,
+                "h.jsonl:1: nemesis event before the workload began",
+            ),
+            ("{\"type\":\"nemesis\",\"action\":\"heal\"}\n", 3, "h.jsonl:1: `nemesis` event lacks field `t`"),
+            (
+                "not json\n{\"type\":\"nemesis\",\"t\":5,\"action\":\"heal\"}\n",
+                3,
+                "h.jsonl:1: not valid JSON",
+            ),
+            ("{\"type\":\"nemesis\",\"t\":5,\"action\":\"kill\",\"nodes\":[9]}\n", 3, "h.jsonl:2: no node 9"),
+            (
+                "{\"type\":\"nemesis\",\"t\":5,\"action\":\"kill\",\"nodes\":[1],\"why\":1}\n",
+                3,
+                "h.jsonl:2: unknown field `why`",
+            ),
+            (
+                "{\"type\":\"nemesis\",\"t\":5,\"action\":\"restart\",\"nodes\":[],\"targets\":\"n1\"}\n",
+                3,
+                "h.jsonl:2: `targets`: invalid type",
+            ),
+        ];
+        for (body, nodes, want) in cases {
+            let text = if want.contains(":2:") { format!("{start}{body}") } else { body.to_string() };
+            let e = replay(&text, nodes).unwrap_err();
+            assert!(e.starts_with(want), "{text}: {e}");
+        }
     }
 }

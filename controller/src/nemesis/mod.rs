@@ -8,6 +8,7 @@
 //! reproduce the faults (though not the OS's interleavings).
 
 pub mod action;
+pub mod event;
 pub mod file;
 pub mod generate;
 pub mod shapes;

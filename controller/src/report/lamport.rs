@@ -6,6 +6,7 @@
 use crate::inspect::diagram::describe;
 use crate::inspect::timeline::Item;
 use std::fmt::Write;
+use synod_checker::history::Event;
 
 const COL_W: usize = 170;
 const ROW_H: usize = 18;
@@ -16,6 +17,10 @@ pub const MAX_ROWS: usize = 160;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("history fields serialize")
 }
 
 pub fn render(items: &[Item], nodes: &[u64]) -> String {
@@ -32,7 +37,7 @@ pub fn render(items: &[Item], nodes: &[u64]) -> String {
                     points.push((*t, i, 2));
                 }
             }
-            Item::Event(e) => points.push((e["t"].as_u64().unwrap_or(0), i, 3)),
+            Item::Event(e) => points.push((e.t(), i, 3)),
         }
     }
     points.sort_by_key(|&(t, i, k)| (t, k, i));
@@ -103,31 +108,31 @@ pub fn render(items: &[Item], nodes: &[u64]) -> String {
                 );
             }
             (Item::Event(e), 3) => {
-                let kind = e["type"].as_str().unwrap_or("");
-                if kind == "nemesis" {
-                    let nodes_txt = e["nodes"]
-                        .as_array()
-                        .map(|a| a.iter().map(|n| format!("n{n}")).collect::<Vec<_>>().join(","))
-                        .unwrap_or_default();
+                if let Event::Nemesis(n) = e {
+                    let nodes_txt =
+                        n.node_ids().iter().map(|n| format!("n{n}")).collect::<Vec<_>>().join(",");
                     let _ = write!(
                         s,
                         r##"<line x1="{LEFT}" y1="{ry}" x2="{}" y2="{ry}" stroke="#e08000" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#e08000">{} {}</text>"##,
                         width - 220,
                         LEFT + 4,
                         ry - 3,
-                        esc(e["action"].as_str().unwrap_or("")),
+                        esc(&n.action),
                         nodes_txt
                     );
                     continue;
                 }
-                let Some(cx) = e["node"].as_u64().and_then(x) else { continue };
-                let (color, text) = match kind {
-                    "learn" => ("#070", format!("learn {}", e["value"])),
-                    "invoke" => ("#005", format!("invoke op{} {}", e["op"], e["value"])),
-                    "ok" => ("#070", format!("ok op{} {}", e["op"], e["value"])),
-                    "info" | "fail" => ("#a50", format!("{kind} op{} {}", e["op"], e["error"])),
-                    "process" => ("#555", format!("{} pid {}", e["event"].as_str().unwrap_or(""), e["pid"])),
-                    other => ("#555", other.to_string()),
+                let Some(cx) = e.node().and_then(x) else { continue };
+                // Values as JSON (quoted strings, `null` when absent), as the history has them.
+                let (color, text) = match e {
+                    Event::Learn(l) => ("#070", format!("learn {}", json(&l.value))),
+                    Event::Invoke(i) => ("#005", format!("invoke op{} {}", i.op, json(&i.value))),
+                    Event::Ok(o) => ("#070", format!("ok op{} {}", o.op, json(&o.value))),
+                    Event::Info(f) | Event::Fail(f) => {
+                        ("#a50", format!("{} op{} {}", e.kind(), f.op, json(&f.error)))
+                    }
+                    Event::Process(p) => ("#555", format!("{} pid {}", p.event, json(&p.pid))),
+                    other => ("#555", other.kind().to_string()),
                 };
                 let _ = write!(
                     s,

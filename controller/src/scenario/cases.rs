@@ -4,6 +4,8 @@
 //! including the first, prepares before it accepts, as in "Paxos Made Simple".
 
 use super::{Facts, Scenario, Variant};
+use synod_checker::history::{Event, Msg};
+use synod_checker::Ballot;
 
 pub const ALL: &[Scenario] = &[
     Scenario {
@@ -169,7 +171,7 @@ fn lost_accept(runs: &[Facts]) -> Check {
     let lost = f
         .sends("accept", 1)
         .into_iter()
-        .filter(|s| s["dest"] == 3 && f.drop_reason(&s["msg"]) == Some("nemesis"))
+        .filter(|(s, _)| s.dest == 3 && f.drop_reason(s.msg) == Some("nemesis"))
         .count();
     if lost != 1 {
         return Err(format!("expected n1's accept to n3 lost once, saw {lost}"));
@@ -187,10 +189,11 @@ fn proposer_dies_mid_accept(runs: &[Facts]) -> Check {
     safe(f)?;
     let n1_value = f.invoked_by(1, 1).ok_or("n1 never proposed")?;
     let n2_value = f.invoked_by(2, 1).ok_or("n2 never proposed")?;
-    let carried = f
-        .sends("promise", 1)
-        .into_iter()
-        .any(|p| p["src"] == 3 && p["dest"] == 2 && p["body"]["accepted"]["value"] == n1_value.as_str());
+    let carried = f.sends("promise", 1).into_iter().any(|(p, m)| {
+        p.src == 3
+            && p.dest == 2
+            && matches!(m, Msg::Promise { accepted: Some(a), .. } if a.value == n1_value.as_str())
+    });
     if !carried {
         return Err("no promise from n3 to n2 carried n1's accepted value".into());
     }
@@ -203,11 +206,6 @@ fn proposer_dies_mid_accept(runs: &[Facts]) -> Check {
     ))
 }
 
-/// Messages of this type over the whole run.
-fn count(f: &Facts, kind: &str) -> usize {
-    f.events.iter().filter(|e| e["type"] == "send" && e["body"]["type"] == kind).count()
-}
-
 fn dueling(runs: &[Facts]) -> Check {
     let (off, on) = (&runs[0], &runs[1]);
     safe(off)?;
@@ -217,8 +215,8 @@ fn dueling(runs: &[Facts]) -> Check {
             return Err(format!("{label} backoff, some instance was never decided"));
         }
     }
-    let (n_off, n_on) = (count(off, "nack"), count(on, "nack"));
-    let (p_off, p_on) = (count(off, "prepare"), count(on, "prepare"));
+    let (n_off, n_on) = (off.count_sends("nack"), on.count_sends("nack"));
+    let (p_off, p_on) = (off.count_sends("prepare"), on.count_sends("prepare"));
     if n_off * 10 < n_on * 11 {
         return Err(format!(
             "without backoff {n_off} nacks, with backoff {n_on}: no more duelling without it"
@@ -239,12 +237,10 @@ fn acceptor_restart(runs: &[Facts]) -> Check {
     let (good, bad) = (&runs[0], &runs[1]);
     safe(good)?;
     let restart = good.nemesis_t("restart").ok_or("n3 was never restarted")?;
-    let rejected = good.sends("nack", 1).into_iter().any(|n| {
-        n["src"] == 3
-            && n["dest"] == 1
-            && n["t"].as_u64().unwrap_or(0) > restart
-            && n["body"]["ballot"][0] == 1
-    });
+    let rejected = good
+        .sends("nack", 1)
+        .into_iter()
+        .any(|(n, m)| n.src == 3 && n.dest == 1 && n.t > restart && m.ballot().is_some_and(|b| b.0 == 1));
     if !rejected {
         return Err("the restarted n3 did not reject n1's lower ballot".into());
     }
@@ -265,8 +261,7 @@ fn minority_partition(runs: &[Facts]) -> Check {
     let learned_during = |nodes: &[u64]| {
         f.events
             .iter()
-            .filter(|e| e["type"] == "learn" && (from..to).contains(&e["t"].as_u64().unwrap_or(0)))
-            .filter(|e| nodes.contains(&e["node"].as_u64().unwrap_or(0)))
+            .filter(|e| matches!(e, Event::Learn(l) if (from..to).contains(&l.t) && nodes.contains(&l.node)))
             .count()
     };
     let (minority, majority) = (learned_during(&[1, 2]), learned_during(&[3, 4, 5]));
@@ -291,16 +286,14 @@ fn paused_proposer(runs: &[Facts]) -> Check {
     let stop = f.nemesis_on("stop", 1).ok_or("n1 was never stopped")?;
     // Resumed by the schedule, or by the final phase if the run was over by then.
     let cont = f.nemesis_on("cont", 1).or_else(|| f.nemesis_t("heal-all")).ok_or("n1 was never resumed")?;
-    let promises_to_n1 =
-        f.sends("promise", 1).into_iter().filter(|p| p["dest"] == 1 && p["t"].as_u64() < Some(stop)).count();
+    let promises_to_n1 = f.sends("promise", 1).into_iter().filter(|(p, _)| p.dest == 1 && p.t < stop).count();
     let stale = f
         .sends("accept", 1)
         .into_iter()
-        .filter(|a| a["src"] == 1 && a["t"].as_u64() >= Some(cont))
-        .map(|a| a["body"]["ballot"].clone())
-        .next()
+        .find(|(a, _)| a.src == 1 && a.t >= cont)
+        .and_then(|(_, m)| m.ballot())
         .ok_or("n1 sent no accept after it woke")?;
-    let rejected = f.sends("nack", 1).into_iter().any(|n| n["dest"] == 1 && n["body"]["ballot"] == stale);
+    let rejected = f.sends("nack", 1).into_iter().any(|(n, m)| n.dest == 1 && m.ballot() == Some(stale));
     let stale = stale.to_string();
     if !rejected {
         return Err(format!("n1's stale accept at {stale} was not rejected"));
@@ -316,39 +309,49 @@ fn fast_round(runs: &[Facts]) -> Check {
     safe(f)?;
     let n1_value = f.invoked_by(1, 1).ok_or("n1 never proposed")?;
     let n2_value = f.invoked_by(2, 1).ok_or("n2 never proposed")?;
-    let zero = serde_json::json!([0, 2]);
-    if f.sends("prepare", 1).iter().any(|p| p["src"] == 2) {
+    let zero = Ballot(0, 2);
+    if f.sends("prepare", 1).iter().any(|(p, _)| p.src == 2) {
         return Err("n2 prepared, though it owns round 0".into());
     }
-    if !f.sends("accept", 1).iter().any(|a| a["src"] == 2 && a["body"]["ballot"] == zero) {
+    if !f.sends("accept", 1).iter().any(|(a, m)| a.src == 2 && m.ballot() == Some(zero)) {
         return Err("n2 sent no accept at [0,2]".into());
     }
     // Healed by the schedule, or by the final phase if the run was over by then.
     let heal = f.nemesis_t("heal").or_else(|| f.nemesis_t("heal-all")).ok_or("never healed")?;
-    let first_learn = f
+    let (event, first_learn) = f
         .events
         .iter()
-        .find(|e| e["type"] == "learn" && e["instance"] == 1)
+        .find_map(|e| match e {
+            Event::Learn(l) if l.instance == 1 => Some((e, l)),
+            _ => None,
+        })
         .ok_or("instance 1 was never learned")?;
-    if first_learn["t"].as_u64() >= Some(heal) || first_learn["value"] != n2_value.as_str() {
-        return Err(format!("n2's value was not learned before the heal: {first_learn}"));
+    if first_learn.t >= heal || first_learn.value != n2_value.as_str() {
+        return Err(format!("n2's value was not learned before the heal: {}", event.to_json()));
     }
-    let found = f.sends("promise", 1).into_iter().any(|p| {
-        p["dest"] == 1
-            && p["body"]["accepted"]["ballot"] == zero
-            && p["body"]["accepted"]["value"] == n2_value.as_str()
+    let found = f.sends("promise", 1).into_iter().any(|(p, m)| {
+        p.dest == 1
+            && matches!(m, Msg::Promise { accepted: Some(a), .. }
+                if a.ballot == zero && a.value == n2_value.as_str())
     });
     if !found {
         return Err("no promise to n1 carried n2's round-0 value".into());
     }
-    let n1_accept = f.sends("accept", 1).into_iter().find(|a| a["src"] == 1).ok_or("n1 sent no accept")?;
-    if n1_accept["body"]["value"] != n2_value.as_str() {
-        return Err(format!("n1 proposed {} instead of n2's {n2_value}", n1_accept["body"]["value"]));
+    let (n1_ballot, n1_value_sent) = f
+        .sends("accept", 1)
+        .into_iter()
+        .find_map(|(a, m)| match m {
+            Msg::Accept { ballot, value, .. } if a.src == 1 => Some((*ballot, value)),
+            _ => None,
+        })
+        .ok_or("n1 sent no accept")?;
+    if n1_value_sent != n2_value.as_str() {
+        return Err(format!("n1 proposed {n1_value_sent:?} instead of n2's {n2_value}"));
     }
     let value = f.agreed(1)?;
     Ok(format!(
         "n2 sent accept [0,2] without a prepare and {value} was chosen in one round trip; n1 woke with its own {n1_value}, prepared {}, found [0,2] in a promise and proposed {value} in its place",
-        n1_accept["body"]["ballot"]
+        n1_ballot
     ))
 }
 

@@ -1,78 +1,107 @@
-//! What a scenario's check looks at: a small run's events and its report.
+//! What a scenario's check looks at: a small run's events, typed (`synod_checker::history`),
+//! and its report.
 
-use anyhow::{Context, Result};
-use serde_json::Value;
-use std::io::Read;
+use anyhow::{bail, Context, Result};
 use std::path::Path;
+use synod_checker::history::{self, Event, Events, Msg};
 use synod_checker::Report;
 
+/// Events a scenario's history may hold: scenarios are runs of a few seconds at most, far
+/// below this; a history above it is not a scenario's.
+const MAX_EVENTS: usize = 2_000_000;
+
 pub struct Facts {
-    pub events: Vec<Value>,
+    pub events: Vec<Event<'static>>,
     pub report: Report,
     pub nodes: u64,
 }
 
 impl Facts {
     pub fn load(dir: &Path) -> Result<Facts> {
-        let mut text = String::new();
-        synod_checker::history_file::open(dir)?
-            .read_to_string(&mut text)
-            .context("cannot read the history")?;
-        let events: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let mut reader = Events::open(dir).context("cannot read the history")?;
+        let mut events = Vec::new();
+        while let Some(ev) = reader.next() {
+            let ev = ev.context("cannot read the history")?;
+            if events.len() >= MAX_EVENTS {
+                bail!("{}: more than {MAX_EVENTS} events, too many for a scenario", reader.path().display());
+            }
+            events.push(ev.into_owned());
+        }
         let report = synod_checker::check_path(dir).context("cannot check the history")?;
-        let nodes = events.first().and_then(|e| e["nodes"].as_array()).map(|a| a.len() as u64).unwrap_or(0);
-        Ok(Facts { events, report, nodes })
+        Ok(Facts::new(events, report))
     }
 
-    /// Messages sent, with their body, as (send event, delivered, drop reason).
-    pub fn sends(&self, kind: &str, instance: u64) -> Vec<&Value> {
+    /// The facts of these events; the cluster's size is the `run` header's (0 without one).
+    pub fn new(events: Vec<Event<'static>>, report: Report) -> Facts {
+        let nodes = match events.first() {
+            Some(Event::Run(run)) => run.nodes.len() as u64,
+            _ => 0,
+        };
+        Facts { events, report, nodes }
+    }
+
+    /// Paxos messages of type `kind` about `instance` sent, with their body.
+    pub fn sends(&self, kind: &str, instance: u64) -> Vec<(&history::Send<'static>, &Msg<'static>)> {
         self.events
             .iter()
-            .filter(|e| e["type"] == "send" && e["body"]["type"] == kind && e["body"]["instance"] == instance)
+            .filter_map(|e| match e {
+                Event::Send(s) => s.body.paxos().map(|m| (s, m)),
+                _ => None,
+            })
+            .filter(|(_, m)| m.type_name() == kind && m.instance() == instance)
             .collect()
     }
 
-    pub fn drop_reason(&self, msg: &Value) -> Option<&str> {
+    /// Sends of `kind` (any instance) over the whole run.
+    pub fn count_sends(&self, kind: &str) -> usize {
         self.events
             .iter()
-            .find(|e| e["type"] == "drop" && e["msg"] == *msg)
-            .and_then(|e| e["reason"].as_str())
+            .filter(|e| matches!(e, Event::Send(s) if s.body.type_name().as_deref() == Some(kind)))
+            .count()
+    }
+
+    /// Why message `msg` was dropped, if it was (a send without an id matches no drop).
+    pub fn drop_reason(&self, msg: Option<u64>) -> Option<&str> {
+        msg?;
+        self.events.iter().find_map(|e| match e {
+            Event::Drop(d) if d.msg == msg => Some(&*d.reason),
+            _ => None,
+        })
     }
 
     /// Values learned for `instance`, by node.
     pub fn learns(&self, instance: u64) -> Vec<(u64, String)> {
         self.events
             .iter()
-            .filter(|e| e["type"] == "learn" && e["instance"] == instance)
-            .map(|e| (e["node"].as_u64().unwrap_or(0), e["value"].as_str().unwrap_or("").to_string()))
+            .filter_map(|e| match e {
+                Event::Learn(l) if l.instance == instance => Some((l.node, l.value.to_string())),
+                _ => None,
+            })
             .collect()
     }
 
     /// The value n invoked first for `instance`.
     pub fn invoked_by(&self, node: u64, instance: u64) -> Option<String> {
-        self.events
-            .iter()
-            .find(|e| e["type"] == "invoke" && e["instance"] == instance && e["node"] == node)
-            .and_then(|e| e["value"].as_str().map(str::to_string))
+        self.events.iter().find_map(|e| match e {
+            Event::Invoke(i) if i.instance == instance && i.node == Some(node) => Some(i.value.to_string()),
+            _ => None,
+        })
     }
 
+    /// When the first `action` nemesis event happened.
     pub fn nemesis_t(&self, action: &str) -> Option<u64> {
-        self.events
-            .iter()
-            .find(|e| e["type"] == "nemesis" && e["action"] == action)
-            .and_then(|e| e["t"].as_u64())
+        self.events.iter().find_map(|e| match e {
+            Event::Nemesis(n) if n.action == action => Some(n.t),
+            _ => None,
+        })
     }
 
     /// The first `action` nemesis event that acted on `node`.
     pub fn nemesis_on(&self, action: &str, node: u64) -> Option<u64> {
-        self.events
-            .iter()
-            .find(|e| {
-                e["type"] == "nemesis"
-                    && e["action"] == action
-                    && e["nodes"].as_array().is_some_and(|a| a.iter().any(|n| n.as_u64() == Some(node)))
-            })
-            .and_then(|e| e["t"].as_u64())
+        self.events.iter().find_map(|e| match e {
+            Event::Nemesis(n) if n.action == action && n.node_ids().contains(&node) => Some(n.t),
+            _ => None,
+        })
     }
 
     /// Every learner learned `instance`, all the same value.
@@ -97,6 +126,7 @@ impl Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use synod_checker::history::parse_line;
 
     const LEARNED: &str =
         "{\"type\":\"run\",\"t\":0,\"nodes\":[1],\"acceptors\":[1],\"proposers\":[1],\"learners\":[1]}\n\
@@ -106,10 +136,9 @@ mod tests {
 
     /// Facts of `history`'s events (the report, which `agreed` does not read, is LEARNED's).
     fn facts(history: &str) -> Facts {
-        let events = history.lines().filter_map(|l| serde_json::from_str(l).ok()).collect::<Vec<Value>>();
-        let nodes = events.first().and_then(|e| e["nodes"].as_array()).map(|a| a.len() as u64).unwrap_or(0);
+        let events = history.lines().map(|l| parse_line(l.as_bytes()).unwrap().into_owned()).collect();
         let report = synod_checker::check_reader(LEARNED.as_bytes(), "h").unwrap();
-        Facts { events, report, nodes }
+        Facts::new(events, report)
     }
 
     #[test]
@@ -120,5 +149,35 @@ mod tests {
         let f = facts(LEARNED);
         assert_eq!(f.agreed(1), Ok("v".into()));
         assert!(f.agreed(2).unwrap_err().contains("learned by no node"));
+    }
+
+    /// The queries the scenarios' checks make, on typed events.
+    #[test]
+    fn queries_find_sends_drops_and_nemesis_actions() {
+        let f = facts(
+            "{\"type\":\"run\",\"t\":0,\"nodes\":[1,2,3]}\n\
+             {\"type\":\"invoke\",\"t\":1,\"op\":1,\"node\":2,\"instance\":1,\"value\":\"w\"}\n\
+             {\"type\":\"send\",\"t\":2,\"msg\":7,\"src\":1,\"dest\":3,\"body\":{\"type\":\"accept\",\"instance\":1,\"ballot\":[0,1],\"value\":\"v\"}}\n\
+             {\"type\":\"send\",\"t\":3,\"msg\":8,\"src\":1,\"dest\":2,\"body\":{\"type\":\"accept\",\"instance\":2,\"ballot\":[0,1],\"value\":\"u\"}}\n\
+             {\"type\":\"send\",\"t\":3,\"msg\":9,\"src\":1,\"dest\":2,\"body\":{\"type\":\"gossip\",\"instance\":1}}\n\
+             {\"type\":\"drop\",\"t\":4,\"msg\":7,\"reason\":\"nemesis\"}\n\
+             {\"type\":\"nemesis\",\"t\":5,\"action\":\"stop\",\"nodes\":[2,3]}\n\
+             {\"type\":\"nemesis\",\"t\":6,\"action\":\"stop\",\"nodes\":[1]}\n",
+        );
+        assert_eq!(f.nodes, 3);
+        let accepts = f.sends("accept", 1);
+        assert_eq!(accepts.len(), 1);
+        assert_eq!((accepts[0].0.msg, accepts[0].1.ballot()), (Some(7), Some(synod_checker::Ballot(0, 1))));
+        assert_eq!(f.count_sends("accept"), 2);
+        assert_eq!(f.count_sends("gossip"), 1);
+        assert_eq!(f.drop_reason(Some(7)), Some("nemesis"));
+        assert_eq!(f.drop_reason(Some(8)), None);
+        assert_eq!(f.drop_reason(None), None);
+        assert_eq!(f.invoked_by(2, 1), Some("w".into()));
+        assert_eq!(f.invoked_by(1, 1), None);
+        assert_eq!(f.nemesis_t("stop"), Some(5));
+        assert_eq!(f.nemesis_on("stop", 1), Some(6));
+        assert_eq!(f.nemesis_on("stop", 3), Some(5));
+        assert_eq!(f.nemesis_t("heal"), None);
     }
 }
