@@ -306,7 +306,7 @@ impl<'p> Runner<'p> {
             if let Err(e) = wrote {
                 tracing::debug!("no report.json for a run on a full disk: {e:#}");
             }
-            let e = result.err().expect("a run stopped for its disk is an error");
+            let e = result.expect_err("a run stopped for its disk is an error");
             anyhow::bail!("run aborted: {e:#}\nrun: {}", dir.path.display());
         }
         self.history.close()?;
