@@ -16,6 +16,7 @@
 
 mod event;
 mod faults;
+mod hot;
 mod msg;
 mod parse;
 mod reader;

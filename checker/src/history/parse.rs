@@ -119,7 +119,7 @@ struct Flat<'a, B> {
 
 #[derive(Deserialize)]
 #[serde(rename = "message body")]
-struct FlatBody<'a> {
+pub(super) struct FlatBody<'a> {
     #[serde(rename = "type", borrow)]
     ty: Option<Cow<'a, str>>,
     instance: Option<u64>,
@@ -191,6 +191,14 @@ impl ParseError {
 
 /// Parses one history line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Event<'_>, ParseError> {
+    if let Some(ev) = super::hot::parse(line) {
+        return Ok(ev);
+    }
+    parse_generic(line)
+}
+
+/// [`parse_line`] without its hot path: every type, every shape.
+pub(super) fn parse_generic(line: &[u8]) -> Result<Event<'_>, ParseError> {
     match serde_json::from_slice::<Flat<'_, FlatBody<'_>>>(line) {
         Ok(flat) if flat.ty == "nemesis" => nemesis(line),
         Ok(flat) => match typed(flat) {
@@ -425,7 +433,7 @@ fn typed<'a>(raw: Flat<'a, FlatBody<'a>>) -> Result<Option<Event<'a>>, ParseErro
     }))
 }
 
-fn body_msg(body: FlatBody<'_>) -> Result<Option<Msg<'_>>, ParseError> {
+pub(super) fn body_msg(body: FlatBody<'_>) -> Result<Option<Msg<'_>>, ParseError> {
     let Some(ty) = body.ty.as_deref() else {
         return Ok(None);
     };

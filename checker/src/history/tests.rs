@@ -141,6 +141,28 @@ fn every_event_reads_back_as_written() {
     }
 }
 
+/// The hot path reads the common lines exactly as the generic reader does.
+#[test]
+fn the_hot_path_agrees_with_the_generic_reader() {
+    let mut hot = 0;
+    for ev in every_event() {
+        let line = ev.to_json();
+        if let Some(fast) = super::hot::parse(line.as_bytes()) {
+            hot += 1;
+            assert_eq!(Result::Ok(fast), super::parse::parse_generic(line.as_bytes()), "{line}");
+        }
+    }
+    assert!(hot >= 9, "send, recv, drop, invoke, ok and learn lines take the hot path ({hot})");
+    // Unusual shapes fall through to the generic reader (and its messages).
+    for line in [
+        r#"{"t":5,"type":"learn","instance":1,"node":2,"value":"v"}"#,
+        r#"{"type":"learn","t":5,"node":1,"value":"x"}"#,
+        r#"{"type":"send","t":5,"src":0,"dest":1,"body":{"type":"init"}}"#,
+    ] {
+        assert!(super::hot::parse(line.as_bytes()).is_none(), "{line}");
+    }
+}
+
 #[test]
 fn parses_a_promise_with_an_accepted_value() {
     let line = br#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":{"ballot":[2,5],"value":"x"}}}"#;
