@@ -233,8 +233,11 @@ fn replay_schedule(dir: &Path, nodes: u32) -> Result<Schedule> {
     Ok(timed.into())
 }
 
-/// Runs one run on a fresh current-thread runtime.
+/// Runs one run on a fresh current-thread runtime: every run (`run`, and those of `soak`,
+/// `mutants`, `bench` and `scenario`) first checks the runs dir's free space (docs/cli.md,
+/// "A full disk").
 pub fn run_once(cfg: RunConfig, schedule: Schedule, progress: &mut Progress) -> Result<RunOutcome> {
+    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
     let argv: Vec<String> = std::env::args().collect();
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
@@ -243,7 +246,6 @@ pub fn run_once(cfg: RunConfig, schedule: Schedule, progress: &mut Progress) -> 
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
     let (cfg, schedule) = run_plan(&args, explicit)?;
-    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
     let quiet = cfg.quiet;
     let mut progress = Progress::for_run(quiet);
     let outcome = run_once(cfg, schedule, &mut progress)?;
