@@ -53,8 +53,8 @@ proptest! {
 /// The harness is not vacuous: schedules do deliver, lose and crash, and still decide.
 #[test]
 fn schedules_exercise_faults_and_decide() {
-    let (mut delivered, mut dropped, mut crashes, mut decided_before_final, mut runs) =
-        (0u64, 0u64, 0u32, 0usize, 0u32);
+    let (mut delivered, mut dropped, mut crashes, mut decided_before_final, mut runs, mut catchups) =
+        (0u64, 0u64, 0u32, 0usize, 0u32, 0u64);
     for seed in 0..500 {
         let p = Params {
             seed,
@@ -72,11 +72,13 @@ fn schedules_exercise_faults_and_decide() {
         sim.run().unwrap();
         delivered += sim.delivered;
         dropped += sim.dropped;
+        catchups += sim.catchups;
         crashes += sim.crashes;
         decided_before_final += sim.decisions();
         runs += 1;
     }
-    println!("{runs} runs: {delivered} delivered, {dropped} lost, {crashes} crashes, {decided_before_final} instances decided");
+    println!("{runs} runs: {delivered} delivered, {dropped} lost, {crashes} crashes, {decided_before_final} instances decided, {catchups} catch-up requests delivered");
+    assert!(catchups > runs as u64, "learners that miss decisions must ask for them (catch-up)");
     assert!(dropped * 20 > delivered, "about a tenth of deliveries must be lost");
     assert!(crashes > runs, "crashes must happen");
     assert!(decided_before_final > runs as usize, "most schedules must decide something despite faults");

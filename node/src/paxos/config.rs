@@ -38,6 +38,9 @@ pub struct Tuning {
     pub decided_retry_max_ms: u64,
     /// `decided` is re-sent at most this many times per learner.
     pub decided_max_retries: u32,
+    /// A learner's catch-up tick: a hole in its decisions still there after one tick is
+    /// asked for (docs/protocol.md, "Catch-up").
+    pub catchup_ms: u64,
     /// Open proposals on this node at most; more are refused with error `busy`.
     pub max_proposals: usize,
     /// Round 0 of an instance skips phase 1 on its owner (`Config::round_zero_owner`).
@@ -60,6 +63,7 @@ impl Default for Tuning {
             decided_retry_ms: 100,
             decided_retry_max_ms: 2_000,
             decided_max_retries: 100,
+            catchup_ms: 500,
             max_proposals: 10_000,
             fast_round: true,
             seed: 0,
@@ -70,13 +74,14 @@ impl Default for Tuning {
 
 impl Tuning {
     /// The durations, by field name, in milliseconds.
-    pub fn durations_ms(&self) -> [(&'static str, u64); 5] {
+    pub fn durations_ms(&self) -> [(&'static str, u64); 6] {
         [
             ("phase_timeout_ms", self.phase_timeout_ms),
             ("backoff_base_ms", self.backoff_base_ms),
             ("backoff_max_ms", self.backoff_max_ms),
             ("decided_retry_ms", self.decided_retry_ms),
             ("decided_retry_max_ms", self.decided_retry_max_ms),
+            ("catchup_ms", self.catchup_ms),
         ]
     }
 

@@ -10,6 +10,7 @@
 pub mod acceptor;
 pub mod ballot;
 pub mod bug;
+pub mod catchup;
 pub mod config;
 pub mod learner;
 pub mod msg;
@@ -26,12 +27,13 @@ pub use output::{OpId, Output, ProposeError};
 pub use record::Record;
 
 use acceptor::Acceptor;
+use catchup::CatchUp;
 use learner::{Learn, Learner};
 use msg::{DecidedOk, Msg as M};
 use output::Effects;
 use proposer::Proposer;
 use rng::Rng;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub struct Node {
@@ -41,8 +43,10 @@ pub struct Node {
     proposer: Proposer,
     learner: Learner,
     /// Decisions this node knows of, as a proposer or a learner: a propose for a decided
-    /// instance is answered at once.
-    decisions: HashMap<InstanceId, String>,
+    /// instance is answered at once, and a `catchup` from a learner that lacks them too.
+    decisions: BTreeMap<InstanceId, String>,
+    /// The learner's requests for the decisions it lacks.
+    catchup: CatchUp,
     fx: Effects,
 }
 
@@ -55,7 +59,8 @@ impl Node {
             acceptor: Acceptor::default(),
             proposer: Proposer::new(),
             learner: Learner::default(),
-            decisions: HashMap::new(),
+            decisions: BTreeMap::new(),
+            catchup: CatchUp::default(),
             fx: Effects::default(),
             config,
         };
@@ -66,7 +71,14 @@ impl Node {
             if let Record::Learned { instance, value } = record {
                 node.decisions.entry(*instance).or_insert_with(|| value.clone());
             }
+            if let Some(instance) = record.instance() {
+                node.catchup.saw(instance);
+            }
         }
+        if !records.is_empty() && node.config.is_learner() {
+            node.catchup.restarted();
+        }
+        node.catchup.advance(&node.decisions);
         node
     }
 
@@ -97,11 +109,23 @@ impl Node {
 
     /// When `handle_timeout` must be called next (absolute, microseconds).
     pub fn next_timeout_us(&self) -> Option<u64> {
-        self.proposer.next_timeout_us()
+        let catchup = if self.config.is_learner() { self.catchup.next_timeout_us() } else { None };
+        self.proposer.next_timeout_us().into_iter().chain(catchup).min()
+    }
+
+    /// Notes the time and an instance id this node has seen (for catch-up).
+    fn saw(&mut self, now_us: u64, instance: Option<InstanceId>) {
+        if self.config.is_learner() {
+            self.catchup.arm(&self.config, now_us);
+            if let Some(instance) = instance {
+                self.catchup.saw(instance);
+            }
+        }
     }
 
     /// A client (the controller) asks this node to propose `value` for `instance`.
     pub fn handle_propose(&mut self, now_us: u64, op: OpId, instance: InstanceId, value: String) {
+        self.saw(now_us, Some(instance));
         if !self.config.is_proposer() {
             let result = Err(ProposeError::NotProposer);
             self.fx.push(Output::ProposeDone { op, instance, result });
@@ -116,6 +140,9 @@ impl Node {
     }
 
     pub fn handle_message(&mut self, now_us: u64, from: NodeId, msg: Msg) {
+        // A catch-up request names ids the asker lacks, which need not exist.
+        let seen = (!matches!(msg, M::Catchup(_))).then(|| msg.instance());
+        self.saw(now_us, seen);
         let cfg = &self.config;
         match msg {
             M::Prepare(m) if cfg.is_acceptor() => self.acceptor.on_prepare(cfg, from, m, &mut self.fx),
@@ -142,6 +169,7 @@ impl Node {
                 }
             }
             M::DecidedOk(m) => self.proposer.on_decided_ok(from, m.instance),
+            M::Catchup(m) => catchup::answer(&self.decisions, from, &m, &mut self.fx),
             // A prepare or accept sent to a node that is not an acceptor.
             M::Prepare(_) | M::Accept(_) => {}
         }
@@ -149,6 +177,9 @@ impl Node {
 
     pub fn handle_timeout(&mut self, now_us: u64) {
         self.proposer.on_timeout(now_us, &self.config, &mut self.rng, &mut self.fx);
+        if self.config.is_learner() {
+            self.catchup.on_tick(now_us, &self.config, &self.decisions, &mut self.fx);
+        }
     }
 
     /// This node now knows `value` was chosen for `instance`: the learner records it, the
@@ -162,6 +193,7 @@ impl Node {
         }
         // A decided value never changes: the first one this node knows of stands.
         let decided = self.decisions.entry(instance).or_insert_with(|| value.to_string()).clone();
+        self.catchup.advance(&self.decisions);
         self.proposer.finish(now_us, &self.config, instance, &decided, announce, &mut self.fx);
         outcome
     }

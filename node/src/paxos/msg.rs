@@ -62,6 +62,16 @@ pub struct DecidedOk {
     pub instance: InstanceId,
 }
 
+/// A learner asks for the decisions it lacks in `from_instance..=to_instance` (no
+/// `to_instance`: from `from_instance` upward); any node answers with a `decided` per
+/// decision it knows there, at most 64 (docs/protocol.md, "Catch-up").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catchup {
+    pub from_instance: InstanceId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_instance: Option<InstanceId>,
+}
+
 /// Every message of the Paxos protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
@@ -72,6 +82,7 @@ pub enum Msg {
     Accepted(Accepted),
     Decided(Decided),
     DecidedOk(DecidedOk),
+    Catchup(Catchup),
 }
 
 impl Msg {
@@ -84,6 +95,7 @@ impl Msg {
             Msg::Accepted(m) => m.instance,
             Msg::Decided(m) => m.instance,
             Msg::DecidedOk(m) => m.instance,
+            Msg::Catchup(m) => m.from_instance,
         }
     }
 }

@@ -17,3 +17,15 @@ pub enum Record {
     /// The learner learned `value` for `instance`.
     Learned { instance: InstanceId, value: String },
 }
+
+impl Record {
+    /// The instance the record is about (`Round` is about none).
+    pub fn instance(&self) -> Option<InstanceId> {
+        match self {
+            Record::Promise { instance, .. }
+            | Record::Accept { instance, .. }
+            | Record::Learned { instance, .. } => Some(*instance),
+            Record::Round { .. } => None,
+        }
+    }
+}

@@ -328,6 +328,7 @@ fn absurd_timeouts_saturate_instead_of_overflowing() {
         c.tuning.backoff_max_ms = u64::MAX;
         c.tuning.decided_retry_ms = u64::MAX;
         c.tuning.decided_retry_max_ms = u64::MAX;
+        c.tuning.catchup_ms = u64::MAX;
         c.tuning.max_attempts = 3;
     });
     n.handle_propose(5, 10, 7, "mine".into());
@@ -643,4 +644,150 @@ fn an_absurd_round_in_a_nack_is_clamped() {
     let outs = drain(&mut n);
     let round = proposer::MAX_SEEN_ROUND + 1;
     assert!(sends(&outs).iter().all(|(_, m)| *m == prepare(7, b(round, 1))), "{outs:?}");
+}
+
+// Catch-up.
+
+fn decided(i: InstanceId, v: &str) -> Msg {
+    Msg::Decided(Decided { instance: i, value: v.into() })
+}
+
+fn catchups(outs: &[Output]) -> Vec<(NodeId, Catchup)> {
+    sends(outs)
+        .into_iter()
+        .filter_map(|(to, m)| match m {
+            Msg::Catchup(c) => Some((to, c)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A node that learns only as a learner (no proposer, no acceptor role): no other timer.
+fn learner_only(id: NodeId) -> Node {
+    node_with(id, |c| {
+        c.proposers = vec![1];
+        c.acceptors = vec![1, 2];
+    })
+}
+
+#[test]
+fn a_learner_asks_for_a_hole_that_outlives_a_tick_and_learns_from_the_answer() {
+    let mut n3 = learner_only(3);
+    let t0 = 1_000 * MS;
+    n3.handle_message(t0, 1, decided(3, "c"));
+    drain(&mut n3);
+    let tick = n3.next_timeout_us().expect("a hole arms the timer");
+    assert_eq!(tick, t0 + 500 * MS);
+    n3.handle_timeout(tick);
+    assert!(catchups(&drain(&mut n3)).is_empty(), "a hole is asked about only once it outlived a tick");
+    let tick = n3.next_timeout_us().unwrap();
+    n3.handle_timeout(tick);
+    let asked = catchups(&drain(&mut n3));
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let (peer, req) = asked[0].clone();
+    assert_ne!(peer, 3);
+    assert_eq!((req.from_instance, req.to_instance), (1, Some(2)), "the hole, up to the next known decision");
+    // Any node that knows answers, with only what lies in the range.
+    let mut n1 = node(1);
+    for i in 1..=4 {
+        n1.handle_message(t0, 2, decided(i, &format!("v{i}")));
+    }
+    drain(&mut n1);
+    n1.handle_message(tick, 3, Msg::Catchup(req));
+    let answer = sends(&drain(&mut n1));
+    assert_eq!(answer, vec![(3, decided(1, "v1")), (3, decided(2, "v2"))]);
+    for (_, m) in answer {
+        n3.handle_message(tick + 10, 1, m);
+    }
+    let outs = drain(&mut n3);
+    let learned: Vec<InstanceId> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Learned { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(learned, vec![1, 2]);
+    assert_eq!(n3.learner().learned(1), Some("v1"));
+    assert_eq!(n3.next_timeout_us(), None, "no hole left: no timer");
+}
+
+#[test]
+fn an_answer_is_bounded_and_an_open_request_reads_upward() {
+    let mut n1 = node(1);
+    for i in 1..=200 {
+        n1.handle_message(0, 2, decided(i, "v"));
+    }
+    drain(&mut n1);
+    n1.handle_message(1, 3, Msg::Catchup(Catchup { from_instance: 10, to_instance: None }));
+    let answer = sends(&drain(&mut n1));
+    assert_eq!(answer.len() as u64, catchup::MAX_INSTANCES_PER_REQUEST);
+    assert_eq!(answer[0], (3, decided(10, "v")));
+    assert_eq!(answer.last().unwrap().1.instance(), 73);
+    n1.handle_message(1, 3, Msg::Catchup(Catchup { from_instance: 9, to_instance: Some(3) }));
+    assert!(sends(&drain(&mut n1)).is_empty(), "an empty range gets no answer");
+    n1.handle_message(1, 3, Msg::Catchup(Catchup { from_instance: 500, to_instance: None }));
+    assert!(sends(&drain(&mut n1)).is_empty(), "nothing known there: nothing sent");
+}
+
+#[test]
+fn a_restarted_learner_probes_above_what_it_saw_until_a_probe_brings_nothing() {
+    let mut n3 = learner_only(3);
+    n3.handle_message(0, 1, decided(1, "a"));
+    let mut n3 = restart(&mut n3);
+    n3.handle_message(10, 1, decided(1, "a"));
+    drain(&mut n3);
+    let tick = n3.next_timeout_us().expect("a restarted learner probes");
+    n3.handle_timeout(tick);
+    let probe = catchups(&drain(&mut n3));
+    assert_eq!(probe.len(), 1);
+    assert_eq!((probe[0].1.from_instance, probe[0].1.to_instance), (2, None));
+    for i in 2..=5 {
+        n3.handle_message(tick + 1, 1, decided(i, "b"));
+    }
+    drain(&mut n3);
+    let tick = n3.next_timeout_us().unwrap();
+    n3.handle_timeout(tick);
+    let probe = catchups(&drain(&mut n3));
+    assert_eq!(probe.len(), 1, "the last probe brought news: probe again");
+    assert_eq!(probe[0].1.from_instance, 6);
+    let tick = n3.next_timeout_us().unwrap();
+    n3.handle_timeout(tick);
+    assert!(catchups(&drain(&mut n3)).is_empty());
+    assert_eq!(n3.next_timeout_us(), None, "a probe that brought nothing ends the probing");
+}
+
+#[test]
+fn catch_up_requests_are_bounded_per_tick_and_per_range() {
+    let mut n3 = learner_only(3);
+    // Holes: 1..=100 (more than one request covers), 102, 104, 106, 108 (one id each).
+    for i in [101, 103, 105, 107, 109] {
+        n3.handle_message(0, 1, decided(i, "v"));
+    }
+    drain(&mut n3);
+    for _ in 0..2 {
+        let tick = n3.next_timeout_us().unwrap();
+        n3.handle_timeout(tick);
+    }
+    let requests = catchups(&drain(&mut n3));
+    let asked: Vec<(InstanceId, Option<InstanceId>)> =
+        requests.iter().map(|(_, c)| (c.from_instance, c.to_instance)).collect();
+    assert_eq!(asked, vec![(1, Some(64)), (65, Some(100)), (102, Some(102)), (104, Some(104))]);
+    let peers: Vec<NodeId> = requests.iter().map(|(p, _)| *p).collect();
+    assert_eq!(peers, vec![1, 2, 1, 2], "one peer after another, never itself");
+}
+
+#[test]
+fn a_node_that_is_not_a_learner_never_asks_and_catch_up_can_be_off() {
+    let mut n2 = node_with(2, |c| c.learners = vec![1]);
+    n2.handle_message(0, 1, accept(5, b(1, 1), "v"));
+    drain(&mut n2);
+    assert_eq!(n2.next_timeout_us(), None);
+    let mut off = node_with(3, |c| {
+        c.proposers = vec![1];
+        c.tuning.catchup_ms = 0;
+    });
+    off.handle_message(0, 1, decided(7, "v"));
+    drain(&mut off);
+    assert_eq!(off.next_timeout_us(), None, "catchup_ms 0: off");
 }

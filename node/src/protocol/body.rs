@@ -1,7 +1,7 @@
 //! Envelope and body types. The Paxos bodies reuse the core's message structs, so the core's
 //! types and the wire can never drift apart.
 
-use crate::paxos::msg::{Accept, Accepted, Decided, DecidedOk, Nack, Prepare, Promise};
+use crate::paxos::msg::{Accept, Accepted, Catchup, Decided, DecidedOk, Nack, Prepare, Promise};
 use crate::paxos::{Config, InstanceId, Msg, NodeId, Tuning};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,7 @@ pub enum Body {
     Accepted(Accepted),
     Decided(Decided),
     DecidedOk(DecidedOk),
+    Catchup(Catchup),
 }
 
 impl Body {
@@ -80,6 +81,7 @@ impl Body {
             Body::Accepted(_) => "accepted",
             Body::Decided(_) => "decided",
             Body::DecidedOk(_) => "decided_ok",
+            Body::Catchup(_) => "catchup",
         }
     }
 
@@ -94,6 +96,7 @@ impl Body {
             Body::Accepted(m) => Msg::Accepted(m),
             Body::Decided(m) => Msg::Decided(m),
             Body::DecidedOk(m) => Msg::DecidedOk(m),
+            Body::Catchup(m) => Msg::Catchup(m),
             other => return Err(Box::new(other)),
         })
     }
@@ -108,6 +111,7 @@ impl Body {
                 | Body::Accepted(_)
                 | Body::Decided(_)
                 | Body::DecidedOk(_)
+                | Body::Catchup(_)
         )
     }
 
@@ -124,6 +128,7 @@ impl Body {
             Body::Accepted(m) => m.instance,
             Body::Decided(m) => m.instance,
             Body::DecidedOk(m) => m.instance,
+            Body::Catchup(m) => m.from_instance,
             _ => return None,
         })
     }
@@ -139,6 +144,7 @@ impl From<Msg> for Body {
             Msg::Accepted(m) => Body::Accepted(m),
             Msg::Decided(m) => Body::Decided(m),
             Msg::DecidedOk(m) => Body::DecidedOk(m),
+            Msg::Catchup(m) => Body::Catchup(m),
         }
     }
 }
@@ -218,6 +224,8 @@ mod tests {
             Msg::Accepted(Accepted { instance: 1, ballot: b, value: "v".into() }),
             Msg::Decided(Decided { instance: 1, value: "v".into() }),
             Msg::DecidedOk(DecidedOk { instance: 1 }),
+            Msg::Catchup(Catchup { from_instance: 1, to_instance: Some(9) }),
+            Msg::Catchup(Catchup { from_instance: 1, to_instance: None }),
         ];
         for msg in msgs {
             let body = Body::from(msg.clone());

@@ -54,6 +54,8 @@ pub struct Sim {
     pub crashes: u32,
     pub delivered: u64,
     pub dropped: u64,
+    /// `catchup` requests delivered, and the `decided`s answering them went out with them.
+    pub catchups: u64,
 }
 
 const MAX_NET: usize = 2_000;
@@ -89,6 +91,7 @@ impl Sim {
             crashes: 0,
             delivered: 0,
             dropped: 0,
+            catchups: 0,
         }
     }
 
@@ -150,6 +153,9 @@ impl Sim {
     fn deliver(&mut self, f: Flight) {
         let now = self.now_us;
         self.delivered += 1;
+        if matches!(f.msg, Msg::Catchup(_)) {
+            self.catchups += 1;
+        }
         if let Some(core) = self.nodes[f.to as usize - 1].core.as_mut() {
             core.handle_message(now, f.from, f.msg);
             self.drain(f.to);
