@@ -291,6 +291,9 @@ impl Proposer {
         announce: bool,
         fx: &mut Effects,
     ) {
+        // Decided: never proposed again here (a propose is answered from the decision), so
+        // the round-0 guard for it is no longer needed.
+        self.round_zero_used.remove(&instance);
         let Some(p) = self.proposals.remove(&instance) else {
             return;
         };
