@@ -7,10 +7,11 @@
 //! Anything unusual (the type not first, a field missing or mistyped, a body that is not a
 //! Paxos message) returns `None`, and the generic reader takes the line from the start, so
 //! results and error messages are the generic reader's in every case but the plain one.
+//! `parse.rs` calls this first; both read bodies through `flat_body.rs`.
 
 use super::event::{Dropped, Event, Invoke, Learn, Ok, Recv, Send};
+use super::flat_body::{body_msg, FlatBody};
 use super::msg::Body;
-use super::parse::{body_msg, FlatBody};
 use serde::Deserialize;
 use std::borrow::Cow;
 

@@ -16,9 +16,11 @@
 
 mod event;
 mod faults;
+mod flat_body;
 mod hot;
 mod msg;
 mod parse;
+mod parse_error;
 mod reader;
 #[cfg(test)]
 mod tests;

@@ -19,8 +19,9 @@
 //! depend on the action, are read by a second, dedicated pass.
 
 use super::event::*;
-use super::msg::{AcceptedValue, Body, Msg, PAXOS_TYPES};
-use crate::ballot::Ballot;
+use super::flat_body::{body_msg, FlatBody};
+use super::msg::{Body, PAXOS_TYPES};
+pub use super::parse_error::ParseError;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -117,20 +118,6 @@ struct Flat<'a, B> {
     unlearned: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename = "message body")]
-pub(super) struct FlatBody<'a> {
-    #[serde(rename = "type", borrow)]
-    ty: Option<Cow<'a, str>>,
-    instance: Option<u64>,
-    ballot: Option<Ballot>,
-    #[serde(borrow)]
-    value: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    accepted: Option<AcceptedValue<'a>>,
-    promised: Option<Ballot>,
-}
-
 /// A field that is present, even as `null`.
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
@@ -152,41 +139,6 @@ struct SendHead {
     msg: Option<u64>,
     src: Option<u64>,
     dest: Option<u64>,
-}
-
-/// Why a line did not parse.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParseError {
-    pub reason: String,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for ParseError {}
-
-impl ParseError {
-    fn new(reason: impl Into<String>) -> ParseError {
-        ParseError { reason: reason.into() }
-    }
-
-    fn json(e: &serde_json::Error) -> ParseError {
-        // serde_json appends " at line 1 column N"; within one history line only the column
-        // means something.
-        let text = e.to_string();
-        let stem = match text.rfind(" at line ") {
-            Some(i) => &text[..i],
-            None => &text,
-        };
-        let what = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "not valid JSON: ",
-            _ => "",
-        };
-        ParseError::new(format!("{what}{stem} (column {})", e.column()))
-    }
 }
 
 /// Parses one history line (without its newline).
@@ -291,10 +243,6 @@ fn nemesis(line: &[u8]) -> Result<Event<'_>, ParseError> {
 
 fn need<T>(v: Option<T>, ty: &str, field: &str) -> Result<T, ParseError> {
     v.ok_or_else(|| ParseError::new(format!("`{ty}` event lacks field `{field}`")))
-}
-
-fn need_body<T>(v: Option<T>, ty: &str, field: &str) -> Result<T, ParseError> {
-    v.ok_or_else(|| ParseError::new(format!("`send` body `{ty}` lacks field `{field}`")))
 }
 
 /// The event, or `None` for a send whose body is not a Paxos message.
@@ -430,32 +378,6 @@ fn typed<'a>(raw: Flat<'a, FlatBody<'a>>) -> Result<Option<Event<'a>>, ParseErro
             })
         }
         other => Event::Unknown { ty: Cow::Owned(other.to_string()), t: raw.t },
-    }))
-}
-
-pub(super) fn body_msg(body: FlatBody<'_>) -> Result<Option<Msg<'_>>, ParseError> {
-    let Some(ty) = body.ty.as_deref() else {
-        return Ok(None);
-    };
-    let instance = || need_body(body.instance, ty, "instance");
-    let ballot = || need_body(body.ballot, ty, "ballot");
-    Ok(Some(match ty {
-        "prepare" => Msg::Prepare { instance: instance()?, ballot: ballot()? },
-        "promise" => Msg::Promise { instance: instance()?, ballot: ballot()?, accepted: body.accepted },
-        "nack" => Msg::Nack { instance: instance()?, ballot: ballot()?, promised: body.promised },
-        "accept" => Msg::Accept {
-            instance: instance()?,
-            ballot: ballot()?,
-            value: need_body(body.value, ty, "value")?,
-        },
-        "accepted" => Msg::Accepted {
-            instance: instance()?,
-            ballot: ballot()?,
-            value: need_body(body.value, ty, "value")?,
-        },
-        "decided" => Msg::Decided { instance: instance()?, value: need_body(body.value, ty, "value")? },
-        "decided_ok" => Msg::DecidedOk { instance: instance()? },
-        _ => return Ok(None),
     }))
 }
 
