@@ -129,7 +129,7 @@ impl Checker {
     /// to read its own record of an instance: stop, there is no verdict.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), CheckError> {
         self.lines += 1;
-        let line = trim(line);
+        let line = line.trim_ascii_end();
         if line.is_empty() {
             return Ok(());
         }
@@ -637,17 +637,6 @@ fn retirable(live: &crate::instance::Live) -> bool {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-fn trim(mut line: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = line {
-        if last.is_ascii_whitespace() {
-            line = rest;
-        } else {
-            break;
-        }
-    }
-    line
 }
 
 #[cfg(test)]

@@ -117,13 +117,14 @@ impl Events {
             if !complete {
                 self.done = true;
             }
-            let text = trim(&self.buf);
+            let text = self.buf.trim_ascii_end();
             if text.is_empty() || (complete && skip(text)) {
                 continue;
             }
-            // Re-borrow outside the loop's mutable uses: parse from the buffer just filled.
+            // Borrowed again rather than reused: a borrow returned from one iteration of the
+            // loop would hold `self.buf` across the next (the borrow checker's known limit).
             let line = self.line;
-            let parsed = parse_line(trim(&self.buf));
+            let parsed = parse_line(self.buf.trim_ascii_end());
             return match parsed {
                 Ok(ev) => Some(Ok(ev)),
                 Err(_) if !complete => {
@@ -147,15 +148,4 @@ impl Events {
         }
         Ok(self)
     }
-}
-
-fn trim(mut line: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = line {
-        if last.is_ascii_whitespace() {
-            line = rest;
-        } else {
-            break;
-        }
-    }
-    line
 }
