@@ -117,12 +117,6 @@ struct BodyProbe<'a> {
 }
 
 impl<'a> Body<'a> {
-    /// A body from its JSON text, as a writer that already serialized it holds it. The text
-    /// must be one JSON value (it is written as it is).
-    pub fn raw(json: &'a RawValue) -> Body<'a> {
-        Body::Raw(Cow::Borrowed(json))
-    }
-
     /// The Paxos message, if the body is one the schema interprets.
     pub fn paxos(&self) -> Option<&Msg<'a>> {
         match self {
@@ -145,11 +139,6 @@ impl<'a> Body<'a> {
             Body::Paxos(m) => Some(m.instance()),
             Body::Raw(raw) => serde_json::from_str::<BodyProbe<'_>>(raw.get()).ok()?.instance,
         }
-    }
-
-    /// The body as a JSON value (for display).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("bodies serialize")
     }
 
     pub fn into_owned(self) -> Body<'static> {

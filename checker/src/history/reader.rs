@@ -137,15 +137,4 @@ impl Events {
             };
         }
     }
-
-    /// Reads every event into `f`, stopping at the first error of any kind.
-    pub fn try_for_each<E: From<ReadError>>(
-        mut self,
-        mut f: impl FnMut(Event<'_>) -> Result<(), E>,
-    ) -> Result<Events, E> {
-        while let Some(ev) = self.next() {
-            f(ev?)?;
-        }
-        Ok(self)
-    }
 }
