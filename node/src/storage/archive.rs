@@ -1024,10 +1024,17 @@ mod tests {
             archive.disk_bytes()
         );
         assert!(bytes_per_decision < 14.0, "{bytes_per_decision:.2} bytes per decision");
+        let started = std::time::Instant::now();
         let archive = Archive::open(&dir).unwrap();
+        let open_us = started.elapsed().as_micros();
+        let started = std::time::Instant::now();
+        let mut lookups = 0u32;
         for id in (1..=DECISIONS).step_by(997).chain([DECISIONS]) {
             assert_eq!(archive.lookup(id).unwrap(), Some(value(id)), "id {id}");
+            lookups += 1;
         }
+        let lookup_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(lookups);
+        eprintln!("archive: open {open_us} us, lookup {lookup_us:.1} us each (page cache warm)");
         assert_eq!(archive.lookup(DECISIONS + 1).unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
