@@ -625,10 +625,32 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64, String> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
+    /// A scratch data dir, removed when dropped: also when a test fails.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Scratch {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn temp_dir(name: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("synod-archive-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir
+        Scratch(dir)
     }
 
     /// A value shaped like the workload's: "i<instance>-op<op>".
@@ -658,7 +680,7 @@ mod tests {
     }
 
     /// A data dir holding one segment of `ids` (values from [`value`]); returns it and its path.
-    fn one_segment(name: &str, ids: impl Iterator<Item = u64>) -> (PathBuf, PathBuf) {
+    fn one_segment(name: &str, ids: impl Iterator<Item = u64>) -> (Scratch, PathBuf) {
         let dir = temp_dir(name);
         let mut archive = Archive::open(&dir).unwrap();
         for id in ids {
@@ -743,7 +765,6 @@ mod tests {
         for id in [200_001, 250_000, (1 << 40) + 1, (1 << 40) + 2, u64::MAX - 2, 299_999, 300_010] {
             assert_eq!(archive.lookup(id).unwrap(), None, "id {id} was never added");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -769,7 +790,6 @@ mod tests {
         archive.add(5, "pending five".into());
         assert_eq!(archive.lookup(5).unwrap().as_deref(), Some("pending five"));
         assert_eq!(archive.lookup(3).unwrap().as_deref(), Some("three"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -783,7 +803,6 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         archive.flush().unwrap();
         assert_eq!(Archive::open(&dir).unwrap().lookup(1).unwrap().as_deref(), Some("one"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -794,7 +813,6 @@ mod tests {
         archive.add(9, "nine".into());
         archive.flush().unwrap();
         assert_eq!(Archive::open(&dir).unwrap().lookup(9).unwrap().as_deref(), Some("nine"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -808,7 +826,6 @@ mod tests {
         assert_eq!(archive.segments(), 0);
         assert_eq!(archive.lookup(50).unwrap(), None);
         assert_eq!(names(&dir), ["other.seg.tmp"], "only the archive's tmp is removed");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -871,8 +888,6 @@ mod tests {
         archive.flush().unwrap();
         assert_eq!(names(&dir).last().map(String::as_str), Some("decided-00000003.seg"));
         assert_eq!(Archive::open(&dir).unwrap().lookup(1000).unwrap().as_deref(), Some("thousand"));
-        std::fs::remove_dir_all(&dir).unwrap();
-        std::fs::remove_dir_all(&twin).unwrap();
     }
 
     #[test]
@@ -914,7 +929,6 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("Refusing"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -933,7 +947,6 @@ mod tests {
         }
         std::fs::write(&path, &good).unwrap();
         assert_eq!(Archive::open(&dir).unwrap().lookup(300).unwrap(), Some(value(300)));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -956,7 +969,6 @@ mod tests {
         let (offset, why) = assert_corrupt_at_open(&dir, &path);
         assert_eq!(offset, index_offset, "{why}");
         assert!(blocks.len() > 2);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -968,7 +980,6 @@ mod tests {
             assert_corrupt_at_open(&dir, &path);
             assert_eq!(std::fs::metadata(&path).unwrap().len(), len as u64, "left untouched");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -995,7 +1006,6 @@ mod tests {
         let archive = Archive::open(&dir).unwrap();
         assert_eq!(archive.segments(), 0);
         assert_eq!(names(&dir), ["acceptor.log"], "other files are not the archive's");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The figure quoted in the module docs and docs/protocol.md.
@@ -1036,6 +1046,5 @@ mod tests {
         let lookup_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(lookups);
         eprintln!("archive: open {open_us} us, lookup {lookup_us:.1} us each (page cache warm)");
         assert_eq!(archive.lookup(DECISIONS + 1).unwrap(), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
