@@ -103,6 +103,14 @@ pub struct ClusterArgs {
     /// phase 1 (docs/protocol.md, "Round 0").
     #[arg(long)]
     pub no_fast_round: bool,
+    /// Decisions each built-in node keeps live in memory; older ones are retired to its
+    /// archive on disk and answered from there (docs/protocol.md, "Compaction").
+    #[arg(long, default_value_t = 16_384)]
+    pub retain_decided: usize,
+    /// Each built-in node compacts its acceptor.log once it holds this many bytes (and twice
+    /// what its last compaction left). Small values exercise compaction under faults.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub compact_log_bytes: u64,
     /// How the history is stored: `zst` (history.jsonl.zst, one zstd stream) or `jsonl`
     /// (plain history.jsonl). Every reader takes both (docs/history.md).
     #[arg(long, default_value_t = HistoryFormat::Zst)]

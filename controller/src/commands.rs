@@ -80,6 +80,8 @@ pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed
         phase_timeout_ms: a.phase_timeout_ms,
         backoff: !a.no_backoff,
         fast_round: !a.no_fast_round,
+        retain_decided: a.retain_decided,
+        compact_log_bytes: a.compact_log_bytes,
         bug,
         ..Tuning::default()
     };

@@ -13,9 +13,14 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(10_000).max(10_000)
 }
 
+/// Windows of live decisions the schedules draw from: retire at once, after one or a few, or
+/// (the default) practically never.
+const RETAIN: [usize; 4] = [0, 1, 3, 16_384];
+
 fn params(acceptors: usize) -> impl Strategy<Value = Params> {
-    (any::<u64>(), 2usize..=3, 1u64..=3, 50usize..=300, 0u64..=200, 0u64..=150, 0u64..=30).prop_map(
-        move |(seed, proposers, instances, steps, loss_pm, dup_pm, crash_pm)| Params {
+    let faults = (0u64..=200, 0u64..=150, 0u64..=30, 0usize..RETAIN.len());
+    (any::<u64>(), 2usize..=3, 1u64..=6, 50usize..=300, faults).prop_map(
+        move |(seed, proposers, instances, steps, (loss_pm, dup_pm, crash_pm, retain))| Params {
             seed,
             acceptors,
             proposers,
@@ -25,6 +30,7 @@ fn params(acceptors: usize) -> impl Strategy<Value = Params> {
             dup_pm,
             crash_pm,
             bug: None,
+            retain_decided: RETAIN[retain],
             check_liveness: true,
         },
     )
@@ -55,17 +61,19 @@ proptest! {
 fn schedules_exercise_faults_and_decide() {
     let (mut delivered, mut dropped, mut crashes, mut decided_before_final, mut runs, mut catchups) =
         (0u64, 0u64, 0u32, 0usize, 0u32, 0u64);
+    let (mut archived, mut lookups, mut compactions) = (0u64, 0u64, 0u64);
     for seed in 0..500 {
         let p = Params {
             seed,
             acceptors: 3 + 2 * (seed % 2) as usize,
             proposers: 2,
-            instances: 2,
+            instances: 2 + seed % 4,
             steps: 300,
             loss_pm: 100,
             dup_pm: 50,
             crash_pm: 10,
             bug: None,
+            retain_decided: RETAIN[(seed / 2 % 4) as usize],
             check_liveness: false,
         };
         let mut sim = Sim::new(p);
@@ -75,10 +83,16 @@ fn schedules_exercise_faults_and_decide() {
         catchups += sim.catchups;
         crashes += sim.crashes;
         decided_before_final += sim.decisions();
+        (archived, lookups, compactions) =
+            (archived + sim.archived, lookups + sim.lookups, compactions + sim.compactions);
         runs += 1;
     }
     println!("{runs} runs: {delivered} delivered, {dropped} lost, {crashes} crashes, {decided_before_final} instances decided, {catchups} catch-up requests delivered");
+    println!("{archived} decisions archived, {lookups} lookups answered, {compactions} compactions");
     assert!(catchups > runs as u64, "learners that miss decisions must ask for them (catch-up)");
+    assert!(archived > runs as u64, "decisions must be retired to the archive");
+    assert!(lookups > runs as u64 / 4, "retired decisions must be asked for and looked up");
+    assert!(compactions > runs as u64, "logs must be compacted");
     assert!(dropped * 20 > delivered, "about a tenth of deliveries must be lost");
     assert!(crashes > runs, "crashes must happen");
     assert!(decided_before_final > runs as usize, "most schedules must decide something despite faults");
@@ -102,6 +116,9 @@ fn hunt(bug: Bug) -> Option<(u64, String)> {
             dup_pm: r.below(100),
             crash_pm: r.below(60),
             bug: Some(bug),
+            // Not a window of 0: retiring a decision at once answers every later ballot with
+            // `decided`, which hides what these mutants break (why runs keep a window).
+            retain_decided: RETAIN[1 + r.below(RETAIN.len() as u64 - 1) as usize],
             check_liveness: false,
         };
         Sim::new(p).run().err().map(|v| (seed, v))

@@ -40,7 +40,47 @@ impl Acceptor {
                 }
                 slot.accepted = Some(AcceptedValue { ballot: *ballot, value: value.clone() });
             }
-            Record::Round { .. } | Record::Learned { .. } => {}
+            Record::Round { .. } | Record::Learned { .. } | Record::Retired { .. } => {}
+        }
+    }
+
+    /// Forgets a retired instance: its decision is in the archive, and a `prepare` or
+    /// `accept` for it is answered with `decided` from there.
+    pub fn forget(&mut self, instance: InstanceId) {
+        self.slots.remove(&instance);
+    }
+
+    /// Forgets every instance `keep` says no to (start-up, after a snapshot's replay).
+    pub fn retain(&mut self, mut keep: impl FnMut(InstanceId) -> bool) {
+        self.slots.retain(|&id, _| keep(id));
+    }
+
+    /// Instances with acceptor state in memory.
+    pub fn live_slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The records that rebuild this acceptor, lowest instance first: a promise and the
+    /// accepted value of each slot. Nothing under the volatile-acceptor mutant, which
+    /// persists nothing.
+    pub fn snapshot(&self, config: &Config, out: &mut Vec<Record>) {
+        if config.has_bug(Bug::VolatileAcceptor) {
+            return;
+        }
+        let mut ids: Vec<InstanceId> = self.slots.keys().copied().collect();
+        ids.sort_unstable();
+        for instance in ids {
+            let slot = &self.slots[&instance];
+            // An `Accept` record restores its ballot as the promise too (unless mutated), so
+            // a promise is written only when it is above the accepted ballot.
+            let covered = !config.has_bug(Bug::AcceptKeepsPromise)
+                && slot.accepted.as_ref().is_some_and(|a| a.ballot >= slot.promised);
+            if slot.promised > Ballot::ZERO && !covered {
+                out.push(Record::Promise { instance, ballot: slot.promised });
+            }
+            if let Some(acc) = &slot.accepted {
+                out.push(Record::Accept { instance, ballot: acc.ballot, value: acc.value.clone() });
+            }
         }
     }
 

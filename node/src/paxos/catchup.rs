@@ -27,9 +27,9 @@
 
 use super::ballot::{InstanceId, NodeId};
 use super::config::Config;
+use super::decisions::{Decisions, Known};
 use super::msg::{Catchup, Decided, Msg};
 use super::output::Effects;
-use std::collections::BTreeMap;
 
 /// Instance ids one `catchup` covers, and decisions one answer carries, at most.
 pub const MAX_INSTANCES_PER_REQUEST: u64 = 64;
@@ -48,7 +48,7 @@ pub struct CatchUp {
     /// The starts of the holes found at the previous tick.
     last_holes: Vec<InstanceId>,
     /// A probe is under way (after a restart); with the decision count at the last probe.
-    probing: Option<Option<usize>>,
+    probing: Option<Option<u64>>,
     /// The next tick, once armed.
     next_us: Option<u64>,
     /// The peer the next request goes to (an index into the config's other nodes).
@@ -74,8 +74,7 @@ impl CatchUp {
     /// When `on_tick` is due: only while there is a hole or a probe.
     pub fn next_timeout_us(&self) -> Option<u64> {
         // Conservative: the id after `contiguous` may have been decided since (see `advance`).
-        let next = self.contiguous.map_or(self.start(), |c| c + 1);
-        let hole = self.max_seen.is_some_and(|m| next <= m);
+        let hole = self.next_unscanned().zip(self.max_seen).is_some_and(|(next, m)| next <= m);
         let busy = self.probing.is_some() || hole;
         if busy {
             self.next_us
@@ -92,6 +91,14 @@ impl CatchUp {
         }
     }
 
+    /// The id after the decided prefix (`None` once every id is decided).
+    fn next_unscanned(&self) -> Option<InstanceId> {
+        match self.contiguous {
+            None => Some(self.start()),
+            Some(c) => c.checked_add(1),
+        }
+    }
+
     /// Where the scan for holes starts: 1, or the lowest id seen if that is lower.
     fn start(&self) -> InstanceId {
         self.lowest_seen.unwrap_or(1).min(1)
@@ -100,45 +107,36 @@ impl CatchUp {
     /// Advances `contiguous` over the decisions known: the node calls it after each new
     /// decision, so the id after `contiguous` is never decided (but after a lower id was
     /// first seen, until the next call).
-    pub fn advance(&mut self, decisions: &BTreeMap<InstanceId, String>) {
-        let mut next = self.contiguous.map_or(self.start(), |c| c + 1);
-        // Bounded by the decisions known: each step passes one of them.
-        while decisions.contains_key(&next) {
-            self.contiguous = Some(next);
-            next += 1;
+    pub fn advance(&mut self, decisions: &Decisions) {
+        let Some(next) = self.next_unscanned() else { return };
+        match decisions.next_unknown(next) {
+            Some(hole) if hole > next => self.contiguous = Some(hole - 1),
+            Some(_) => {}
+            None => self.contiguous = Some(InstanceId::MAX),
         }
     }
 
     /// The lowest id without a decision, if it is not above the highest seen.
-    fn first_hole(&self, decisions: &BTreeMap<InstanceId, String>) -> Option<InstanceId> {
-        let next = self.contiguous.map_or(self.start(), |c| c + 1);
-        (next <= self.max_seen? && !decisions.contains_key(&next)).then_some(next)
+    fn first_hole(&self, decisions: &Decisions) -> Option<InstanceId> {
+        let next = self.next_unscanned()?;
+        (next <= self.max_seen? && !decisions.contains(next)).then_some(next)
     }
 
     /// Up to `limit` holes at or above the first, as (from, to) ranges of at most
     /// [`MAX_INSTANCES_PER_REQUEST`] ids, each ending before the next known decision.
-    fn holes(&self, decisions: &BTreeMap<InstanceId, String>, limit: usize) -> Vec<(InstanceId, InstanceId)> {
+    fn holes(&self, decisions: &Decisions, limit: usize) -> Vec<(InstanceId, InstanceId)> {
         let mut out = Vec::new();
         let Some(max) = self.max_seen else { return out };
         let Some(mut from) = self.first_hole(decisions) else { return out };
         while out.len() < limit && from <= max {
             let cap = from.saturating_add(MAX_INSTANCES_PER_REQUEST - 1).min(max);
-            let to = match decisions.range(from..=cap).next() {
-                Some((&known, _)) => known - 1,
+            let to = match decisions.next_known(from).filter(|&known| known <= cap) {
+                Some(known) => known - 1,
                 None => cap,
             };
             out.push((from, to));
             // The next hole: after the decided run that follows this one.
-            let mut next = to.saturating_add(1);
-            for (&i, _) in decisions.range(next..) {
-                if i != next {
-                    break;
-                }
-                next += 1;
-            }
-            if next <= to {
-                break;
-            }
+            let Some(next) = to.checked_add(1).and_then(|n| decisions.next_unknown(n)) else { break };
             from = next;
         }
         out
@@ -146,13 +144,7 @@ impl CatchUp {
 
     /// A tick: requests for the holes that were already there at the previous tick, and
     /// the probe if one is under way.
-    pub fn on_tick(
-        &mut self,
-        now_us: u64,
-        config: &Config,
-        decisions: &BTreeMap<InstanceId, String>,
-        fx: &mut Effects,
-    ) {
+    pub fn on_tick(&mut self, now_us: u64, config: &Config, decisions: &Decisions, fx: &mut Effects) {
         if self.next_us.is_none_or(|t| now_us < t) {
             return;
         }
@@ -174,15 +166,15 @@ impl CatchUp {
         }
         self.last_holes = holes.iter().map(|&(from, _)| from).collect();
         if let Some(last) = self.probing {
-            if last.is_some_and(|n| n == decisions.len()) {
+            if last.is_some_and(|n| n == decisions.count()) {
                 // The last probe brought nothing new: done.
                 self.probing = None;
             } else if sent < MAX_REQUESTS_PER_TICK {
                 let from = self
                     .first_hole(decisions)
-                    .unwrap_or_else(|| self.max_seen.map_or(self.start(), |m| m + 1));
+                    .unwrap_or_else(|| self.max_seen.map_or(self.start(), |m| m.saturating_add(1)));
                 self.request(&peers, from, None, fx);
-                self.probing = Some(Some(decisions.len()));
+                self.probing = Some(Some(decisions.count()));
             }
         }
     }
@@ -205,13 +197,19 @@ fn peers(config: &Config) -> Vec<NodeId> {
 }
 
 /// The answer to a `catchup`: the decisions known in its range, lowest first, at most
-/// [`MAX_INSTANCES_PER_REQUEST`].
-pub fn answer(decisions: &BTreeMap<InstanceId, String>, from: NodeId, m: &Catchup, fx: &mut Effects) {
+/// [`MAX_INSTANCES_PER_REQUEST`]. Live ones are sent at once; the retired ones are returned,
+/// for the caller to look up in the archive and send.
+pub fn answer(decisions: &Decisions, from: NodeId, m: &Catchup, fx: &mut Effects) -> Vec<InstanceId> {
     let to = m.to_instance.unwrap_or(InstanceId::MAX);
-    if to < m.from_instance {
-        return;
+    let mut retired = Vec::new();
+    for instance in decisions.known_in(m.from_instance, to, MAX_INSTANCES_PER_REQUEST as usize) {
+        match decisions.get(instance) {
+            Some(Known::Live(value)) => {
+                fx.send(from, Msg::Decided(Decided { instance, value: value.to_string() }))
+            }
+            Some(Known::Retired) => retired.push(instance),
+            None => unreachable!("known_in returns decided ids"),
+        }
     }
-    for (&instance, value) in decisions.range(m.from_instance..=to).take(MAX_INSTANCES_PER_REQUEST as usize) {
-        fx.send(from, Msg::Decided(Decided { instance, value: value.clone() }));
-    }
+    retired
 }

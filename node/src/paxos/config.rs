@@ -43,6 +43,12 @@ pub struct Tuning {
     pub catchup_ms: u64,
     /// Open proposals on this node at most; more are refused with error `busy`.
     pub max_proposals: usize,
+    /// Decisions kept live (in memory, with their acceptor and learner state) at most; older
+    /// ones are retired to the archive on disk (docs/protocol.md, "Compaction").
+    pub retain_decided: usize,
+    /// The built-in runtime compacts its log once it holds this many bytes of batches (and
+    /// twice what its last compaction left). Not used by the core.
+    pub compact_log_bytes: u64,
     /// Round 0 of an instance skips phase 1 on its owner (`Config::round_zero_owner`).
     /// Off: every ballot runs both phases.
     pub fast_round: bool,
@@ -65,6 +71,8 @@ impl Default for Tuning {
             decided_max_retries: 100,
             catchup_ms: 500,
             max_proposals: 10_000,
+            retain_decided: 16_384,
+            compact_log_bytes: 16 * 1024 * 1024,
             fast_round: true,
             seed: 0,
             bug: None,

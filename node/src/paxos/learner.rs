@@ -53,6 +53,34 @@ impl Learner {
         self.learned.get(&instance).map(String::as_str)
     }
 
+    /// Forgets a retired instance (its decision is in the archive).
+    pub fn forget(&mut self, instance: InstanceId) {
+        self.learned.remove(&instance);
+        self.unreported.remove(&instance);
+        self.tallies.remove(&instance);
+    }
+
+    /// Forgets every instance `keep` says no to (start-up, after a snapshot's replay).
+    pub fn retain(&mut self, mut keep: impl FnMut(InstanceId) -> bool) {
+        self.learned.retain(|&id, _| keep(id));
+        self.unreported.retain(|&id| keep(id));
+        self.tallies.retain(|&id, _| keep(id));
+    }
+
+    /// Instances with learner state in memory (decided or being tallied).
+    pub fn live_instances(&self) -> usize {
+        self.learned.len() + self.tallies.len()
+    }
+
+    /// The records that rebuild this learner: a `Learned` per decision, lowest instance first.
+    pub fn snapshot(&self, out: &mut Vec<Record>) {
+        let mut ids: Vec<InstanceId> = self.learned.keys().copied().collect();
+        ids.sort_unstable();
+        for instance in ids {
+            out.push(Record::Learned { instance, value: self.learned[&instance].clone() });
+        }
+    }
+
     /// Counts an `accepted`; returns the chosen value when this one completes a quorum.
     pub fn on_accepted(&mut self, config: &Config, from: NodeId, m: &Accepted) -> Option<String> {
         if !config.acceptors.contains(&from) || self.learned.contains_key(&m.instance) {

@@ -12,10 +12,13 @@ pub mod ballot;
 pub mod bug;
 pub mod catchup;
 pub mod config;
+pub mod decisions;
 pub mod learner;
+pub mod lookup;
 pub mod msg;
 pub mod output;
 pub mod proposer;
+pub mod ranges;
 pub mod record;
 pub mod rng;
 
@@ -28,12 +31,13 @@ pub use record::Record;
 
 use acceptor::Acceptor;
 use catchup::CatchUp;
+use decisions::{Decisions, Known};
 use learner::{Learn, Learner};
-use msg::{DecidedOk, Msg as M};
+use lookup::{Lookups, Waiter};
+use msg::{Decided, DecidedOk, Msg as M};
 use output::Effects;
 use proposer::Proposer;
 use rng::Rng;
-use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub struct Node {
@@ -43,11 +47,27 @@ pub struct Node {
     proposer: Proposer,
     learner: Learner,
     /// Decisions this node knows of, as a proposer or a learner: a propose for a decided
-    /// instance is answered at once, and a `catchup` from a learner that lacks them too.
-    decisions: BTreeMap<InstanceId, String>,
+    /// instance is answered at once, and a `catchup` from a learner that lacks them too. The
+    /// oldest are retired to the archive (see [`decisions`]).
+    decisions: Decisions,
+    /// Requests for retired decisions, waiting for their values from the archive.
+    lookups: Lookups,
     /// The learner's requests for the decisions it lacks.
     catchup: CatchUp,
     fx: Effects,
+}
+
+/// How many instances each part of a node holds in memory (what its memory grows with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    pub acceptor_slots: usize,
+    pub learner_instances: usize,
+    pub proposer_instances: usize,
+    pub live_decisions: usize,
+    pub retired_decisions: u64,
+    /// Runs of consecutive retired ids: a few words each.
+    pub retired_runs: usize,
+    pub lookup_waiters: usize,
 }
 
 impl Node {
@@ -59,22 +79,37 @@ impl Node {
             acceptor: Acceptor::default(),
             proposer: Proposer::new(),
             learner: Learner::default(),
-            decisions: BTreeMap::new(),
+            decisions: Decisions::default(),
+            lookups: Lookups::default(),
             catchup: CatchUp::default(),
             fx: Effects::default(),
             config,
         };
         for record in records {
+            if let Record::Retired { from, to } = record {
+                node.decisions.restore_retired(*from, *to);
+                node.catchup.saw(*to);
+                continue;
+            }
+            // A lazy record of an instance retired since (written after the snapshot).
+            if record.instance().is_some_and(|i| node.decisions.is_retired(i)) {
+                continue;
+            }
             node.acceptor.restore(&node.config, record);
             node.proposer.restore(record);
             node.learner.restore(record);
             if let Record::Learned { instance, value } = record {
-                node.decisions.entry(*instance).or_insert_with(|| value.clone());
+                node.decisions.insert(*instance, value);
             }
             if let Some(instance) = record.instance() {
                 node.catchup.saw(instance);
             }
         }
+        // Records before a `Retired` that covers them (none in a log this node wrote).
+        let retired = node.decisions.retired().clone();
+        node.acceptor.retain(|i| !retired.contains(i));
+        node.learner.retain(|i| !retired.contains(i));
+        node.decisions.drop_live_retired();
         if !records.is_empty() && node.config.is_learner() {
             node.catchup.restarted();
         }
@@ -100,6 +135,32 @@ impl Node {
 
     pub fn learner(&self) -> &Learner {
         &self.learner
+    }
+
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            acceptor_slots: self.acceptor.live_slots(),
+            learner_instances: self.learner.live_instances(),
+            proposer_instances: self.proposer.live_instances(),
+            live_decisions: self.decisions.live_len(),
+            retired_decisions: self.decisions.retired().count(),
+            retired_runs: self.decisions.retired().runs(),
+            lookup_waiters: self.lookups.waiters(),
+        }
+    }
+
+    /// The records that rebuild this node's durable state, for a compacted log: the reserved
+    /// round, the retired ids, each live acceptor slot, each live learned decision. Retired
+    /// decisions are not in it: the runtime must have made every `Archive` output durable
+    /// before it replaces the log with these. Call it only with no output left to poll.
+    pub fn snapshot(&self) -> Vec<Record> {
+        assert!(self.fx.is_empty(), "snapshot with outputs not yet performed (an Archive among them)");
+        let mut out = Vec::new();
+        self.proposer.snapshot(&self.config, &mut out);
+        out.extend(self.decisions.retired().iter().map(|(from, to)| Record::Retired { from, to }));
+        self.acceptor.snapshot(&self.config, &mut out);
+        self.learner.snapshot(&mut out);
+        out
     }
 
     /// The next effect to perform, in order.
@@ -129,13 +190,68 @@ impl Node {
         if !self.config.is_proposer() {
             let result = Err(ProposeError::NotProposer);
             self.fx.push(Output::ProposeDone { op, instance, result });
-        } else if let Some(decided) = self.decisions.get(&instance).cloned() {
-            // Answer at once, and make sure every learner hears of it: a client that proposes
-            // on a decided instance may be chasing a learner that missed the decision.
-            self.fx.push(Output::ProposeDone { op, instance, result: Ok(decided.clone()) });
-            self.proposer.announce(now_us, &self.config, instance, &decided, &mut self.fx);
-        } else {
-            self.proposer.propose(now_us, &self.config, op, instance, value, &mut self.fx);
+            return;
+        }
+        match self.decisions.get(instance) {
+            Some(Known::Live(decided)) => {
+                // Answer at once, and make sure every learner hears of it: a client that
+                // proposes on a decided instance may be chasing a learner that missed it.
+                let decided = decided.to_string();
+                self.fx.push(Output::ProposeDone { op, instance, result: Ok(decided.clone()) });
+                self.proposer.announce(now_us, &self.config, instance, &decided, &mut self.fx);
+            }
+            Some(Known::Retired) => self.park(instance, Waiter::Client(op)),
+            None => self.proposer.propose(now_us, &self.config, op, instance, value, &mut self.fx),
+        }
+    }
+
+    /// Waits for the value of a retired decision (see [`lookup`]).
+    fn park(&mut self, instance: InstanceId, waiter: Waiter) {
+        if let Err(Waiter::Client(op)) = self.lookups.park(instance, waiter, &mut self.fx) {
+            self.fx.push(Output::ProposeDone { op, instance, result: Err(ProposeError::Busy) });
+        }
+    }
+
+    /// The runtime's answer to `Output::Lookup`: the archived value of a retired decision.
+    pub fn handle_lookup(&mut self, now_us: u64, instance: InstanceId, value: String) {
+        self.saw(now_us, None);
+        assert!(
+            self.decisions.is_retired(instance),
+            "a lookup answered for instance {instance}, never retired"
+        );
+        for waiter in self.lookups.take(instance) {
+            match waiter {
+                Waiter::Peer(to) => self.fx.send(to, M::Decided(Decided { instance, value: value.clone() })),
+                Waiter::Client(op) => {
+                    // As for a live decision: the client may be chasing a learner that missed
+                    // it, one that has no hole to catch up on (it never heard of the instance).
+                    self.fx.push(Output::ProposeDone { op, instance, result: Ok(value.clone()) });
+                    self.proposer.announce(now_us, &self.config, instance, &value, &mut self.fx);
+                }
+                // A conflicting decision (only a mutant makes one) is reported, as
+                // `Learner::learn` reports one, so the checker sees it.
+                Waiter::Check { value: theirs } if theirs != value => {
+                    self.fx.push(Output::Learned { instance, value: theirs })
+                }
+                Waiter::Check { .. } => {}
+            }
+        }
+    }
+
+    /// A message about a retired instance: the roles that forgot it do not see it.
+    fn on_retired(&mut self, from: NodeId, msg: Msg) {
+        let instance = msg.instance();
+        match msg {
+            M::Prepare(_) | M::Accept(_) if self.config.is_acceptor() => {
+                self.park(instance, Waiter::Peer(from))
+            }
+            M::Decided(m) if self.config.is_learner() => {
+                self.fx.send(from, M::DecidedOk(DecidedOk { instance }));
+                self.park(instance, Waiter::Check { value: m.value });
+            }
+            M::DecidedOk(m) => self.proposer.on_decided_ok(from, m.instance),
+            // Replies to ballots that ended long ago, and frames for roles this node lacks.
+            _ => {}
         }
     }
 
@@ -143,6 +259,9 @@ impl Node {
         // A catch-up request names ids the asker lacks, which need not exist.
         let seen = (!matches!(msg, M::Catchup(_))).then(|| msg.instance());
         self.saw(now_us, seen);
+        if seen.is_some_and(|i| self.decisions.is_retired(i)) {
+            return self.on_retired(from, msg);
+        }
         let cfg = &self.config;
         match msg {
             M::Prepare(m) if cfg.is_acceptor() => self.acceptor.on_prepare(cfg, from, m, &mut self.fx),
@@ -169,7 +288,11 @@ impl Node {
                 }
             }
             M::DecidedOk(m) => self.proposer.on_decided_ok(from, m.instance),
-            M::Catchup(m) => catchup::answer(&self.decisions, from, &m, &mut self.fx),
+            M::Catchup(m) => {
+                for instance in catchup::answer(&self.decisions, from, &m, &mut self.fx) {
+                    self.park(instance, Waiter::Peer(from));
+                }
+            }
             // A prepare or accept sent to a node that is not an acceptor.
             M::Prepare(_) | M::Accept(_) => {}
         }
@@ -186,16 +309,34 @@ impl Node {
     /// proposer answers its ops (and, with `announce`, tells every learner).
     /// Returns what the learner made of it (`None` on a node that is not a learner).
     fn decide(&mut self, now_us: u64, instance: InstanceId, value: &str, announce: bool) -> Option<Learn> {
+        if self.decisions.is_retired(instance) {
+            // Decided and retired within this very step (a window of 0: the proposer and the
+            // learner both completed a quorum with one `accepted`).
+            return Some(Learn::Known);
+        }
         let outcome = self.config.is_learner().then(|| self.learner.learn(instance, value, &mut self.fx));
         if outcome == Some(Learn::New) {
             let stored = self.learner.learned(instance);
             assert_eq!(stored, Some(value), "a learned value is stored as learned");
         }
         // A decided value never changes: the first one this node knows of stands.
-        let decided = self.decisions.entry(instance).or_insert_with(|| value.to_string()).clone();
+        let decided = self.decisions.insert(instance, value).to_string();
         self.catchup.advance(&self.decisions);
         self.proposer.finish(now_us, &self.config, instance, &decided, announce, &mut self.fx);
+        self.retire_old();
         outcome
+    }
+
+    /// Retires the decisions beyond the newest `retain_decided`: every role forgets them and
+    /// the runtime archives their values.
+    fn retire_old(&mut self) {
+        let retain = self.config.tuning.retain_decided;
+        while let Some((instance, value)) = self.decisions.retire_beyond(retain) {
+            self.acceptor.forget(instance);
+            self.learner.forget(instance);
+            self.proposer.forget(instance);
+            self.fx.push(Output::Archive { instance, value });
+        }
     }
 }
 

@@ -4,6 +4,11 @@
 //! `Send`, `Learned` or `ProposeDone` that comes after it in the output queue leaves the
 //! node. A runtime may batch all persists of one loop turn under one fdatasync (group
 //! commit) and release the turn's messages after it. A `PersistLazy` holds nothing back.
+//!
+//! Two more effects serve the archive of old decisions (paxos/decisions.rs): `Archive` hands
+//! the runtime a decision the core has just forgotten, and `Lookup` asks for one back, to be
+//! answered with `Node::handle_lookup`. The runtime may perform both at once (the value may
+//! still be in memory) or later; nothing else waits for them.
 
 use super::ballot::{InstanceId, NodeId};
 use super::msg::Msg;
@@ -58,6 +63,13 @@ pub enum Output {
     Learned { instance: InstanceId, value: String },
     /// The client operation `op` ended: `Ok(decided value)` or an error.
     ProposeDone { op: OpId, instance: InstanceId, result: Result<String, ProposeError> },
+    /// Keep this decision in the archive: the core has retired it and will ask for it with
+    /// `Lookup`. It must be durable before a log written from `Node::snapshot` replaces the
+    /// records that hold it (the runtime flushes the archive first).
+    Archive { instance: InstanceId, value: String },
+    /// Fetch the archived decision of `instance` and hand it to `Node::handle_lookup`. The
+    /// archive must have it: the core asks only for instances it retired.
+    Lookup { instance: InstanceId },
 }
 
 /// The queue the roles push their effects into.

@@ -154,6 +154,27 @@ impl Proposer {
         self.max_round
     }
 
+    /// Forgets a retired instance: its announcement stops (a learner that still lacks the
+    /// decision catches up from the archive).
+    pub fn forget(&mut self, instance: InstanceId) {
+        assert!(!self.proposals.contains_key(&instance), "a decided instance has no open proposal");
+        self.announcements.remove(&instance);
+        self.round_zero_used.remove(&instance);
+    }
+
+    /// Instances with proposer state in memory (open proposals and announcements).
+    pub fn live_instances(&self) -> usize {
+        self.proposals.len() + self.announcements.len() + self.round_zero_used.len()
+    }
+
+    /// The record that rebuilds this proposer: its reserved round, if it ever reserved one
+    /// (none under the ballot-reuse mutant, which persists none).
+    pub fn snapshot(&self, config: &Config, out: &mut Vec<Record>) {
+        if self.reserved_round > 0 && !config.has_bug(Bug::BallotReuseAfterRestart) {
+            out.push(Record::Round { round: self.reserved_round });
+        }
+    }
+
     pub fn open_proposals(&self) -> usize {
         self.proposals.len()
     }

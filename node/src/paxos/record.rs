@@ -1,6 +1,7 @@
 //! What the core asks to be made durable. Replaying the records in order rebuilds the state
 //! that must survive a crash: promises, accepted values and the highest ballot round this
-//! node's proposer used (or reserved); and, as a cache that may be lost, decisions learned.
+//! node's proposer used (or reserved); as a cache that may be lost, decisions learned; and,
+//! in a compacted log (`Node::snapshot`), the ids of decisions retired to the archive.
 
 use super::ballot::{Ballot, InstanceId};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ pub enum Record {
     Round { round: u64 },
     /// The learner learned `value` for `instance`.
     Learned { instance: InstanceId, value: String },
+    /// Every instance of `from..=to` is decided and its value is in the archive: the node
+    /// keeps no other state for them. Written only in a snapshot, after the archive is durable.
+    Retired { from: InstanceId, to: InstanceId },
 }
 
 impl Record {
@@ -25,7 +29,7 @@ impl Record {
             Record::Promise { instance, .. }
             | Record::Accept { instance, .. }
             | Record::Learned { instance, .. } => Some(*instance),
-            Record::Round { .. } => None,
+            Record::Round { .. } | Record::Retired { .. } => None,
         }
     }
 }

@@ -791,3 +791,163 @@ fn a_node_that_is_not_a_learner_never_asks_and_catch_up_can_be_off() {
     drain(&mut off);
     assert_eq!(off.next_timeout_us(), None, "catchup_ms 0: off");
 }
+
+// Retirement, lookups and snapshots (compaction).
+
+fn retaining(id: NodeId, retain: usize) -> Node {
+    node_with(id, |c| c.tuning.retain_decided = retain)
+}
+
+fn archived(outs: &[Output]) -> Vec<(InstanceId, String)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Archive { instance, value } => Some((*instance, value.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lookups_asked(outs: &[Output]) -> Vec<InstanceId> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Lookup { instance } => Some(*instance),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn decisions_beyond_the_window_are_archived_oldest_first_and_forgotten_everywhere() {
+    let mut n = retaining(1, 2);
+    for i in [3, 1, 2, 5, 4] {
+        n.handle_message(0, 2, accept(i, b(1, 2), &format!("v{i}")));
+        n.handle_message(0, 2, decided(i, &format!("v{i}")));
+    }
+    let outs = drain(&mut n);
+    assert_eq!(archived(&outs), vec![(3, "v3".into()), (1, "v1".into()), (2, "v2".into())]);
+    let f = n.footprint();
+    assert_eq!((f.acceptor_slots, f.learner_instances, f.live_decisions), (2, 2, 2), "{f:?}");
+    assert_eq!((f.retired_decisions, f.retired_runs), (3, 1), "{f:?}");
+    assert!(n.acceptor().slot(1).is_none() && n.acceptor().slot(5).is_some());
+    assert_eq!(n.learner().learned(1), None);
+    assert_eq!(n.learner().learned(4), Some("v4"));
+}
+
+#[test]
+fn an_acceptor_answers_a_retired_instance_with_decided_from_the_archive() {
+    let mut n = retaining(1, 1);
+    n.handle_message(0, 2, accept(1, b(1, 2), "v1"));
+    n.handle_message(0, 2, decided(1, "v1"));
+    n.handle_message(0, 2, decided(2, "v2"));
+    assert_eq!(archived(&drain(&mut n)), vec![(1, "v1".into())]);
+    // A prepare, an accept and a propose for it wait for one lookup; nothing is promised.
+    n.handle_message(1, 3, prepare(1, b(9, 3)));
+    n.handle_message(1, 2, accept(1, b(9, 2), "other"));
+    n.handle_propose(1, 77, 1, "mine".into());
+    let outs = drain(&mut n);
+    assert_eq!(lookups_asked(&outs), vec![1], "one lookup per instance: {outs:?}");
+    assert!(sends(&outs).is_empty() && persists(&outs).is_empty(), "{outs:?}");
+    n.handle_lookup(2, 1, "v1".into());
+    let outs = drain(&mut n);
+    // The peers get `decided`; so does every learner, as for a propose on a live decision.
+    let expect: Vec<(NodeId, Msg)> = [3, 2, 1, 2, 3].into_iter().map(|to| (to, decided(1, "v1"))).collect();
+    assert_eq!(sends(&outs), expect);
+    assert!(outs.contains(&Output::ProposeDone { op: 77, instance: 1, result: Ok("v1".into()) }), "{outs:?}");
+    assert!(persists(&outs).is_empty());
+    assert_eq!(n.footprint().lookup_waiters, 0);
+}
+
+#[test]
+fn a_catchup_over_retired_and_live_decisions_is_answered_whole() {
+    let mut n = retaining(1, 1);
+    for i in 1..=3 {
+        n.handle_message(0, 2, decided(i, &format!("v{i}")));
+    }
+    drain(&mut n);
+    n.handle_message(1, 3, Msg::Catchup(Catchup { from_instance: 1, to_instance: None }));
+    let outs = drain(&mut n);
+    assert_eq!(sends(&outs), vec![(3, decided(3, "v3"))], "the live one at once");
+    assert_eq!(lookups_asked(&outs), vec![1, 2]);
+    n.handle_lookup(2, 2, "v2".into());
+    n.handle_lookup(2, 1, "v1".into());
+    assert_eq!(sends(&drain(&mut n)), vec![(3, decided(2, "v2")), (3, decided(1, "v1"))]);
+}
+
+#[test]
+fn a_decided_for_a_retired_instance_is_acknowledged_and_a_conflict_reported() {
+    let mut n = retaining(1, 0);
+    n.handle_message(0, 2, decided(1, "v"));
+    drain(&mut n);
+    n.handle_message(1, 2, decided(1, "v"));
+    n.handle_message(1, 3, decided(1, "x"));
+    let outs = drain(&mut n);
+    let acks: Vec<NodeId> = sends(&outs).iter().map(|(to, _)| *to).collect();
+    assert_eq!(acks, vec![2, 3], "{outs:?}");
+    assert_eq!(lookups_asked(&outs), vec![1]);
+    n.handle_lookup(2, 1, "v".into());
+    let outs = drain(&mut n);
+    assert_eq!(
+        outs,
+        vec![Output::Learned { instance: 1, value: "x".into() }],
+        "only the conflict is reported"
+    );
+}
+
+#[test]
+fn lookup_waiters_are_bounded_and_a_client_beyond_the_bound_is_told_busy() {
+    let mut n = retaining(1, 0);
+    n.handle_message(0, 2, decided(1, "v"));
+    drain(&mut n);
+    for op in 0..lookup::MAX_LOOKUP_WAITERS as u64 + 2 {
+        n.handle_propose(1, op, 1, "mine".into());
+    }
+    let outs = drain(&mut n);
+    let busy = outs
+        .iter()
+        .filter(|o| matches!(o, Output::ProposeDone { result: Err(ProposeError::Busy), .. }))
+        .count();
+    assert_eq!(busy, 2);
+    assert_eq!(n.footprint().lookup_waiters, lookup::MAX_LOOKUP_WAITERS);
+}
+
+#[test]
+fn a_snapshot_rebuilds_the_node_without_its_retired_instances() {
+    let mut n = retaining(1, 2);
+    // Undecided: a promise on 10, an accepted value on 11. Decided: 1..=4 (1 and 2 retire).
+    n.handle_message(0, 2, prepare(10, b(4, 2)));
+    n.handle_message(0, 2, accept(11, b(5, 2), "w"));
+    for i in 1..=4 {
+        n.handle_message(0, 2, accept(i, b(1, 2), "v"));
+        n.handle_message(0, 2, decided(i, "v"));
+    }
+    n.handle_propose(0, 1, 20, "mine".into());
+    let outs = drain(&mut n);
+    let mut written = persists(&outs);
+    let snapshot = n.snapshot();
+    assert!(snapshot.len() < written.len(), "{snapshot:?}");
+    assert!(snapshot.contains(&Record::Retired { from: 1, to: 2 }), "{snapshot:?}");
+    assert!(snapshot.iter().all(|r| !matches!(r.instance(), Some(1 | 2))), "{snapshot:?}");
+    // A lazy record of a retired instance that lands after the snapshot is ignored.
+    written = snapshot.clone();
+    written.push(Record::Learned { instance: 1, value: "v".into() });
+    let m = Node::new(n.config().clone(), &written);
+    for i in [10, 11, 3, 4] {
+        assert_eq!(m.acceptor().slot(i), n.acceptor().slot(i), "slot {i}");
+    }
+    assert_eq!((m.learner().learned(3), m.learner().learned(1)), (Some("v"), None));
+    let f = m.footprint();
+    assert_eq!((f.retired_decisions, f.live_decisions, f.acceptor_slots), (2, 2, 4), "{f:?}");
+    assert!(m.proposer().max_round() >= n.proposer().max_round(), "the reserved round survives");
+    // And the rebuilt node answers for a retired instance from the archive.
+    let mut m = m;
+    m.handle_message(1, 3, prepare(2, b(9, 3)));
+    assert_eq!(lookups_asked(&drain(&mut m)), vec![2]);
+}
+
+#[test]
+#[should_panic(expected = "snapshot with outputs not yet performed")]
+fn a_snapshot_with_outputs_still_queued_is_refused() {
+    let mut n = retaining(1, 0);
+    n.handle_message(0, 2, decided(1, "v"));
+    n.snapshot();
+}

@@ -9,6 +9,14 @@
 //! turn that has records to sync, and go in its batch; after 50 ms, or once 1,024 wait, they
 //! go in a batch of their own. Frames that arrive during the fsync wait in the socket buffer
 //! and form the next turn's batch, so a busy node batches more per fsync.
+//!
+//! Decisions the core retires (`Output::Archive`) go to the archive of decided values, and
+//! its lookups (`Output::Lookup`) are answered from there within the same turn. Between
+//! turns, once the log holds `compact_log_bytes` (16 MiB) and twice what its last snapshot
+//! held, so that a node whose live state does not shrink is not rewritten every turn (or
+//! the archive holds [`ARCHIVE_PENDING_MAX`] decisions in memory), the loop compacts: the
+//! archive is flushed to a durable segment first, then the log is replaced by the core's
+//! snapshot (storage/log.rs says how a crash at any step is survived).
 
 pub mod env;
 pub mod process;
@@ -19,7 +27,7 @@ pub use process::main_with_env;
 use crate::paxos::{Bug, Config, Node, NodeId, Output, Record};
 use crate::protocol::body::config_from_init;
 use crate::protocol::{Body, Envelope, FrameDecoder, CONTROLLER};
-use crate::storage::{AcceptorLog, LogError};
+use crate::storage::{AcceptorLog, Archive, ArchiveError, LogError};
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,11 +43,21 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// on their own.
 const LAZY_RECORDS_MAX: usize = 1024;
 const LAZY_WAIT_MS: u64 = 50;
+/// Retired decisions held in memory for the archive at most; then the archive is flushed
+/// (with a compaction, which it must precede anyway).
+pub const ARCHIVE_PENDING_MAX: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
     Storage(#[from] LogError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(
+        "{path}: the log says instance {instance} was decided and archived, but no segment holds \
+         it: archived decisions were lost. Refusing to go on: this node could no longer answer for it."
+    )]
+    ArchiveLost { path: std::path::PathBuf, instance: u64 },
     #[error("cannot reach the controller at {addr}: {source}")]
     Connect { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("connection to the controller failed: {0}")]
@@ -54,7 +72,9 @@ impl RuntimeError {
         match self {
             RuntimeError::Storage(
                 LogError::Corrupt { .. } | LogError::Garbled { .. } | LogError::Format { .. },
-            ) => 3,
+            )
+            | RuntimeError::Archive(ArchiveError::Corrupt { .. })
+            | RuntimeError::ArchiveLost { .. } => 3,
             _ => 1,
         }
     }
@@ -69,6 +89,7 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         tracing::warn!(bytes = recovery.torn_bytes, path = %log.path().display(), "cut a torn last batch (and the zeros after it) off the log");
     }
     tracing::info!(records = recovery.records.len(), "recovered durable state");
+    let archive = Archive::open(&env.data_dir)?;
 
     let stream = TcpStream::connect(env.controller)
         .await
@@ -98,14 +119,19 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
     };
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
     let mut log = log;
+    let mut archive = archive;
     if config.has_bug(Bug::SkipFsync) {
         log.skip_sync();
+        archive.skip_sync();
     }
 
     let node = Node::new(config, &recovery.records);
     let mut event_loop = EventLoop {
         node,
         log,
+        archive,
+        snapshot_bytes: 0,
+        data_dir: env.data_dir.clone(),
         writer,
         start: Instant::now(),
         out_buf: Vec::new(),
@@ -166,6 +192,10 @@ fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> 
 struct EventLoop {
     node: Node,
     log: AcceptorLog,
+    archive: Archive,
+    /// Bytes the log held right after its last compaction.
+    snapshot_bytes: u64,
+    data_dir: std::path::PathBuf,
     writer: OwnedWriteHalf,
     start: Instant,
     /// Frames of the current turn, written after the turn's fsync.
@@ -286,6 +316,19 @@ impl EventLoop {
                     self.lazy_since.get_or_insert_with(Instant::now);
                     continue;
                 }
+                Output::Archive { instance, value } => {
+                    self.archive.add(instance, value);
+                    continue;
+                }
+                Output::Lookup { instance } => {
+                    let value = self
+                        .archive
+                        .lookup(instance)?
+                        .ok_or_else(|| RuntimeError::ArchiveLost { path: self.data_dir.clone(), instance })?;
+                    let now = self.now_us();
+                    self.node.handle_lookup(now, instance, value);
+                    continue;
+                }
                 Output::Send { to, msg } => (to, Body::from(msg)),
                 Output::Learned { instance, value } => (CONTROLLER, Body::Learned { instance, value }),
                 Output::ProposeDone { op, instance, result } => {
@@ -317,6 +360,36 @@ impl EventLoop {
         if self.out_buf.len() > free_bytes {
             self.writer.write_all(&self.out_buf[free_bytes..]).await?;
         }
+        self.maybe_compact()
+    }
+
+    /// Compacts between turns when the log or the archive's pending decisions have grown
+    /// enough (see the module docs): archive first, then the log.
+    fn maybe_compact(&mut self) -> Result<(), RuntimeError> {
+        let log_bytes = self.log.len_bytes();
+        let min_bytes = self.node.config().tuning.compact_log_bytes;
+        let log_due = log_bytes >= min_bytes.max(2 * self.snapshot_bytes);
+        if !log_due && self.archive.pending_len() < ARCHIVE_PENDING_MAX {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let archived = self.archive.pending_len();
+        self.archive.flush()?;
+        // The snapshot holds every learned decision: the lazy records waiting are in it.
+        self.records.clear();
+        self.lazy_since = None;
+        let snapshot = self.node.snapshot();
+        self.log.compact(&snapshot)?;
+        self.snapshot_bytes = self.log.len_bytes();
+        tracing::info!(
+            log_bytes_before = log_bytes,
+            log_bytes_after = self.snapshot_bytes,
+            records = snapshot.len(),
+            archived,
+            archive_segments = self.archive.segments(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "compacted the log"
+        );
         Ok(())
     }
 }

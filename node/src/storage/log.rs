@@ -29,6 +29,13 @@
 //! - A new log is created with its magic, fdatasync'd, and its directory fsync'd, before the
 //!   node says hello. A crash during that leaves a file that is a prefix of the magic (or
 //!   zeros), which is started afresh: nothing was acknowledged yet.
+//! - **Compaction** ([`AcceptorLog::compact`]) replaces the log with a snapshot of the node's
+//!   live state: written whole to [`COMPACT_FILE`] (magic, batches, zeros), fdatasync'd,
+//!   renamed over the log, and the directory fsync'd; the old file's blocks go with its last
+//!   descriptor. A crash before the rename leaves the old log whole and a stray compact file,
+//!   which `open` deletes unread; a crash after it leaves the new log whole. There is no
+//!   moment at which neither is complete on disk, so the torn-tail rules above still cover
+//!   every crash.
 
 use crate::paxos::Record;
 use std::fs::{File, OpenOptions};
@@ -38,6 +45,8 @@ use std::path::{Path, PathBuf};
 
 /// The log's file name inside the node's data dir.
 pub const LOG_FILE: &str = "acceptor.log";
+/// Where a compaction writes the new log before renaming it over [`LOG_FILE`].
+pub const COMPACT_FILE: &str = "acceptor.log.compact";
 /// The first 8 bytes of every log of this format.
 pub const MAGIC: &[u8; 8] = b"SYNODLG1";
 /// Frame header (of a batch or a record): length + CRC32.
@@ -104,6 +113,13 @@ impl AcceptorLog {
         let path = dir.join(LOG_FILE);
         let io_err = |source| LogError::Io { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
+        // A compaction cut short before its rename: the log itself is whole.
+        let stray = dir.join(COMPACT_FILE);
+        match std::fs::remove_file(&stray) {
+            Ok(()) => tracing::warn!(path = %stray.display(), "removed the file of a compaction cut short"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(LogError::Io { path: stray, source }),
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -161,6 +177,67 @@ impl AcceptorLog {
         &self.path
     }
 
+    /// Bytes of batches in the log (the zeros written ahead not counted).
+    pub fn len_bytes(&self) -> u64 {
+        self.end
+    }
+
+    /// Replaces the log with `records` (a snapshot of the node's live state), with the crash
+    /// safety of an append: see the module docs. Afterwards appends go to the new log.
+    pub fn compact(&mut self, records: &[Record]) -> Result<(), LogError> {
+        self.compact_steps(records, CompactStep::Done)
+    }
+
+    /// `compact`, stopping after `stop` as a crash there would (tests).
+    fn compact_steps(&mut self, records: &[Record], stop: CompactStep) -> Result<(), LogError> {
+        let dir = self.path.parent().expect("the log lives in a directory").to_path_buf();
+        let tmp = dir.join(COMPACT_FILE);
+        let tmp_err = |source| LogError::Io { path: tmp.clone(), source };
+        let mut bytes = MAGIC.to_vec();
+        let mut rest = records;
+        while !rest.is_empty() {
+            let taken = encode_batch_upto(rest, MAX_BATCH_BYTES, &mut bytes);
+            rest = &rest[taken..];
+        }
+        let end = bytes.len() as u64;
+        bytes.resize(bytes.len() + PREALLOCATE_BYTES as usize, 0);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(tmp_err)?;
+        let written = match stop {
+            CompactStep::Written(n) => n.min(bytes.len()),
+            _ => bytes.len(),
+        };
+        file.write_all_at(&bytes[..written], 0).map_err(tmp_err)?;
+        if matches!(stop, CompactStep::Written(_)) {
+            return Ok(());
+        }
+        if !self.skip_sync {
+            file.sync_data().map_err(tmp_err)?;
+        }
+        if stop == CompactStep::Synced {
+            return Ok(());
+        }
+        std::fs::rename(&tmp, &self.path).map_err(tmp_err)?;
+        // The old file is unlinked now; this process's descriptor is the last to hold it.
+        self.file = file;
+        self.end = end;
+        self.allocated = bytes.len() as u64;
+        if stop == CompactStep::Renamed {
+            return Ok(());
+        }
+        if !self.skip_sync {
+            File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|source| LogError::Io { path: dir.clone(), source })?;
+        }
+        Ok(())
+    }
+
     /// The `skip-fsync` mutant (docs/mutants.md): from now on batches are written but never
     /// fdatasync'd, so they survive a SIGKILL (the page cache keeps them) but not a power loss.
     pub fn skip_sync(&mut self) {
@@ -198,6 +275,17 @@ impl AcceptorLog {
         self.end = new_end;
         Ok(())
     }
+}
+
+/// Where a compaction stops in a test, as a crash there would stop it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum CompactStep {
+    /// After writing this many bytes of the compact file.
+    Written(usize),
+    Synced,
+    Renamed,
+    Done,
 }
 
 /// Appends one record frame for `record` to `out`.
@@ -532,6 +620,72 @@ mod tests {
             log.append(&sample()).unwrap();
             drop(log);
             assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, sample());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// A snapshot of `sample()`: what the node would keep of it.
+    fn snapshot() -> Vec<Record> {
+        vec![
+            Record::Round { round: 9 },
+            Record::Retired { from: 1, to: 1 },
+            Record::Promise { instance: 2, ballot: Ballot::new(3, 1) },
+        ]
+    }
+
+    #[test]
+    fn compaction_replaces_the_log_and_appends_follow_the_snapshot() {
+        let dir = temp_dir("compact");
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        log.append(&sample()).unwrap();
+        let before = log.len_bytes();
+        log.compact(&snapshot()).unwrap();
+        assert!(log.len_bytes() < before, "{} < {before}", log.len_bytes());
+        let extra = Record::Accept { instance: 2, ballot: Ballot::new(3, 1), value: "w".into() };
+        log.append(std::slice::from_ref(&extra)).unwrap();
+        drop(log);
+        let (_, rec) = AcceptorLog::open(&dir).unwrap();
+        let mut expect = snapshot();
+        expect.push(extra);
+        assert_eq!(rec.records, expect);
+        assert!(!dir.join(COMPACT_FILE).exists());
+        // A snapshot of nothing, and one larger than a batch.
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        log.compact(&[]).unwrap();
+        drop(log);
+        assert!(AcceptorLog::open(&dir).unwrap().1.records.is_empty());
+        let big =
+            vec![Record::Learned { instance: 7, value: "z".repeat(100_000) }; MAX_BATCH_BYTES / 100_000 + 3];
+        let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+        log.compact(&big).unwrap();
+        drop(log);
+        assert_eq!(AcceptorLog::open(&dir).unwrap().1.records, big);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_crash_at_every_step_of_a_compaction_leaves_the_old_log_or_the_new_one() {
+        let mut full = MAGIC.to_vec();
+        encode_batch(&snapshot(), &mut full);
+        let mut stops: Vec<CompactStep> = (0..=full.len() + 16).map(CompactStep::Written).collect();
+        stops.extend([CompactStep::Synced, CompactStep::Renamed, CompactStep::Done]);
+        for stop in stops {
+            let dir = temp_dir("compact-crash");
+            let (mut log, _) = AcceptorLog::open(&dir).unwrap();
+            log.append(&sample()).unwrap();
+            log.compact_steps(&snapshot(), stop).unwrap();
+            drop(log); // the crash: nothing more happens
+            let (mut log, rec) = AcceptorLog::open(&dir).unwrap();
+            let renamed = matches!(stop, CompactStep::Renamed | CompactStep::Done);
+            let expect = if renamed { snapshot() } else { sample() };
+            assert_eq!(rec.records, expect, "crash after {stop:?}");
+            assert_eq!(rec.torn_bytes, 0, "crash after {stop:?}");
+            assert!(!dir.join(COMPACT_FILE).exists(), "open removes a stray compact file ({stop:?})");
+            // And the log goes on: the next append reads back after what survived.
+            let extra = Record::Round { round: 5000 };
+            log.append(std::slice::from_ref(&extra)).unwrap();
+            drop(log);
+            assert_eq!(AcceptorLog::open(&dir).unwrap().1.records.last(), Some(&extra), "{stop:?}");
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }

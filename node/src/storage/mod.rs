@@ -5,4 +5,4 @@ pub mod archive;
 pub mod log;
 
 pub use archive::{Archive, ArchiveError, ARCHIVE_PREFIX};
-pub use log::{AcceptorLog, LogError, Recovery, LOG_FILE};
+pub use log::{AcceptorLog, LogError, Recovery, COMPACT_FILE, LOG_FILE};

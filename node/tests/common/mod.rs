@@ -99,6 +99,11 @@ impl FakeController {
 
     /// Accepts the node's connection, checks its hello and sends `init`.
     pub fn accept(&self, node: u32, nodes: &[u32]) -> Conn {
+        self.accept_with(node, nodes, Default::default())
+    }
+
+    /// `accept` with `config` in the `init`.
+    pub fn accept_with(&self, node: u32, nodes: &[u32], config: synod_node::paxos::Tuning) -> Conn {
         let deadline = Instant::now() + Duration::from_secs(10);
         let stream = loop {
             match self.listener.accept() {
@@ -121,7 +126,7 @@ impl FakeController {
             acceptors: nodes.to_vec(),
             proposers: nodes.to_vec(),
             learners: nodes.to_vec(),
-            config: Default::default(),
+            config,
         };
         conn.send(&Envelope { src: 0, dest: node, body: init });
         conn
@@ -133,14 +138,50 @@ impl Conn {
         self.writer.write_all(&env.to_frame()).unwrap();
     }
 
+    /// Frames the node sends from now on, collected by a thread until the connection ends
+    /// (closed or reset: a killed node's unread input makes its kernel reset it); the
+    /// returned stream writes to the node.
+    pub fn collect_in_background(self) -> (TcpStream, std::thread::JoinHandle<Vec<Envelope>>) {
+        let Conn { mut reader, writer } = self;
+        let collector = std::thread::spawn(move || {
+            let mut frames = Vec::new();
+            let mut line = String::new();
+            while let Ok(n) = reader.read_line(&mut line) {
+                if n == 0 || !line.ends_with('\n') {
+                    break;
+                }
+                frames
+                    .push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad frame {line:?}: {e}")));
+                line.clear();
+            }
+            frames
+        });
+        (writer, collector)
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).unwrap();
     }
 
     pub fn recv(&mut self) -> Envelope {
+        self.try_recv().expect("node closed the connection")
+    }
+
+    /// The next frame, or `None` once the node closed the connection.
+    pub fn try_recv(&mut self) -> Option<Envelope> {
         let mut line = String::new();
         let n = self.reader.read_line(&mut line).expect("read a frame from the node");
-        assert!(n > 0, "node closed the connection");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad frame {line:?}: {e}"))
+        (n > 0).then(|| serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad frame {line:?}: {e}")))
+    }
+
+    /// Frames until one `want` accepts (which it returns); the others are skipped.
+    pub fn recv_until<T>(&mut self, mut want: impl FnMut(&Envelope) -> Option<T>) -> T {
+        for _ in 0..100_000 {
+            let env = self.recv();
+            if let Some(found) = want(&env) {
+                return found;
+            }
+        }
+        panic!("no wanted frame in 100,000");
     }
 }

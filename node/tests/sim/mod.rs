@@ -1,6 +1,8 @@
 //! A small in-test network for the sans-IO core: random delivery order, loss, duplication
 //! and crash-restarts (a crash loses whatever the node had not persisted), plus a client that
-//! proposes distinct values. It records what a checker needs and checks agreement and
+//! proposes distinct values. Nodes retire old decisions to an archive and compact their logs
+//! as the runtime does (archive made durable, then the log replaced by the core's snapshot),
+//! with crashes between the two. It records what a checker needs and checks agreement and
 //! validity as it goes.
 
 #![allow(dead_code)]
@@ -21,6 +23,8 @@ pub struct Params {
     pub dup_pm: u64,
     pub crash_pm: u64,
     pub bug: Option<Bug>,
+    /// Decisions each node keeps live (`Tuning::retain_decided`); older ones are retired.
+    pub retain_decided: usize,
     /// Run a fault-free final phase and require every learner to learn every instance.
     pub check_liveness: bool,
 }
@@ -37,6 +41,9 @@ struct SimNode {
     disk: Vec<Record>,
     /// Lazy records at the end of `disk`, written after its last synced one.
     unsynced: usize,
+    /// Archived decisions: durable, and not yet durable (lost by a crash).
+    archive: BTreeMap<InstanceId, String>,
+    archive_pending: BTreeMap<InstanceId, String>,
 }
 
 pub struct Sim {
@@ -56,6 +63,10 @@ pub struct Sim {
     pub dropped: u64,
     /// `catchup` requests delivered, and the `decided`s answering them went out with them.
     pub catchups: u64,
+    /// Decisions retired to an archive, lookups answered from one, and log compactions.
+    pub archived: u64,
+    pub lookups: u64,
+    pub compactions: u64,
 }
 
 const MAX_NET: usize = 2_000;
@@ -74,7 +85,15 @@ impl Sim {
                 // Few ballots in some schedules, so that proposals give up and are re-invoked
                 // with new values (the path where an owner must not reuse round 0).
                 config.tuning.max_attempts = [1, 2, 5, 20][(p.seed % 4) as usize];
-                SimNode { core: Some(Node::new(config.clone(), &[])), config, disk: Vec::new(), unsynced: 0 }
+                config.tuning.retain_decided = p.retain_decided;
+                SimNode {
+                    core: Some(Node::new(config.clone(), &[])),
+                    config,
+                    disk: Vec::new(),
+                    unsynced: 0,
+                    archive: BTreeMap::new(),
+                    archive_pending: BTreeMap::new(),
+                }
             })
             .collect();
         Sim {
@@ -92,6 +111,9 @@ impl Sim {
             delivered: 0,
             dropped: 0,
             catchups: 0,
+            archived: 0,
+            lookups: 0,
+            compactions: 0,
         }
     }
 
@@ -120,7 +142,11 @@ impl Sim {
         match self.rng.below(100) {
             0..=69 if !self.net.is_empty() => self.deliver_random(),
             0..=79 => self.propose_random(),
-            80..=91 => self.fire_timeouts(),
+            80..=89 => self.fire_timeouts(),
+            90..=91 => {
+                let id = self.rng.below(self.nodes.len() as u64) as NodeId + 1;
+                self.compact(id);
+            }
             _ => {
                 let id = self.rng.below(self.nodes.len() as u64) as NodeId + 1;
                 if self.nodes[id as usize - 1].core.is_none() {
@@ -197,6 +223,27 @@ impl Sim {
         }
     }
 
+    /// Compacts a node's log as the runtime does: its archive is made durable, then (unless
+    /// a crash strikes in between) its log is replaced by the core's snapshot, atomically.
+    fn compact(&mut self, id: NodeId) {
+        let n = &mut self.nodes[id as usize - 1];
+        if n.core.is_none() {
+            return;
+        }
+        let pending = std::mem::take(&mut n.archive_pending);
+        for (instance, value) in pending {
+            n.archive.entry(instance).or_insert(value);
+        }
+        if self.p.crash_pm > 0 && self.rng.below(100) < self.p.crash_pm {
+            self.crash(id);
+            return;
+        }
+        let n = &mut self.nodes[id as usize - 1];
+        n.disk = n.core.as_ref().expect("checked above").snapshot();
+        n.unsynced = 0;
+        self.compactions += 1;
+    }
+
     /// A crash is a power cut: lazy records after the last synced one may be lost.
     fn crash(&mut self, id: NodeId) {
         let lose = self.rng.below(2) == 0;
@@ -207,6 +254,7 @@ impl Sim {
             n.disk.truncate(keep);
         }
         n.unsynced = 0;
+        n.archive_pending.clear();
         self.crashes += 1;
     }
 
@@ -248,6 +296,27 @@ impl Sim {
                     self.record(instance, "ok", id, value)
                 }
                 Output::ProposeDone { result: Err(_), .. } => {}
+                Output::Archive { instance, value } => {
+                    node.archive_pending.entry(instance).or_insert(value);
+                    self.archived += 1;
+                }
+                Output::Lookup { instance } => {
+                    let found = node.archive_pending.get(&instance).or_else(|| node.archive.get(&instance));
+                    let Some(value) = found.cloned() else {
+                        self.violation.get_or_insert_with(|| {
+                            format!(
+                                "archive: n{id} looked up instance {instance}, retired but never archived"
+                            )
+                        });
+                        return;
+                    };
+                    self.lookups += 1;
+                    let now = self.now_us;
+                    node.core
+                        .as_mut()
+                        .expect("a node with outputs is up")
+                        .handle_lookup(now, instance, value);
+                }
             }
         }
     }
