@@ -33,8 +33,9 @@ use super::output::Effects;
 
 /// Instance ids one `catchup` covers, and decisions one answer carries, at most.
 pub const MAX_INSTANCES_PER_REQUEST: u64 = 64;
-/// Requests one tick sends, at most (one per hole, the lowest holes first).
-pub const MAX_REQUESTS_PER_TICK: usize = 4;
+/// Requests one tick sends, at most (one per hole, the lowest holes first): 2,048 ids a tick,
+/// so a learner that missed seconds of decisions at full load catches up within a few ticks.
+pub const MAX_REQUESTS_PER_TICK: usize = 32;
 
 #[derive(Debug, Default)]
 pub struct CatchUp {

@@ -69,7 +69,7 @@ impl Default for Tuning {
             decided_retry_ms: 100,
             decided_retry_max_ms: 2_000,
             decided_max_retries: 100,
-            catchup_ms: 500,
+            catchup_ms: 200,
             max_proposals: 10_000,
             retain_decided: 16_384,
             compact_log_bytes: 16 * 1024 * 1024,
