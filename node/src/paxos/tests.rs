@@ -953,3 +953,48 @@ fn a_snapshot_with_outputs_still_queued_is_refused() {
     n.handle_message(0, 2, decided(1, "v"));
     n.snapshot();
 }
+
+#[test]
+fn memory_stays_within_the_window_over_a_hundred_thousand_decisions() {
+    // Three nodes' worth of traffic at one node: accepts from a proposer, the accepteds of a
+    // quorum, now and then a propose and a prepare for an old instance.
+    let retain = 1_000;
+    let mut n = retaining(1, retain);
+    let mut peak = n.footprint();
+    let mut archived_count = 0;
+    for i in 1..=100_000u64 {
+        let v = format!("i{i}-op{i}");
+        n.handle_message(i, 2, accept(i, b(1, 2), &v));
+        n.handle_message(i, 2, accepted(i, b(1, 2), &v));
+        n.handle_message(i, 3, accepted(i, b(1, 2), &v));
+        if i % 997 == 0 {
+            n.handle_message(i, 3, prepare(i / 2, b(9, 3)));
+            n.handle_propose(i, i, i / 3, "late".into());
+        }
+        for out in drain(&mut n) {
+            match out {
+                Output::Archive { .. } => archived_count += 1,
+                Output::Lookup { instance } => n.handle_lookup(i, instance, format!("from-disk-{instance}")),
+                _ => {}
+            }
+        }
+        drain(&mut n);
+        let f = n.footprint();
+        peak.acceptor_slots = peak.acceptor_slots.max(f.acceptor_slots);
+        peak.learner_instances = peak.learner_instances.max(f.learner_instances);
+        peak.proposer_instances = peak.proposer_instances.max(f.proposer_instances);
+        peak.live_decisions = peak.live_decisions.max(f.live_decisions);
+        peak.retired_runs = peak.retired_runs.max(f.retired_runs);
+        peak.lookup_waiters = peak.lookup_waiters.max(f.lookup_waiters);
+    }
+    let f = n.footprint();
+    assert_eq!(archived_count, 100_000 - retain as u64);
+    assert_eq!(f.retired_decisions, 100_000 - retain as u64);
+    assert!(peak.live_decisions <= retain, "{peak:?}");
+    assert!(peak.acceptor_slots <= retain + 1, "{peak:?}");
+    assert!(peak.learner_instances <= retain + 1, "{peak:?}");
+    assert!(peak.retired_runs <= 1, "dense ids retire as one run: {peak:?}");
+    assert_eq!(peak.lookup_waiters, 0, "lookups answered at once wait for nothing: {peak:?}");
+    // The announcements of the proposes on old instances end with their acks or retries.
+    assert!(peak.proposer_instances <= 200, "{peak:?}");
+}
