@@ -19,8 +19,14 @@ pub(super) fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Decodes a whole block payload, checking that its ids rise from `first` to `last`, and
-/// returns the value of `id` if the block holds it.
-pub(super) fn decode_block(payload: &[u8], first: u64, last: u64, id: u64) -> Result<Option<String>, String> {
+/// returns the value of `id` if the block holds it. Calls `each_id` with every id it holds.
+pub(super) fn decode_block(
+    payload: &[u8],
+    first: u64,
+    last: u64,
+    id: u64,
+    mut each_id: impl FnMut(u64),
+) -> Result<Option<String>, String> {
     let mut at = 0;
     let mut value: Vec<u8> = Vec::new();
     let mut found = None;
@@ -47,6 +53,7 @@ pub(super) fn decode_block(payload: &[u8], first: u64, last: u64, id: u64) -> Re
         value.truncate(shared as usize);
         value.extend_from_slice(bytes);
         at += suffix as usize;
+        each_id(entry_id);
         if entry_id == id {
             found =
                 Some(String::from_utf8(value.clone()).map_err(|_| format!("id {id}: value is not UTF-8"))?);

@@ -33,6 +33,8 @@
 //!   they may repeat, and the newest segment wins, as the pending ones win over all segments.
 
 mod codec;
+mod open_files;
+mod runs;
 mod segment;
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,10 @@ use std::io::{self, BufWriter};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use open_files::OpenFiles;
+pub use open_files::OPEN_FILES_MAX;
+use runs::Holds;
+pub use runs::RUNS_IN_MEMORY_MAX;
 use segment::{check_segment, encode_segment, lookup_in, Segment};
 
 /// Segment files are `decided-<seq, 8 digits>.seg`; a flush writes `….seg.tmp` first.
@@ -51,7 +57,9 @@ pub const ARCHIVE_PREFIX: &str = "decided-";
 const SEGMENT_SUFFIX: &str = ".seg";
 const TMP_SUFFIX: &str = ".seg.tmp";
 /// The first and the last 8 bytes of every segment of this format.
-pub const MAGIC: &[u8; 8] = b"SYNODAR1";
+pub const MAGIC: &[u8; 8] = b"SYNODAR2";
+/// Magics of earlier formats, refused with a message saying so: "SYNODAR1" had no id runs.
+const OLD_MAGICS: [&[u8; 8]; 1] = [b"SYNODAR1"];
 /// The largest value a decision may carry (a protocol frame holds at most 64 KiB).
 pub const VALUE_BYTES_MAX: usize = 128 * 1024;
 /// Decisions queued in memory at most; the runtime flushes well before.
@@ -85,12 +93,16 @@ pub struct Archive {
     pending: BTreeMap<u64, String>,
     /// The `skip-fsync` mutant: segments are written but never synced.
     skip_sync: bool,
+    /// Segment files kept open for lookups, at most [`OPEN_FILES_MAX`].
+    files: OpenFiles,
+    /// Segments searched (index and block read) by lookups, over the archive's life.
+    segments_searched: u64,
 }
 
 impl Archive {
     /// Opens (creating) the archive in `dir` (the node's data dir). Lists `decided-*.seg`,
-    /// checks each segment's footer and index (magic, CRCs, sizes; a bad one is Corrupt), and
-    /// then deletes leftover `decided-*.seg.tmp` files (a flush cut by a crash). Other files
+    /// checks each segment's footer, runs and index (magic, CRCs, sizes, order; a bad one is
+    /// Corrupt) and keeps its runs in memory, and then deletes leftover `decided-*.seg.tmp` files (a flush cut by a crash). Other files
     /// in `dir` are not the archive's and are left alone.
     pub fn open(dir: &Path) -> Result<Archive, ArchiveError> {
         let dir_err = |source| ArchiveError::Io { path: dir.to_path_buf(), source };
@@ -130,10 +142,13 @@ impl Archive {
             seq_next,
             pending: BTreeMap::new(),
             skip_sync: false,
+            files: OpenFiles::default(),
+            segments_searched: 0,
         };
         tracing::info!(
             segments = archive.segments.len(),
             disk_bytes = archive.disk_bytes(),
+            runs_in_memory = archive.runs_in_memory(),
             "opened the archive of decided values"
         );
         Ok(archive)
@@ -203,17 +218,40 @@ impl Archive {
     }
 
     /// The value of `instance`: pending first, then segments newest first. Ok(None) if absent.
-    /// A block whose CRC does not match is Corrupt (file, offset).
-    pub fn lookup(&self, instance: u64) -> Result<Option<String>, ArchiveError> {
+    /// Only a segment whose runs hold the id is searched (normally exactly one), or a coarse
+    /// one whose range covers it; its file comes from the cache of open files. A block whose
+    /// CRC does not match, or a segment whose runs hold the id but whose blocks do not, is
+    /// Corrupt (file, offset); after any error the segment's file is closed, so the next
+    /// lookup opens it again (it may have been restored).
+    pub fn lookup(&mut self, instance: u64) -> Result<Option<String>, ArchiveError> {
         if let Some(value) = self.pending.get(&instance) {
             return Ok(Some(value.clone()));
         }
         for segment in self.segments.iter().rev() {
-            if instance < segment.id_min || instance > segment.id_max {
+            let holds = segment.ids.holds(instance);
+            if holds == Holds::No {
                 continue;
             }
-            if let Some(value) = lookup_in(&segment_path(&self.dir, segment.seq), segment, instance)? {
-                return Ok(Some(value));
+            self.segments_searched += 1;
+            let path = segment_path(&self.dir, segment.seq);
+            let found = self
+                .files
+                .get(segment.seq, &path)
+                .map_err(|source| ArchiveError::Io { path: path.clone(), source })
+                .and_then(|file| lookup_in(file, &path, segment, instance));
+            match (found, holds) {
+                (Ok(Some(value)), _) => return Ok(Some(value)),
+                (Ok(None), Holds::Maybe | Holds::No) => {}
+                (Ok(None), Holds::Yes(run)) => {
+                    self.files.forget(segment.seq);
+                    let why = format!("its runs hold id {instance}, but no block does");
+                    let offset = segment.runs_offset + run as u64 * runs::RUN_BYTES;
+                    return Err(ArchiveError::Corrupt { path, offset, why });
+                }
+                (Err(e), _) => {
+                    self.files.forget(segment.seq);
+                    return Err(e);
+                }
             }
         }
         Ok(None)
@@ -226,6 +264,26 @@ impl Archive {
     /// Bytes of the segment files on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.file_bytes).sum()
+    }
+
+    /// Runs of ids held in memory, over all segments (16 bytes each).
+    pub fn runs_in_memory(&self) -> usize {
+        self.segments.iter().map(|s| s.ids.runs_in_memory()).sum()
+    }
+
+    /// Segments searched by lookups so far (an index binary search and a block read each).
+    pub fn segments_searched(&self) -> u64 {
+        self.segments_searched
+    }
+
+    /// Segment files opened by lookups so far (open(2) calls; the cache saves the others).
+    pub fn files_opened(&self) -> u64 {
+        self.files.opened()
+    }
+
+    /// Segment files open now, at most [`OPEN_FILES_MAX`].
+    pub fn files_open(&self) -> usize {
+        self.files.len()
     }
 
     /// The `skip-fsync` mutant (docs/mutants.md): from now on flush writes segments but never
