@@ -223,6 +223,24 @@ fn runs_that_open_but_disagree_with_a_block_make_its_lookups_corrupt() {
             other => panic!("id {id}: expected Corrupt, got {other:?}"),
         }
     }
+    // Every id of block 1 among the runs, but the runs claim one more in its range (200), and
+    // lack one elsewhere (31, in block 0): only the count of block 1 tells.
+    let bad = with_runs(&good, &[(1, 30), (32, 100), (200, 400), (1_000, 1_000), (1_002, 1_002)]);
+    std::fs::write(&path, &bad).unwrap();
+    let mut archive = Archive::open(&dir).unwrap();
+    for id in [65, 200, 228] {
+        match archive.lookup(id) {
+            Err(ArchiveError::Corrupt { offset, why, .. }) => {
+                assert_eq!(offset, runs_offset as u64, "id {id}: {why}");
+                assert!(
+                    why.contains("holds 64 ids in 65..=228") && why.contains("Some(65)"),
+                    "id {id}: {why}"
+                );
+            }
+            other => panic!("id {id}: expected Corrupt, got {other:?}"),
+        }
+    }
+    assert_eq!(archive.lookup(229).unwrap(), Some(value(229)));
     // Runs that claim an id between two blocks: no block is read, and yet the lookup cannot
     // answer "absent", since the runs say the segment holds it.
     let (dir, path) = one_segment("between-blocks", (1..=64).chain(201..=264));
