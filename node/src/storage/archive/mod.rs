@@ -3,34 +3,48 @@
 //! Why it exists: a node that kept every decision in memory (and in `acceptor.log`) grew without
 //! bound (issue 17). The core retires old instances and hands their values here
 //! (`Output::Archive`); when a message later names a retired instance, the runtime looks the
-//! value up here (`Output::Lookup`). So the archive must cost ~nothing in memory per decision
-//! and little on disk, and a lookup must read a few small pieces of one file.
+//! value up here (`Output::Lookup`), synchronously, inside the node's event loop. So the
+//! archive must cost ~nothing in memory per decision and little on disk, and a lookup must
+//! read a few small pieces of one file.
 //!
 //! ```text
-//! segment = "SYNODAR1" block+ index footer          file decided-<seq, 8 digits>.seg
+//! segment = "SYNODAR2" block+ index runs footer     file decided-<seq, 8 digits>.seg
 //! block   = [payload length: u32 LE][CRC32 of payload: u32 LE][payload: entry{1..=64}]
 //! entry   = varint id delta (the block's first entry: the absolute id)
 //!           varint shared (bytes of the value equal to the previous entry's; first entry: 0)
 //!           varint suffix length, suffix bytes (the value is prev[..shared] + suffix)
-//! index   = per block: [first id: u64 LE][last id: u64 LE][block offset: u64 LE]
-//! footer  = [index offset: u64][block count: u64][entry count: u64][CRC32 of index: u32]
-//!           [CRC32 of the 28 footer bytes before it: u32]["SYNODAR1"]      (all LE, 40 bytes)
+//! index   = per block: [first id: u64][last id: u64][block offset: u64]
+//! runs    = per maximal run of consecutive ids held: [from: u64][to: u64]  (inclusive, sorted)
+//! footer  = [index offset: u64][block count: u64][entry count: u64][run count: u64]
+//!           [first id: u64][last id: u64][CRC32 of index: u32][CRC32 of runs: u32]
+//!           [CRC32 of the 56 footer bytes before it: u32]["SYNODAR2"]    (all LE, 68 bytes)
 //! ```
 //!
 //! - A segment is written whole at [`Archive::flush`]: `decided-N.seg.tmp`, fdatasync, rename to
 //!   `decided-N.seg`, fsync of the directory. A crash leaves either no segment (the tmp file,
 //!   removed at the next open) or a whole one. So a bad segment is never a torn write: it is
 //!   lost or changed data, and [`ArchiveError::Corrupt`] refuses it, leaving it untouched.
-//! - Memory per segment is constant ([`Segment`]: seq, id range, counts, offsets); per
-//!   decision, nothing. Open reads each segment's footer and streams its index once to check
-//!   the CRC; a lookup skips segments whose id range misses, binary-searches the index with
-//!   `pread`, reads one block (a few hundred bytes for short values) and checks its CRC.
+//! - Open reads each segment's footer, its runs and its index (streamed in bounded chunks),
+//!   checks their CRCs and that they agree (runs sorted, maximal, within the footer's ids and
+//!   reaching both ends, as many ids as entries; each block's ends among the runs), and keeps
+//!   the segment's shape and its runs in memory (`Segment` in segment.rs, `Ids` in runs.rs).
+//! - A lookup searches only a segment whose runs hold the id, newest first: normally exactly
+//!   one, although a segment's [first, last] reaches far back (stragglers decided late) and
+//!   the ranges of dozens of segments overlap. It binary-searches the index with `pread`,
+//!   reads one block (a few hundred bytes for short values), checks its CRC and that its ids
+//!   are exactly the runs' in its range. Files stay open in a cache of at most
+//!   [`OPEN_FILES_MAX`] (open_files.rs), so a lookup seldom calls open(2).
+//! - Memory per segment: its shape and 16 bytes per run (a handful of runs for dense ids,
+//!   whatever the number of decisions); per decision, nothing. A segment of more than
+//!   [`RUNS_IN_MEMORY_MAX`] runs keeps only its [first, last], a coarse filter: a lookup in
+//!   that range searches it, as every lookup did before runs. So at most 64 KiB a segment.
 //! - Values of consecutive instances share prefixes ("i123456-op…", "i123457-op…"), so an
 //!   entry stores only the bytes that differ from the previous entry's value (as LevelDB's
 //!   blocks do). For dense ids and the workload's 15-byte values, 1M decisions take 13.6 bytes
 //!   each on disk (test `a_million_dense_decisions_cost_few_bytes_each`).
 //! - Ids within a segment are sorted and unique (the first value added wins); across segments
 //!   they may repeat, and the newest segment wins, as the pending ones win over all segments.
+//! - Segments of the older format "SYNODAR1" (no runs) are refused as Corrupt, saying so.
 
 mod codec;
 mod open_files;
