@@ -78,10 +78,20 @@ impl OpenFiles {
 mod tests {
     use super::*;
 
+    /// A scratch dir, removed when dropped: also when the test fails.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn the_least_recently_used_file_is_evicted_and_forget_closes() {
-        let dir = std::env::temp_dir().join(format!("synod-open-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch(std::env::temp_dir().join(format!("synod-open-files-{}", std::process::id())));
+        let dir = &scratch.0;
+        std::fs::create_dir_all(dir).unwrap();
         let path = |seq: u64| dir.join(format!("{seq}"));
         for seq in 0..=OPEN_FILES_MAX as u64 {
             std::fs::write(path(seq), b"x").unwrap();
@@ -104,6 +114,5 @@ mod tests {
         assert_eq!(files.len(), OPEN_FILES_MAX - 1);
         assert!(files.get(1_000, &path(1_000)).is_err(), "a missing file is an error");
         assert_eq!(files.len(), OPEN_FILES_MAX - 1, "and not cached");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
