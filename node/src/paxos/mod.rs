@@ -332,6 +332,9 @@ impl Node {
     fn retire_old(&mut self) {
         let retain = self.config.tuning.retain_decided;
         while let Some((instance, value)) = self.decisions.retire_beyond(retain) {
+            // A decision restored from disk and not yet reported by this incarnation is
+            // reported now: once retired, no `decided` would bring it back to the learner.
+            self.learner.report_restored(instance, &mut self.fx);
             self.acceptor.forget(instance);
             self.learner.forget(instance);
             self.proposer.forget(instance);

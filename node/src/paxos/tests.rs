@@ -504,6 +504,26 @@ fn restored_decision_is_reported_once_after_restart() {
 }
 
 #[test]
+fn a_restored_decision_is_reported_before_it_is_retired() {
+    // Restored, unreported, and retired before any `decided` for it arrives: reported then.
+    let records = vec![Record::Learned { instance: 7, value: "x".into() }];
+    let mut config = Config::all_roles(1, &[1, 2, 3]);
+    config.tuning.retain_decided = 1;
+    let mut n = Node::new(config, &records);
+    n.handle_message(0, 2, Msg::Decided(Decided { instance: 8, value: "y".into() }));
+    let outs = drain(&mut n);
+    let learned: Vec<InstanceId> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Learned { instance, .. } => Some(*instance),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(learned, vec![8, 7], "{outs:?}");
+    assert!(outs.contains(&Output::Archive { instance: 7, value: "x".into() }));
+}
+
+#[test]
 fn mutant_learn_on_one_decides_on_first_accepted() {
     let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::LearnOnOne));
     n.handle_message(0, 2, accepted(7, b(1, 2), "x"));
