@@ -100,6 +100,9 @@ impl Learner {
 
     /// Reports a restored decision once per incarnation; true if it had not been reported.
     pub fn report_restored(&mut self, instance: InstanceId, fx: &mut Effects) -> bool {
+        if self.unreported.is_empty() {
+            return false; // the common case, on every retirement: no hashing
+        }
         let Some(value) = self.learned.get(&instance) else { return false };
         if !self.unreported.remove(&instance) {
             return false;
