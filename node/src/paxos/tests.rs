@@ -20,23 +20,32 @@ fn drain(n: &mut Node) -> Vec<Output> {
     std::iter::from_fn(|| n.poll_output()).collect()
 }
 
+/// What `f` picks out of the outputs, in order.
+fn pick<T>(outs: &[Output], f: impl FnMut(&Output) -> Option<T>) -> Vec<T> {
+    outs.iter().filter_map(f).collect()
+}
+
 fn sends(outs: &[Output]) -> Vec<(NodeId, Msg)> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    pick(outs, |o| match o {
+        Output::Send { to, msg } => Some((*to, msg.clone())),
+        _ => None,
+    })
 }
 
 /// Every record written to disk, synced or lazy.
 fn persists(outs: &[Output]) -> Vec<Record> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Persist(r) | Output::PersistLazy(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect()
+    pick(outs, |o| match o {
+        Output::Persist(r) | Output::PersistLazy(r) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The instances reported `learned`, in order.
+fn learned_ids(outs: &[Output]) -> Vec<InstanceId> {
+    pick(outs, |o| match o {
+        Output::Learned { instance, .. } => Some(*instance),
+        _ => None,
+    })
 }
 
 /// The node after a crash and restart: a new core from every record it wrote so far.
@@ -512,13 +521,7 @@ fn a_restored_decision_is_reported_before_it_is_retired() {
     let mut n = Node::new(config, &records);
     n.handle_message(0, 2, Msg::Decided(Decided { instance: 8, value: "y".into() }));
     let outs = drain(&mut n);
-    let learned: Vec<InstanceId> = outs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Learned { instance, .. } => Some(*instance),
-            _ => None,
-        })
-        .collect();
+    let learned = learned_ids(&outs);
     assert_eq!(learned, vec![8, 7], "{outs:?}");
     assert!(outs.contains(&Output::Archive { instance: 7, value: "x".into() }));
 }
@@ -720,13 +723,7 @@ fn a_learner_asks_for_a_hole_that_outlives_a_tick_and_learns_from_the_answer() {
         n3.handle_message(tick + 10, 1, m);
     }
     let outs = drain(&mut n3);
-    let learned: Vec<InstanceId> = outs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Learned { instance, .. } => Some(*instance),
-            _ => None,
-        })
-        .collect();
+    let learned = learned_ids(&outs);
     assert_eq!(learned, vec![1, 2]);
     assert_eq!(n3.learner().learned(1), Some("v1"));
     assert_eq!(n3.next_timeout_us(), None, "no hole left: no timer");
@@ -821,21 +818,17 @@ fn retaining(id: NodeId, retain: usize) -> Node {
 }
 
 fn archived(outs: &[Output]) -> Vec<(InstanceId, String)> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Archive { instance, value } => Some((*instance, value.clone())),
-            _ => None,
-        })
-        .collect()
+    pick(outs, |o| match o {
+        Output::Archive { instance, value } => Some((*instance, value.clone())),
+        _ => None,
+    })
 }
 
 fn lookups_asked(outs: &[Output]) -> Vec<InstanceId> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Lookup { instance } => Some(*instance),
-            _ => None,
-        })
-        .collect()
+    pick(outs, |o| match o {
+        Output::Lookup { instance } => Some(*instance),
+        _ => None,
+    })
 }
 
 #[test]
