@@ -147,6 +147,40 @@ fn skip_fsync_passes_kills_and_is_caught_by_a_power_loss() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Compaction under power cuts: nodes that retire decisions after 16 and rewrite their log
+/// every 16 KiB, so that cuts land between and inside compactions, stay safe and live; the
+/// `skip-fsync` mutant, whose compactions skip their syncs too, never passes: either its
+/// acceptors forget and safety breaks, or a node finds an archive segment the cut tore and
+/// refuses to start (exit 3 of the node, a run that is not live).
+#[test]
+fn compacting_nodes_survive_power_losses_and_skip_fsync_is_still_caught() {
+    let dir = runs_dir("power-compaction");
+    let schedule = power_cut_schedule();
+    let small = ["--retain-decided", "16", "--compact-log-bytes", "16384"];
+    let Some(out) = run_power(&dir, &args_with(&schedule, &small)) else { return };
+    assert_eq!(code(&out), 0, "compacting nodes under power loss: {}", explain(&out));
+    let run = latest(&dir);
+    for n in 1..=3 {
+        let log = std::fs::read_to_string(run.join(format!("nodes/n{n}/node.log"))).unwrap();
+        assert!(log.matches("compacted the log").count() >= 3, "n{n} compacted: {log}");
+    }
+    let mut mutant = small.to_vec();
+    mutant.extend(["--bug", "skip-fsync"]);
+    let out = run_power(&dir, &args_with(&schedule, &mutant)).expect("FUSE was there a moment ago");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let refused = (1..=3).any(|n| {
+        let log =
+            std::fs::read_to_string(latest(&dir).join(format!("nodes/n{n}/node.log"))).unwrap_or_default();
+        log.contains("corrupt archive segment") || log.contains("Refusing to start")
+    });
+    match code(&out) {
+        1 => assert!(stdout.contains("SAFETY VIOLATED"), "{}", explain(&out)),
+        3 => assert!(refused, "not live because a node refused its torn state: {}", explain(&out)),
+        _ => panic!("skip-fsync with compaction under power loss must not pass: {}", explain(&out)),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A node of another language (tests/nodes/paxos.py) that writes but never fsyncs is caught;
 /// the same node with fsync is safe under the same power cuts.
 #[test]
