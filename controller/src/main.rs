@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod commands;
 mod disk;
+mod exit;
 mod history;
 mod inspect;
 // Wired into the nemesis by issue 15; until then only its tests use it.
@@ -16,6 +17,7 @@ mod limits;
 mod nemesis;
 mod net;
 mod nodes;
+mod plan;
 mod progress;
 mod pruned;
 mod report;
@@ -40,7 +42,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            commands::EXIT_ERROR
+            exit::EXIT_ERROR
         }
     };
     std::process::exit(code);

@@ -8,8 +8,9 @@
 //!
 //! c64 decisions/s with a plain history is one more throughput run in `mod.rs`.
 
-use crate::commands::{plan_from_flags, run_once};
+use crate::plan::plan_from_flags;
 use crate::progress::Progress;
+use crate::run::run_once;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};

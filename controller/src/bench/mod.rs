@@ -19,8 +19,9 @@ mod etcd;
 mod history;
 
 use crate::cli::BenchArgs;
-use crate::commands::{plan_from_flags, run_once};
+use crate::plan::plan_from_flags;
 use crate::progress::Progress;
+use crate::run::run_once;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};

@@ -19,8 +19,11 @@
 
 pub mod config;
 mod nemesis;
+mod once;
 mod power;
 pub mod shutdown;
+
+pub use once::run_once;
 
 use crate::cluster::{Cluster, NodeCommand, ProcState};
 use crate::history::History;

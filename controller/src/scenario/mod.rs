@@ -8,9 +8,9 @@
 mod cases;
 mod facts;
 
-use crate::commands::plan_from_flags;
 use crate::inspect::{diagram, timeline};
 use crate::nemesis::file::parse_schedule;
+use crate::plan::plan_from_flags;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 pub use facts::Facts;
@@ -81,6 +81,6 @@ fn run_variant(v: &Variant, runs_dir: &Path, quiet: bool) -> Result<PathBuf> {
     let (cfg, _) = plan_from_flags(&flags)?;
     let schedule = parse_schedule(v.schedule, v.label, cfg.nodes).map_err(anyhow::Error::msg)?;
     let mut progress = Progress::for_run(quiet);
-    let outcome = crate::commands::run_once(cfg, schedule, &mut progress)?;
+    let outcome = crate::run::run_once(cfg, schedule, &mut progress)?;
     Ok(outcome.run_dir)
 }

@@ -7,7 +7,8 @@
 use super::summary::SoakSummary;
 use super::{soak, SoakPlan};
 use crate::cli::MutantsArgs;
-use crate::commands::{cluster_config, nemesis_config, EXIT_ERROR};
+use crate::exit::EXIT_ERROR;
+use crate::plan::{cluster_config, nemesis_config};
 use crate::progress::Progress;
 use crate::run::shutdown::Shutdown;
 use crate::rundir::RunDir;

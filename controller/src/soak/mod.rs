@@ -17,8 +17,9 @@ pub mod summary;
 pub mod swarm;
 
 use crate::cli::{ClusterArgs, SoakArgs};
-use crate::commands::{cluster_config, generated_schedule, nemesis_config, EXIT_ERROR};
+use crate::exit::EXIT_ERROR;
 use crate::nemesis::{NemesisConfig, Schedule};
+use crate::plan::{cluster_config, generated_schedule, nemesis_config};
 use crate::progress::Progress;
 use crate::run::config::RunConfig;
 use crate::run::shutdown::Shutdown;
