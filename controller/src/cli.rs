@@ -5,7 +5,7 @@
 
 use crate::limits;
 use crate::run::config::Trace;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use synod_checker::HistoryFormat;
 
@@ -343,4 +343,17 @@ pub struct MutantsArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub nemesis: NemesisArgs,
+}
+
+/// The flags of the subcommand that were given on the command line (not defaults).
+pub fn explicit_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((name, sub)) = matches.subcommand() else { return Vec::new() };
+    let command = Cli::command();
+    let Some(definition) = command.find_subcommand(name) else { return Vec::new() };
+    definition
+        .get_arguments()
+        .map(|a| a.get_id().as_str())
+        .filter(|id| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(str::to_string)
+        .collect()
 }
