@@ -3,7 +3,7 @@
 //! (soak, mutants, bench, scenario) use the same plans without importing this module.
 
 use crate::cli::{CheckArgs, Command, RunArgs};
-use crate::exit::EXIT_ERROR;
+use crate::exit::Exit;
 use crate::plan::run_plan;
 use crate::progress::Progress;
 use crate::run::run_once;
@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use synod_checker::Report;
 
 /// `explicit`: the flags given on the command line (to refuse them with `--replay`).
-pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
+pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
     match command {
         Command::Run(args) => run(args, explicit),
         Command::Soak(args) => crate::soak::soak_command(args),
@@ -31,20 +31,20 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<i32> {
             crate::pruned::require_history(&dir)?;
             let path = crate::report::write(&dir)?;
             println!("{}", path.display());
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
         Command::Node => unreachable!("handled in main"),
     }
 }
 
-fn run(args: RunArgs, explicit: &[String]) -> Result<i32> {
+fn run(args: RunArgs, explicit: &[String]) -> Result<Exit> {
     let (cfg, schedule) = run_plan(&args, explicit)?;
     let quiet = cfg.quiet;
     let mut progress = Progress::for_run(quiet);
     let outcome = run_once(cfg, schedule, &mut progress)?;
-    let code = outcome.report.exit_code();
-    if !quiet || code != 0 {
+    let code = Exit::of_report(&outcome.report);
+    if !quiet || code != Exit::Ok {
         print!("{}", summary(&outcome.report));
         println!("run: {}", outcome.run_dir.display());
     }
@@ -70,14 +70,14 @@ pub fn summary(report: &Report) -> String {
     report.render_text()
 }
 
-fn check(args: CheckArgs) -> Result<i32> {
+fn check(args: CheckArgs) -> Result<Exit> {
     let path = crate::rundir::resolve(&args.run, &args.runs_dir);
     crate::pruned::require_history(&path)?;
     let report = match synod_checker::check_path(&path) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("Error: {e}");
-            return Ok(EXIT_ERROR);
+            return Ok(Exit::Error);
         }
     };
     if path.is_dir() {
@@ -91,5 +91,5 @@ fn check(args: CheckArgs) -> Result<i32> {
     } else {
         print!("{}", report.render_text());
     }
-    Ok(report.exit_code())
+    Ok(Exit::of_report(&report))
 }

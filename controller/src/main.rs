@@ -1,7 +1,5 @@
 //! `synod`: the controller binary. Thin: parse the command line, call the command, print
-//! `Error: {e:#}` and exit with a documented code (docs/cli.md):
-//! 0 safe and live, 1 safety violated, 2 usage error, unreadable input or a failed bench,
-//! 3 safe but not live.
+//! `Error: {e:#}` and exit with a documented code (`exit::Exit`, docs/cli.md).
 
 use clap::{CommandFactory, FromArgMatches};
 use synod_controller::{cli, commands, exit};
@@ -15,14 +13,14 @@ fn main() {
         std::process::exit(synod_node::runtime::main_with_env());
     }
     init_tracing();
-    let code = match commands::dispatch(cli.command, &explicit) {
-        Ok(code) => code,
+    let exit = match commands::dispatch(cli.command, &explicit) {
+        Ok(exit) => exit,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            exit::EXIT_ERROR
+            exit::Exit::Error
         }
     };
-    std::process::exit(code);
+    std::process::exit(exit.code());
 }
 
 fn init_tracing() {

@@ -19,6 +19,7 @@ mod etcd;
 mod history;
 
 use crate::cli::BenchArgs;
+use crate::exit::Exit;
 use crate::plan::plan_from_flags;
 use crate::progress::Progress;
 use crate::run::run_once;
@@ -29,7 +30,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-pub fn bench(args: BenchArgs) -> Result<i32> {
+pub fn bench(args: BenchArgs) -> Result<Exit> {
     let dir = RunDir::create_prefixed(&args.runs_dir, "bench-")?;
     let say = |line: String| {
         if !args.json {
@@ -133,7 +134,7 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         print!("{}", render(&figures));
         println!("bench: {}", path.display());
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
 /// A fault-free run with `flags` (one proposer an instance, no revisits: every op starts a

@@ -3,11 +3,12 @@
 //! windows, messages per decision, drops by reason. Reads only the runs' summaries.
 
 use super::summary::{ms, RunInfo};
+use crate::exit::Exit;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<i32> {
+pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<Exit> {
     let mut runs = Vec::new();
     for arg in args {
         let path = crate::rundir::resolve(arg, runs_dir);
@@ -19,7 +20,7 @@ pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<i32> {
         bail!("nothing to compare: give run folders, or a soak folder");
     }
     print!("{}", render(&runs));
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
 /// A run folder is itself; a soak's (or a hunt's soak's) folder lists its runs in soak.json.

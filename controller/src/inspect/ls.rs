@@ -2,17 +2,18 @@
 //! there: a soak's retention drops the history of older passing runs, see pruned.rs).
 
 use super::summary::{ms, runs_in, RunInfo};
+use crate::exit::Exit;
 use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
 
-pub fn ls(runs_dir: &Path) -> Result<i32> {
+pub fn ls(runs_dir: &Path) -> Result<Exit> {
     let (runs, bad) = runs_in(runs_dir)?;
     print!("{}", render(&runs));
     for b in &bad {
         eprintln!("skipped: {b}");
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
 pub fn render(runs: &[RunInfo]) -> String {

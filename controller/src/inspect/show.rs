@@ -6,6 +6,7 @@ use super::diagram;
 use super::summary::{ms, RunInfo};
 use super::timeline::{self, Filter};
 use crate::cli::ShowArgs;
+use crate::exit::Exit;
 use crate::nodes::parse_list;
 use anyhow::{bail, Result};
 use serde_json::value::RawValue;
@@ -15,7 +16,7 @@ use std::io::{BufRead, Write as _};
 use std::path::Path;
 use synod_checker::history::{parse_line, Event, Events, ReadError};
 
-pub fn show(args: ShowArgs) -> Result<i32> {
+pub fn show(args: ShowArgs) -> Result<Exit> {
     let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
     if !dir.join("meta.json").is_file() {
         bail!("{}: not a run folder (no meta.json)", dir.display());
@@ -47,7 +48,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     let history = synod_checker::history_file::find(&dir)?;
     if args.events {
         print_events(&history, &filter)?;
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     let shown: Vec<u64> = if filter.nodes.is_empty() {
         (1..=u64::from(info.config.nodes)).collect()
@@ -63,14 +64,14 @@ pub fn show(args: ShowArgs) -> Result<i32> {
             bail!("instance {instance} is not in this run: {}", describe_instances(&known));
         }
         print!("{}", instance_diagram(&history, &filter, &shown, instance)?);
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     print!("{}", summary(&info));
     if let Some(instance) = first_anomaly_instance(&info) {
         let f = Filter { instance: Some(instance), ..filter };
         print!("\n{}", instance_diagram(&history, &f, &shown, instance)?);
     }
-    Ok(0)
+    Ok(Exit::Ok)
 }
 
 fn instance_diagram(history: &Path, filter: &Filter, nodes: &[u64], instance: u64) -> Result<String> {

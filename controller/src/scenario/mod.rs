@@ -8,6 +8,7 @@
 mod cases;
 mod facts;
 
+use crate::exit::Exit;
 use crate::inspect::{diagram, timeline};
 use crate::nemesis::file::parse_schedule;
 use crate::plan::plan_from_flags;
@@ -35,14 +36,14 @@ pub struct Scenario {
     pub check: fn(&[Facts]) -> std::result::Result<String, String>,
 }
 
-pub fn list() -> i32 {
+pub fn list() -> Exit {
     for s in cases::ALL {
         println!("{:<26} {}", s.name, s.about);
     }
-    0
+    Exit::Ok
 }
 
-pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
+pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<Exit> {
     let Some(s) = cases::ALL.iter().find(|s| s.name == name) else {
         let names: Vec<&str> = cases::ALL.iter().map(|s| s.name).collect();
         bail!("no scenario `{name}`; there are: {}", names.join(", "));
@@ -63,11 +64,11 @@ pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<i32> {
     match (s.check)(&facts) {
         Ok(what) => {
             println!("\nexpected outcome: {what}");
-            Ok(0)
+            Ok(Exit::Ok)
         }
         Err(what) => {
             println!("\nUNEXPECTED: {what}");
-            Ok(1)
+            Ok(Exit::Unsafe)
         }
     }
 }

@@ -7,7 +7,7 @@
 use super::summary::SoakSummary;
 use super::{soak, SoakPlan};
 use crate::cli::MutantsArgs;
-use crate::exit::EXIT_ERROR;
+use crate::exit::Exit;
 use crate::plan::{cluster_config, nemesis_config};
 use crate::progress::Progress;
 use crate::run::shutdown::Shutdown;
@@ -20,8 +20,6 @@ use synod_node::paxos::Bug;
 use tokio::time::Instant;
 
 pub const MUTANTS_FILE: &str = "mutants.json";
-/// Exit code of `synod mutants` when some mutant was not caught within its budget.
-pub const EXIT_NOT_CAUGHT: i32 = 4;
 
 /// How the hunt for one mutant went.
 #[derive(Debug, Clone, Serialize)]
@@ -64,18 +62,18 @@ pub struct HuntReport {
     pub stopped_early: Option<String>,
 }
 
-pub fn mutants_command(args: MutantsArgs) -> Result<i32> {
+pub fn mutants_command(args: MutantsArgs) -> Result<Exit> {
     if args.list {
         for bug in Bug::ALL {
             println!("{}", bug.name());
         }
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     if args.describe {
         for bug in Bug::ALL {
             println!("{:28} {}", bug.name(), bug.describe());
         }
-        return Ok(0);
+        return Ok(Exit::Ok);
     }
     if args.cluster.bug.is_some() {
         bail!("synod mutants sets --bug itself; choose mutants with --only");
@@ -119,15 +117,15 @@ pub fn mutants_command(args: MutantsArgs) -> Result<i32> {
     println!("mutants: {}", dir.path.join(MUTANTS_FILE).display());
     if let Some(e) = bench_error {
         eprintln!("Error: {e:#}");
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
     let control_unsafe = report.control.as_ref().is_some_and(|c| c.safety_violations > 0);
     Ok(if control_unsafe {
-        1
+        Exit::Unsafe
     } else if report.caught < report.hunts.len() || report.stopped_early.is_some() {
-        EXIT_NOT_CAUGHT
+        Exit::NotCaught
     } else {
-        0
+        Exit::Ok
     })
 }
 

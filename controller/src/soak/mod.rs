@@ -17,7 +17,7 @@ pub mod summary;
 pub mod swarm;
 
 use crate::cli::{ClusterArgs, SoakArgs};
-use crate::exit::EXIT_ERROR;
+use crate::exit::Exit;
 use crate::nemesis::{NemesisConfig, Schedule};
 use crate::plan::{cluster_config, generated_schedule, nemesis_config};
 use crate::progress::Progress;
@@ -88,7 +88,7 @@ impl SoakPlan {
     }
 }
 
-pub fn soak_command(args: SoakArgs) -> Result<i32> {
+pub fn soak_command(args: SoakArgs) -> Result<Exit> {
     let plan = SoakPlan::from_args(&args)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
@@ -102,15 +102,15 @@ pub fn soak_command(args: SoakArgs) -> Result<i32> {
     println!("soak: {}", plan.cluster.runs_dir.join(&summary.soak_id).display());
     if let Some(e) = bench_error {
         eprintln!("Error: {e:#}");
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
     let t = &summary.totals;
     Ok(if t.safety_violations > 0 {
-        1
+        Exit::Unsafe
     } else if t.liveness_failures > 0 {
-        3
+        Exit::NotLive
     } else {
-        0
+        Exit::Ok
     })
 }
 
