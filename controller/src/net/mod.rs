@@ -316,14 +316,24 @@ mod tests {
     use synod_node::paxos::Ballot;
     use synod_node::protocol::Body;
 
+    /// A 3-node net with n2 connected (its frames come out of the receiver), recording into
+    /// a plain history in a fresh dir named after `name`.
+    fn net_with_n2(
+        name: &str,
+        trace_messages: bool,
+    ) -> (std::path::PathBuf, History, Net, mpsc::Receiver<Vec<u8>>) {
+        let dir = std::env::temp_dir().join(format!("synod-net-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, trace_messages).unwrap();
+        let mut net = Net::new(3, Faults::default(), 1);
+        let (tx, rx) = mpsc::channel(4);
+        net.connect(2, 1, tx);
+        (dir, history, net, rx)
+    }
+
     #[test]
     fn routed_frames_are_the_envelope_byte_for_byte_and_recorded() {
-        let dir = std::env::temp_dir().join(format!("synod-net-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, true).unwrap();
-        let mut net = Net::new(3, Faults::default(), 1);
-        let (tx, mut rx) = mpsc::channel(4);
-        net.connect(2, 1, tx);
+        let (dir, mut history, mut net, mut rx) = net_with_n2("all", true);
         let env = Envelope {
             src: 1,
             dest: 2,
@@ -358,12 +368,7 @@ mod tests {
     /// message line in the history.
     #[test]
     fn without_the_message_trace_frames_are_the_same_and_nothing_is_recorded() {
-        let dir = std::env::temp_dir().join(format!("synod-net-ops-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, false).unwrap();
-        let mut net = Net::new(3, Faults::default(), 1);
-        let (tx, mut rx) = mpsc::channel(4);
-        net.connect(2, 1, tx);
+        let (dir, mut history, mut net, mut rx) = net_with_n2("ops", false);
         let value = "a \"quoted\" value\n".repeat(20);
         let env = Envelope {
             src: 1,

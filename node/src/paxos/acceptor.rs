@@ -50,11 +50,6 @@ impl Acceptor {
         self.slots.remove(&instance);
     }
 
-    /// Forgets every instance `keep` says no to (start-up, after a snapshot's replay).
-    pub fn retain(&mut self, mut keep: impl FnMut(InstanceId) -> bool) {
-        self.slots.retain(|&id, _| keep(id));
-    }
-
     /// Instances with acceptor state in memory.
     pub fn live_slots(&self) -> usize {
         self.slots.len()

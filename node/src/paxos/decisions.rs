@@ -80,13 +80,6 @@ impl Decisions {
         self.retired.insert_range(from, to);
     }
 
-    /// Drops live decisions that a later record showed retired (start-up, after replay).
-    pub fn drop_live_retired(&mut self) {
-        let retired = &self.retired;
-        self.live.retain(|id, _| !retired.contains(*id));
-        self.order.retain(|id| !retired.contains(*id));
-    }
-
     /// Moves the oldest live decision to the retired tier if more than `retain` are live;
     /// returns it (the caller archives the value and forgets the instance everywhere else).
     pub fn retire_beyond(&mut self, retain: usize) -> Option<(InstanceId, String)> {
@@ -133,11 +126,6 @@ impl Decisions {
             at = after;
         }
         out
-    }
-
-    /// Live decisions, lowest id first.
-    pub fn live(&self) -> impl Iterator<Item = (InstanceId, &str)> {
-        self.live.iter().map(|(&i, v)| (i, v.as_str()))
     }
 }
 

@@ -60,13 +60,6 @@ impl Learner {
         self.tallies.remove(&instance);
     }
 
-    /// Forgets every instance `keep` says no to (start-up, after a snapshot's replay).
-    pub fn retain(&mut self, mut keep: impl FnMut(InstanceId) -> bool) {
-        self.learned.retain(|&id, _| keep(id));
-        self.unreported.retain(|&id| keep(id));
-        self.tallies.retain(|&id, _| keep(id));
-    }
-
     /// Instances with learner state in memory (decided or being tallied).
     pub fn live_instances(&self) -> usize {
         self.learned.len() + self.tallies.len()

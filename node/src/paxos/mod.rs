@@ -85,13 +85,15 @@ impl Node {
             fx: Effects::default(),
             config,
         };
+        // Retired ids first, wherever their records stand: every other record of a retired
+        // instance (a lazy one written after the snapshot) is then skipped.
         for record in records {
             if let Record::Retired { from, to } = record {
                 node.decisions.restore_retired(*from, *to);
                 node.catchup.saw(*to);
-                continue;
             }
-            // A lazy record of an instance retired since (written after the snapshot).
+        }
+        for record in records {
             if record.instance().is_some_and(|i| node.decisions.is_retired(i)) {
                 continue;
             }
@@ -105,11 +107,6 @@ impl Node {
                 node.catchup.saw(instance);
             }
         }
-        // Records before a `Retired` that covers them (none in a log this node wrote).
-        let retired = node.decisions.retired().clone();
-        node.acceptor.retain(|i| !retired.contains(i));
-        node.learner.retain(|i| !retired.contains(i));
-        node.decisions.drop_live_retired();
         if !records.is_empty() && node.config.is_learner() {
             node.catchup.restarted();
         }

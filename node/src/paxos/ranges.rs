@@ -28,10 +28,6 @@ impl RangeSet {
         self.runs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.runs.is_empty()
-    }
-
     /// The runs, lowest first, as (from, to) inclusive.
     pub fn iter(&self) -> impl Iterator<Item = (InstanceId, InstanceId)> + '_ {
         self.runs.iter().map(|(&from, &to)| (from, to))

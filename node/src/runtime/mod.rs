@@ -131,7 +131,6 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         log,
         archive,
         snapshot_bytes: 0,
-        data_dir: env.data_dir.clone(),
         writer,
         start: Instant::now(),
         out_buf: Vec::new(),
@@ -195,7 +194,6 @@ struct EventLoop {
     archive: Archive,
     /// Bytes the log held right after its last compaction.
     snapshot_bytes: u64,
-    data_dir: std::path::PathBuf,
     writer: OwnedWriteHalf,
     start: Instant,
     /// Frames of the current turn, written after the turn's fsync.
@@ -321,10 +319,10 @@ impl EventLoop {
                     continue;
                 }
                 Output::Lookup { instance } => {
-                    let value = self
-                        .archive
-                        .lookup(instance)?
-                        .ok_or_else(|| RuntimeError::ArchiveLost { path: self.data_dir.clone(), instance })?;
+                    let value = self.archive.lookup(instance)?.ok_or_else(|| RuntimeError::ArchiveLost {
+                        path: self.log.path().into(),
+                        instance,
+                    })?;
                     let now = self.now_us();
                     self.node.handle_lookup(now, instance, value);
                     continue;
