@@ -201,3 +201,27 @@ fn replay_schedule(dir: &Path, nodes: u32) -> Result<Schedule> {
     let timed = file::schedule_from_history(events, nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"))?;
     Ok(timed.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::FaultKind;
+
+    /// `RunConfig::defaults` is what the flags give when none is set: the bench, the scenarios
+    /// and the soak plan from it, so a changed flag default must change it too.
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(["synod", "run", "--seed", "7"]).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else { panic!("parsed a run") };
+        let (parsed, _) = run_plan(&args, &[]).unwrap();
+        let mut want = RunConfig::defaults(5, 7);
+        // Without FUSE, `all` leaves the power faults out (with a warning): every other fault stays.
+        let power: Vec<FaultKind> = FaultKind::ALL.iter().copied().filter(|k| k.cuts_power()).collect();
+        assert!(want.nemesis.faults.iter().all(|k| parsed.nemesis.faults.contains(k) || power.contains(k)));
+        want.nemesis.faults = parsed.nemesis.faults.clone();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), serde_json::to_value(&want).unwrap());
+        let mut other = RunConfig::defaults(5, 7);
+        other.concurrency = 9;
+        assert_ne!(serde_json::to_value(&parsed).unwrap(), serde_json::to_value(&other).unwrap());
+    }
+}

@@ -74,6 +74,38 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// What `synod run` does when no flag is given, on `nodes` nodes (each in every role) with
+    /// `seed`: the base the commands that plan runs of their own (bench, scenarios, a soak's
+    /// runs) change fields of, instead of writing flags. A test holds it to the flags' defaults
+    /// (commands/plan.rs).
+    pub fn defaults(nodes: u32, seed: u64) -> RunConfig {
+        let all: Vec<NodeId> = (1..=nodes).collect();
+        RunConfig {
+            nodes,
+            acceptors: all.clone(),
+            proposers: all.clone(),
+            learners: all.clone(),
+            node_cmd: None,
+            time_s: 30.0,
+            instances: None,
+            concurrency: 8,
+            contention: 2,
+            revisit: 0.1,
+            op_timeout_ms: 2_000,
+            final_s: 10.0,
+            seed,
+            runs_dir: "runs".into(),
+            trace: Trace::All,
+            quiet: false,
+            nemesis: NemesisConfig::default(),
+            schedule: ScheduleSource::Generated,
+            tuning: Tuning::default(),
+            bug_nodes: all,
+            lazy_fs: false,
+            history_format: HistoryFormat::Zst,
+        }
+    }
+
     /// Checks every setting against its bound (docs/cli.md, "Limits"); the error names the
     /// field and the flag that sets it.
     pub fn validate(&self) -> Result<(), Invalid> {
@@ -143,31 +175,7 @@ fn node_list(field: &str, flag: &'static str, list: &[NodeId], nodes: u32) -> Re
 /// A valid 3-node config, for tests.
 #[cfg(test)]
 pub(crate) fn sample() -> RunConfig {
-    let all: Vec<NodeId> = vec![1, 2, 3];
-    RunConfig {
-        nodes: 3,
-        acceptors: all.clone(),
-        proposers: all.clone(),
-        learners: all.clone(),
-        node_cmd: None,
-        time_s: 30.0,
-        instances: None,
-        concurrency: 8,
-        contention: 2,
-        revisit: 0.1,
-        op_timeout_ms: 2_000,
-        final_s: 10.0,
-        seed: 1,
-        runs_dir: "runs".into(),
-        trace: Trace::All,
-        quiet: false,
-        nemesis: NemesisConfig::default(),
-        schedule: ScheduleSource::Generated,
-        tuning: Tuning::default(),
-        bug_nodes: all,
-        lazy_fs: false,
-        history_format: HistoryFormat::Zst,
-    }
+    RunConfig { time_s: 30.0, seed: 1, ..RunConfig::defaults(3, 1) }
 }
 
 #[cfg(test)]
