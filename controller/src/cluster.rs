@@ -19,10 +19,38 @@ use synod_node::paxos::NodeId;
 use synod_node::runtime::env::{ENV_CONTROLLER, ENV_DATA_DIR, ENV_NODE, ENV_TOKEN};
 use tokio::sync::mpsc;
 
+/// The program run as `PROGRAM node` for the built-in node, when set (see [`use_builtin_program`]).
+static BUILTIN_PROGRAM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `program` the built-in node (`program node`) for every run this process starts.
+/// The `synod` binary needs none of this: it runs itself. A program that starts runs through
+/// the library (a test, a tool) is not synod, so it names the synod binary here, once, before
+/// its first run. A second call with another program is refused: runs in flight would
+/// otherwise disagree about what they run.
+pub fn use_builtin_program(program: PathBuf) -> Result<()> {
+    let set = BUILTIN_PROGRAM.get_or_init(|| program.clone());
+    anyhow::ensure!(
+        *set == program,
+        "the built-in node is already {}, not {}",
+        set.display(),
+        program.display()
+    );
+    Ok(())
+}
+
+/// The program whose `node` subcommand is the built-in node: the one named by
+/// [`use_builtin_program`], or else this very binary.
+pub fn builtin_program() -> Result<PathBuf> {
+    match BUILTIN_PROGRAM.get() {
+        Some(program) => Ok(program.clone()),
+        None => std::env::current_exe().context("cannot find the synod binary"),
+    }
+}
+
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub enum NodeCommand {
-    /// This binary's hidden `synod node` subcommand.
+    /// The hidden `synod node` subcommand of this binary (or of [`builtin_program`]).
     Builtin(PathBuf),
     /// A shell command line (`--node-cmd`), run as `sh -c 'exec <cmd>'`.
     Shell(String),

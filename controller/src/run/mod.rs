@@ -157,7 +157,7 @@ async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
     let command = match &cfg.node_cmd {
         Some(line) => NodeCommand::Shell(line.clone()),
-        None => NodeCommand::Builtin(std::env::current_exe().context("cannot find the synod binary")?),
+        None => NodeCommand::Builtin(crate::cluster::builtin_program()?),
     };
     let disks = if schedule.cuts_power() || cfg.lazy_fs {
         power::Disks::mount(dir, cfg.nodes)?
