@@ -33,7 +33,7 @@ use crate::net::faults::Faults;
 use crate::net::Net;
 use crate::progress::{Progress, Snapshot};
 use crate::rundir::RunDir;
-use crate::workload::{Invoke, Outcome, Workload, WorkloadConfig};
+use crate::workload::{Ended, Outcome, Workload, WorkloadConfig};
 use anyhow::{Context, Result};
 use config::{RunConfig, Trace};
 use nix::sys::signal::Signal;
@@ -177,7 +177,6 @@ struct Runner<'p> {
     workload: Workload,
     events: mpsc::Receiver<Event>,
     progress: &'p mut Progress,
-    invokes: Vec<Invoke>,
     /// Nemesis actions still to come, timed from the workload's start.
     schedule: VecDeque<Timed>,
     /// Actions waiting for a message, with how many matching messages were seen.
@@ -246,7 +245,6 @@ impl<'p> Runner<'p> {
             workload,
             events,
             progress,
-            invokes: Vec::new(),
             schedule: schedule.timed.into(),
             triggers: schedule.triggers.into_iter().map(|t| (t, 0)).collect(),
             on_delivery: HashMap::new(),
@@ -366,8 +364,7 @@ impl<'p> Runner<'p> {
             }
             let now = Instant::now();
             let now_us = self.history.now_us();
-            let mut invokes = std::mem::take(&mut self.invokes);
-            self.expire(now_us, &mut invokes);
+            self.expire(now_us);
             match phase {
                 Phase::Workload => {
                     let done = self.workload_cut
@@ -378,23 +375,22 @@ impl<'p> Runner<'p> {
                         final_end = Some(self.begin_final(now));
                     } else {
                         self.apply_due(now_us);
-                        self.workload.fill(now_us, &mut invokes);
+                        self.workload.fill(now_us);
                     }
                 }
                 Phase::Final => {
                     let converged = self.workload.unlearned() == 0 && self.workload.unanswered() == 0;
                     if converged || final_end.is_some_and(|end| now >= end) {
-                        self.invokes = invokes;
+                        self.drop_invokes();
                         break;
                     }
                     if now >= next_chase {
                         next_chase = now + Duration::from_millis(CHASE_EVERY_MS);
-                        self.workload.chase(now_us, &mut invokes);
+                        self.workload.chase(now_us);
                     }
                 }
             }
-            self.send_invokes(&mut invokes);
-            self.invokes = invokes;
+            self.send_invokes();
             self.report_progress(phase, start);
             self.history.flush_batch();
             if let Some(why) = self.disk_trouble() {
@@ -449,16 +445,21 @@ impl<'p> Runner<'p> {
     }
 
     /// Ops past their deadline end `info` (timeout); the workload may invoke again.
-    fn expire(&mut self, now_us: u64, invokes: &mut Vec<Invoke>) {
-        for (op, instance, node) in self.workload.expire(now_us, invokes) {
-            self.history.record(&schema::Event::Info(op_ended(
-                self.history.now_us(),
-                op,
-                node,
-                instance,
-                "timeout",
-            )));
+    fn expire(&mut self, now_us: u64) {
+        self.workload.handle_tick(now_us);
+        self.record_ended();
+    }
+
+    /// Records each op the workload ended without a reply as an `info` (timeout, crashed).
+    fn record_ended(&mut self) {
+        while let Some(ended) = self.workload.poll_ended() {
+            self.history.record(&schema::Event::Info(op_ended(self.history.now_us(), ended)));
         }
+    }
+
+    /// The final phase is over: what the workload would still invoke is not sent.
+    fn drop_invokes(&mut self) {
+        while self.workload.poll_invoke().is_some() {}
     }
 
     /// Starts every node and waits until all have connected and STARTUP_SETTLE_MS have
@@ -555,13 +556,14 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    fn send_invokes(&mut self, invokes: &mut Vec<Invoke>) {
+    /// Sends (and records) what the workload invoked.
+    fn send_invokes(&mut self) {
         if self.stopping {
             // A reply during the stop may make the workload try again: too late for that.
-            invokes.clear();
+            self.drop_invokes();
             return;
         }
-        for inv in invokes.drain(..) {
+        while let Some(inv) = self.workload.poll_invoke() {
             self.history.record(&schema::Event::Invoke(schema::Invoke {
                 t: self.history.now_us(),
                 instance: inv.instance,
@@ -583,10 +585,8 @@ impl<'p> Runner<'p> {
                 let init = self.init_for(node);
                 self.net.send_direct(node, &Envelope { src: 0, dest: node, body: init });
                 // Clients waiting for this node retry on it (after the init, on the same link).
-                let mut invokes = std::mem::take(&mut self.invokes);
-                self.workload.node_up(self.history.now_us(), node, &mut invokes);
-                self.send_invokes(&mut invokes);
-                self.invokes = invokes;
+                self.workload.handle_node_up(self.history.now_us(), node);
+                self.send_invokes();
             }
             Event::Frame { node, env } => self.frame(node, env),
             Event::Malformed { node, frame, error } => {
@@ -613,13 +613,9 @@ impl<'p> Runner<'p> {
                     pid: Some(u64::from(pid)),
                     status: Some(Cow::Borrowed(&status)),
                 }));
-                let mut invokes = std::mem::take(&mut self.invokes);
-                for (op, instance) in self.workload.node_exited(now_us, node, &mut invokes) {
-                    let t = self.history.now_us();
-                    self.history.record(&schema::Event::Info(op_ended(t, op, node, instance, "crashed")));
-                }
-                self.send_invokes(&mut invokes);
-                self.invokes = invokes;
+                self.workload.handle_node_exited(now_us, node);
+                self.record_ended();
+                self.send_invokes();
                 self.power_cut_exited(node);
                 if self.cluster.state(node) == ProcState::Down && self.restart_pending.remove(&node) {
                     self.restart(node);
@@ -671,14 +667,13 @@ impl<'p> Runner<'p> {
             return;
         }
         let now_us = self.history.now_us();
-        let mut invokes = std::mem::take(&mut self.invokes);
         match env.body {
             Body::ProposeOk { in_reply_to, instance, value } => {
                 let mut ok = self.ok_event(node, in_reply_to, instance, &value);
                 let outcome = Outcome::Ok(value.clone());
-                if self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes).is_none() {
+                if self.workload.handle_reply(now_us, in_reply_to, &outcome).is_none() {
                     // After its op ended (or a second reply): recorded all the same.
-                    self.workload.late(in_reply_to, Some(ok.instance));
+                    self.workload.handle_late(in_reply_to, Some(ok.instance));
                     ok.late = true;
                 }
                 self.history.record(&schema::Event::Ok(ok));
@@ -689,11 +684,12 @@ impl<'p> Runner<'p> {
                     "gave_up" => Outcome::Info(code.clone()),
                     _ => Outcome::Fail(code.clone()),
                 };
-                let (instance, late) =
-                    match self.workload.complete(now_us, in_reply_to, &outcome, &mut invokes) {
-                        Some((instance, _)) => (Some(instance), false),
-                        None => (self.workload.late(in_reply_to, None).map(|(instance, _)| instance), true),
-                    };
+                let (instance, late) = match self.workload.handle_reply(now_us, in_reply_to, &outcome) {
+                    Some((instance, _)) => (Some(instance), false),
+                    None => {
+                        (self.workload.handle_late(in_reply_to, None).map(|(instance, _)| instance), true)
+                    }
+                };
                 let failed = schema::Failed {
                     t: self.history.now_us(),
                     error: Some(Cow::Borrowed(&code)),
@@ -715,15 +711,14 @@ impl<'p> Runner<'p> {
                     node: u64::from(node),
                     value: Cow::Borrowed(&value),
                 }));
-                self.workload.learned(instance, node);
+                self.workload.handle_learned(instance, node);
             }
             other => {
                 let error = format!("unexpected {} frame to the controller", other.type_name());
                 self.record_error(Some(node), &error);
             }
         }
-        self.send_invokes(&mut invokes);
-        self.invokes = invokes;
+        self.send_invokes();
     }
 
     /// The `ok` for a `propose_ok` naming `reply_instance`. A reply answers the
@@ -846,14 +841,14 @@ fn error_event(t: u64, node: Option<NodeId>, error: &str) -> schema::ErrorEvent<
 }
 
 /// The `info` of an op that ended without a reply (`timeout`, `crashed`).
-fn op_ended(t: u64, op: u64, node: NodeId, instance: u64, error: &'static str) -> schema::Failed<'static> {
+fn op_ended(t: u64, ended: Ended) -> schema::Failed<'static> {
     schema::Failed {
         t,
-        error: Some(Cow::Borrowed(error)),
-        instance: Some(instance),
+        error: Some(Cow::Borrowed(ended.cause.name())),
+        instance: Some(ended.instance),
         late: false,
-        node: Some(u64::from(node)),
-        op,
+        node: Some(u64::from(ended.node)),
+        op: ended.op,
         text: None,
     }
 }

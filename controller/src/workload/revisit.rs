@@ -8,14 +8,20 @@
 //! revisits the workload proposes only to new instances, and such amnesia shows only in the
 //! final phase, if at all.
 //!
-//! This file holds what a revisit is chosen from: a bounded uniform sample (a reservoir) of
-//! the decided instances with who proposed them, and the choice of the proposer. The
-//! workload (mod.rs) decides when to revisit and sends it.
+//! This file holds the whole draw: whether a new op is a revisit (with probability
+//! `--revisit`, from the revisits' own generator, so that the rest of the workload draws
+//! what it would without them), which decided instance (half the time one some proposer has
+//! not learned, else one from a bounded uniform sample, a reservoir, of the decided
+//! instances with who proposed them), and which proposer. The workload's fill (mod.rs)
+//! invokes it.
 
-use super::NodeId;
+use super::{NodeId, Workload};
 use std::collections::HashMap;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::InstanceId;
+
+/// Instances looked at to find one some proposer has not learned, per revisit, at most.
+const UNLEARNED_SCAN_MAX: usize = 256;
 
 /// Decided instances kept in the sample, at most: memory does not grow with the run.
 pub const SAMPLE_MAX: usize = 4_096;
@@ -114,6 +120,84 @@ pub fn proposer(
     let best = proposers.iter().map(rank).max().expect("not empty");
     let tier: Vec<NodeId> = proposers.iter().copied().filter(|n| rank(n) == best).collect();
     tier[rng.below(tier.len() as u64) as usize]
+}
+
+impl Workload {
+    /// Whether the next new op is a revisit: drawn with probability `revisit` (nothing is
+    /// drawn when it is 0).
+    pub(super) fn draw_revisit(&mut self) -> bool {
+        if self.cfg.revisit <= 0.0 {
+            return false;
+        }
+        // 53 random bits as a number in [0, 1).
+        let unit = (self.revisit_rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        unit < self.cfg.revisit
+    }
+
+    /// A decided instance and the proposer to revisit it at, if any instance is decided: half
+    /// the time one that some proposer has not learned (sent to such a proposer), else one
+    /// from the sample of all decided instances (sent to a proposer that did not propose it);
+    /// each falls back on the other.
+    pub(super) fn pick_revisit(&mut self) -> Option<(InstanceId, NodeId)> {
+        if self.revisit_rng.below(2) == 0 {
+            self.pick_unlearned().or_else(|| self.pick_sampled())
+        } else {
+            self.pick_sampled().or_else(|| self.pick_unlearned())
+        }
+    }
+
+    /// A decided instance some proposer has not learned yet: the first such one at or after
+    /// a random point of the unlearned instances (looking at UNLEARNED_SCAN_MAX at most).
+    pub(super) fn pick_unlearned(&mut self) -> Option<(InstanceId, NodeId)> {
+        let (&first, _) = self.unlearned.first_key_value()?;
+        let (&last, _) = self.unlearned.last_key_value()?;
+        let start = first + self.revisit_rng.below(last - first + 1);
+        let proposers = &self.cfg.proposers;
+        let found = self
+            .unlearned
+            .range(start..)
+            .chain(self.unlearned.range(..start))
+            .take(UNLEARNED_SCAN_MAX)
+            .find(|(_, l)| l.seen_decided && proposers.iter().any(|&p| l.learned & bit(p) == 0))
+            .map(|(&instance, l)| (instance, l.proposed_by, l.learned));
+        let (instance, proposed_by, learned) = found?;
+        let node = proposer(&mut self.revisit_rng, proposers, proposed_by, learned, Prefer::Unlearned);
+        Some((instance, node))
+    }
+
+    /// A decided instance from the sample, at a proposer that did not propose it.
+    pub(super) fn pick_sampled(&mut self) -> Option<(InstanceId, NodeId)> {
+        let (instance, proposed_by) = self.sample.pick(&mut self.revisit_rng)?;
+        // Not among the unlearned: every learner learned it.
+        let learned = self.unlearned.get(&instance).map_or(self.learners, |l| l.learned);
+        let node = proposer(&mut self.revisit_rng, &self.cfg.proposers, proposed_by, learned, Prefer::Other);
+        Some((instance, node))
+    }
+
+    /// Invokes a revisit of the decided `instance` at `node`.
+    pub(super) fn invoke_revisit(&mut self, now_us: u64, instance: InstanceId, node: NodeId) {
+        self.invoke(now_us, instance, node);
+        let inv = self.invokes.back_mut().expect("just invoked");
+        inv.revisit = true;
+        self.ops.get_mut(&inv.op).expect("just invoked").revisit = true;
+        self.revisits_open += 1;
+        self.stats.revisits += 1;
+        assert!(self.in_flight.get(&instance).is_some_and(|i| i.decided), "a revisit holds no slot");
+        assert!(self.revisits_open <= self.revisits_max());
+    }
+
+    /// `instance` was decided (a learn or an `ok`): offered to the revisit sample, once.
+    pub(super) fn seen_decided(&mut self, instance: InstanceId) {
+        // An instance no longer among the unlearned was learned by every learner: seen.
+        let Some(lacking) = self.unlearned.get_mut(&instance) else { return };
+        if lacking.seen_decided {
+            return;
+        }
+        lacking.seen_decided = true;
+        if self.cfg.revisit > 0.0 {
+            self.sample.offer(&mut self.revisit_rng, instance, lacking.proposed_by);
+        }
+    }
 }
 
 #[cfg(test)]
