@@ -12,6 +12,7 @@ pub mod event;
 pub mod file;
 pub mod generate;
 pub mod shapes;
+pub mod state;
 
 pub use action::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 

@@ -25,9 +25,10 @@ pub mod shutdown;
 
 pub use once::run_once;
 
-use crate::cluster::{Cluster, NodeCommand, ProcState};
+use crate::cluster::{Cluster, NodeCommand};
 use crate::history::History;
-use crate::nemesis::{Action, FaultKind, Schedule, Timed, Trigger};
+use crate::nemesis::state::Nemesis;
+use crate::nemesis::{FaultKind, Schedule};
 use crate::net::conn::{accept_loop, Event};
 use crate::net::faults::Faults;
 use crate::net::Net;
@@ -40,12 +41,11 @@ use nix::sys::signal::Signal;
 use serde_json::json;
 use shutdown::Shutdown;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::history as schema;
 use synod_checker::Report;
-use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::{Body, Envelope};
 use tokio::net::TcpListener;
@@ -177,30 +177,15 @@ struct Runner<'p> {
     workload: Workload,
     events: mpsc::Receiver<Event>,
     progress: &'p mut Progress,
-    /// Nemesis actions still to come, timed from the workload's start.
-    schedule: VecDeque<Timed>,
-    /// Actions waiting for a message, with how many matching messages were seen.
-    triggers: Vec<(Trigger, u32)>,
-    /// Actions to take when the message with this id is delivered.
-    on_delivery: HashMap<u64, Action>,
-    workload_start_us: u64,
-    /// Nodes to start again as soon as the exit of their killed process is seen.
-    restart_pending: BTreeSet<NodeId>,
+    /// The nemesis's state: the schedule still to come, the faults in force, crash points.
+    nemesis: Nemesis,
     workload_cut: bool,
     interrupted: bool,
-    final_started: bool,
     /// The nodes are being stopped: replies are still recorded, nothing more is invoked.
     stopping: bool,
     final_errors: Vec<String>,
-    exercised: BTreeMap<FaultKind, u64>,
     /// The nodes that did not come up when the run was aborted at start-up.
     startup_failed: Vec<NodeId>,
-    /// The crash point in force: (message type, probability, down time in ms).
-    crash_point: Option<(String, f64, f64)>,
-    /// The node a crash point killed, until its restart: what it still sent is discarded.
-    crash_victim: Option<NodeId>,
-    /// The nemesis's own random choices at run time (crash points).
-    rng: Rng,
     /// The nodes' lazy filesystems (none unless the schedule cuts power).
     disks: power::Disks,
     /// Nodes whose power was cut, until their exit is seen: then their unsynced writes are
@@ -235,8 +220,8 @@ impl<'p> Runner<'p> {
             },
             cfg.seed,
         );
-        let (net, rng) =
-            (Net::new(cfg.nodes, Faults::default(), cfg.seed), Rng::new(cfg.seed ^ 0x6372_6173_6870_7421));
+        let net = Net::new(cfg.nodes, Faults::default(), cfg.seed);
+        let nemesis = Nemesis::new(cfg.nodes, schedule, cfg.seed);
         Runner {
             cfg,
             history,
@@ -245,21 +230,12 @@ impl<'p> Runner<'p> {
             workload,
             events,
             progress,
-            schedule: schedule.timed.into(),
-            triggers: schedule.triggers.into_iter().map(|t| (t, 0)).collect(),
-            on_delivery: HashMap::new(),
-            workload_start_us: 0,
-            restart_pending: BTreeSet::new(),
+            nemesis,
             workload_cut: false,
             interrupted: false,
-            final_started: false,
             stopping: false,
             final_errors: Vec::new(),
-            exercised: BTreeMap::new(),
             startup_failed: Vec::new(),
-            crash_point: None,
-            crash_victim: None,
-            rng,
             disks: power::Disks::default(),
             power_cut: BTreeMap::new(),
             run_path: PathBuf::new(),
@@ -325,7 +301,7 @@ impl<'p> Runner<'p> {
             workload_cut: self.workload_cut,
             interrupted: self.interrupted,
             final_errors: self.final_errors,
-            exercised: self.exercised,
+            exercised: self.nemesis.exercised().clone(),
         })
     }
 
@@ -334,7 +310,8 @@ impl<'p> Runner<'p> {
             return Ok(());
         }
         let start = Instant::now();
-        self.workload_start_us = self.record_phase("workload");
+        let workload_start_us = self.record_phase("workload");
+        self.nemesis.start(workload_start_us);
         let workload_end = start + Duration::from_secs_f64(self.cfg.time_s);
         let mut phase = Phase::Workload;
         let mut final_end = None;
@@ -426,7 +403,7 @@ impl<'p> Runner<'p> {
     /// When the next message is due, or (in the workload) the next nemesis action.
     fn next_due(&self, phase: Phase) -> Option<Instant> {
         let next_action = match phase {
-            Phase::Workload => self.schedule.front().map(|a| a.at_us + self.workload_start_us),
+            Phase::Workload => self.nemesis.next_action_us(),
             Phase::Final => None,
         };
         let due = [self.net.next_due_us(), next_action].into_iter().flatten().min();
@@ -617,9 +594,7 @@ impl<'p> Runner<'p> {
                 self.record_ended();
                 self.send_invokes();
                 self.power_cut_exited(node);
-                if self.cluster.state(node) == ProcState::Down && self.restart_pending.remove(&node) {
-                    self.restart(node);
-                }
+                self.restart_if_pending(node);
             }
         }
     }
@@ -646,9 +621,7 @@ impl<'p> Runner<'p> {
             self.record_error(Some(node), &error);
             return;
         }
-        if self.crash_victim == Some(node)
-            && matches!(self.cluster.state(node), ProcState::Dying | ProcState::Down)
-        {
+        if self.nemesis.is_crash_victim(node, self.cluster.state(node)) {
             // Sent after its crash point: as if it had died before writing it.
             self.history.record(&schema::Event::Discarded(schema::Discarded {
                 t: self.history.now_us(),
