@@ -8,7 +8,7 @@
 //!
 //! c64 decisions/s with a plain history is one more throughput run in `mod.rs`.
 
-use crate::plan::plan_from_flags;
+use crate::commands::flags::plan_from_flags;
 use crate::progress::Progress;
 use crate::run::run_once;
 use anyhow::{Context, Result};

@@ -19,8 +19,8 @@ mod etcd;
 mod history;
 
 use crate::cli::BenchArgs;
+use crate::commands::flags::plan_from_flags;
 use crate::exit::Exit;
-use crate::plan::plan_from_flags;
 use crate::progress::Progress;
 use crate::run::run_once;
 use crate::rundir::RunDir;

@@ -16,10 +16,8 @@ pub mod keep;
 pub mod summary;
 pub mod swarm;
 
-use crate::cli::{ClusterArgs, SoakArgs};
 use crate::exit::Exit;
 use crate::nemesis::{NemesisConfig, Schedule};
-use crate::plan::{cluster_config, generated_schedule, nemesis_config};
 use crate::progress::Progress;
 use crate::run::config::RunConfig;
 use crate::run::shutdown::Shutdown;
@@ -32,14 +30,14 @@ use tokio::time::Instant;
 /// What a soak does.
 #[derive(Debug, Clone)]
 pub struct SoakPlan {
-    /// The cluster, workload and mutant of every run.
-    pub cluster: ClusterArgs,
-    /// The pool of faults and the mean intensities each run's draw is made around.
-    pub base: NemesisConfig,
+    /// What every run shares: the cluster, the workload and the mutant. Each run draws the
+    /// rest around it: its `nemesis` is the pool of faults and the mean intensities of each
+    /// run's draw (swarm.rs), its `contention` the mean of the drawn contention, its `time_s`
+    /// each run's workload; each run gets a seed of its own.
+    pub run: RunConfig,
     pub runs: Option<u64>,
     /// Seconds for the whole soak: no run starts after it is spent.
     pub time_s: Option<f64>,
-    pub time_per_run_s: f64,
     pub seed: u64,
     pub keep_going: bool,
     /// Which runs keep their history (retention, keep.rs).
@@ -49,33 +47,25 @@ pub struct SoakPlan {
 }
 
 impl SoakPlan {
-    pub fn from_args(args: &SoakArgs) -> Result<SoakPlan> {
-        let plan = SoakPlan {
-            cluster: args.cluster.clone(),
-            base: nemesis_config(&args.nemesis)?,
-            runs: args.runs,
-            time_s: args.time,
-            time_per_run_s: args.time_per_run,
-            seed: args.seed.unwrap_or_else(crate::run::random_u64),
-            keep_going: args.keep_going,
-            keep: args.keep,
-            moves_bar: true,
-        };
-        // Fail on bad cluster flags now, not in the first run; and on a schedule too long for
-        // the cap at the shortest interval a run may draw, not hours into the soak.
+    /// Checks the plan before the first run: bad settings fail now, not in the first run; so
+    /// does a schedule too long for the cap at the shortest interval a run may draw, not
+    /// hours into the soak.
+    pub fn validate(&self) -> Result<()> {
+        self.run.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
         let busiest = NemesisConfig {
-            interval_s: plan.base.interval_s * swarm::MIN_INTERVAL_FACTOR,
-            ..plan.base.clone()
+            interval_s: self.run.nemesis.interval_s * swarm::MIN_INTERVAL_FACTOR,
+            ..self.run.nemesis.clone()
         };
-        let cfg = cluster_config(&plan.cluster, busiest, plan.time_per_run_s, plan.seed)?;
-        generated_schedule(&cfg).with_context(|| {
+        let cfg = RunConfig { nemesis: busiest, seed: self.seed, ..self.run.clone() };
+        cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+        crate::plan::generated_schedule(&cfg).with_context(|| {
             format!(
                 "a soak run may draw a nemesis interval of {} x --nemesis-interval-s ({} s)",
                 swarm::MIN_INTERVAL_FACTOR,
                 cfg.nemesis.interval_s
             )
         })?;
-        Ok(plan)
+        Ok(())
     }
 
     /// Units of the soak's progress bar: runs, or tenths of a second.
@@ -88,18 +78,19 @@ impl SoakPlan {
     }
 }
 
-pub fn soak_command(args: SoakArgs) -> Result<Exit> {
-    let plan = SoakPlan::from_args(&args)?;
+/// `synod soak`: runs the soak, prints its table, and says how it went.
+pub fn soak_command(plan: SoakPlan) -> Result<Exit> {
+    plan.validate()?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
-    let mut progress = Progress::for_soak(plan.cluster.quiet, plan.progress_units());
+    let mut progress = Progress::for_soak(plan.run.quiet, plan.progress_units());
     let (summary, bench_error) = runtime.block_on(async {
         let result = soak(&plan, &mut progress, Shutdown::listen(), "").await;
         progress.finish();
         result
     })?;
     print!("{}", summary.render());
-    println!("soak: {}", plan.cluster.runs_dir.join(&summary.soak_id).display());
+    println!("soak: {}", plan.run.runs_dir.join(&summary.soak_id).display());
     if let Some(e) = bench_error {
         eprintln!("Error: {e:#}");
         return Ok(Exit::Error);
@@ -121,14 +112,17 @@ fn plan_run(
     seed: u64,
     rng: &mut Rng,
 ) -> Result<(RunConfig, Schedule)> {
-    let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, seed)?;
-    cfg.quiet = true;
     // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
     // less one, so that its mean is `--contention`.
-    let drawn = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
-    cfg.contention = drawn.min(crate::limits::MAX_CONTENTION);
-    let schedule = generated_schedule(&cfg)?;
-    Ok((cfg, schedule))
+    let drawn = 1 + rng.below((2 * plan.run.contention as u64).saturating_sub(1).max(1)) as usize;
+    let cfg = RunConfig {
+        nemesis: nemesis.clone(),
+        seed,
+        quiet: true,
+        contention: drawn.min(crate::limits::MAX_CONTENTION),
+        ..plan.run.clone()
+    };
+    crate::plan::generated(cfg)
 }
 
 /// Runs a soak; a run that could not be planned or run at all ends it and comes back as the error.
@@ -139,13 +133,13 @@ pub async fn soak(
     shutdown: Shutdown,
     label: &str,
 ) -> Result<(SoakSummary, Option<anyhow::Error>)> {
-    let dir = RunDir::create_prefixed(&plan.cluster.runs_dir, "soak-")?;
+    let dir = RunDir::create_prefixed(&plan.run.runs_dir, "soak-")?;
     let argv: Vec<String> = std::env::args().collect();
     let mut summary = SoakSummary {
         soak_id: dir.id.clone(),
         path: dir.path.clone(),
         seed: plan.seed,
-        bug: plan.cluster.bug.clone(),
+        bug: plan.run.tuning.bug.map(|b| b.name().to_string()),
         command_line: argv.clone(),
         started_at: crate::rundir::utc_stamp(std::time::SystemTime::now()),
         keep: plan.keep,
@@ -170,14 +164,14 @@ pub async fn soak(
             break;
         }
         if let Err(why) =
-            crate::disk::require(&plan.cluster.runs_dir, &crate::disk::Estimate::for_soak(largest_run_bytes))
+            crate::disk::require(&plan.run.runs_dir, &crate::disk::Estimate::for_soak(largest_run_bytes))
         {
             summary.stopped_early = Some(format!("run {index} would not fit: {why}"));
             bench_error = Some(anyhow::anyhow!(why));
             break;
         }
         let run_seed = rng.next_u64();
-        let nemesis = swarm::draw(&plan.base, &mut rng);
+        let nemesis = swarm::draw(&plan.run.nemesis, &mut rng);
         let (cfg, schedule) = match plan_run(plan, &nemesis, run_seed, &mut rng) {
             Ok(planned) => planned,
             Err(e) => {
@@ -275,7 +269,7 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
         dropped_bytes: 0,
         replay: record.replay.clone(),
     };
-    match crate::pruned::prune(&record.path, &plan.cluster.runs_dir, note) {
+    match crate::pruned::prune(&record.path, &plan.run.runs_dir, note) {
         Ok(done) => {
             summary.totals.pruned_runs += 1;
             summary.totals.pruned_bytes += done.dropped_bytes;
@@ -288,8 +282,6 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     /// A run whose schedule cannot be built (past the action cap) ends the soak as a run
     /// that could not run does: stopped early, summary written, the error handed back.
@@ -297,12 +289,23 @@ mod tests {
     fn a_run_that_cannot_be_planned_stops_the_soak_with_its_summary() {
         let runs = std::env::temp_dir().join(format!("synod-soakplan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&runs);
-        let argv = ["synod", "soak", "--runs", "3", "-q", "--runs-dir", runs.to_str().unwrap()];
-        let Command::Soak(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not soak") };
-        let plan = SoakPlan::from_args(&args).unwrap();
         // Past the plan-time check: a week per run at a short interval overflows the cap.
-        let base = NemesisConfig { interval_s: 0.5, ..plan.base.clone() };
-        let plan = SoakPlan { base, time_per_run_s: crate::limits::MAX_TIME_S, moves_bar: false, ..plan };
+        let run = RunConfig {
+            runs_dir: runs.clone(),
+            quiet: true,
+            time_s: crate::limits::MAX_TIME_S,
+            nemesis: NemesisConfig { interval_s: 0.5, ..NemesisConfig::default() },
+            ..RunConfig::defaults(5, 0)
+        };
+        let plan = SoakPlan {
+            run,
+            runs: Some(3),
+            time_s: None,
+            seed: 1,
+            keep_going: false,
+            keep: keep::Keep::default(),
+            moves_bar: false,
+        };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut progress = Progress::for_soak(true, 3);
         let (summary, error) =
