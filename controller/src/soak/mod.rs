@@ -135,7 +135,7 @@ pub async fn soak(
 ) -> Result<(SoakSummary, Option<anyhow::Error>)> {
     let dir = RunDir::create_prefixed(&plan.run.runs_dir, "soak-")?;
     let argv: Vec<String> = std::env::args().collect();
-    let mut summary = SoakSummary {
+    let summary = SoakSummary {
         soak_id: dir.id.clone(),
         path: dir.path.clone(),
         seed: plan.seed,
@@ -148,63 +148,143 @@ pub async fn soak(
         runs: Vec::new(),
     };
     summary.write(&dir.path)?;
-    let started = Instant::now();
-    let mut rng = Rng::new(plan.seed);
-    let mut window = keep::Window::new(plan.keep);
-    let mut bench_error = None;
-    // The largest run folder so far (before the retention pruned it): what the next may need.
-    let mut largest_run_bytes: Option<u64> = None;
+    let mut soaker = Soaker {
+        plan,
+        label,
+        argv,
+        summary,
+        started: Instant::now(),
+        rng: Rng::new(plan.seed),
+        window: keep::Window::new(plan.keep),
+        largest_run_bytes: None,
+    };
+    let mut error = None;
     for index in 1.. {
-        let elapsed_s = started.elapsed().as_secs_f64();
-        if plan.runs.is_some_and(|n| index > n) || plan.time_s.is_some_and(|s| elapsed_s >= s) {
+        let step = match soaker.may_start(index, &shutdown) {
+            Ok(true) => soaker.run_one(index, progress, &shutdown).await,
+            Ok(false) => break,
+            Err(stop) => Err(stop),
+        };
+        if let Err(stop) = step {
+            soaker.summary.stopped_early = Some(stop.reason);
+            error = stop.error;
             break;
+        }
+    }
+    Ok(soaker.finish(&dir, error))
+}
+
+/// Why a soak ends before its runs or its time are spent: the reason soak.json records, and
+/// the error the soak ends with, if it is one.
+struct Stop {
+    reason: String,
+    error: Option<anyhow::Error>,
+}
+
+impl Stop {
+    fn quietly(reason: impl Into<String>) -> Stop {
+        Stop { reason: reason.into(), error: None }
+    }
+
+    fn with(reason: String, error: anyhow::Error) -> Stop {
+        Stop { reason, error: Some(error) }
+    }
+}
+
+/// A soak under way: its summary so far and what the next run is drawn from.
+struct Soaker<'a> {
+    plan: &'a SoakPlan,
+    label: &'a str,
+    argv: Vec<String>,
+    summary: SoakSummary,
+    started: Instant,
+    rng: Rng,
+    window: keep::Window,
+    /// The largest run folder so far (before the retention pruned it): what the next may need.
+    largest_run_bytes: Option<u64>,
+}
+
+impl Soaker<'_> {
+    /// Whether run `index` starts: not when the soak's runs or time are spent; a stop when it
+    /// was interrupted or the run would not fit on the disk.
+    fn may_start(&self, index: u64, shutdown: &Shutdown) -> Result<bool, Stop> {
+        let plan = self.plan;
+        let elapsed_s = self.started.elapsed().as_secs_f64();
+        if plan.runs.is_some_and(|n| index > n) || plan.time_s.is_some_and(|s| elapsed_s >= s) {
+            return Ok(false);
         }
         if shutdown.count() > 0 {
-            summary.stopped_early = Some("interrupted".into());
-            break;
+            return Err(Stop::quietly("interrupted"));
         }
-        if let Err(why) =
-            crate::disk::require(&plan.run.runs_dir, &crate::disk::Estimate::for_soak(largest_run_bytes))
-        {
-            summary.stopped_early = Some(format!("run {index} would not fit: {why}"));
-            bench_error = Some(anyhow::anyhow!(why));
-            break;
+        let estimate = crate::disk::Estimate::for_soak(self.largest_run_bytes);
+        if let Err(why) = crate::disk::require(&plan.run.runs_dir, &estimate) {
+            return Err(Stop::with(format!("run {index} would not fit: {why}"), anyhow::anyhow!(why)));
         }
-        let run_seed = rng.next_u64();
-        let nemesis = swarm::draw(&plan.run.nemesis, &mut rng);
-        let (cfg, schedule) = match plan_run(plan, &nemesis, run_seed, &mut rng) {
-            Ok(planned) => planned,
-            Err(e) => {
-                summary.stopped_early = Some(format!("run {index} could not be planned: {e:#}"));
-                bench_error = Some(e);
-                break;
-            }
-        };
-        let t = &summary.totals;
-        progress.set_prefix(format!(
-            "{label}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
-            plan.runs.map(|n| format!("/{n}")).unwrap_or_default(),
-            t.decisions,
-            t.safety_violations,
-            t.liveness_failures,
-            nemesis.names()
-        ));
-        let outcome = match crate::run::run(cfg, schedule, &argv, progress, shutdown.clone()).await {
-            Ok(o) => o,
-            Err(e) => {
+        Ok(true)
+    }
+
+    /// Plans, runs and records run `index`; a stop when the soak ends with it.
+    async fn run_one(
+        &mut self,
+        index: u64,
+        progress: &mut Progress,
+        shutdown: &Shutdown,
+    ) -> Result<(), Stop> {
+        let run_seed = self.rng.next_u64();
+        let nemesis = swarm::draw(&self.plan.run.nemesis, &mut self.rng);
+        let (cfg, schedule) = plan_run(self.plan, &nemesis, run_seed, &mut self.rng)
+            .map_err(|e| Stop::with(format!("run {index} could not be planned: {e:#}"), e))?;
+        progress.set_prefix(self.prefix(index, &nemesis));
+        let outcome =
+            crate::run::run(cfg, schedule, &self.argv, progress, shutdown.clone()).await.map_err(|e| {
                 // An aborted run (nodes that cannot start) would abort every later run too.
                 // The summary keeps the first line; the whole error (log paths) is printed.
                 let error = format!("{e:#}");
                 let first = error.lines().next().unwrap_or_default();
-                summary.stopped_early = Some(format!("run {index} could not run: {first}"));
-                bench_error = Some(e);
-                break;
-            }
-        };
+                Stop::with(format!("run {index} could not run: {first}"), e)
+            })?;
         let run_bytes = crate::disk::tree_bytes(&outcome.run_dir);
-        largest_run_bytes = Some(largest_run_bytes.unwrap_or(0).max(run_bytes));
-        let record = RunRecord::new(index, run_seed, nemesis, &outcome, started.elapsed().as_secs_f64());
-        summary.totals.add(&record);
+        self.largest_run_bytes = Some(self.largest_run_bytes.unwrap_or(0).max(run_bytes));
+        let record = RunRecord::new(index, run_seed, nemesis, &outcome, self.started.elapsed().as_secs_f64());
+        let unsafe_run = !record.safe;
+        self.record(record, progress);
+        if let Err(e) = self.summary.write(&self.summary.path) {
+            return Err(Stop::with(format!("after run {index}: {e:#}"), e));
+        }
+        if self.plan.moves_bar {
+            progress.set_position(match self.plan.runs {
+                Some(_) => index,
+                None => (self.started.elapsed().as_secs_f64() * 10.0) as u64,
+            });
+        }
+        if unsafe_run && !self.plan.keep_going {
+            return Err(Stop::quietly(format!("safety violated in run {index} (--keep-going goes on)")));
+        }
+        if outcome.workload_cut || outcome.interrupted {
+            return Err(Stop::quietly("interrupted"));
+        }
+        Ok(())
+    }
+
+    /// The progress line's prefix before run `index`: the totals so far and the run's faults.
+    fn prefix(&self, index: u64, nemesis: &NemesisConfig) -> String {
+        let t = &self.summary.totals;
+        format!(
+            "{}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
+            self.label,
+            self.plan.runs.map(|n| format!("/{n}")).unwrap_or_default(),
+            t.decisions,
+            t.safety_violations,
+            t.liveness_failures,
+            nemesis.names()
+        )
+    }
+
+    /// Adds a judged run to the summary, says on the progress line how it failed, if it did,
+    /// and lets the retention drop the history of a passing run that falls out of its window.
+    fn record(&mut self, record: RunRecord, progress: &mut Progress) {
+        let (index, label) = (record.index, self.label);
+        self.summary.totals.add(&record);
         if !record.safe {
             progress.println(&format!(
                 "{label}run {index}: safety violated ({}); replay with: {}",
@@ -214,45 +294,29 @@ pub async fn soak(
         } else if record.live == Some(false) {
             progress.println(&format!("{label}run {index}: not live; replay with: {}", record.replay));
         }
-        let unsafe_run = !record.safe;
         let passing = record.passing();
-        summary.runs.push(record);
-        if let Some(old) = window.judged(index, passing) {
-            prune(plan, &mut summary, old, progress, label);
-        }
-        if let Err(e) = summary.write(&dir.path) {
-            summary.stopped_early = Some(format!("after run {index}: {e:#}"));
-            bench_error = Some(e);
-            break;
-        }
-        if plan.moves_bar {
-            progress.set_position(match plan.runs {
-                Some(_) => index,
-                None => (started.elapsed().as_secs_f64() * 10.0) as u64,
-            });
-        }
-        if unsafe_run && !plan.keep_going {
-            summary.stopped_early = Some(format!("safety violated in run {index} (--keep-going goes on)"));
-            break;
-        }
-        if outcome.workload_cut || outcome.interrupted {
-            summary.stopped_early = Some("interrupted".into());
-            break;
+        self.summary.runs.push(record);
+        if let Some(old) = self.window.judged(index, passing) {
+            prune(self.plan, &mut self.summary, old, progress, label);
         }
     }
-    if let Err(e) = summary.write(&dir.path) {
-        // On a full disk the last soak.json may not fit: the one before stays (it is replaced
-        // atomically), the table is still printed, and the soak ends with this error.
-        let e = e.context("the soak's last record could not be written");
-        return Ok((
-            summary,
-            Some(match bench_error {
-                Some(first) => anyhow::anyhow!("{first:#}\n{e:#}"),
-                None => e,
-            }),
-        ));
+
+    /// Writes the last soak.json. On a full disk it may not fit: the one before stays (it is
+    /// replaced atomically), the table is still printed, and the soak ends with this error.
+    fn finish(self, dir: &RunDir, error: Option<anyhow::Error>) -> (SoakSummary, Option<anyhow::Error>) {
+        let summary = self.summary;
+        match summary.write(&dir.path) {
+            Ok(()) => (summary, error),
+            Err(e) => {
+                let e = e.context("the soak's last record could not be written");
+                let error = match error {
+                    Some(first) => anyhow::anyhow!("{first:#}\n{e:#}"),
+                    None => e,
+                };
+                (summary, Some(error))
+            }
+        }
     }
-    Ok((summary, bench_error))
 }
 
 /// Drops the history of run `index` (a passing run the retention let go). A run that cannot
