@@ -21,7 +21,15 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
         Command::Soak(args) => crate::soak::soak_command(flags::soak_plan(&args)?),
         Command::Check(args) => check(args),
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
-        Command::Show(args) => crate::inspect::show::show(args),
+        Command::Show(a) => crate::inspect::show::show(crate::inspect::show::ShowRequest {
+            run: a.run,
+            runs_dir: a.runs_dir,
+            instance: a.instance,
+            events: a.events,
+            from: a.from,
+            to: a.to,
+            nodes: a.nodes,
+        }),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
         Command::Bench(args) => crate::bench::bench(args),
         Command::Scenario(args) => match args.command {
