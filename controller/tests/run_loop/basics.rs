@@ -124,13 +124,16 @@ fn history_format_jsonl_writes_plain_jsonl_that_every_reader_takes() {
 #[test]
 fn two_runs_side_by_side_share_nothing() {
     let runs = Runs::new("twins");
+    let (tids_tx, tids) = std::sync::mpsc::channel();
     let threads: Vec<_> = ["twin-a", "twin-b"]
         .into_iter()
         .map(|name| {
             let cfg = config(&runs, 3, 2.0);
+            let tids_tx = tids_tx.clone();
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(move || {
+                    tids_tx.send(harness::thread_id()).unwrap();
                     let outcome = harness::run(cfg).unwrap();
                     assert_safe_and_live(&outcome.report);
                     assert_eq!(
@@ -142,6 +145,14 @@ fn two_runs_side_by_side_share_nothing() {
                 .unwrap()
         })
         .collect();
+    // Both runs' nodes are up at once, each run's the children of its own thread (which the
+    // check at the end of each run reads).
+    let tids: Vec<u64> = tids.iter().take(2).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tids.iter().any(|&tid| harness::children_of(tid).len() < 3) {
+        assert!(std::time::Instant::now() < deadline, "the two runs' nodes were never up together");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let mut dirs: Vec<_> = std::fs::read_dir(&runs.dir)
         .unwrap()

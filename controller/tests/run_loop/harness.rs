@@ -81,9 +81,21 @@ pub fn command_line() -> Vec<String> {
 /// other threads have children of their own, so the thread's list is read, not the
 /// process's.
 pub fn assert_no_children() {
-    let path = "/proc/thread-self/children";
-    let children = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert!(children.trim().is_empty(), "the run left child processes: {children}");
+    let children = children_of(thread_id());
+    assert!(children.is_empty(), "the run left child processes: {children:?}");
+}
+
+/// This thread's id (the kernel's, as in /proc/PID/task/TID).
+pub fn thread_id() -> u64 {
+    let link = std::fs::read_link("/proc/thread-self").unwrap();
+    link.file_name().unwrap().to_str().unwrap().parse().unwrap()
+}
+
+/// The pids of the children of thread `tid` of this process, zombies included.
+pub fn children_of(tid: u64) -> Vec<u64> {
+    let path = format!("/proc/self/task/{tid}/children");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.split_whitespace().map(|pid| pid.parse().unwrap()).collect()
 }
 
 /// Every line of the run's history, typed; panics on a line that does not read, or a
@@ -138,4 +150,22 @@ pub fn assert_recorded(runs: &Runs, outcome: &RunOutcome) {
     let meta = json(&outcome.run_dir, "meta.json");
     assert_eq!(meta["run_id"], outcome.run_id.as_str());
     assert_eq!(meta["command_line"], serde_json::json!(command_line()));
+}
+
+/// The check sees a child of this thread until it is reaped, and no other thread's.
+#[test]
+fn the_child_check_sees_this_thread_s_children_only() {
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = u64::from(child.id());
+    assert_eq!(children_of(thread_id()), vec![pid]);
+    let other = std::thread::spawn(|| children_of(thread_id())).join().unwrap();
+    assert!(other.is_empty(), "{other:?}");
+    let caught = std::panic::catch_unwind(assert_no_children);
+    child.kill().unwrap();
+    assert!(caught.is_err(), "a live child went unseen");
+    // Killed but not yet reaped: a zombie is still a child.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(children_of(thread_id()), vec![pid]);
+    child.wait().unwrap();
+    assert_no_children();
 }
