@@ -23,6 +23,7 @@ mod common;
 
 mod aborts;
 mod basics;
+mod faults;
 mod harness;
 mod replies;
 mod revisits;
