@@ -23,7 +23,7 @@ mod once;
 mod power;
 pub mod shutdown;
 
-pub use once::run_once;
+pub use once::{run_once, run_once_embedded};
 
 use crate::cluster::{Cluster, NodeCommand, ProcState};
 use crate::history::History;
