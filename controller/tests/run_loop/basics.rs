@@ -101,9 +101,9 @@ fn history_format_jsonl_writes_plain_jsonl_that_every_reader_takes() {
     assert!(html.is_file() && html == run.join("report.html"), "{}", html.display());
     // A replay of it writes the default form, and reads the same nemesis actions from it (a
     // crash point's kills by time, the crash point itself not at all: tests/nemesis.rs).
-    let d = runs.dir.to_str().unwrap();
     let (cfg, schedule) =
-        synod_controller::plan::plan_from_flags(&["--replay", r, "--runs-dir", d, "-q"]).unwrap();
+        synod_controller::plan::replay_plan(&run, &runs.dir, true, synod_checker::HistoryFormat::Zst)
+            .unwrap();
     let replay = harness::run_with(cfg, schedule).unwrap().run_dir;
     assert!(replay.join("history.jsonl.zst").is_file() && !replay.join("history.jsonl").exists());
     let actions = |events: &[Event]| -> Vec<String> {
