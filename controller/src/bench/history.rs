@@ -8,7 +8,6 @@
 //!
 //! c64 decisions/s with a plain history is one more throughput run in `mod.rs`.
 
-use crate::commands::flags::plan_from_flags;
 use crate::progress::Progress;
 use crate::run::run_once;
 use anyhow::{Context, Result};
@@ -18,21 +17,16 @@ use std::path::Path;
 use std::time::Instant;
 use synod_checker::HistoryFormat;
 
-/// The seed of both default-settings runs: one schedule, two ways to store its history.
-const DISK_RUN_SEED: &str = "16";
 /// Uncompressed bytes the writer hands zstd between two flushes in the checker figure: one
 /// full batch (`history::BATCH_BYTES`), as when the writer is busy.
 const FLUSH_EVERY_BYTES: usize = 64 * 1024;
 
 /// Bytes per decision of the default-settings run of `time_s` seconds, both ways.
 pub fn bytes_per_decision(runs_dir: &Path, time_s: f64) -> Result<Value> {
-    let dir = runs_dir.to_string_lossy().to_string();
-    let t = format!("{time_s}");
     let mut out = serde_json::Map::new();
     for format in [HistoryFormat::Zst, HistoryFormat::Jsonl] {
         let f = format.to_string();
-        let flags = ["--time", &t, "--seed", DISK_RUN_SEED, "--history-format", &f, "--runs-dir", &dir, "-q"];
-        let (cfg, schedule) = plan_from_flags(&flags)?;
+        let (cfg, schedule) = super::plan::plan(super::plan::disk_config(runs_dir, time_s, format)?)?;
         // Faults may leave a run not live; its history's size is what is measured, and a
         // safety violation here would be a bug that the report names.
         let run = run_once(cfg, schedule, &mut Progress::for_run(true))?;

@@ -17,9 +17,9 @@
 
 mod etcd;
 mod history;
+mod plan;
 
 use crate::cli::BenchArgs;
-use crate::commands::flags::plan_from_flags;
 use crate::exit::Exit;
 use crate::progress::Progress;
 use crate::run::run_once;
@@ -44,17 +44,16 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
     let fsync = fsync_us(&dir.path.join("fsync"), 2_000, false)?;
     let fsync_prealloc = fsync_us(&dir.path.join("fsync"), 2_000, true)?;
     let runs_dir = dir.path.join("runs");
-    let t = format!("{}", args.time);
     let mut latency = serde_json::Map::new();
     let mut net_rtt = None;
-    // Concurrency 1: (JSON key, nodes, extra flags).
-    for (key, nodes, extra) in
-        [("n3", "3", None), ("n5", "5", None), ("n3_two_phase", "3", Some("--no-fast-round"))]
-    {
-        say(format!("decision latency: {nodes} nodes, concurrency 1 {} ...", extra.unwrap_or("")));
-        let mut flags = vec!["--nodes", nodes, "--concurrency", "1", "--time", &t];
-        flags.extend(extra);
-        let run = run(&runs_dir, &flags)?;
+    // Concurrency 1: (JSON key, run).
+    for (key, planned) in [("n3", plan::N3), ("n5", plan::N5), ("n3_two_phase", plan::N3_TWO_PHASE)] {
+        say(format!(
+            "decision latency: {} nodes, concurrency 1 {} ...",
+            planned.nodes,
+            planned.variant.label()
+        ));
+        let run = run(&runs_dir, planned, args.time)?;
         let l = &run.report.figures.decision_latency_first_learn.all;
         latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
         if key == "n3" {
@@ -62,30 +61,32 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
         }
     }
     let mut per_s = serde_json::Map::new();
-    // 3 nodes: (JSON key, concurrency, extra flags).
+    // 3 nodes: (JSON key, run).
     let throughput = [
-        ("c1", "1", &[][..]),
-        ("c16", "16", &[]),
-        ("c64", "64", &[]),
-        ("c256", "256", &[]),
-        ("c64_trace_ops", "64", &["--trace", "ops"]),
-        ("c64_two_phase", "64", &["--no-fast-round"]),
-        ("c64_jsonl", "64", &["--history-format", "jsonl"]),
+        ("c1", plan::C1),
+        ("c16", plan::C16),
+        ("c64", plan::C64),
+        ("c256", plan::C256),
+        ("c64_trace_ops", plan::C64_TRACE_OPS),
+        ("c64_two_phase", plan::C64_TWO_PHASE),
+        ("c64_jsonl", plan::C64_JSONL),
     ];
-    for (key, c, extra) in throughput {
-        say(format!("throughput: 3 nodes, concurrency {c} {} ...", extra.join(" ")));
-        let mut flags = vec!["--nodes", "3", "--concurrency", c, "--time", &t];
-        flags.extend_from_slice(extra);
-        let run = run(&runs_dir, &flags)?;
+    for (key, planned) in throughput {
+        say(format!(
+            "throughput: 3 nodes, concurrency {} {} ...",
+            planned.concurrency,
+            planned.variant.label()
+        ));
+        let run = run(&runs_dir, planned, args.time)?;
         per_s.insert(key.into(), json!(run.report.figures.decisions_per_s.round() as u64));
     }
     // The lazy filesystem's cost: the same n3 latency and c64 runs with the data dirs on it.
     let lazy_fs = match crate::lazyfs::available() {
         Ok(()) => {
             say("lazy filesystem: decision latency n3 and throughput c64 with --lazy-fs ...".into());
-            let l = run(&runs_dir, &["--nodes", "3", "--concurrency", "1", "--time", &t, "--lazy-fs"])?;
+            let l = run(&runs_dir, plan::LAZY_FS_N3, args.time)?;
             let l = &l.report.figures.decision_latency_first_learn.all;
-            let c = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--lazy-fs"])?;
+            let c = run(&runs_dir, plan::LAZY_FS_C64, args.time)?;
             json!({
                 "n3_p50": l.p50_us, "n3_p99": l.p99_us,
                 "c64_per_s": c.report.figures.decisions_per_s.round() as u64,
@@ -137,13 +138,10 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// A fault-free run with `flags` (one proposer an instance, no revisits: every op starts a
-/// new instance, so the figures compare with those measured before revisits existed).
-fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
-    let dir = runs_dir.to_string_lossy().to_string();
-    let mut all = vec!["--nemesis", "none", "--contention", "1", "--revisit", "0", "--runs-dir", &dir, "-q"];
-    all.extend_from_slice(flags);
-    let (cfg, schedule) = plan_from_flags(&all)?;
+/// The fault-free run `planned` for `time_s` seconds, at a random seed; an error unless it
+/// was safe and live.
+fn run(runs_dir: &Path, planned: plan::Measured, time_s: f64) -> Result<crate::run::RunOutcome> {
+    let (cfg, schedule) = plan::plan(planned.config(runs_dir, time_s, crate::run::random_u64()))?;
     let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;
     if outcome.report.exit_code() != 0 {
         anyhow::bail!("a bench run was not safe and live: {}", outcome.run_dir.display());
