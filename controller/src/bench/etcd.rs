@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -36,8 +36,18 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// `put_p50_us`, `put_p99_us` at concurrency 1 and `puts_per_s_c64`, or `None` without etcd.
-pub fn measure(dir: &Path, time_s: f64) -> Result<Option<Value>> {
+/// etcd's figures beside synod's in bench.json.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EtcdFigures {
+    /// Put latency at concurrency 1, in microseconds.
+    pub put_p50_us: u64,
+    pub put_p99_us: u64,
+    /// Puts per second from 64 client threads.
+    pub puts_per_s_c64: u64,
+}
+
+/// The put latency at concurrency 1 and puts per second at 64, or `None` without etcd.
+pub fn measure(dir: &Path, time_s: f64) -> Result<Option<EtcdFigures>> {
     if !etcd_on_path() {
         return Ok(None);
     }
@@ -110,11 +120,11 @@ pub fn measure(dir: &Path, time_s: f64) -> Result<Option<Value>> {
     for t in threads {
         puts += t.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
     }
-    Ok(Some(json!({
-        "put_p50_us": lat[lat.len() / 2],
-        "put_p99_us": lat[lat.len() * 99 / 100],
-        "puts_per_s_c64": (puts as f64 / time_s).round() as u64,
-    })))
+    Ok(Some(EtcdFigures {
+        put_p50_us: lat[lat.len() / 2],
+        put_p99_us: lat[lat.len() * 99 / 100],
+        puts_per_s_c64: (puts as f64 / time_s).round() as u64,
+    }))
 }
 
 /// A keep-alive HTTP/1.1 connection to one etcd member.

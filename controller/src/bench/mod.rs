@@ -16,8 +16,10 @@
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
 
 mod etcd;
+mod figures;
 mod history;
 mod plan;
+mod render;
 
 use crate::cli::BenchArgs;
 use crate::exit::Exit;
@@ -25,7 +27,7 @@ use crate::progress::Progress;
 use crate::run::run_once;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use figures::{BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -44,10 +46,10 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
     let fsync = fsync_us(&dir.path.join("fsync"), 2_000, false)?;
     let fsync_prealloc = fsync_us(&dir.path.join("fsync"), 2_000, true)?;
     let runs_dir = dir.path.join("runs");
-    let mut latency = serde_json::Map::new();
+    let mut latency = Vec::new();
     let mut net_rtt = None;
-    // Concurrency 1: (JSON key, run).
-    for (key, planned) in [("n3", plan::N3), ("n5", plan::N5), ("n3_two_phase", plan::N3_TWO_PHASE)] {
+    // Concurrency 1: n3, n5, n3_two_phase.
+    for planned in [plan::N3, plan::N5, plan::N3_TWO_PHASE] {
         say(format!(
             "decision latency: {} nodes, concurrency 1 {} ...",
             planned.nodes,
@@ -55,31 +57,41 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
         ));
         let run = run(&runs_dir, planned, args.time)?;
         let l = &run.report.figures.decision_latency_first_learn.all;
-        latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
-        if key == "n3" {
+        latency.push(Quantiles { p50: l.p50_us, p99: l.p99_us, p999: l.p999_us });
+        if planned == plan::N3 {
             net_rtt = rtt_us(&run.run_dir)?;
         }
     }
-    let mut per_s = serde_json::Map::new();
-    // 3 nodes: (JSON key, run).
+    let decision_latency_us = DecisionLatency { n3: latency[0], n5: latency[1], n3_two_phase: latency[2] };
+    let mut per_s = Vec::new();
+    // 3 nodes, in the order of the fields below.
     let throughput = [
-        ("c1", plan::C1),
-        ("c16", plan::C16),
-        ("c64", plan::C64),
-        ("c256", plan::C256),
-        ("c64_trace_ops", plan::C64_TRACE_OPS),
-        ("c64_two_phase", plan::C64_TWO_PHASE),
-        ("c64_jsonl", plan::C64_JSONL),
+        plan::C1,
+        plan::C16,
+        plan::C64,
+        plan::C256,
+        plan::C64_TRACE_OPS,
+        plan::C64_TWO_PHASE,
+        plan::C64_JSONL,
     ];
-    for (key, planned) in throughput {
+    for planned in throughput {
         say(format!(
             "throughput: 3 nodes, concurrency {} {} ...",
             planned.concurrency,
             planned.variant.label()
         ));
         let run = run(&runs_dir, planned, args.time)?;
-        per_s.insert(key.into(), json!(run.report.figures.decisions_per_s.round() as u64));
+        per_s.push(run.report.figures.decisions_per_s.round() as u64);
     }
+    let decisions_per_s = DecisionsPerS {
+        c1: per_s[0],
+        c16: per_s[1],
+        c64: per_s[2],
+        c256: per_s[3],
+        c64_trace_ops: per_s[4],
+        c64_two_phase: per_s[5],
+        c64_jsonl: per_s[6],
+    };
     // The lazy filesystem's cost: the same n3 latency and c64 runs with the data dirs on it.
     let lazy_fs = match crate::lazyfs::available() {
         Ok(()) => {
@@ -87,52 +99,47 @@ pub fn bench(args: BenchArgs) -> Result<Exit> {
             let l = run(&runs_dir, plan::LAZY_FS_N3, args.time)?;
             let l = &l.report.figures.decision_latency_first_learn.all;
             let c = run(&runs_dir, plan::LAZY_FS_C64, args.time)?;
-            json!({
-                "n3_p50": l.p50_us, "n3_p99": l.p99_us,
-                "c64_per_s": c.report.figures.decisions_per_s.round() as u64,
-            })
+            LazyFs::Measured {
+                n3_p50: l.p50_us,
+                n3_p99: l.p99_us,
+                c64_per_s: c.report.figures.decisions_per_s.round() as u64,
+            }
         }
-        Err(why) => json!({"unavailable": why}),
+        Err(why) => LazyFs::Unavailable { unavailable: why },
     };
     // The reference run: `synod run --time 10` at default settings (twice --time).
     let disk_time_s = 2.0 * args.time;
     say(format!("history on disk: default settings, {disk_time_s} s, compressed and plain ..."));
     let history_disk = history::bytes_per_decision(&runs_dir, disk_time_s)?;
-    let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
-    let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
-    let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);
-    let to_floor = |p50: u64| floor.map(|f| (p50 as f64 / f as f64 * 100.0).round() / 100.0);
-    let c64 = per_s["c64"].as_u64().unwrap_or(0);
+    let floor_us = Floor {
+        net_rtt,
+        fsync: fsync.0,
+        fsync_p99: fsync.1,
+        fsync_preallocated: fsync_prealloc.0,
+        fsync_preallocated_p99: fsync_prealloc.1,
+    };
     say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...".into());
     let etcd = etcd::measure(&dir.path.join("etcd"), args.time.min(5.0))?;
-    let mut figures = json!({
-        "floor_us": {
-            "net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1,
-            "fsync_preallocated": fsync_prealloc.0, "fsync_preallocated_p99": fsync_prealloc.1,
-        },
-        "decision_latency_us": latency,
-        "ratio_to_floor": to_floor(p50_n3),
-        "ratio_to_floor_two_phase": to_floor(p50_two_phase),
-        "decisions_per_s": per_s,
-        "lazy_fs": lazy_fs,
-        "checker": checker,
-        "history_disk": history_disk,
-    });
-    if let Some(e) = etcd {
-        let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
-        figures["etcd_ratios"] = json!({
-            "decision_p50_to_put_p50": ratio(p50_n3 as f64, e["put_p50_us"].as_f64().unwrap_or(0.0)),
-            "decisions_c64_to_puts_c64": ratio(c64 as f64, e["puts_per_s_c64"].as_f64().unwrap_or(0.0)),
-        });
-        figures["etcd"] = e;
-    }
+    let p50_n3 = decision_latency_us.n3.p50;
+    let figures = BenchFigures {
+        ratio_to_floor: figures::ratio_to_floor(p50_n3, &floor_us),
+        ratio_to_floor_two_phase: figures::ratio_to_floor(decision_latency_us.n3_two_phase.p50, &floor_us),
+        etcd_ratios: etcd.as_ref().map(|e| EtcdRatios::new(p50_n3, decisions_per_s.c64, e)),
+        etcd,
+        checker,
+        decision_latency_us,
+        decisions_per_s,
+        floor_us,
+        history_disk,
+        lazy_fs,
+    };
     let path = dir.path.join("bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
-        print!("{}", render(&figures));
+        print!("{}", render::render(&figures));
         println!("bench: {}", path.display());
     }
     Ok(Exit::Ok)
@@ -217,84 +224,4 @@ pub(crate) fn peak_rss_kb() -> u64 {
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
-}
-
-fn render(f: &Value) -> String {
-    let mut out = String::new();
-    let mb = |v: &Value| v.as_u64().map(|b| format!("{:.1}", b as f64 / 1e6)).unwrap_or_else(|| "-".into());
-    let ms = |v: &Value| {
-        v.as_u64().map(|us| format!("{:.2} ms", us as f64 / 1000.0)).unwrap_or_else(|| "-".into())
-    };
-    let fl = &f["floor_us"];
-    out.push_str(&format!(
-        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}   (into preallocated zeros, as the node's log: p50 {} p99 {})\n",
-        ms(&fl["net_rtt"]),
-        ms(&fl["fsync"]),
-        ms(&fl["fsync_p99"]),
-        ms(&fl["fsync_preallocated"]),
-        ms(&fl["fsync_preallocated_p99"])
-    ));
-    for (n, label) in
-        [("n3", "decision n3      "), ("n5", "decision n5      "), ("n3_two_phase", "n3 both phases   ")]
-    {
-        let l = &f["decision_latency_us"][n];
-        out.push_str(&format!(
-            "{label} p50 {}   p99 {}   p99.9 {}\n",
-            ms(&l["p50"]),
-            ms(&l["p99"]),
-            ms(&l["p999"])
-        ));
-    }
-    out.push_str(&format!(
-        "ratio to floor    {} (n3 p50 / (2 net round trips + 2 fdatasyncs)); both phases {}\n",
-        f["ratio_to_floor"], f["ratio_to_floor_two_phase"]
-    ));
-    let d = &f["decisions_per_s"];
-    out.push_str(&format!(
-        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}   c64 plain history {}\n",
-        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"], d["c64_jsonl"]
-    ));
-    let lz = &f["lazy_fs"];
-    match lz["unavailable"].as_str() {
-        Some(why) => out.push_str(&format!("lazy filesystem   not measured: {why}\n")),
-        None => out.push_str(&format!(
-            "lazy filesystem   decision n3 p50 {} p99 {} (without: {})   c64 {}/s (without: {})\n",
-            ms(&lz["n3_p50"]),
-            ms(&lz["n3_p99"]),
-            ms(&f["decision_latency_us"]["n3"]["p50"]),
-            lz["c64_per_s"],
-            d["c64"]
-        )),
-    }
-    let c = &f["checker"];
-    out.push_str(&format!(
-        "checker           {} events/s plain, {} events/s compressed ({} MB -> {} MB), peak {} MB\n",
-        c["events_per_s"],
-        c["events_per_s_zst"],
-        mb(&c["bytes"]),
-        mb(&c["bytes_zst"]),
-        c["peak_rss_mb"]
-    ));
-    let h = &f["history_disk"];
-    out.push_str(&format!(
-        "history on disk   {} bytes/decision compressed, {} plain ({}x; default settings, {} s)\n",
-        h["zst"]["bytes_per_decision"], h["jsonl"]["bytes_per_decision"], h["ratio"], h["time_s"]
-    ));
-    match f.get("etcd") {
-        Some(e) => {
-            let r = &f["etcd_ratios"];
-            out.push_str(&format!(
-                "etcd 3 members    put p50 {}   p99 {}   puts/s at c64 {}  (HTTP gateway, keep-alive Rust client)\n",
-                ms(&e["put_p50_us"]),
-                ms(&e["put_p99_us"]),
-                e["puts_per_s_c64"]
-            ));
-            out.push_str(&format!(
-                "synod / etcd      decision p50 / put p50 = {}   decisions/s / puts/s at c64 = {}\n",
-                r["decision_p50_to_put_p50"], r["decisions_c64_to_puts_c64"]
-            ));
-        }
-        None => out.push_str("etcd              not on PATH (Debian: apt install etcd-server)\n"),
-    }
-    out
 }
