@@ -100,8 +100,17 @@ pub fn checker(dir: &Path) -> Result<CheckerFigures> {
         events: stats.events,
         events_per_s,
         events_per_s_zst,
-        peak_rss_mb: (super::peak_rss_kb() as f64 / 1024.0 * 10.0).round() / 10.0,
+        peak_rss_mb: (peak_rss_kb() as f64 / 1024.0 * 10.0).round() / 10.0,
     })
+}
+
+/// This process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// `from` into one zstd frame at `to`, at the writer's level, flushed every batch.
