@@ -14,6 +14,10 @@
 //!
 //! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
+//!
+//! This file orders the measurements; plan.rs plans each run as a typed config, floor.rs,
+//! history.rs and etcd.rs measure, figures.rs holds the figures as bench.json writes them
+//! and render.rs prints them as text.
 
 mod etcd;
 mod figures;
