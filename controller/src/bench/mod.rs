@@ -23,10 +23,9 @@ mod etcd;
 mod figures;
 mod floor;
 mod history;
-mod plan;
+pub mod plan;
 mod render;
 
-use crate::cli::BenchArgs;
 use crate::exit::Exit;
 use crate::progress::Progress;
 use crate::run::{run_once, RunOutcome};
@@ -35,9 +34,20 @@ use anyhow::{Context, Result};
 use figures::{BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
 use std::path::{Path, PathBuf};
 
-pub fn bench(args: BenchArgs) -> Result<Exit> {
+/// What `synod bench` was asked for.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    /// Where the bench's folder (its runs and bench.json) goes.
+    pub runs_dir: PathBuf,
+    /// Seconds of workload in each measured run.
+    pub time_s: f64,
+    /// Print the figures as JSON, with no progress lines (`--json`).
+    pub json: bool,
+}
+
+pub fn bench(args: BenchPlan) -> Result<Exit> {
     let dir = RunDir::create_prefixed(&args.runs_dir, "bench-")?;
-    let bench = Bench { runs_dir: dir.path.join("runs"), time_s: args.time, progress: !args.json };
+    let bench = Bench { runs_dir: dir.path.join("runs"), time_s: args.time_s, progress: !args.json };
     let figures = bench.measure(&dir.path)?;
     let path = dir.path.join("bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)

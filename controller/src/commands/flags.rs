@@ -194,4 +194,102 @@ mod tests {
         other.concurrency = 9;
         assert_ne!(serde_json::to_value(&parsed).unwrap(), serde_json::to_value(&other).unwrap());
     }
+
+    /// The bench's typed plans (bench/plan.rs) are the flag lists the bench passed before
+    /// them: the same configs, and a user who runs those flags measures the same runs.
+    mod bench_plans {
+        use super::super::{cluster_config, nemesis_config, plan_from_flags};
+        use crate::bench::plan::*;
+        use crate::nemesis::Schedule;
+        use crate::run::config::RunConfig;
+        use synod_checker::HistoryFormat;
+
+        const TIME_S: f64 = 1.5;
+
+        /// Each measured run beside the flags the bench gave `synod run` for it.
+        fn measured_runs() -> [(Measured, &'static [&'static str]); 12] {
+            [
+                (N3, &["--nodes", "3", "--concurrency", "1"]),
+                (N5, &["--nodes", "5", "--concurrency", "1"]),
+                (N3_TWO_PHASE, &["--nodes", "3", "--concurrency", "1", "--no-fast-round"]),
+                (C1, &["--nodes", "3", "--concurrency", "1"]),
+                (C16, &["--nodes", "3", "--concurrency", "16"]),
+                (C64, &["--nodes", "3", "--concurrency", "64"]),
+                (C256, &["--nodes", "3", "--concurrency", "256"]),
+                (C64_TRACE_OPS, &["--nodes", "3", "--concurrency", "64", "--trace", "ops"]),
+                (C64_TWO_PHASE, &["--nodes", "3", "--concurrency", "64", "--no-fast-round"]),
+                (C64_JSONL, &["--nodes", "3", "--concurrency", "64", "--history-format", "jsonl"]),
+                (LAZY_FS_N3, &["--nodes", "3", "--concurrency", "1", "--lazy-fs"]),
+                (LAZY_FS_C64, &["--nodes", "3", "--concurrency", "64", "--lazy-fs"]),
+            ]
+        }
+
+        /// The config `synod run FLAGS` gives. Without FUSE, `--lazy-fs` is refused before the
+        /// config is returned (and the bench makes no such run): then the config is the one the
+        /// same flags build, through the function the command line goes through.
+        fn from_flags(flags: &[&str]) -> RunConfig {
+            match plan_from_flags(flags) {
+                Ok((cfg, _)) => cfg,
+                Err(e) => {
+                    assert!(crate::lazyfs::available().is_err() && flags.contains(&"--lazy-fs"), "{e:#}");
+                    let mut argv = vec!["synod", "run"];
+                    argv.extend_from_slice(flags);
+                    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+                    let crate::cli::Command::Run(a) = cli.command else { panic!("parsed a run") };
+                    let nemesis = nemesis_config(&a.nemesis).unwrap();
+                    cluster_config(&a.cluster, nemesis, a.time, crate::run::random_u64()).unwrap()
+                }
+            }
+        }
+
+        fn json(cfg: &RunConfig) -> serde_json::Value {
+            serde_json::to_value(cfg).unwrap()
+        }
+
+        #[test]
+        fn each_measured_run_is_the_run_its_old_flags_gave() {
+            let runs = std::env::temp_dir().join("synod-bench-plan");
+            let dir = runs.to_str().unwrap();
+            let t = TIME_S.to_string();
+            for (run, extra) in measured_runs() {
+                let mut flags = vec!["--nemesis", "none", "--contention", "1", "--revisit", "0"];
+                flags.extend_from_slice(&["--runs-dir", dir, "-q", "--time", &t]);
+                flags.extend_from_slice(extra);
+                let old = from_flags(&flags);
+                // The bench draws a random seed for each run: the one field not compared.
+                let new = run.config(&runs, TIME_S, old.seed);
+                assert_eq!(json(&new), json(&old), "{run:?} against {extra:?}");
+                if crate::lazyfs::available().is_ok() || run.variant != Variant::LazyFs {
+                    let (planned, schedule) = plan(new).unwrap();
+                    assert_eq!(json(&planned), json(&old));
+                    assert_eq!(schedule, Schedule::default(), "{run:?}: a fault-free run has no faults");
+                }
+            }
+        }
+
+        #[test]
+        fn the_disk_runs_are_the_runs_their_old_flags_gave() {
+            let runs = std::env::temp_dir().join("synod-bench-plan");
+            let dir = runs.to_str().unwrap();
+            for format in [HistoryFormat::Zst, HistoryFormat::Jsonl] {
+                let f = format.to_string();
+                let old = plan_from_flags(&[
+                    "--time",
+                    "3",
+                    "--seed",
+                    "16",
+                    "--history-format",
+                    &f,
+                    "--runs-dir",
+                    dir,
+                    "-q",
+                ])
+                .unwrap();
+                let new = plan(disk_config(&runs, 3.0, format).unwrap()).unwrap();
+                assert_eq!(json(&new.0), json(&old.0), "{format}");
+                assert_eq!(new.1, old.1, "{format}: the same seed, the same schedule");
+                assert!(!new.1.timed.is_empty(), "the default settings inject faults");
+            }
+        }
+    }
 }

@@ -31,7 +31,11 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             nodes: a.nodes,
         }),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
-        Command::Bench(args) => crate::bench::bench(args),
+        Command::Bench(a) => crate::bench::bench(crate::bench::BenchPlan {
+            runs_dir: a.runs_dir,
+            time_s: a.time,
+            json: a.json,
+        }),
         Command::Scenario(args) => match args.command {
             crate::cli::ScenarioCommand::List => Ok(crate::scenario::list()),
             crate::cli::ScenarioCommand::Run { name, runs_dir, quiet } => {
