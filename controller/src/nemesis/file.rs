@@ -170,9 +170,14 @@ mod tests {
 
     #[test]
     fn scripted_schedules_parse_sorted_with_comments() {
-        let text = "# comment\n\n{\"at_s\": 2, \"action\": \"heal\"}\n\
-                    {\"at_s\": 0.5, \"action\": \"partition\", \"components\": [[1], [2, 3]]}\n";
-        let s = parse_schedule(text, "s.jsonl", 3).unwrap().timed;
+        let text = [
+            "# comment",
+            "",
+            r#"{"at_s": 2, "action": "heal"}"#,
+            r#"{"at_s": 0.5, "action": "partition", "components": [[1], [2, 3]]}"#,
+        ]
+        .join("\n");
+        let s = parse_schedule(&text, "s.jsonl", 3).unwrap().timed;
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].at_us, 500_000);
         assert!(matches!(s[0].action, Action::Partition { .. }));
