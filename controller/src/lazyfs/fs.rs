@@ -235,6 +235,8 @@ impl LazyFs {
         Ok(self.attr(&meta))
     }
 
+    /// chmod, chown and utimes reach the backing file at once; a new size is pending, like a
+    /// write, until the file's fsync.
     #[allow(clippy::too_many_arguments)]
     fn do_setattr(
         &self,
