@@ -4,8 +4,9 @@
 //! with the same bounds.
 
 use crate::limits;
+use crate::net::faults::DelayDist;
 use crate::run::config::Trace;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use synod_checker::HistoryFormat;
 
@@ -82,8 +83,8 @@ pub struct ClusterArgs {
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
     /// `all` records every message; `ops` leaves message events out (very long runs).
-    #[arg(long, value_enum, default_value_t = Trace::All)]
-    pub trace: Trace,
+    #[arg(long, value_enum, default_value_t = TraceFlag::All)]
+    pub trace: TraceFlag,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -140,8 +141,8 @@ pub struct NemesisArgs {
     #[arg(long, default_value_t = 10.0)]
     pub delay_ms: f64,
     /// Distribution of the delay: constant, uniform (0 to twice the mean) or exponential.
-    #[arg(long, value_enum, default_value_t = crate::net::faults::DelayDist::Exponential)]
-    pub delay_dist: crate::net::faults::DelayDist,
+    #[arg(long, value_enum, default_value_t = DelayDistFlag::Exponential)]
+    pub delay_dist: DelayDistFlag,
     /// Probability that a message is delivered twice while `duplicate` is on.
     #[arg(long, default_value_t = 0.1)]
     pub duplicate: f64,
@@ -161,6 +162,42 @@ pub struct NemesisArgs {
     /// is killed right after it.
     #[arg(long, default_value_t = 0.05)]
     pub crash_p: f64,
+}
+
+/// `--trace`: the flag's values for [`Trace`] (clap's types stay in this file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFlag {
+    /// Every message: send, recv, drop (the default).
+    All,
+    /// Client ops, learns, nemesis and process events only: for very long runs.
+    Ops,
+}
+
+impl From<TraceFlag> for Trace {
+    fn from(flag: TraceFlag) -> Trace {
+        match flag {
+            TraceFlag::All => Trace::All,
+            TraceFlag::Ops => Trace::Ops,
+        }
+    }
+}
+
+/// `--delay-dist`: the flag's values for [`DelayDist`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DelayDistFlag {
+    Constant,
+    Uniform,
+    Exponential,
+}
+
+impl From<DelayDistFlag> for DelayDist {
+    fn from(flag: DelayDistFlag) -> DelayDist {
+        match flag {
+            DelayDistFlag::Constant => DelayDist::Constant,
+            DelayDistFlag::Uniform => DelayDist::Uniform,
+            DelayDistFlag::Exponential => DelayDist::Exponential,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,11 +2,14 @@
 //! it, and tests and tools can plan and start runs, read histories and draw reports without
 //! going through the command line.
 //!
-//! Layers, top to bottom (docs/architecture.md): `cli` (clap types) and `commands` (one
-//! function per subcommand) above; `plan` (flags to a validated `RunConfig` and `Schedule`);
-//! the commands that start runs (`soak`, `bench`, `scenario`) and read them (`inspect`,
-//! `report`); `run` (the run loop); and below it `cluster`, `net`, `nemesis`, `workload`,
-//! `history`, `lazyfs`.
+//! Layers, top to bottom (docs/architecture.md, "Layers"); a module imports only from below:
+//! 1. `cli` (clap's types) and `commands` (one function a subcommand; flags become typed
+//!    plans in `commands::flags`, and clap's types go no further);
+//! 2. what the commands do: start runs from typed plans (`soak`, `scenario`, `bench`) or read
+//!    recorded ones (`inspect`, `report`);
+//! 3. one run: its plan (`plan`) and the run loop (`run`);
+//! 4. the parts: `cluster`, `net`, `nemesis`, `workload`, `history`, `lazyfs`, and the run
+//!    folder's helpers.
 
 pub mod bench;
 pub mod cli;

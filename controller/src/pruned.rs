@@ -207,13 +207,15 @@ mod tests {
         std::fs::write(run.join(HISTORY_FILE), vec![b'x'; 1000]).unwrap();
         std::fs::write(run.join("nodes/n1/data/acceptor.log"), vec![b'y'; 500]).unwrap();
         std::fs::write(run.join("nodes/n1/node.log"), "log\n").unwrap();
-        let history =
-            "{\"type\":\"run\",\"t\":0,\"nodes\":[1],\"acceptors\":[1],\"proposers\":[1],\"learners\":[1]}\n\
-                       {\"type\":\"end\",\"t\":5}\n";
-        let mut report =
-            serde_json::to_value(synod_checker::check_reader(history.as_bytes(), id).unwrap()).unwrap();
-        report["verdict"] = serde_json::json!(verdict);
-        std::fs::write(run.join(REPORT_FILE), report.to_string()).unwrap();
+        let history = [
+            r#"{"type":"run","t":0,"nodes":[1],"acceptors":[1],"proposers":[1],"learners":[1]}"#,
+            r#"{"type":"end","t":5}"#,
+            "",
+        ]
+        .join("\n");
+        let mut report = synod_checker::check_reader(history.as_bytes(), id).unwrap();
+        report.verdict = serde_json::from_str(&format!("\"{verdict}\"")).unwrap();
+        std::fs::write(run.join(REPORT_FILE), serde_json::to_string(&report).unwrap()).unwrap();
         run
     }
 

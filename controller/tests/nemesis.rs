@@ -1,6 +1,7 @@
 //! Each fault of the nemesis, proven to happen with real node processes: scripted schedules
 //! (`--schedule`) for precise checks of each kind, a generated schedule with every fault,
-//! a replay, a soak, and a final phase that cannot restart a node.
+//! a replay, a soak. Kills, restarts, crash points and a final phase that cannot restart a
+//! node are tested in-process, in tests/run_loop/faults.rs.
 
 mod common;
 
@@ -194,52 +195,6 @@ fn process_events(events: &[Value], node: u64) -> Vec<&Value> {
     events.iter().filter(|e| e["type"] == "process" && e["node"] == node).collect()
 }
 
-#[test]
-fn kill_sigkills_and_restart_brings_a_new_pid_on_the_same_data() {
-    let (dir, events, out) = scripted(
-        "kill",
-        "2",
-        "{\"at_s\":0.4,\"action\":\"kill\",\"nodes\":[2]}\n{\"at_s\":1.0,\"action\":\"restart\",\"nodes\":[2]}\n",
-        &[],
-    );
-    assert_exit(&out, 0); // and so n2 learned everything by the end
-    let procs = process_events(&events, 2);
-    let kinds: Vec<&str> = procs.iter().map(|e| e["event"].as_str().unwrap()).collect();
-    assert_eq!(kinds[..3], ["up", "exit", "up"], "{procs:?}");
-    assert_eq!(procs[1]["status"], "signal SIGKILL");
-    assert_eq!(procs[0]["pid"], procs[1]["pid"]);
-    assert_ne!(procs[0]["pid"], procs[2]["pid"], "a new process");
-    let (kill, restart) = (action_t(&events, "kill"), action_t(&events, "restart"));
-    let msgs = messages(&events);
-    let down = msgs.values().filter(|m| m.drop == Some("down") && m.send["dest"] == 2).count();
-    assert!(down > 0, "messages to the dead node are dropped as down");
-    assert!(msgs.values().any(|m| m.send["src"] == 2 && sent_at(m) > restart), "n2 speaks again");
-    assert!(msgs.values().all(|m| !(m.send["src"] == 2 && (kill + 50_000..restart).contains(&sent_at(m)))));
-    // The restarted node kept its acceptor log: the same data dir, grown across both lives.
-    let log = latest(&dir).join("nodes/n2/acceptor.log");
-    assert!(std::fs::metadata(&log).unwrap().len() > 0);
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn kill_all_takes_every_node_down_and_back() {
-    let (dir, events, out) = scripted(
-        "killall",
-        "2",
-        "{\"at_s\":0.4,\"action\":\"kill-all\"}\n{\"at_s\":0.9,\"action\":\"restart\",\"nodes\":[1,2,3]}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let ka = events.iter().find(|e| e["action"] == "kill-all").unwrap();
-    assert_eq!(ka["nodes"], serde_json::json!([1, 2, 3]), "records whom it killed");
-    for node in 1..=3 {
-        let procs = process_events(&events, node);
-        assert_eq!(procs[1]["status"], "signal SIGKILL", "n{node}: {procs:?}");
-        assert_ne!(procs[0]["pid"], procs[2]["pid"]);
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 /// The state letter of /proc/<pid>/stat (R, S, T, Z, ...).
 fn proc_state(pid: u64) -> String {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -431,27 +386,6 @@ fn soak_runs_swarm_nemeses_back_to_back_and_lists_them() {
 }
 
 #[test]
-fn a_node_that_cannot_come_back_is_reported_and_the_history_still_checked() {
-    // A node command that works once per data dir and then fails.
-    let cmd = format!(
-        "sh -c 'test -e \"$SYNOD_DATA_DIR/once\" && exit 7; touch \"$SYNOD_DATA_DIR/once\"; exec {} node'",
-        env!("CARGO_BIN_EXE_synod")
-    );
-    let (dir, events, out) = scripted(
-        "cantrestart",
-        "1.5",
-        "{\"at_s\":0.3,\"action\":\"kill\",\"nodes\":[2]}\n{\"at_s\":0.6,\"action\":\"restart\",\"nodes\":[2]}\n",
-        &["--node-cmd", &cmd, "--final-s", "2"],
-    );
-    assert_exit(&out, 3);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("final phase: n2 is down"), "{err}");
-    assert!(process_events(&events, 2).iter().any(|e| e["status"] == "exit 7"));
-    assert!(latest(&dir).join("report.json").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
 fn soak_stops_at_the_first_safety_violation_and_says_how_to_replay_it() {
     let dir = runs_dir("soakbug");
     let d = dir.to_str().unwrap();
@@ -517,37 +451,6 @@ fn mutant_hunt_catches_three_fast_mutants_and_clears_the_correct_protocol() {
     assert!(control["runs"].as_u64().unwrap() >= 1);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("caught 3 of 3"), "{text}");
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn crash_point_kills_a_node_right_after_it_sends_the_chosen_message() {
-    let (dir, events, out) = scripted(
-        "crashpoint",
-        "2",
-        "{\"at_s\":0.3,\"action\":\"crash-point\",\"msg\":\"accept\",\"p\":0.5,\"down_ms\":100}\n\
-         {\"at_s\":1.5,\"action\":\"crash-point-off\"}\n",
-        &[],
-    );
-    assert_exit(&out, 0);
-    let kills: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i]["type"] == "nemesis" && events[i]["action"] == "kill")
-        .collect();
-    assert!(kills.len() >= 2, "{} crash-point kills", kills.len());
-    for &i in &kills {
-        let kill = &events[i];
-        assert_eq!(kill["trigger"], "accept");
-        let node = &kill["nodes"][0];
-        // The last message the victim sent before its kill was an accept.
-        let last = events[..i].iter().rev().find(|e| e["type"] == "send" && &e["src"] == node).unwrap();
-        assert_eq!(last["body"]["type"], "accept", "{last}");
-        // Nothing it sent after the kill was routed, and it came back as a new process.
-        let next_up = events[i..]
-            .iter()
-            .position(|e| e["type"] == "process" && e["event"] == "up" && &e["node"] == node);
-        let next_up = i + next_up.expect("restarted");
-        assert!(events[i..next_up].iter().all(|e| !(e["type"] == "send" && &e["src"] == node)));
-    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

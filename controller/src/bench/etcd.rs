@@ -6,7 +6,7 @@
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -16,6 +16,23 @@ use std::time::{Duration, Instant};
 
 /// The cluster's processes, killed (by process group) when dropped.
 struct Cluster(Vec<Child>);
+
+impl Cluster {
+    /// Members `e0`, `e1`, ... on loopback, member i serving clients on `client[i]` and peers on
+    /// `peer[i]`, each with its data dir and log under `dir`. A member that fails to start
+    /// takes those started before it down with it (the cluster is dropped).
+    fn start(dir: &Path, client: &[u16], peer: &[u16]) -> Result<Cluster> {
+        assert_eq!(client.len(), peer.len());
+        let initial: Vec<String> =
+            peer.iter().enumerate().map(|(i, port)| format!("e{i}=http://127.0.0.1:{port}")).collect();
+        let mut cluster = Cluster(Vec::with_capacity(client.len()));
+        for i in 0..client.len() {
+            let mut cmd = member(dir, i, client[i], peer[i], &initial.join(","))?;
+            cluster.0.push(cmd.spawn().context("cannot start etcd")?);
+        }
+        Ok(cluster)
+    }
+}
 
 impl Drop for Cluster {
     fn drop(&mut self) {
@@ -36,65 +53,106 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// `put_p50_us`, `put_p99_us` at concurrency 1 and `puts_per_s_c64`, or `None` without etcd.
-pub fn measure(dir: &Path, time_s: f64) -> Result<Option<Value>> {
+/// etcd's figures beside synod's in bench.json.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EtcdFigures {
+    /// Put latency at concurrency 1, in microseconds.
+    pub put_p50_us: u64,
+    pub put_p99_us: u64,
+    /// Puts per second from 64 client threads.
+    pub puts_per_s_c64: u64,
+}
+
+/// Members of the cluster.
+const MEMBERS: usize = 3;
+/// Client threads of the throughput figure.
+const CLIENTS_C64: usize = 64;
+/// How long the cluster may take to accept its first put.
+const READY_TIMEOUT_MS: u64 = 30_000;
+
+/// The put latency at concurrency 1 and puts per second at 64, or `None` without etcd.
+pub fn measure(dir: &Path, time_s: f64) -> Result<Option<EtcdFigures>> {
     if !etcd_on_path() {
         return Ok(None);
     }
-    let client: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_>>()?;
-    let peer: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_>>()?;
-    let initial: Vec<String> = (0..3).map(|i| format!("e{i}=http://127.0.0.1:{}", peer[i])).collect();
-    let mut procs = Vec::new();
-    for i in 0..3 {
-        let data = dir.join(format!("e{i}"));
-        std::fs::create_dir_all(&data)?;
-        let log = std::fs::File::create(dir.join(format!("e{i}.log")))?;
-        let mut cmd = std::process::Command::new("etcd");
-        cmd.args(["--name", &format!("e{i}"), "--data-dir"])
-            .arg(&data)
-            .args(["--listen-client-urls", &format!("http://127.0.0.1:{}", client[i])])
-            .args(["--advertise-client-urls", &format!("http://127.0.0.1:{}", client[i])])
-            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{}", peer[i])])
-            .args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{}", peer[i])])
-            .args(["--initial-cluster", &initial.join(","), "--initial-cluster-state", "new"])
-            .args(["--initial-cluster-token", "synod-bench"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0);
-        // SAFETY: only prctl between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
-        }
-        procs.push(cmd.spawn().context("cannot start etcd")?);
+    let client: Vec<u16> = (0..MEMBERS).map(|_| free_port()).collect::<Result<_>>()?;
+    let peer: Vec<u16> = (0..MEMBERS).map(|_| free_port()).collect::<Result<_>>()?;
+    let _cluster = Cluster::start(dir, &client, &peer)?;
+    wait_ready(client[0], dir)?;
+    let latency_us = put_latency_us(client[0], time_s)?;
+    let puts = puts_c64(&client, time_s)?;
+    Ok(Some(EtcdFigures {
+        put_p50_us: latency_us[latency_us.len() / 2],
+        put_p99_us: latency_us[latency_us.len() * 99 / 100],
+        puts_per_s_c64: (puts as f64 / time_s).round() as u64,
+    }))
+}
+
+/// The command of member `e{i}`; it dies with this process.
+fn member(dir: &Path, i: usize, client: u16, peer: u16, initial: &str) -> Result<std::process::Command> {
+    let data = dir.join(format!("e{i}"));
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    let log_path = dir.join(format!("e{i}.log"));
+    let log =
+        std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let mut cmd = std::process::Command::new("etcd");
+    cmd.args(["--name", &format!("e{i}"), "--data-dir"])
+        .arg(&data)
+        .args(["--listen-client-urls", &format!("http://127.0.0.1:{client}")])
+        .args(["--advertise-client-urls", &format!("http://127.0.0.1:{client}")])
+        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{peer}")])
+        .args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{peer}")])
+        .args(["--initial-cluster", initial, "--initial-cluster-state", "new"])
+        .args(["--initial-cluster-token", "synod-bench"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0);
+    // SAFETY: only prctl between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
     }
-    let _cluster = Cluster(procs);
-    // Ready once a put succeeds.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    Ok(cmd)
+}
+
+/// Returns once a put to the member on `port` succeeds; an error after [`READY_TIMEOUT_MS`].
+fn wait_ready(port: u16, dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
     loop {
-        if Client::connect(client[0]).and_then(|mut c| c.put(b"ready", b"1")).is_ok() {
-            break;
+        if Client::connect(port).and_then(|mut c| c.put(b"ready", b"1")).is_ok() {
+            return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("etcd did not come up within 30 s (see {})", dir.display());
+            bail!("etcd did not come up within {} s (see {})", READY_TIMEOUT_MS / 1000, dir.display());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut c = Client::connect(client[0])?;
+}
+
+/// The latency of each put, sorted, from one client to the member on `port` for `time_s`
+/// seconds: at least one put.
+fn put_latency_us(port: u16, time_s: f64) -> Result<Vec<u64>> {
+    let mut c = Client::connect(port)?;
     let until = Instant::now() + Duration::from_secs_f64(time_s);
-    let mut lat = Vec::new();
+    let mut latency_us = Vec::new();
     let mut k = 0u64;
-    while Instant::now() < until {
+    while latency_us.is_empty() || Instant::now() < until {
         k += 1;
         let t = Instant::now();
         c.put(format!("k{}", k % 1000).as_bytes(), b"0123456789abcdef")?;
-        lat.push(t.elapsed().as_micros() as u64);
+        latency_us.push(t.elapsed().as_micros() as u64);
     }
-    lat.sort_unstable();
+    latency_us.sort_unstable();
+    Ok(latency_us)
+}
+
+/// Puts made in `time_s` seconds by [`CLIENTS_C64`] threads, each with its own connection,
+/// spread over the members on `ports`.
+fn puts_c64(ports: &[u16], time_s: f64) -> Result<u64> {
     let until = Instant::now() + Duration::from_secs_f64(time_s);
-    let threads: Vec<_> = (0..64)
+    let threads: Vec<_> = (0..CLIENTS_C64)
         .map(|i| {
-            let port = client[i % 3];
+            let port = ports[i % ports.len()];
             std::thread::spawn(move || -> Result<u64> {
                 let mut c = Client::connect(port)?;
                 let mut n = 0u64;
@@ -110,11 +168,7 @@ pub fn measure(dir: &Path, time_s: f64) -> Result<Option<Value>> {
     for t in threads {
         puts += t.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
     }
-    Ok(Some(json!({
-        "put_p50_us": lat[lat.len() / 2],
-        "put_p99_us": lat[lat.len() * 99 / 100],
-        "puts_per_s_c64": (puts as f64 / time_s).round() as u64,
-    })))
+    Ok(puts)
 }
 
 /// A keep-alive HTTP/1.1 connection to one etcd member.

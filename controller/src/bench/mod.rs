@@ -14,289 +14,180 @@
 //!
 //! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
+//!
+//! This file orders the measurements; plan.rs plans each run as a typed config, floor.rs,
+//! history.rs and etcd.rs measure, figures.rs holds the figures as bench.json writes them
+//! and render.rs prints them as text.
 
 mod etcd;
+mod figures;
+mod floor;
 mod history;
+pub mod plan;
+mod render;
 
-use crate::cli::BenchArgs;
 use crate::exit::Exit;
-use crate::plan::plan_from_flags;
 use crate::progress::Progress;
-use crate::run::run_once;
+use crate::run::{run_once, RunOutcome};
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
-use std::io::Write;
-use std::path::Path;
-use std::time::Instant;
+use figures::{BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
+use std::path::{Path, PathBuf};
 
-pub fn bench(args: BenchArgs) -> Result<Exit> {
+/// What `synod bench` was asked for.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    /// Where the bench's folder (its runs and bench.json) goes.
+    pub runs_dir: PathBuf,
+    /// Seconds of workload in each measured run.
+    pub time_s: f64,
+    /// Print the figures as JSON, with no progress lines (`--json`).
+    pub json: bool,
+}
+
+pub fn bench(args: BenchPlan) -> Result<Exit> {
     let dir = RunDir::create_prefixed(&args.runs_dir, "bench-")?;
-    let say = |line: String| {
-        if !args.json {
-            eprintln!("{line}");
-        }
-    };
-    // First, while this process is small: the checker's peak memory is this process's.
-    say("checker: 1,000,000 generated events ...".into());
-    let checker = history::checker(&dir.path)?;
-    say("floor: 64-byte append + fdatasync ...".into());
-    let fsync = fsync_us(&dir.path.join("fsync"), 2_000, false)?;
-    let fsync_prealloc = fsync_us(&dir.path.join("fsync"), 2_000, true)?;
-    let runs_dir = dir.path.join("runs");
-    let t = format!("{}", args.time);
-    let mut latency = serde_json::Map::new();
-    let mut net_rtt = None;
-    // Concurrency 1: (JSON key, nodes, extra flags).
-    for (key, nodes, extra) in
-        [("n3", "3", None), ("n5", "5", None), ("n3_two_phase", "3", Some("--no-fast-round"))]
-    {
-        say(format!("decision latency: {nodes} nodes, concurrency 1 {} ...", extra.unwrap_or("")));
-        let mut flags = vec!["--nodes", nodes, "--concurrency", "1", "--time", &t];
-        flags.extend(extra);
-        let run = run(&runs_dir, &flags)?;
-        let l = &run.report.figures.decision_latency_first_learn.all;
-        latency.insert(key.into(), json!({"p50": l.p50_us, "p99": l.p99_us, "p999": l.p999_us}));
-        if key == "n3" {
-            net_rtt = rtt_us(&run.run_dir)?;
-        }
-    }
-    let mut per_s = serde_json::Map::new();
-    // 3 nodes: (JSON key, concurrency, extra flags).
-    let throughput = [
-        ("c1", "1", &[][..]),
-        ("c16", "16", &[]),
-        ("c64", "64", &[]),
-        ("c256", "256", &[]),
-        ("c64_trace_ops", "64", &["--trace", "ops"]),
-        ("c64_two_phase", "64", &["--no-fast-round"]),
-        ("c64_jsonl", "64", &["--history-format", "jsonl"]),
-    ];
-    for (key, c, extra) in throughput {
-        say(format!("throughput: 3 nodes, concurrency {c} {} ...", extra.join(" ")));
-        let mut flags = vec!["--nodes", "3", "--concurrency", c, "--time", &t];
-        flags.extend_from_slice(extra);
-        let run = run(&runs_dir, &flags)?;
-        per_s.insert(key.into(), json!(run.report.figures.decisions_per_s.round() as u64));
-    }
-    // The lazy filesystem's cost: the same n3 latency and c64 runs with the data dirs on it.
-    let lazy_fs = match crate::lazyfs::available() {
-        Ok(()) => {
-            say("lazy filesystem: decision latency n3 and throughput c64 with --lazy-fs ...".into());
-            let l = run(&runs_dir, &["--nodes", "3", "--concurrency", "1", "--time", &t, "--lazy-fs"])?;
-            let l = &l.report.figures.decision_latency_first_learn.all;
-            let c = run(&runs_dir, &["--nodes", "3", "--concurrency", "64", "--time", &t, "--lazy-fs"])?;
-            json!({
-                "n3_p50": l.p50_us, "n3_p99": l.p99_us,
-                "c64_per_s": c.report.figures.decisions_per_s.round() as u64,
-            })
-        }
-        Err(why) => json!({"unavailable": why}),
-    };
-    // The reference run: `synod run --time 10` at default settings (twice --time).
-    let disk_time_s = 2.0 * args.time;
-    say(format!("history on disk: default settings, {disk_time_s} s, compressed and plain ..."));
-    let history_disk = history::bytes_per_decision(&runs_dir, disk_time_s)?;
-    let floor = net_rtt.map(|rtt| 2 * rtt + 2 * fsync.0);
-    let p50_n3 = latency["n3"]["p50"].as_u64().unwrap_or(0);
-    let p50_two_phase = latency["n3_two_phase"]["p50"].as_u64().unwrap_or(0);
-    let to_floor = |p50: u64| floor.map(|f| (p50 as f64 / f as f64 * 100.0).round() / 100.0);
-    let c64 = per_s["c64"].as_u64().unwrap_or(0);
-    say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...".into());
-    let etcd = etcd::measure(&dir.path.join("etcd"), args.time.min(5.0))?;
-    let mut figures = json!({
-        "floor_us": {
-            "net_rtt": net_rtt, "fsync": fsync.0, "fsync_p99": fsync.1,
-            "fsync_preallocated": fsync_prealloc.0, "fsync_preallocated_p99": fsync_prealloc.1,
-        },
-        "decision_latency_us": latency,
-        "ratio_to_floor": to_floor(p50_n3),
-        "ratio_to_floor_two_phase": to_floor(p50_two_phase),
-        "decisions_per_s": per_s,
-        "lazy_fs": lazy_fs,
-        "checker": checker,
-        "history_disk": history_disk,
-    });
-    if let Some(e) = etcd {
-        let ratio = |a: f64, b: f64| if b > 0.0 { (a / b * 100.0).round() / 100.0 } else { 0.0 };
-        figures["etcd_ratios"] = json!({
-            "decision_p50_to_put_p50": ratio(p50_n3 as f64, e["put_p50_us"].as_f64().unwrap_or(0.0)),
-            "decisions_c64_to_puts_c64": ratio(c64 as f64, e["puts_per_s_c64"].as_f64().unwrap_or(0.0)),
-        });
-        figures["etcd"] = e;
-    }
+    let bench = Bench { runs_dir: dir.path.join("runs"), time_s: args.time_s, progress: !args.json };
+    let figures = bench.measure(&dir.path)?;
     let path = dir.path.join("bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&figures)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
-        print!("{}", render(&figures));
+        print!("{}", render::render(&figures));
         println!("bench: {}", path.display());
     }
     Ok(Exit::Ok)
 }
 
-/// A fault-free run with `flags` (one proposer an instance, no revisits: every op starts a
-/// new instance, so the figures compare with those measured before revisits existed).
-fn run(runs_dir: &Path, flags: &[&str]) -> Result<crate::run::RunOutcome> {
-    let dir = runs_dir.to_string_lossy().to_string();
-    let mut all = vec!["--nemesis", "none", "--contention", "1", "--revisit", "0", "--runs-dir", &dir, "-q"];
-    all.extend_from_slice(flags);
-    let (cfg, schedule) = plan_from_flags(&all)?;
-    let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;
-    if outcome.report.exit_code() != 0 {
-        anyhow::bail!("a bench run was not safe and live: {}", outcome.run_dir.display());
-    }
-    Ok(outcome)
+/// One bench: where its runs go, the seconds of workload in each, and whether a line on
+/// stderr says what is being measured (not with `--json`).
+struct Bench {
+    runs_dir: PathBuf,
+    time_s: f64,
+    progress: bool,
 }
 
-/// p50 and p99 of `n` 64-byte appends, each followed by fdatasync, in `dir`. With
-/// `preallocated`, the file is first written full of zeros and the appends overwrite them,
-/// as the node's log does (node/src/storage/log.rs).
-fn fsync_us(dir: &Path, n: usize, preallocated: bool) -> Result<(u64, u64)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("append.log");
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
-    if preallocated {
-        f.write_all(&vec![0u8; n * 64])?;
-        f.sync_all()?;
-        use std::io::Seek;
-        f.rewind()?;
-    }
-    let mut us = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f.write_all(&[0x5a; 64])?;
-        f.sync_data()?;
-        us.push(t.elapsed().as_micros() as u64);
-    }
-    drop(f);
-    std::fs::remove_file(&path)?;
-    us.sort_unstable();
-    Ok((us[n / 2], us[n * 99 / 100]))
-}
-
-/// The median time from a `decided` between two different nodes to the `decided_ok` that
-/// answers it being handed back: one round trip through the controller's net and the other
-/// node. `run` is the run folder (or its history file).
-fn rtt_us(run: &Path) -> Result<Option<u64>> {
-    use std::collections::HashMap;
-    use synod_checker::history::{Event, Events, Msg};
-    let mut events = Events::open(run)?;
-    let mut decided_sent: HashMap<(u64, u64, u64), u64> = HashMap::new(); // (instance, from, to) -> t
-    let mut ok_msg: HashMap<u64, u64> = HashMap::new(); // msg id of a decided_ok -> its decided's t
-    let mut rtts = Vec::new();
-    while let Some(ev) = events.next() {
-        match ev? {
-            Event::Send(s) if s.src != s.dest => match s.body.paxos() {
-                Some(Msg::Decided { instance, .. }) => {
-                    decided_sent.entry((*instance, s.src, s.dest)).or_insert(s.t);
-                }
-                Some(Msg::DecidedOk { instance }) => {
-                    if let (Some(msg), Some(&sent)) = (s.msg, decided_sent.get(&(*instance, s.dest, s.src))) {
-                        ok_msg.insert(msg, sent);
-                    }
-                }
-                _ => {}
-            },
-            Event::Recv(r) => {
-                if let Some(sent) = r.msg.and_then(|m| ok_msg.remove(&m)) {
-                    rtts.push(r.t.saturating_sub(sent));
-                }
-            }
-            _ => {}
+impl Bench {
+    fn say(&self, line: &str) {
+        if self.progress {
+            eprintln!("{line}");
         }
     }
-    rtts.sort_unstable();
-    Ok(rtts.get(rtts.len() / 2).copied())
-}
 
-/// This process's peak resident memory (VmHWM), in KiB.
-pub(crate) fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
+    /// Every figure, measured in `dir` (the bench's folder).
+    fn measure(&self, dir: &Path) -> Result<BenchFigures> {
+        // First, while this process is small: the checker's peak memory is this process's.
+        self.say("checker: 1,000,000 generated events ...");
+        let checker = history::checker(dir)?;
+        self.say("floor: 64-byte append + fdatasync ...");
+        let fsync = floor::fsync_us(&dir.join("fsync"), 2_000, false)?;
+        let fsync_prealloc = floor::fsync_us(&dir.join("fsync"), 2_000, true)?;
+        let (decision_latency_us, net_rtt) = self.decision_latency()?;
+        let floor_us = Floor {
+            net_rtt,
+            fsync: fsync.0,
+            fsync_p99: fsync.1,
+            fsync_preallocated: fsync_prealloc.0,
+            fsync_preallocated_p99: fsync_prealloc.1,
+        };
+        let decisions_per_s = self.throughput()?;
+        let lazy_fs = self.lazy_fs()?;
+        let history_disk = self.history_disk()?;
+        self.say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...");
+        let etcd = etcd::measure(&dir.join("etcd"), self.time_s.min(5.0))?;
+        let p50_n3 = decision_latency_us.n3.p50;
+        Ok(BenchFigures {
+            ratio_to_floor: figures::ratio_to_floor(p50_n3, &floor_us),
+            ratio_to_floor_two_phase: figures::ratio_to_floor(
+                decision_latency_us.n3_two_phase.p50,
+                &floor_us,
+            ),
+            etcd_ratios: etcd.as_ref().map(|e| EtcdRatios::new(p50_n3, decisions_per_s.c64, e)),
+            etcd,
+            checker,
+            decision_latency_us,
+            decisions_per_s,
+            floor_us,
+            history_disk,
+            lazy_fs,
+        })
+    }
 
-fn render(f: &Value) -> String {
-    let mut out = String::new();
-    let mb = |v: &Value| v.as_u64().map(|b| format!("{:.1}", b as f64 / 1e6)).unwrap_or_else(|| "-".into());
-    let ms = |v: &Value| {
-        v.as_u64().map(|us| format!("{:.2} ms", us as f64 / 1000.0)).unwrap_or_else(|| "-".into())
-    };
-    let fl = &f["floor_us"];
-    out.push_str(&format!(
-        "floor             net round trip {}   64-byte append + fdatasync p50 {} p99 {}   (into preallocated zeros, as the node's log: p50 {} p99 {})\n",
-        ms(&fl["net_rtt"]),
-        ms(&fl["fsync"]),
-        ms(&fl["fsync_p99"]),
-        ms(&fl["fsync_preallocated"]),
-        ms(&fl["fsync_preallocated_p99"])
-    ));
-    for (n, label) in
-        [("n3", "decision n3      "), ("n5", "decision n5      "), ("n3_two_phase", "n3 both phases   ")]
-    {
-        let l = &f["decision_latency_us"][n];
-        out.push_str(&format!(
-            "{label} p50 {}   p99 {}   p99.9 {}\n",
-            ms(&l["p50"]),
-            ms(&l["p99"]),
-            ms(&l["p999"])
-        ));
+    /// Decision latency at concurrency 1, and the floor's net round trip from the n3 run's
+    /// history (`None` if it holds none).
+    fn decision_latency(&self) -> Result<(DecisionLatency, Option<u64>)> {
+        let n3 = self.latency_run(plan::N3)?;
+        let net_rtt = floor::rtt_us(&n3.run_dir)?;
+        let n5 = self.latency_run(plan::N5)?;
+        let n3_two_phase = self.latency_run(plan::N3_TWO_PHASE)?;
+        let latency = DecisionLatency {
+            n3: quantiles(&n3),
+            n3_two_phase: quantiles(&n3_two_phase),
+            n5: quantiles(&n5),
+        };
+        Ok((latency, net_rtt))
     }
-    out.push_str(&format!(
-        "ratio to floor    {} (n3 p50 / (2 net round trips + 2 fdatasyncs)); both phases {}\n",
-        f["ratio_to_floor"], f["ratio_to_floor_two_phase"]
-    ));
-    let d = &f["decisions_per_s"];
-    out.push_str(&format!(
-        "decisions/s       c1 {}   c16 {}   c64 {}   c256 {}   c64 with --trace ops {}   c64 both phases {}   c64 plain history {}\n",
-        d["c1"], d["c16"], d["c64"], d["c256"], d["c64_trace_ops"], d["c64_two_phase"], d["c64_jsonl"]
-    ));
-    let lz = &f["lazy_fs"];
-    match lz["unavailable"].as_str() {
-        Some(why) => out.push_str(&format!("lazy filesystem   not measured: {why}\n")),
-        None => out.push_str(&format!(
-            "lazy filesystem   decision n3 p50 {} p99 {} (without: {})   c64 {}/s (without: {})\n",
-            ms(&lz["n3_p50"]),
-            ms(&lz["n3_p99"]),
-            ms(&f["decision_latency_us"]["n3"]["p50"]),
-            lz["c64_per_s"],
-            d["c64"]
-        )),
+
+    fn latency_run(&self, planned: plan::Measured) -> Result<RunOutcome> {
+        let (nodes, label) = (planned.nodes, planned.variant.label());
+        self.say(&format!("decision latency: {nodes} nodes, concurrency 1 {label} ..."));
+        self.run(planned)
     }
-    let c = &f["checker"];
-    out.push_str(&format!(
-        "checker           {} events/s plain, {} events/s compressed ({} MB -> {} MB), peak {} MB\n",
-        c["events_per_s"],
-        c["events_per_s_zst"],
-        mb(&c["bytes"]),
-        mb(&c["bytes_zst"]),
-        c["peak_rss_mb"]
-    ));
-    let h = &f["history_disk"];
-    out.push_str(&format!(
-        "history on disk   {} bytes/decision compressed, {} plain ({}x; default settings, {} s)\n",
-        h["zst"]["bytes_per_decision"], h["jsonl"]["bytes_per_decision"], h["ratio"], h["time_s"]
-    ));
-    match f.get("etcd") {
-        Some(e) => {
-            let r = &f["etcd_ratios"];
-            out.push_str(&format!(
-                "etcd 3 members    put p50 {}   p99 {}   puts/s at c64 {}  (HTTP gateway, keep-alive Rust client)\n",
-                ms(&e["put_p50_us"]),
-                ms(&e["put_p99_us"]),
-                e["puts_per_s_c64"]
-            ));
-            out.push_str(&format!(
-                "synod / etcd      decision p50 / put p50 = {}   decisions/s / puts/s at c64 = {}\n",
-                r["decision_p50_to_put_p50"], r["decisions_c64_to_puts_c64"]
-            ));
+
+    /// Decisions per second; the runs are made in the order of the fields.
+    fn throughput(&self) -> Result<DecisionsPerS> {
+        Ok(DecisionsPerS {
+            c1: self.per_s(plan::C1)?,
+            c16: self.per_s(plan::C16)?,
+            c64: self.per_s(plan::C64)?,
+            c256: self.per_s(plan::C256)?,
+            c64_trace_ops: self.per_s(plan::C64_TRACE_OPS)?,
+            c64_two_phase: self.per_s(plan::C64_TWO_PHASE)?,
+            c64_jsonl: self.per_s(plan::C64_JSONL)?,
+        })
+    }
+
+    fn per_s(&self, planned: plan::Measured) -> Result<u64> {
+        let (nodes, c, label) = (planned.nodes, planned.concurrency, planned.variant.label());
+        self.say(&format!("throughput: {nodes} nodes, concurrency {c} {label} ..."));
+        Ok(self.run(planned)?.report.figures.decisions_per_s.round() as u64)
+    }
+
+    /// The lazy filesystem's cost: the same n3 latency and c64 runs with the data dirs on it.
+    fn lazy_fs(&self) -> Result<LazyFs> {
+        if let Err(why) = crate::lazyfs::available() {
+            return Ok(LazyFs::Unavailable { unavailable: why });
         }
-        None => out.push_str("etcd              not on PATH (Debian: apt install etcd-server)\n"),
+        self.say("lazy filesystem: decision latency n3 and throughput c64 with --lazy-fs ...");
+        let n3 = quantiles(&self.run(plan::LAZY_FS_N3)?);
+        let c64 = self.run(plan::LAZY_FS_C64)?;
+        let c64_per_s = c64.report.figures.decisions_per_s.round() as u64;
+        Ok(LazyFs::Measured { c64_per_s, n3_p50: n3.p50, n3_p99: n3.p99 })
     }
-    out
+
+    /// The reference run: `synod run --time 10` at default settings (twice --time).
+    fn history_disk(&self) -> Result<history::HistoryDisk> {
+        let disk_time_s = 2.0 * self.time_s;
+        self.say(&format!("history on disk: default settings, {disk_time_s} s, compressed and plain ..."));
+        history::bytes_per_decision(&self.runs_dir, disk_time_s)
+    }
+
+    /// The fault-free run `planned`, at a random seed; an error unless it was safe and live.
+    fn run(&self, planned: plan::Measured) -> Result<RunOutcome> {
+        let cfg = planned.config(&self.runs_dir, self.time_s, crate::run::random_u64());
+        let (cfg, schedule) = plan::plan(cfg)?;
+        let outcome = run_once(cfg, schedule, &mut Progress::for_run(true))?;
+        if outcome.report.exit_code() != 0 {
+            anyhow::bail!("a bench run was not safe and live: {}", outcome.run_dir.display());
+        }
+        Ok(outcome)
+    }
+}
+
+/// A run's decision latency (from a proposal to its first learn), all ops.
+fn quantiles(run: &RunOutcome) -> Quantiles {
+    let l = &run.report.figures.decision_latency_first_learn.all;
+    Quantiles { p50: l.p50_us, p99: l.p99_us, p999: l.p999_us }
 }

@@ -5,8 +5,20 @@
 use super::summary::{ms, RunInfo};
 use crate::exit::Exit;
 use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+
+/// What `compare` reads of a soak's soak.json: the folder of each run (the rest is ignored).
+#[derive(Deserialize)]
+struct SoakRuns {
+    runs: Vec<SoakRun>,
+}
+
+#[derive(Deserialize)]
+struct SoakRun {
+    path: PathBuf,
+}
 
 pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<Exit> {
     let mut runs = Vec::new();
@@ -32,10 +44,10 @@ fn run_dirs(path: &Path) -> Result<Vec<PathBuf>> {
     if soak.is_file() {
         let text =
             std::fs::read_to_string(&soak).with_context(|| format!("cannot read {}", soak.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", soak.display()))?;
-        let runs = v["runs"].as_array().with_context(|| format!("{} lists no runs", soak.display()))?;
-        return Ok(runs.iter().filter_map(|r| r["path"].as_str()).map(PathBuf::from).collect());
+        let soak_runs: SoakRuns = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a soak summary (`runs`, each with its `path`)", soak.display())
+        })?;
+        return Ok(soak_runs.runs.into_iter().map(|r| r.path).collect());
     }
     bail!("{}: neither a run folder (meta.json) nor a soak folder (soak.json)", path.display())
 }
@@ -147,6 +159,29 @@ mod tests {
 {"type":"learn","t":2600,"node":3,"instance":1,"value":"v2"}
 {"type":"end","t":5000}
 "#;
+
+    /// A soak folder stands for the runs its soak.json lists; a run listed without its folder
+    /// is an error naming the file, not a run left out.
+    #[test]
+    fn a_soak_folder_lists_its_runs() {
+        let dir = std::env::temp_dir().join(format!("synod-compare-soak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let soak = dir.join(crate::soak::summary::SOAK_FILE);
+        let runs = r#"{"path": "s", "runs": [{"run_id": "a", "path": "s/a", "seed": 1}, {"path": "s/b"}]}"#;
+        std::fs::write(&soak, runs).unwrap();
+        let listed = run_dirs(&dir);
+        std::fs::write(&soak, r#"{"runs": [{"path": "s/a"}, {"run_id": "b"}]}"#).unwrap();
+        let unlisted = run_dirs(&dir);
+        std::fs::write(&soak, "{\"runs\": [").unwrap();
+        let torn = run_dirs(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(listed.unwrap(), [PathBuf::from("s/a"), PathBuf::from("s/b")]);
+        for e in [unlisted.unwrap_err(), torn.unwrap_err()] {
+            let e = format!("{e:#}");
+            assert!(e.starts_with(&format!("{} is not a soak summary", soak.display())), "{e}");
+        }
+        assert!(run_dirs(&dir).unwrap_err().to_string().contains("neither a run folder"));
+    }
 
     #[test]
     fn compare_table_matches_its_snapshot() {

@@ -5,7 +5,6 @@
 use super::diagram;
 use super::summary::{ms, RunInfo};
 use super::timeline::{self, Filter};
-use crate::cli::ShowArgs;
 use crate::exit::Exit;
 use crate::nodes::parse_list;
 use anyhow::{bail, Result};
@@ -16,7 +15,24 @@ use std::io::{BufRead, Write as _};
 use std::path::Path;
 use synod_checker::history::{parse_line, Event, Events, ReadError};
 
-pub fn show(args: ShowArgs) -> Result<Exit> {
+/// What `synod show` was asked for (its flags, unchecked: they are checked against the run).
+#[derive(Debug, Clone)]
+pub struct ShowRequest {
+    /// A run folder, `latest`, or a run id under `runs_dir`.
+    pub run: std::path::PathBuf,
+    pub runs_dir: std::path::PathBuf,
+    /// Draw this instance's messages (`--instance`).
+    pub instance: Option<u64>,
+    /// Print the raw events that pass the filters (`--events`).
+    pub events: bool,
+    /// Seconds after the run started (`--from`, `--to`).
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+    /// A node list (`--nodes`), read against the run's number of nodes.
+    pub nodes: Option<String>,
+}
+
+pub fn show(args: ShowRequest) -> Result<Exit> {
     let dir = crate::rundir::resolve(&args.run, &args.runs_dir);
     if !dir.join("meta.json").is_file() {
         bail!("{}: not a run folder (no meta.json)", dir.display());

@@ -91,27 +91,43 @@ pub fn cut_short(path: &Path, line: u64) -> String {
 /// skipped: lines that do not parse (with their file and line number) and a torn end.
 pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
     let mut events = Events::open(path)?;
-    let mut items: Vec<Item> = Vec::new();
-    let mut msgs: HashMap<u64, usize> = HashMap::new();
-    let mut others: Vec<Event<'static>> = Vec::new();
+    let mut reading = Reading::default();
     let mut bad = Vec::new();
     while let Some(ev) = events.next() {
-        let e = match ev {
-            Ok(e) => e,
-            Err(e @ ReadError::Malformed { .. }) => {
-                bad.push(skipped(&e));
-                continue;
-            }
+        match ev {
+            Ok(e) => reading.take(e, filter),
+            Err(e @ ReadError::Malformed { .. }) => bad.push(skipped(&e)),
             Err(e) => return Err(e.into()),
-        };
+        }
+    }
+    if events.torn() {
+        bad.push(cut_short(events.path(), events.line()));
+    }
+    Ok((reading.finish(filter), bad))
+}
+
+/// What [`read`] has kept so far.
+#[derive(Default)]
+struct Reading {
+    /// The messages and events that pass the filter.
+    items: Vec<Item>,
+    /// Where each message kept is in `items`, by message id, for its receipt and drop.
+    msgs: HashMap<u64, usize>,
+    /// Faults, processes, phases and the run's start and end: kept once it is known which
+    /// span the items cover.
+    others: Vec<Event<'static>>,
+}
+
+impl Reading {
+    fn take(&mut self, e: Event<'_>, filter: &Filter) {
         let t = e.t();
         match e {
             Event::Send(s) => {
                 let instance_ok = filter.instance_ok(s.body.instance());
                 let nodes_ok = filter.node_ok(Some(s.src)) || filter.node_ok(Some(s.dest));
                 if instance_ok && nodes_ok && filter.in_time(t) {
-                    msgs.insert(s.msg.unwrap_or(0), items.len());
-                    items.push(Item::Message(Message {
+                    self.msgs.insert(s.msg.unwrap_or(0), self.items.len());
+                    self.items.push(Item::Message(Message {
                         t,
                         src: s.src,
                         dest: s.dest,
@@ -122,49 +138,58 @@ pub fn read(path: &Path, filter: &Filter) -> Result<(Vec<Item>, Vec<String>)> {
                 }
             }
             Event::Recv(r) => {
-                if let Some(Item::Message(m)) = r.msg.and_then(|id| msgs.get(&id)).map(|&at| &mut items[at]) {
+                if let Some(m) = self.message(r.msg) {
                     m.recv.push(t);
                 }
             }
             Event::Drop(d) => {
-                if let Some(Item::Message(m)) = d.msg.and_then(|id| msgs.get(&id)).map(|&at| &mut items[at]) {
+                if let Some(m) = self.message(d.msg) {
                     m.drop = Some((t, d.reason.into_owned()));
                 }
             }
             Event::Nemesis(_) | Event::Process(_) | Event::Phase(_) | Event::Run(_) | Event::End(_) => {
-                others.push(e.into_owned())
+                self.others.push(e.into_owned())
             }
             e => {
                 if filter.instance_ok(e.instance()) && filter.node_ok(e.node()) && filter.in_time(t) {
-                    items.push(Item::Event(e.into_owned()));
+                    self.items.push(Item::Event(e.into_owned()));
                 }
             }
         }
     }
-    if events.torn() {
-        bad.push(cut_short(events.path(), events.line()));
-    }
-    // Faults and processes, within the window of what is shown (or the filter's).
-    let lo = filter.from_us.or_else(|| items.iter().map(Item::t).min()).unwrap_or(0);
-    let hi = filter.to_us.or_else(|| items.iter().map(Item::t).max()).unwrap_or(u64::MAX);
-    for e in others {
-        let t = e.t();
-        let nodes_ok = match &e {
-            Event::Process(p) => filter.node_ok(Some(p.node)),
-            _ => true,
-        };
-        let keep = match &e {
-            Event::Run(_) | Event::End(_) => {
-                filter.instance.is_none() && filter.instances.is_empty() && filter.in_time(t)
-            }
-            _ => (lo..=hi).contains(&t),
-        };
-        if keep && nodes_ok {
-            items.push(Item::Event(e));
+
+    /// The kept message with this id, if any.
+    fn message(&mut self, msg: Option<u64>) -> Option<&mut Message> {
+        match msg.and_then(|id| self.msgs.get(&id)).map(|&at| &mut self.items[at]) {
+            Some(Item::Message(m)) => Some(m),
+            _ => None,
         }
     }
-    items.sort_by_key(Item::t);
-    Ok((items, bad))
+
+    /// The items, with the faults and processes within the window of what is shown (or the
+    /// filter's), in time order.
+    fn finish(mut self, filter: &Filter) -> Vec<Item> {
+        let lo = filter.from_us.or_else(|| self.items.iter().map(Item::t).min()).unwrap_or(0);
+        let hi = filter.to_us.or_else(|| self.items.iter().map(Item::t).max()).unwrap_or(u64::MAX);
+        for e in self.others {
+            let t = e.t();
+            let nodes_ok = match &e {
+                Event::Process(p) => filter.node_ok(Some(p.node)),
+                _ => true,
+            };
+            let keep = match &e {
+                Event::Run(_) | Event::End(_) => {
+                    filter.instance.is_none() && filter.instances.is_empty() && filter.in_time(t)
+                }
+                _ => (lo..=hi).contains(&t),
+            };
+            if keep && nodes_ok {
+                self.items.push(Item::Event(e));
+            }
+        }
+        self.items.sort_by_key(Item::t);
+        self.items
+    }
 }
 
 /// The instance an item belongs to (`None` for faults, processes and the like).

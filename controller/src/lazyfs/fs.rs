@@ -15,18 +15,21 @@
 //! can be keyed by the backing inode. The backing tree must be one filesystem: an entry on
 //! another device is refused with EXDEV.
 
+mod setattr;
+
 use super::state::Pending;
 use fuser::{
     FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags,
     RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen,
     ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
+use setattr::Target;
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -232,6 +235,8 @@ impl LazyFs {
         Ok(self.attr(&meta))
     }
 
+    /// chmod, chown and utimes reach the backing file at once; a new size is pending, like a
+    /// write, until the file's fsync.
     #[allow(clippy::too_many_arguments)]
     fn do_setattr(
         &self,
@@ -245,68 +250,33 @@ impl LazyFs {
         fh: Option<FileHandle>,
     ) -> io::Result<FileAttr> {
         let t = lock(&self.tables);
-        let handle = fh.and_then(|fh| t.handles.get(&fh.0)).map(|h| (Arc::clone(&h.file), h.writable));
-        let (path, meta) = match &handle {
-            Some((file, _)) => (None, file.metadata()?),
+        let (target, meta) = match fh.and_then(|fh| t.handles.get(&fh.0)) {
+            Some(h) => {
+                (Target::Handle { file: Arc::clone(&h.file), writable: h.writable }, h.file.metadata()?)
+            }
             None => {
                 let (path, meta) = self.stat_node(&t, ino)?;
-                (Some(path), meta)
+                (Target::Path(path), meta)
             }
         };
         drop(t);
         if let Some(mode) = mode {
-            let perms = std::fs::Permissions::from_mode(mode & 0o7777);
-            match (&handle, &path) {
-                (Some((file, _)), _) => file.set_permissions(perms)?,
-                (None, Some(path)) => std::fs::set_permissions(path, perms)?,
-                (None, None) => unreachable!("a path when there is no handle"),
-            }
+            target.set_mode(mode)?;
         }
         if uid.is_some() || gid.is_some() {
-            match (&handle, &path) {
-                (Some((file, _)), _) => std::os::unix::fs::fchown(file.as_ref(), uid, gid)?,
-                (None, Some(path)) => std::os::unix::fs::lchown(path, uid, gid)?,
-                (None, None) => unreachable!("a path when there is no handle"),
-            }
+            target.set_owner(uid, gid)?;
         }
         if atime.is_some() || mtime.is_some() {
-            let times = [timespec(atime), timespec(mtime)];
-            let rc = match (&handle, &path) {
-                // SAFETY: a valid descriptor and a two-element array, as futimens requires.
-                (Some((file, _)), _) => unsafe {
-                    libc::futimens(std::os::fd::AsRawFd::as_raw_fd(file.as_ref()), times.as_ptr())
-                },
-                (None, Some(path)) => {
-                    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| errno(libc::EINVAL))?;
-                    // SAFETY: a NUL-terminated path and a two-element array.
-                    unsafe {
-                        libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
-                    }
-                }
-                (None, None) => unreachable!("a path when there is no handle"),
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            target.set_times(atime, mtime)?;
         }
         if let Some(size) = size {
             if !meta.is_file() {
                 return Err(errno(if meta.is_dir() { libc::EISDIR } else { libc::EINVAL }));
             }
-            let file = match (&handle, &path) {
-                (Some((file, true)), _) => Arc::clone(file),
-                (Some((_, false)), _) => return Err(errno(libc::EBADF)),
-                (None, Some(path)) => Arc::new(OpenOptions::new().write(true).open(path)?),
-                (None, None) => unreachable!("a path when there is no handle"),
-            };
+            let file = target.file_to_truncate()?;
             lock(&self.pending).truncate(meta.ino(), &file, size)?;
         }
-        let meta = match (&handle, &path) {
-            (Some((file, _)), _) => file.metadata()?,
-            (None, Some(path)) => std::fs::symlink_metadata(path)?,
-            (None, None) => unreachable!("a path when there is no handle"),
-        };
-        Ok(self.attr(&meta))
+        Ok(self.attr(&target.metadata()?))
     }
 
     /// Registers an open backing file; applies O_TRUNC lazily.
@@ -571,23 +541,6 @@ fn time(secs: i64, nsecs: i64) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs as u64, nsecs)
     } else {
         UNIX_EPOCH - Duration::new(secs.unsigned_abs(), 0) + Duration::new(0, nsecs)
-    }
-}
-
-fn timespec(t: Option<TimeOrNow>) -> libc::timespec {
-    match t {
-        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        Some(TimeOrNow::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
-        Some(TimeOrNow::SpecificTime(at)) => match at.duration_since(UNIX_EPOCH) {
-            Ok(d) => libc::timespec {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_nsec: d.subsec_nanos() as libc::c_long,
-            },
-            Err(before) => {
-                let d = before.duration();
-                libc::timespec { tv_sec: -(d.as_secs() as libc::time_t), tv_nsec: 0 }
-            }
-        },
     }
 }
 

@@ -488,3 +488,30 @@ fn dropping_a_busy_mount_detaches_it_within_bounds() {
     assert_eq!(held.read_at(&mut [0u8; 4], 0).unwrap(), 4);
     drop(held);
 }
+
+/// chmod, chown and utimes by path reach the backing file at once; a truncate by path (no
+/// handle) is lazy like any other content change.
+#[test]
+fn metadata_changes_by_path_are_durable_and_a_truncate_by_path_is_lazy() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(fx) = Fixture::new("setattr") else { return };
+    std::fs::write(fx.backing("f"), b"0123456789").unwrap();
+    let mnt = fx.mnt("f");
+    std::fs::set_permissions(&mnt, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(std::fs::metadata(fx.backing("f")).unwrap().mode() & 0o7777, 0o640);
+    let meta = std::fs::metadata(&mnt).unwrap();
+    std::os::unix::fs::chown(&mnt, Some(meta.uid()), Some(meta.gid())).unwrap();
+    let c = std::ffi::CString::new(mnt.as_os_str().as_bytes()).unwrap();
+    let times = [libc::timespec { tv_sec: 1_000_000_000, tv_nsec: 0 }; 2];
+    // SAFETY: a NUL-terminated path and a two-element array.
+    assert_eq!(unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) }, 0);
+    assert_eq!(std::fs::metadata(fx.backing("f")).unwrap().mtime(), 1_000_000_000);
+    assert_eq!(std::fs::metadata(&mnt).unwrap().mtime(), 1_000_000_000);
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::truncate(c.as_ptr(), 4) }, 0);
+    assert_eq!(std::fs::read(&mnt).unwrap(), b"0123");
+    assert_eq!(std::fs::read(fx.backing("f")).unwrap(), b"0123456789");
+    fx.lazy().power_loss(false);
+    assert_eq!(std::fs::read(&mnt).unwrap(), b"0123456789");
+}

@@ -1,16 +1,12 @@
 //! The nemesis's actions: what a schedule (generated, scripted or replayed) asks for at a
 //! given time. Each is recorded in the history as a `nemesis` event whose fields are exactly
-//! the action's serialization, so a recorded run can be turned back into a schedule:
-//! [`Action::to_event`] is the one place that turns an action into the history schema's
-//! `Nemesis` (its `action`, `nodes` and the other fields as `params`).
+//! the action's serialization, so a recorded run can be turned back into a schedule; the
+//! conversions both ways live in [`super::event`].
 
 use crate::limits;
 use crate::net::faults::DelayDist;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::BTreeSet;
-use synod_checker::history::Nemesis;
 use synod_node::paxos::NodeId;
 
 /// One nemesis action. `nodes` lists targets; `kill-all` fills it with the nodes it killed.
@@ -146,30 +142,6 @@ impl Action {
             Action::HoldOff { .. } => "hold-off",
             Action::DropMessage => "drop-message",
         }
-    }
-
-    /// The history's `nemesis` event for this action at `t`: the action's serialization, its
-    /// `action` and `nodes` taken out, every other field in `params` as a schedule file
-    /// writes it. `targets` are the nodes the schedule named, when the action (a kill,
-    /// restart, stop or cont) acted on fewer: they are recorded as `targets` if they differ
-    /// from `nodes`, so that a replay asks for what the schedule asked for.
-    pub fn to_event(&self, t: u64, targets: Option<&[NodeId]>) -> Nemesis<'static> {
-        let Ok(Value::Object(mut params)) = serde_json::to_value(self) else {
-            unreachable!("an action serializes to a JSON object")
-        };
-        let Some(Value::String(action)) = params.remove("action") else {
-            unreachable!("an action's serialization names it in `action`")
-        };
-        let nodes = params.remove("nodes").map(|v| {
-            serde_json::from_value::<Vec<u64>>(v).expect("an action's `nodes` is a list of node ids")
-        });
-        if let Some(targets) = targets {
-            let targets: Vec<u64> = targets.iter().map(|&n| u64::from(n)).collect();
-            if nodes.as_ref() != Some(&targets) {
-                params.insert("targets".into(), Value::from(targets));
-            }
-        }
-        Nemesis { t, action: Cow::Owned(action), nodes, params }
     }
 
     /// Checks probabilities, durations and node ids for a cluster of `nodes` nodes.
@@ -351,39 +323,6 @@ mod tests {
             let back: Action = serde_json::from_value(v).unwrap();
             assert_eq!(back, a);
         }
-    }
-
-    /// The event holds the action's fields, `action` and `nodes` apart, and reads back as the
-    /// same action; `targets` is there only when they differ from `nodes`.
-    #[test]
-    fn an_action_becomes_a_nemesis_event_and_back() {
-        let part = Action::Partition {
-            shape: Some("isolate".into()),
-            components: vec![vec![1], vec![2, 3]],
-            cut: vec![],
-        };
-        let ev = part.to_event(7, None);
-        assert_eq!((ev.t, ev.action.as_ref(), ev.nodes.as_ref()), (7, "partition", None));
-        assert_eq!(
-            Value::Object(ev.params.clone()),
-            serde_json::json!({"shape": "isolate", "components": [[1], [2, 3]], "cut": []})
-        );
-        let kill = Action::Kill { nodes: vec![2] };
-        let ev = kill.to_event(9, Some(&[2, 3]));
-        assert_eq!((ev.action.as_ref(), ev.nodes.as_deref()), ("kill", Some(&[2u64][..])));
-        assert_eq!(ev.params.get("targets"), Some(&serde_json::json!([2, 3])));
-        assert!(!kill.to_event(9, Some(&[2])).params.contains_key("targets"));
-        // The line reads back through the schema's parser, and its fields are the action's.
-        let line = synod_checker::history::Event::Nemesis(part.to_event(7, None)).to_json();
-        assert!(line.starts_with(r#"{"type":"nemesis","t":7,"action":"partition","#), "{line}");
-        let synod_checker::history::Event::Nemesis(back) =
-            synod_checker::history::parse_line(line.as_bytes()).unwrap()
-        else {
-            panic!("{line}")
-        };
-        let mut fields = back.params.clone();
-        fields.insert("action".into(), Value::from(back.action.as_ref()));
-        assert_eq!(serde_json::from_value::<Action>(Value::Object(fields)).unwrap(), part);
     }
 
     #[test]

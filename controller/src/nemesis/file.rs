@@ -5,6 +5,10 @@
 //! starts) plus the fields of the action as they appear in the history's `nemesis` events.
 //! Blank lines and lines starting with `#` are skipped. See docs/nemesis.md.
 //!
+//! A line is read as one JSON object: `at_s` or `on` taken out, the rest is the action's
+//! fields, converted by [`super::event`] as a history's events are. `at_s` stays untyped
+//! until it is checked, so that an error can show what the line holds.
+//!
 //! ```text
 //! # isolate n3 for two seconds, then kill n1 and bring it back
 //! {"at_s": 1.0, "action": "partition", "shape": "isolate", "components": [[3], [1, 2, 4, 5]]}
@@ -13,10 +17,10 @@
 //! {"at_s": 5.5, "action": "restart", "nodes": [1]}
 //! ```
 
-use super::event::action_of;
+use super::event::{action_from, fields_of, scheduled_action, Fields};
 use super::{Action, MatchPoint, MessageMatch, Schedule, Timed, Trigger};
 use crate::limits;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::path::Path;
 use synod_checker::history::{Event, Events, Nemesis};
@@ -37,7 +41,8 @@ pub fn parse_schedule(text: &str, name: &str, nodes: u32) -> Result<Schedule, St
         if out.timed.len() + out.triggers.len() >= limits::MAX_SCHEDULE_ACTIONS {
             return Err(at(format!("more than {} actions in one schedule", limits::MAX_SCHEDULE_ACTIONS)));
         }
-        let mut obj: Map<String, Value> = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
+        // The action's fields, plus `at_s` or `on`: taken out, the rest is the action.
+        let mut obj: Fields = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
         let at_s = obj.remove("at_s");
         let on = obj.remove("on");
         let action = parse_action(obj, nodes).map_err(at)?;
@@ -88,8 +93,8 @@ pub fn read_schedule(path: &Path, nodes: u32) -> Result<Schedule, String> {
     parse_schedule(&text, &path.display().to_string(), nodes)
 }
 
-fn parse_action(obj: Map<String, Value>, nodes: u32) -> Result<Action, String> {
-    let action: Action = serde_json::from_value(Value::Object(obj)).map_err(|e| e.to_string())?;
+fn parse_action(obj: Fields, nodes: u32) -> Result<Action, String> {
+    let action = action_from(obj)?;
     action.validate(nodes)?;
     Ok(action)
 }
@@ -98,11 +103,8 @@ fn parse_action(obj: Map<String, Value>, nodes: u32) -> Result<Action, String> {
 pub fn render_schedule(schedule: &Schedule) -> String {
     let mut text = String::new();
     let mut line = |key: &str, when: Value, action: &Action| {
-        let mut obj = Map::new();
+        let mut obj = fields_of(action);
         obj.insert(key.into(), when);
-        if let Ok(Value::Object(fields)) = serde_json::to_value(action) {
-            obj.extend(fields);
-        }
         text.push_str(&Value::Object(obj).to_string());
         text.push('\n');
     };
@@ -125,7 +127,7 @@ pub fn schedule_from_history(mut events: Events, nodes: u32) -> Result<Vec<Timed
     // A truncated history ends in a torn line, which `events` leaves out: the actions before
     // it still count.
     while let Some(ev) = events.next() {
-        let mut nemesis = match ev.map_err(|e| e.to_string())? {
+        let nemesis = match ev.map_err(|e| e.to_string())? {
             Event::Phase(p) if p.phase == "workload" => {
                 workload_start = Some(p.t);
                 continue;
@@ -142,16 +144,9 @@ pub fn schedule_from_history(mut events: Events, nodes: u32) -> Result<Vec<Timed
         let at = |e: String| format!("{name}:{}: {e}", events.line());
         let start = workload_start.ok_or_else(|| at("nemesis event before the workload began".into()))?;
         let t = nemesis.t;
-        // A crash point's kills and restarts are recorded with their trigger and replayed as
-        // they happened; the crash point itself is not replayed.
-        nemesis.params.remove("trigger");
-        // A replay asks for what the run's schedule asked for (`targets`), and acts on whom
-        // it finds in the state for it, as the run did.
-        if let Some(targets) = nemesis.params.remove("targets") {
-            let targets = serde_json::from_value(targets).map_err(|e| at(format!("`targets`: {e}")))?;
-            nemesis.nodes = Some(targets);
-        }
-        let action = action_of(&nemesis).and_then(|a| a.validate(nodes).map(|()| a)).map_err(at)?;
+        // What the run's schedule asked for; the crash point itself is not replayed (its
+        // kills and restarts are, as they happened).
+        let action = scheduled_action(nemesis).and_then(|a| a.validate(nodes).map(|()| a)).map_err(at)?;
         let at_us = t.saturating_sub(start);
         if at_us as f64 > limits::MAX_TIME_S * 1e6 {
             return Err(at(format!("`t` {t}: more than 7 days after the workload began")));
@@ -175,9 +170,14 @@ mod tests {
 
     #[test]
     fn scripted_schedules_parse_sorted_with_comments() {
-        let text = "# comment\n\n{\"at_s\": 2, \"action\": \"heal\"}\n\
-                    {\"at_s\": 0.5, \"action\": \"partition\", \"components\": [[1], [2, 3]]}\n";
-        let s = parse_schedule(text, "s.jsonl", 3).unwrap().timed;
+        let text = [
+            "# comment",
+            "",
+            r#"{"at_s": 2, "action": "heal"}"#,
+            r#"{"at_s": 0.5, "action": "partition", "components": [[1], [2, 3]]}"#,
+        ]
+        .join("\n");
+        let s = parse_schedule(&text, "s.jsonl", 3).unwrap().timed;
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].at_us, 500_000);
         assert!(matches!(s[0].action, Action::Partition { .. }));

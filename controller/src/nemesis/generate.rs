@@ -106,6 +106,8 @@ fn between(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 const END: u8 = 0;
 const START: u8 = 1;
 
+/// Fills the fault window `start..end` with episodes of the `chosen` faults: each fault is a
+/// track whose episodes follow one another, the earliest due track going next.
 fn window(
     cfg: &NemesisConfig,
     rng: &mut Rng,
@@ -115,130 +117,189 @@ fn window(
     startup: bool,
     out: &mut Vec<(u64, u8, Action)>,
 ) {
-    let len = end - start;
-    let all: Vec<NodeId> = (1..=nodes).collect();
-    // Tracks still to run: (kind, next episode start).
-    let stagger = |rng: &mut Rng, k: FaultKind| {
-        if startup && k == FaultKind::CrashPoint {
-            0
-        } else {
-            (len as f64 * between(rng, 0.0, 0.25)) as u64
-        }
-    };
-    let mut tracks: Vec<(FaultKind, u64)> = chosen.iter().map(|&k| (k, start + stagger(rng, k))).collect();
-    // Process episodes in force: (end, nodes).
-    let mut busy: Vec<(u64, Vec<NodeId>)> = Vec::new();
-    // Per track: nodes that flap, and how many more kills they get.
-    let mut flaps: Vec<Flap> = vec![None; tracks.len()];
+    let mut w = Window::new(cfg, rng, nodes, (start, end), chosen, startup, out);
     for _ in 0..MAX_EPISODES {
-        let Some(i) = (0..tracks.len()).min_by_key(|&i| (tracks[i].1, i)) else { break };
-        let (kind, at) = tracks[i];
+        let Some(i) = (0..w.tracks.len()).min_by_key(|&i| (w.tracks[i].1, i)) else { break };
+        let (kind, at) = w.tracks[i];
         if at + MIN_EPISODE_US > end {
-            remove_track(&mut tracks, &mut flaps, i);
+            w.remove_track(i);
             continue;
         }
-        busy.retain(|(until, _)| *until > at);
-        let gap = (len as f64 * between(rng, 0.0, 0.1)) as u64 + 1;
+        w.busy.retain(|(until, _)| *until > at);
+        let gap = (w.len_us() as f64 * between(w.rng, 0.0, 0.1)) as u64 + 1;
         match kind {
             FaultKind::Loss
             | FaultKind::Delay
             | FaultKind::Duplicate
             | FaultKind::Reorder
-            | FaultKind::CrashPoint => {
-                let (on, off) = window_fault(cfg, rng, kind, startup);
-                out.push((at, START, on));
-                out.push((end, END, off));
-                remove_track(&mut tracks, &mut flaps, i);
-            }
-            FaultKind::Partition => {
-                let Some(shape) = Shape::pick(rng, all.len()) else {
-                    remove_track(&mut tracks, &mut flaps, i);
-                    continue;
-                };
-                let until = (at + ((len as f64 * between(rng, 0.3, 0.6)) as u64).max(1)).min(end);
-                out.push((at, START, shape.action(rng, &all)));
-                out.push((until, END, Action::Heal));
-                tracks[i].1 = until + gap;
-            }
-            FaultKind::Kill | FaultKind::Pause | FaultKind::PowerLoss => {
-                let healthy: Vec<NodeId> =
-                    all.iter().copied().filter(|n| !busy.iter().any(|(_, b)| b.contains(n))).collect();
-                if healthy.is_empty() {
-                    // Wait for the earliest episode in force to end.
-                    tracks[i].1 = busy.iter().map(|(u, _)| *u).min().unwrap_or(at).max(at + 1);
-                    continue;
-                }
-                // A flapping node is killed again if it is still healthy; otherwise new targets.
-                let flap = flaps[i].take().filter(|(nodes, _)| nodes.iter().all(|n| healthy.contains(n)));
-                let targets = match &flap {
-                    Some((nodes, _)) => nodes.clone(),
-                    None => {
-                        let minority = ((nodes as usize).saturating_sub(1) / 2).max(1);
-                        let count = 1 + rng.below(minority.min(healthy.len()) as u64) as usize;
-                        let mut targets = healthy;
-                        shuffle(rng, &mut targets);
-                        targets.truncate(count);
-                        targets.sort();
-                        targets
-                    }
-                };
-                let mean_ms = if kind == FaultKind::Pause { cfg.pause_ms } else { cfg.down_ms };
-                let factor = if flap.is_some() { between(rng, 0.1, 0.4) } else { between(rng, 0.5, 1.5) };
-                let until = (at + ((mean_ms * 1000.0 * factor) as u64).max(1)).min(end);
-                let (on, off) = match kind {
-                    FaultKind::Kill => {
-                        (Action::Kill { nodes: targets.clone() }, Action::Restart { nodes: targets.clone() })
-                    }
-                    FaultKind::PowerLoss => (
-                        Action::PowerLoss { nodes: targets.clone(), torn: rng.below(2) == 0 },
-                        Action::Restart { nodes: targets.clone() },
-                    ),
-                    _ => (Action::Stop { nodes: targets.clone() }, Action::Cont { nodes: targets.clone() }),
-                };
-                out.push((at, START, on));
-                out.push((until, END, off));
-                busy.push((until, targets.clone()));
-                tracks[i].1 = until + gap;
-                if kind == FaultKind::Kill {
-                    // Half the kill episodes flap: the same nodes die again 20-150 ms after
-                    // their restart, one to three more times (a crash loop; a crash while
-                    // recovering, when a proposer takes up its old instances again).
-                    let left = match flap {
-                        Some((_, left)) => left - 1,
-                        None if rng.below(2) == 0 => 1 + rng.below(3) as u32,
-                        None => 0,
-                    };
-                    if left > 0 {
-                        flaps[i] = Some((targets, left));
-                        tracks[i].1 = until + (between(rng, 20.0, 150.0) * 1000.0) as u64;
-                    }
-                }
-            }
-            FaultKind::KillAll | FaultKind::PowerLossAll => {
-                if let Some(last) = busy.iter().map(|(u, _)| *u).max() {
-                    tracks[i].1 = last.max(at + 1);
-                    continue;
-                }
-                let until = (at + ((cfg.down_ms * 1000.0 * between(rng, 0.5, 1.5)) as u64).max(1)).min(end);
-                let on = match kind {
-                    FaultKind::KillAll => Action::KillAll { nodes: all.clone() },
-                    _ => Action::PowerLossAll { nodes: all.clone(), torn: rng.below(2) == 0 },
-                };
-                out.push((at, START, on));
-                out.push((until, END, Action::Restart { nodes: all.clone() }));
-                busy.push((until, all.clone()));
-                tracks[i].1 = until + gap;
-            }
+            | FaultKind::CrashPoint => w.whole_window(i, kind, at),
+            FaultKind::Partition => w.partition(i, at, gap),
+            FaultKind::Kill | FaultKind::Pause | FaultKind::PowerLoss => w.process_episode(i, kind, at, gap),
+            FaultKind::KillAll | FaultKind::PowerLossAll => w.every_node_episode(i, kind, at, gap),
         }
     }
 }
 
-type Flap = Option<(Vec<NodeId>, u32)>;
-
-fn remove_track(tracks: &mut Vec<(FaultKind, u64)>, flaps: &mut Vec<Flap>, i: usize) {
-    tracks.swap_remove(i);
-    flaps.swap_remove(i);
+/// A fault window being filled.
+struct Window<'a> {
+    cfg: &'a NemesisConfig,
+    rng: &'a mut Rng,
+    out: &'a mut Vec<(u64, u8, Action)>,
+    all: Vec<NodeId>,
+    start: u64,
+    end: u64,
+    startup: bool,
+    /// Tracks still to run: (kind, next episode start).
+    tracks: Vec<(FaultKind, u64)>,
+    /// Process episodes in force: (end, nodes).
+    busy: Vec<(u64, Vec<NodeId>)>,
+    /// Per track: nodes that flap, and how many more kills they get.
+    flaps: Vec<Flap>,
 }
+
+impl<'a> Window<'a> {
+    /// Every chosen fault's track starts after a random stagger (a start-up crash point at
+    /// once).
+    fn new(
+        cfg: &'a NemesisConfig,
+        rng: &'a mut Rng,
+        nodes: u32,
+        (start, end): (u64, u64),
+        chosen: &[FaultKind],
+        startup: bool,
+        out: &'a mut Vec<(u64, u8, Action)>,
+    ) -> Window<'a> {
+        let len = end - start;
+        let mut stagger = |k: FaultKind| {
+            if startup && k == FaultKind::CrashPoint {
+                0
+            } else {
+                (len as f64 * between(rng, 0.0, 0.25)) as u64
+            }
+        };
+        let tracks: Vec<(FaultKind, u64)> = chosen.iter().map(|&k| (k, start + stagger(k))).collect();
+        let flaps = vec![None; tracks.len()];
+        let all = (1..=nodes).collect();
+        Window { cfg, rng, out, all, start, end, startup, tracks, busy: Vec::new(), flaps }
+    }
+
+    fn len_us(&self) -> u64 {
+        self.end - self.start
+    }
+
+    fn remove_track(&mut self, i: usize) {
+        self.tracks.swap_remove(i);
+        self.flaps.swap_remove(i);
+    }
+
+    /// An episode on from `at` to `until`.
+    fn push(&mut self, (at, on): (u64, Action), (until, off): (u64, Action)) {
+        self.out.push((at, START, on));
+        self.out.push((until, END, off));
+    }
+
+    /// A network fault or a crash point: on from `at` to the end of the window.
+    fn whole_window(&mut self, i: usize, kind: FaultKind, at: u64) {
+        let (on, off) = window_fault(self.cfg, self.rng, kind, self.startup);
+        self.push((at, on), (self.end, off));
+        self.remove_track(i);
+    }
+
+    /// A partition of a random shape for 30-60% of the window; the next one `gap` after it.
+    fn partition(&mut self, i: usize, at: u64, gap: u64) {
+        let Some(shape) = Shape::pick(self.rng, self.all.len()) else {
+            self.remove_track(i);
+            return;
+        };
+        let until = (at + ((self.len_us() as f64 * between(self.rng, 0.3, 0.6)) as u64).max(1)).min(self.end);
+        let on = shape.action(self.rng, &self.all);
+        self.push((at, on), (until, Action::Heal));
+        self.tracks[i].1 = until + gap;
+    }
+
+    /// A kill, pause or power loss of a minority of the healthy nodes (the same nodes again
+    /// if they flap), for about `down_ms` (`pause_ms`).
+    fn process_episode(&mut self, i: usize, kind: FaultKind, at: u64, gap: u64) {
+        let healthy: Vec<NodeId> =
+            self.all.iter().copied().filter(|n| !self.busy.iter().any(|(_, b)| b.contains(n))).collect();
+        if healthy.is_empty() {
+            // Wait for the earliest episode in force to end.
+            self.tracks[i].1 = self.busy.iter().map(|(u, _)| *u).min().unwrap_or(at).max(at + 1);
+            return;
+        }
+        // A flapping node is killed again if it is still healthy; otherwise new targets.
+        let flap = self.flaps[i].take().filter(|(nodes, _)| nodes.iter().all(|n| healthy.contains(n)));
+        let targets = match &flap {
+            Some((nodes, _)) => nodes.clone(),
+            None => self.minority_of(healthy),
+        };
+        let mean_ms = if kind == FaultKind::Pause { self.cfg.pause_ms } else { self.cfg.down_ms };
+        let factor = if flap.is_some() { between(self.rng, 0.1, 0.4) } else { between(self.rng, 0.5, 1.5) };
+        let until = (at + ((mean_ms * 1000.0 * factor) as u64).max(1)).min(self.end);
+        let (on, off) = match kind {
+            FaultKind::Kill => {
+                (Action::Kill { nodes: targets.clone() }, Action::Restart { nodes: targets.clone() })
+            }
+            FaultKind::PowerLoss => (
+                Action::PowerLoss { nodes: targets.clone(), torn: self.rng.below(2) == 0 },
+                Action::Restart { nodes: targets.clone() },
+            ),
+            _ => (Action::Stop { nodes: targets.clone() }, Action::Cont { nodes: targets.clone() }),
+        };
+        self.push((at, on), (until, off));
+        self.busy.push((until, targets.clone()));
+        self.tracks[i].1 = until + gap;
+        if kind == FaultKind::Kill {
+            self.maybe_flap(i, targets, flap.map(|(_, left)| left), until);
+        }
+    }
+
+    /// Between one node and a minority of the cluster, drawn from `healthy`, sorted.
+    fn minority_of(&mut self, healthy: Vec<NodeId>) -> Vec<NodeId> {
+        let minority = (self.all.len().saturating_sub(1) / 2).max(1);
+        let count = 1 + self.rng.below(minority.min(healthy.len()) as u64) as usize;
+        let mut targets = healthy;
+        shuffle(self.rng, &mut targets);
+        targets.truncate(count);
+        targets.sort();
+        targets
+    }
+
+    /// Half the kill episodes flap: the same nodes die again 20-150 ms after their restart
+    /// (at `until`), one to three more times (a crash loop; a crash while recovering, when a
+    /// proposer takes up its old instances again). `left` is what a flap in progress had.
+    fn maybe_flap(&mut self, i: usize, targets: Vec<NodeId>, left: Option<u32>, until: u64) {
+        let left = match left {
+            Some(left) => left - 1,
+            None if self.rng.below(2) == 0 => 1 + self.rng.below(3) as u32,
+            None => 0,
+        };
+        if left > 0 {
+            self.flaps[i] = Some((targets, left));
+            self.tracks[i].1 = until + (between(self.rng, 20.0, 150.0) * 1000.0) as u64;
+        }
+    }
+
+    /// A kill-all or power-loss-all, once every node is healthy, for about `down_ms`.
+    fn every_node_episode(&mut self, i: usize, kind: FaultKind, at: u64, gap: u64) {
+        if let Some(last) = self.busy.iter().map(|(u, _)| *u).max() {
+            self.tracks[i].1 = last.max(at + 1);
+            return;
+        }
+        let until =
+            (at + ((self.cfg.down_ms * 1000.0 * between(self.rng, 0.5, 1.5)) as u64).max(1)).min(self.end);
+        let all = self.all.clone();
+        let on = match kind {
+            FaultKind::KillAll => Action::KillAll { nodes: all.clone() },
+            _ => Action::PowerLossAll { nodes: all.clone(), torn: self.rng.below(2) == 0 },
+        };
+        self.push((at, on), (until, Action::Restart { nodes: all.clone() }));
+        self.busy.push((until, all));
+        self.tracks[i].1 = until + gap;
+    }
+}
+
+type Flap = Option<(Vec<NodeId>, u32)>;
 
 /// The actions that turn a whole-window fault on and off.
 fn window_fault(cfg: &NemesisConfig, rng: &mut Rng, kind: FaultKind, startup: bool) -> (Action, Action) {
@@ -368,6 +429,28 @@ mod tests {
         assert!(s.iter().all(|t| matches!(t.action, Action::Loss { .. } | Action::LossOff)));
         let none = NemesisConfig { faults: vec![], ..NemesisConfig::default() };
         assert!(generate(&none, 3, 20_000_000, 1).unwrap().is_empty());
+    }
+
+    /// The schedules a seed gives are pinned (their file form, hashed): a change to how they
+    /// are drawn shows here, so that it is made on purpose (old runs' seeds give new faults).
+    #[test]
+    fn schedules_for_a_seed_stay_the_same() {
+        let fnv = |text: &str| {
+            text.bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        };
+        let kill = NemesisConfig { faults: vec![FaultKind::Kill], ..NemesisConfig::default() };
+        let calm = NemesisConfig { interval_s: 1.0, ..NemesisConfig::default() };
+        let mut all = String::new();
+        for (cfg, nodes, duration_us) in
+            [(NemesisConfig::default(), 5, 60_000_000), (kill, 5, 30_000_000), (calm, 3, 10_000_000)]
+        {
+            for seed in 0..20 {
+                let s = generate(&cfg, nodes, duration_us, seed).unwrap();
+                all.push_str(&crate::nemesis::file::render_schedule(&s.into()));
+            }
+        }
+        assert_eq!((all.lines().count(), fnv(&all)), (6346, 14_827_021_179_275_565_999));
     }
 
     /// Three days of workload at the default interval fit (a few actions a second); a

@@ -16,8 +16,8 @@ pub enum Delay {
     Exponential { mean_ms: f64 },
 }
 
-/// The `--delay-dist` flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The distribution of the nemesis's delays (`--delay-dist`, cli.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DelayDist {
     Constant,

@@ -9,11 +9,12 @@ pub mod data;
 pub mod lamport;
 
 use crate::inspect::summary::{ms, RunInfo};
-use crate::inspect::timeline::{self, Filter};
+use crate::inspect::timeline::{self, Filter, Item};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use synod_checker::{Figures, Report, RuleReport};
 
 pub const REPORT_HTML: &str = "report.html";
 
@@ -21,7 +22,8 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// Writes `report.html` into the run folder; returns its path.
+/// Writes `report.html` into the run folder (checking the history first if the run has no
+/// report.json yet); returns its path.
 pub fn write(run_dir: &Path) -> Result<PathBuf> {
     let mut info = RunInfo::load(run_dir)?;
     if info.report.is_none() {
@@ -33,19 +35,37 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
     let history = synod_checker::history_file::find(run_dir)?;
     let data = data::read(&history)?;
     let nodes: Vec<u64> = (1..=u64::from(info.config.nodes)).collect();
-
-    let anomalies: Vec<&synod_checker::RuleReport> = report.safety.iter().filter(|r| !r.ok).collect();
-    let mut wanted: BTreeSet<u64> =
-        anomalies.iter().filter_map(|r| r.first.as_ref().map(|a| a.instance)).collect();
-    wanted.extend(data.contended.iter().copied());
-    let items = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        timeline::read(&history, &Filter { instances: wanted.clone(), ..Filter::default() })?.0
-    };
+    let anomalies: Vec<&RuleReport> = report.safety.iter().filter(|r| !r.ok).collect();
+    let items = diagram_items(&history, &anomalies, &data)?;
     let diagram = |instance: u64| lamport::render(&timeline::split_instance(&items, instance), &nodes);
 
     let mut h = String::new();
+    head(&mut h, &info, run_dir);
+    verdict(&mut h, report);
+    figures(&mut h, &report.figures);
+    over_time(&mut h, &data)?;
+    anomaly_sections(&mut h, &anomalies, &diagram);
+    contended(&mut h, &data, &diagram);
+    h.push_str("</body></html>\n");
+    let path = run_dir.join(REPORT_HTML);
+    std::fs::write(&path, h).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The events of the instances the report draws: each anomaly's first instance and the
+/// contended ones (one pass over the history for all of them).
+fn diagram_items(history: &Path, anomalies: &[&RuleReport], data: &data::Data) -> Result<Vec<Item>> {
+    let mut wanted: BTreeSet<u64> =
+        anomalies.iter().filter_map(|r| r.first.as_ref().map(|a| a.instance)).collect();
+    wanted.extend(data.contended.iter().copied());
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(timeline::read(history, &Filter { instances: wanted, ..Filter::default() })?.0)
+}
+
+/// The page's head and title, and the run's line: start, seed, nodes, faults, mutant, folder.
+fn head(h: &mut String, info: &RunInfo, run_dir: &Path) {
     let title = format!("synod run {}", info.run_id);
     let _ = write!(
         h,
@@ -64,6 +84,10 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
         esc(&info.mutant()),
         esc(&run_dir.display().to_string())
     );
+}
+
+/// The verdict, a row per safety rule, and the liveness judgement.
+fn verdict(h: &mut String, report: &Report) {
     let verdict_class = if !report.safe {
         "bad"
     } else if report.live == Some(false) {
@@ -100,8 +124,10 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
         None => "liveness not judged (truncated or interrupted history)".to_string(),
     };
     let _ = writeln!(h, "<p>{}</p>", esc(&live));
+}
 
-    let f = &report.figures;
+/// Decisions, messages and drops, and the latency quantiles in calm and fault windows.
+fn figures(h: &mut String, f: &Figures) {
     let _ = writeln!(
         h,
         "<h2>Figures</h2><p>{} decisions ({:.0}/s), {:.1} Paxos messages per decision, {} drops ({})</p>",
@@ -130,19 +156,29 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
             );
         }
     }
-    h.push_str("</table>\n<h2>Over time</h2>\n<p class=\"legend\">Shaded: <span class=\"net\">network faults</span> (labelled), <span class=\"proc\">nodes down or paused</span>.</p>\n");
+    h.push_str("</table>\n");
+}
+
+/// The charts over time, with their legend.
+fn over_time(h: &mut String, data: &data::Data) -> Result<()> {
+    h.push_str("<h2>Over time</h2>\n<p class=\"legend\">Shaded: <span class=\"net\">network faults</span> (labelled), <span class=\"proc\">nodes down or paused</span>.</p>\n");
     for chart in [
-        charts::latency_over_time(&data)?,
-        charts::quantiles_over_time(&data)?,
-        charts::decisions_per_second(&data)?,
+        charts::latency_over_time(data)?,
+        charts::quantiles_over_time(data)?,
+        charts::decisions_per_second(data)?,
     ] {
         let _ = writeln!(h, "<div class=\"chart\">{chart}</div>");
     }
+    Ok(())
+}
+
+/// Each violated rule's first anomaly: its message, its events and its instance's diagram.
+fn anomaly_sections(h: &mut String, anomalies: &[&RuleReport], diagram: &dyn Fn(u64) -> String) {
     h.push_str("<h2>Anomalies</h2>\n");
     if anomalies.is_empty() {
         h.push_str("<p>None: every safety rule held.</p>\n");
     }
-    for r in &anomalies {
+    for r in anomalies {
         let Some(a) = &r.first else { continue };
         let _ = writeln!(h, "<h3>{} (instance {})</h3><p>{}</p><ul>", r.rule, a.instance, esc(&a.message));
         for e in &a.events {
@@ -150,6 +186,10 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
         }
         let _ = writeln!(h, "</ul><div class=\"diagram\">{}</div>", diagram(a.instance));
     }
+}
+
+/// The diagrams of the instances where a proposer was nacked.
+fn contended(h: &mut String, data: &data::Data, diagram: &dyn Fn(u64) -> String) {
     h.push_str("<h2>Contended instances</h2>\n");
     if data.contended.is_empty() {
         h.push_str("<p>No proposer was nacked in this run.</p>\n");
@@ -157,10 +197,6 @@ pub fn write(run_dir: &Path) -> Result<PathBuf> {
     for &i in &data.contended {
         let _ = writeln!(h, "<h3>instance {i}</h3><div class=\"diagram\">{}</div>", diagram(i));
     }
-    h.push_str("</body></html>\n");
-    let path = run_dir.join(REPORT_HTML);
-    std::fs::write(&path, h).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px;max-width:1100px;color:#222}\

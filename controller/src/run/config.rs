@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use synod_checker::HistoryFormat;
 use synod_node::paxos::{NodeId, Tuning};
 
-/// Which events the history records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// Which events the history records (`--trace`, cli.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Trace {
     /// Every message: send, recv, drop (the default).

@@ -30,7 +30,7 @@ pub mod shutdown;
 mod startup;
 mod stop;
 
-pub use once::run_once;
+pub use once::{run_once, run_once_embedded};
 
 use crate::cluster::{Cluster, NodeCommand};
 use crate::history::History;

@@ -34,6 +34,14 @@ impl Shutdown {
         Shutdown { rx }
     }
 
+    /// A counter nothing ever raises: for runs started through the library, which leave the
+    /// program's signals alone (run/once.rs).
+    pub fn never() -> Shutdown {
+        // With its sender gone the count stays 0, and `reached` waits forever.
+        let (_, rx) = watch::channel(0u32);
+        Shutdown { rx }
+    }
+
     /// How many interrupts have arrived.
     pub fn count(&self) -> u32 {
         *self.rx.borrow()

@@ -1,11 +1,14 @@
 //! The scenarios. Each names what it shows, runs it, and checks that it happened.
 //!
-//! The scenarios about the two phases run with `--no-fast-round`: with it every ballot,
-//! including the first, prepares before it accepts, as in "Paxos Made Simple".
+//! Each variant changes `synod run`'s defaults on its number of nodes (with no faults but its
+//! schedule's, and no revisits: scenario/mod.rs). The scenarios about the two phases turn the
+//! fast round off (`--no-fast-round`): every ballot, including the first, then prepares
+//! before it accepts, as in "Paxos Made Simple".
 
 use super::{Facts, Scenario, Variant};
 use synod_checker::history::{Event, Msg};
 use synod_checker::Ballot;
+use synod_node::paxos::Bug;
 
 pub const ALL: &[Scenario] = &[
     Scenario {
@@ -13,7 +16,13 @@ pub const ALL: &[Scenario] = &[
         about: "one acceptor's accept is lost; the value is still chosen by the majority and learned by all",
         variants: &[Variant {
             label: "lost accept",
-            flags: &["--nodes", "3", "--proposers", "1", "--contention", "1", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
+            nodes: 3,
+            setup: |c| {
+                c.proposers = vec![1];
+                c.contention = 1;
+                c.instances = Some(1);
+                c.tuning.fast_round = false;
+            },
             schedule: r#"{"on": {"type": "accept", "src": 1, "dest": 3, "instance": 1}, "action": "drop-message"}"#,
         }],
         instance: 1,
@@ -24,7 +33,12 @@ pub const ALL: &[Scenario] = &[
         about: "n1's accept reaches one acceptor, n1 dies; n2's prepare finds that value and n1's value is decided",
         variants: &[Variant {
             label: "n1 dies mid-accept",
-            flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
+            nodes: 3,
+            setup: |c| {
+                c.proposers = vec![1, 2];
+                c.instances = Some(1);
+                c.tuning.fast_round = false;
+            },
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [2]}
 {"on": {"type": "accept", "src": 1, "dest": 1, "instance": 1}, "action": "drop-message"}
 {"on": {"type": "accept", "src": 1, "dest": 2, "instance": 1}, "action": "drop-message"}
@@ -40,18 +54,27 @@ pub const ALL: &[Scenario] = &[
         variants: &[
             Variant {
                 label: "no backoff",
-                flags: &[
-                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
-                    "1", "--nemesis", "none", "--no-fast-round", "--no-backoff",
-                ],
+                nodes: 3,
+                setup: |c| {
+                    c.proposers = vec![1, 2, 3];
+                    c.contention = 3;
+                    c.instances = Some(40);
+                    c.concurrency = 1;
+                    c.tuning.fast_round = false;
+                    c.tuning.backoff = false;
+                },
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
             },
             Variant {
                 label: "randomized backoff",
-                flags: &[
-                    "--nodes", "3", "--proposers", "1,2,3", "--contention", "3", "--instances", "40", "--concurrency",
-                    "1", "--nemesis", "none", "--no-fast-round",
-                ],
+                nodes: 3,
+                setup: |c| {
+                    c.proposers = vec![1, 2, 3];
+                    c.contention = 3;
+                    c.instances = Some(40);
+                    c.concurrency = 1;
+                    c.tuning.fast_round = false;
+                },
                 schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
             },
         ],
@@ -64,15 +87,24 @@ pub const ALL: &[Scenario] = &[
         variants: &[
             Variant {
                 label: "correct acceptor",
-                flags: &["--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round"],
+                nodes: 3,
+                setup: |c| {
+                    c.proposers = vec![1, 2];
+                    c.instances = Some(1);
+                    c.tuning.fast_round = false;
+                },
                 schedule: ACCEPTOR_RESTART,
             },
             Variant {
                 label: "volatile acceptor (--bug volatile-acceptor on n3)",
-                flags: &[
-                    "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--instances", "1", "--nemesis", "none", "--no-fast-round",
-                    "--bug", "volatile-acceptor", "--bug-nodes", "3",
-                ],
+                nodes: 3,
+                setup: |c| {
+                    c.proposers = vec![1, 2];
+                    c.instances = Some(1);
+                    c.tuning.fast_round = false;
+                    c.tuning.bug = Some(Bug::VolatileAcceptor);
+                    c.bug_nodes = vec![3];
+                },
                 schedule: ACCEPTOR_RESTART,
             },
         ],
@@ -84,7 +116,12 @@ pub const ALL: &[Scenario] = &[
         about: "the minority side decides nothing, the majority side decides; after the heal every node learns the same",
         variants: &[Variant {
             label: "n1,n2 | n3,n4,n5",
-            flags: &["--nodes", "5", "--contention", "1", "--concurrency", "4", "--time", "2", "--nemesis", "none"],
+            nodes: 5,
+            setup: |c| {
+                c.contention = 1;
+                c.concurrency = 4;
+                c.time_s = 2.0;
+            },
             schedule: r#"{"at_s": 0, "action": "partition", "shape": "halves", "components": [[1, 2], [3, 4, 5]]}
 {"at_s": 1.0, "action": "heal"}"#,
         }],
@@ -99,10 +136,14 @@ pub const ALL: &[Scenario] = &[
             // No instance limit: the run goes on after n1 wakes, so that the answers to its
             // stale accept are recorded. A long phase timeout: n1 must not give up its
             // ballot on waking (its timer would otherwise race its queued promise).
-            flags: &[
-                "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--concurrency", "1", "--time", "1.5",
-                "--nemesis", "none", "--no-fast-round", "--phase-timeout-ms", "5000",
-            ],
+            nodes: 3,
+            setup: |c| {
+                c.proposers = vec![1, 2];
+                c.concurrency = 1;
+                c.time_s = 1.5;
+                c.tuning.fast_round = false;
+                c.tuning.phase_timeout_ms = 5000;
+            },
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [2]}
 {"on": {"type": "promise", "dest": 1, "instance": 1, "at": "delivery", "nth": 2}, "action": "stop", "nodes": [1]}
 {"at_s": 0.2, "action": "cont", "nodes": [2]}
@@ -116,7 +157,11 @@ pub const ALL: &[Scenario] = &[
         about: "delays of up to a second and reordering, no timing bound: safety holds, decisions are only delayed",
         variants: &[Variant {
             label: "delays up to 1.6 s",
-            flags: &["--nodes", "3", "--concurrency", "4", "--time", "4.5", "--nemesis", "none"],
+            nodes: 3,
+            setup: |c| {
+                c.concurrency = 4;
+                c.time_s = 4.5;
+            },
             schedule: r#"{"at_s": 0, "action": "delay", "dist": "uniform", "mean_ms": 400}
 {"at_s": 0, "action": "reorder", "p": 0.5, "max_ms": 800}
 {"at_s": 4, "action": "delay-off"}
@@ -134,10 +179,12 @@ pub const ALL: &[Scenario] = &[
             // it hears nothing of the decision until it proposes itself. The run goes on past
             // the heal (no instance limit): the final phase would heal at once, and n2's
             // `decided` could reach n1 before n1's own proposal.
-            flags: &[
-                "--nodes", "3", "--proposers", "1,2", "--contention", "2", "--concurrency", "1", "--time", "1",
-                "--nemesis", "none",
-            ],
+            nodes: 3,
+            setup: |c| {
+                c.proposers = vec![1, 2];
+                c.concurrency = 1;
+                c.time_s = 1.0;
+            },
             schedule: r#"{"at_s": 0, "action": "stop", "nodes": [1]}
 {"at_s": 0, "action": "partition", "shape": "isolate", "components": [[1], [2, 3]]}
 {"at_s": 0.45, "action": "heal"}

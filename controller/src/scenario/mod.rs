@@ -5,14 +5,15 @@
 //! instance it is about. Everything a scenario does is an ordinary schedule file line, so
 //! anyone can write their own.
 
-mod cases;
+pub mod cases;
 mod facts;
 
 use crate::exit::Exit;
 use crate::inspect::{diagram, timeline};
 use crate::nemesis::file::parse_schedule;
-use crate::plan::plan_from_flags;
+use crate::nemesis::NemesisConfig;
 use crate::progress::Progress;
+use crate::run::config::RunConfig;
 use anyhow::{bail, Context, Result};
 pub use facts::Facts;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,10 @@ use std::path::{Path, PathBuf};
 /// One run of a scenario.
 pub struct Variant {
     pub label: &'static str,
-    /// `synod run` flags.
-    pub flags: &'static [&'static str],
+    /// Nodes in the run.
+    pub nodes: u32,
+    /// What the run changes of `synod run`'s defaults (see [`config`]).
+    pub setup: fn(&mut RunConfig),
     /// The schedule, in the schedule file format.
     pub schedule: &'static str,
 }
@@ -73,13 +76,25 @@ pub fn run(name: &str, runs_dir: &Path, quiet: bool) -> Result<Exit> {
     }
 }
 
-/// Runs one variant. Scenarios make no revisits (`--revisit 0`): their triggers and their
-/// expected counts are about the instances they script, which a revisit would propose again.
+/// The config of one variant: `synod run`'s defaults on its nodes, changed by its setup,
+/// with no faults but its schedule's and no revisits (their triggers and their expected
+/// counts are about the instances they script, which a revisit would propose again).
+pub fn config(v: &Variant, runs_dir: &Path, seed: u64) -> Result<RunConfig> {
+    let mut cfg = RunConfig {
+        nemesis: NemesisConfig { faults: Vec::new(), ..NemesisConfig::default() },
+        revisit: 0.0,
+        runs_dir: runs_dir.to_path_buf(),
+        quiet: true,
+        ..RunConfig::defaults(v.nodes, seed)
+    };
+    (v.setup)(&mut cfg);
+    cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    Ok(cfg)
+}
+
+/// Runs one variant with a fresh seed and its own schedule.
 fn run_variant(v: &Variant, runs_dir: &Path, quiet: bool) -> Result<PathBuf> {
-    let dir = runs_dir.to_string_lossy().to_string();
-    let mut flags = v.flags.to_vec();
-    flags.extend_from_slice(&["--revisit", "0", "--runs-dir", &dir, "-q"]);
-    let (cfg, _) = plan_from_flags(&flags)?;
+    let cfg = config(v, runs_dir, crate::run::random_u64())?;
     let schedule = parse_schedule(v.schedule, v.label, cfg.nodes).map_err(anyhow::Error::msg)?;
     let mut progress = Progress::for_run(quiet);
     let outcome = crate::run::run_once(cfg, schedule, &mut progress)?;

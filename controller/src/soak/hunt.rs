@@ -6,13 +6,11 @@
 
 use super::summary::SoakSummary;
 use super::{soak, SoakPlan};
-use crate::cli::MutantsArgs;
 use crate::exit::Exit;
-use crate::plan::{cluster_config, nemesis_config};
 use crate::progress::Progress;
 use crate::run::shutdown::Shutdown;
 use crate::rundir::RunDir;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -62,31 +60,20 @@ pub struct HuntReport {
     pub stopped_early: Option<String>,
 }
 
-pub fn mutants_command(args: MutantsArgs) -> Result<Exit> {
-    if args.list {
-        for bug in Bug::ALL {
-            println!("{}", bug.name());
-        }
-        return Ok(Exit::Ok);
-    }
-    if args.describe {
-        for bug in Bug::ALL {
-            println!("{:28} {}", bug.name(), bug.describe());
-        }
-        return Ok(Exit::Ok);
-    }
-    if args.cluster.bug.is_some() {
-        bail!("synod mutants sets --bug itself; choose mutants with --only");
-    }
-    let bugs: Vec<Bug> = match &args.only {
-        Some(list) => {
-            list.split(',').map(|s| s.trim().parse::<Bug>()).collect::<Result<_, _>>().context("--only")?
-        }
-        None => Bug::ALL.to_vec(),
-    };
-    let seed = args.seed.unwrap_or_else(crate::run::random_u64);
-    let base = nemesis_config(&args.nemesis)?;
-    cluster_config(&args.cluster, base.clone(), args.time_per_run, 0)?;
+/// What `synod mutants` hunts, and the soak each hunt (and the control) runs: its `run`
+/// holds the correct protocol; each hunt sets its mutant.
+#[derive(Debug, Clone)]
+pub struct HuntPlan {
+    pub bugs: Vec<Bug>,
+    pub soak: SoakPlan,
+}
+
+/// `synod mutants`: hunts each mutant, then soaks the correct protocol, prints the table and
+/// says how it went.
+pub fn mutants_command(hunt: HuntPlan) -> Result<Exit> {
+    let HuntPlan { bugs, soak: plan } = hunt;
+    plan.run.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    let base = &plan.run.nemesis;
     let storage_bugs: Vec<&str> = bugs.iter().filter(|b| b.needs_power_loss()).map(|b| b.name()).collect();
     if !storage_bugs.is_empty() && !base.faults.iter().any(|k| k.cuts_power()) {
         tracing::warn!(
@@ -95,21 +82,10 @@ pub fn mutants_command(args: MutantsArgs) -> Result<Exit> {
             base.names()
         );
     }
-    let plan = SoakPlan {
-        cluster: args.cluster.clone(),
-        base,
-        runs: None,
-        time_s: Some(args.budget_s),
-        time_per_run_s: args.time_per_run,
-        seed,
-        keep_going: false,
-        keep: args.keep,
-        moves_bar: false,
-    };
-    let dir = RunDir::create_prefixed(&args.cluster.runs_dir, "mutants-")?;
+    let dir = RunDir::create_prefixed(&plan.run.runs_dir, "mutants-")?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
-    let mut progress = Progress::for_soak(args.cluster.quiet, bugs.len() as u64 + 1);
+    let mut progress = Progress::for_soak(plan.run.quiet, bugs.len() as u64 + 1);
     let result = runtime.block_on(hunt_all(&plan, &bugs, &dir.path, &mut progress));
     progress.finish();
     let (report, bench_error) = result?;
@@ -139,8 +115,8 @@ async fn hunt_all(
     let mut report = HuntReport {
         seed: plan.seed,
         budget_s: plan.time_s.unwrap_or(0.0),
-        time_per_run_s: plan.time_per_run_s,
-        nodes: plan.cluster.nodes,
+        time_per_run_s: plan.run.time_s,
+        nodes: plan.run.nodes,
         hunts: Vec::new(),
         caught: 0,
         median_seconds_to_catch: None,
@@ -150,7 +126,7 @@ async fn hunt_all(
     let mut total_s = 0.0;
     for (k, bug) in bugs.iter().enumerate() {
         let mut p = plan.clone();
-        p.cluster.bug = Some(bug.name().to_string());
+        p.run.tuning.bug = Some(*bug);
         let started = Instant::now();
         let label = format!("{} ({}/{}) | ", bug.name(), k + 1, bugs.len());
         let (summary, error) = soak(&p, progress, shutdown.clone(), &label).await?;
@@ -174,8 +150,7 @@ async fn hunt_all(
         }
     }
     // The control: the correct protocol, as long as every hunt together.
-    let control =
-        SoakPlan { time_s: Some(total_s.max(plan.time_per_run_s)), keep_going: true, ..plan.clone() };
+    let control = SoakPlan { time_s: Some(total_s.max(plan.run.time_s)), keep_going: true, ..plan.clone() };
     let started = Instant::now();
     let (summary, error) = soak(&control, progress, shutdown.clone(), "correct protocol | ").await?;
     report.control = Some(Control {

@@ -16,10 +16,8 @@ pub mod keep;
 pub mod summary;
 pub mod swarm;
 
-use crate::cli::{ClusterArgs, SoakArgs};
 use crate::exit::Exit;
 use crate::nemesis::{NemesisConfig, Schedule};
-use crate::plan::{cluster_config, generated_schedule, nemesis_config};
 use crate::progress::Progress;
 use crate::run::config::RunConfig;
 use crate::run::shutdown::Shutdown;
@@ -32,14 +30,14 @@ use tokio::time::Instant;
 /// What a soak does.
 #[derive(Debug, Clone)]
 pub struct SoakPlan {
-    /// The cluster, workload and mutant of every run.
-    pub cluster: ClusterArgs,
-    /// The pool of faults and the mean intensities each run's draw is made around.
-    pub base: NemesisConfig,
+    /// What every run shares: the cluster, the workload and the mutant. Each run draws the
+    /// rest around it: its `nemesis` is the pool of faults and the mean intensities of each
+    /// run's draw (swarm.rs), its `contention` the mean of the drawn contention, its `time_s`
+    /// each run's workload; each run gets a seed of its own.
+    pub run: RunConfig,
     pub runs: Option<u64>,
     /// Seconds for the whole soak: no run starts after it is spent.
     pub time_s: Option<f64>,
-    pub time_per_run_s: f64,
     pub seed: u64,
     pub keep_going: bool,
     /// Which runs keep their history (retention, keep.rs).
@@ -49,33 +47,25 @@ pub struct SoakPlan {
 }
 
 impl SoakPlan {
-    pub fn from_args(args: &SoakArgs) -> Result<SoakPlan> {
-        let plan = SoakPlan {
-            cluster: args.cluster.clone(),
-            base: nemesis_config(&args.nemesis)?,
-            runs: args.runs,
-            time_s: args.time,
-            time_per_run_s: args.time_per_run,
-            seed: args.seed.unwrap_or_else(crate::run::random_u64),
-            keep_going: args.keep_going,
-            keep: args.keep,
-            moves_bar: true,
-        };
-        // Fail on bad cluster flags now, not in the first run; and on a schedule too long for
-        // the cap at the shortest interval a run may draw, not hours into the soak.
+    /// Checks the plan before the first run: bad settings fail now, not in the first run; so
+    /// does a schedule too long for the cap at the shortest interval a run may draw, not
+    /// hours into the soak.
+    pub fn validate(&self) -> Result<()> {
+        self.run.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
         let busiest = NemesisConfig {
-            interval_s: plan.base.interval_s * swarm::MIN_INTERVAL_FACTOR,
-            ..plan.base.clone()
+            interval_s: self.run.nemesis.interval_s * swarm::MIN_INTERVAL_FACTOR,
+            ..self.run.nemesis.clone()
         };
-        let cfg = cluster_config(&plan.cluster, busiest, plan.time_per_run_s, plan.seed)?;
-        generated_schedule(&cfg).with_context(|| {
+        let cfg = RunConfig { nemesis: busiest, seed: self.seed, ..self.run.clone() };
+        cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+        crate::plan::generated_schedule(&cfg).with_context(|| {
             format!(
                 "a soak run may draw a nemesis interval of {} x --nemesis-interval-s ({} s)",
                 swarm::MIN_INTERVAL_FACTOR,
                 cfg.nemesis.interval_s
             )
         })?;
-        Ok(plan)
+        Ok(())
     }
 
     /// Units of the soak's progress bar: runs, or tenths of a second.
@@ -88,18 +78,19 @@ impl SoakPlan {
     }
 }
 
-pub fn soak_command(args: SoakArgs) -> Result<Exit> {
-    let plan = SoakPlan::from_args(&args)?;
+/// `synod soak`: runs the soak, prints its table, and says how it went.
+pub fn soak_command(plan: SoakPlan) -> Result<Exit> {
+    plan.validate()?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
-    let mut progress = Progress::for_soak(plan.cluster.quiet, plan.progress_units());
+    let mut progress = Progress::for_soak(plan.run.quiet, plan.progress_units());
     let (summary, bench_error) = runtime.block_on(async {
         let result = soak(&plan, &mut progress, Shutdown::listen(), "").await;
         progress.finish();
         result
     })?;
     print!("{}", summary.render());
-    println!("soak: {}", plan.cluster.runs_dir.join(&summary.soak_id).display());
+    println!("soak: {}", plan.run.runs_dir.join(&summary.soak_id).display());
     if let Some(e) = bench_error {
         eprintln!("Error: {e:#}");
         return Ok(Exit::Error);
@@ -121,14 +112,17 @@ fn plan_run(
     seed: u64,
     rng: &mut Rng,
 ) -> Result<(RunConfig, Schedule)> {
-    let mut cfg = cluster_config(&plan.cluster, nemesis.clone(), plan.time_per_run_s, seed)?;
-    cfg.quiet = true;
     // The workload is drawn too: contention from 1 (no duelling) to twice `--contention`
     // less one, so that its mean is `--contention`.
-    let drawn = 1 + rng.below((2 * plan.cluster.contention).saturating_sub(1).max(1)) as usize;
-    cfg.contention = drawn.min(crate::limits::MAX_CONTENTION);
-    let schedule = generated_schedule(&cfg)?;
-    Ok((cfg, schedule))
+    let drawn = 1 + rng.below((2 * plan.run.contention as u64).saturating_sub(1).max(1)) as usize;
+    let cfg = RunConfig {
+        nemesis: nemesis.clone(),
+        seed,
+        quiet: true,
+        contention: drawn.min(crate::limits::MAX_CONTENTION),
+        ..plan.run.clone()
+    };
+    crate::plan::generated(cfg)
 }
 
 /// Runs a soak; a run that could not be planned or run at all ends it and comes back as the error.
@@ -139,13 +133,13 @@ pub async fn soak(
     shutdown: Shutdown,
     label: &str,
 ) -> Result<(SoakSummary, Option<anyhow::Error>)> {
-    let dir = RunDir::create_prefixed(&plan.cluster.runs_dir, "soak-")?;
+    let dir = RunDir::create_prefixed(&plan.run.runs_dir, "soak-")?;
     let argv: Vec<String> = std::env::args().collect();
-    let mut summary = SoakSummary {
+    let summary = SoakSummary {
         soak_id: dir.id.clone(),
         path: dir.path.clone(),
         seed: plan.seed,
-        bug: plan.cluster.bug.clone(),
+        bug: plan.run.tuning.bug.map(|b| b.name().to_string()),
         command_line: argv.clone(),
         started_at: crate::rundir::utc_stamp(std::time::SystemTime::now()),
         keep: plan.keep,
@@ -154,63 +148,143 @@ pub async fn soak(
         runs: Vec::new(),
     };
     summary.write(&dir.path)?;
-    let started = Instant::now();
-    let mut rng = Rng::new(plan.seed);
-    let mut window = keep::Window::new(plan.keep);
-    let mut bench_error = None;
-    // The largest run folder so far (before the retention pruned it): what the next may need.
-    let mut largest_run_bytes: Option<u64> = None;
+    let mut soaker = Soaker {
+        plan,
+        label,
+        argv,
+        summary,
+        started: Instant::now(),
+        rng: Rng::new(plan.seed),
+        window: keep::Window::new(plan.keep),
+        largest_run_bytes: None,
+    };
+    let mut error = None;
     for index in 1.. {
-        let elapsed_s = started.elapsed().as_secs_f64();
-        if plan.runs.is_some_and(|n| index > n) || plan.time_s.is_some_and(|s| elapsed_s >= s) {
+        let step = match soaker.may_start(index, &shutdown) {
+            Ok(true) => soaker.run_one(index, progress, &shutdown).await,
+            Ok(false) => break,
+            Err(stop) => Err(stop),
+        };
+        if let Err(stop) = step {
+            soaker.summary.stopped_early = Some(stop.reason);
+            error = stop.error;
             break;
+        }
+    }
+    Ok(soaker.finish(&dir, error))
+}
+
+/// Why a soak ends before its runs or its time are spent: the reason soak.json records, and
+/// the error the soak ends with, if it is one.
+struct Stop {
+    reason: String,
+    error: Option<anyhow::Error>,
+}
+
+impl Stop {
+    fn quietly(reason: impl Into<String>) -> Stop {
+        Stop { reason: reason.into(), error: None }
+    }
+
+    fn with(reason: String, error: anyhow::Error) -> Stop {
+        Stop { reason, error: Some(error) }
+    }
+}
+
+/// A soak under way: its summary so far and what the next run is drawn from.
+struct Soaker<'a> {
+    plan: &'a SoakPlan,
+    label: &'a str,
+    argv: Vec<String>,
+    summary: SoakSummary,
+    started: Instant,
+    rng: Rng,
+    window: keep::Window,
+    /// The largest run folder so far (before the retention pruned it): what the next may need.
+    largest_run_bytes: Option<u64>,
+}
+
+impl Soaker<'_> {
+    /// Whether run `index` starts: not when the soak's runs or time are spent; a stop when it
+    /// was interrupted or the run would not fit on the disk.
+    fn may_start(&self, index: u64, shutdown: &Shutdown) -> Result<bool, Stop> {
+        let plan = self.plan;
+        let elapsed_s = self.started.elapsed().as_secs_f64();
+        if plan.runs.is_some_and(|n| index > n) || plan.time_s.is_some_and(|s| elapsed_s >= s) {
+            return Ok(false);
         }
         if shutdown.count() > 0 {
-            summary.stopped_early = Some("interrupted".into());
-            break;
+            return Err(Stop::quietly("interrupted"));
         }
-        if let Err(why) =
-            crate::disk::require(&plan.cluster.runs_dir, &crate::disk::Estimate::for_soak(largest_run_bytes))
-        {
-            summary.stopped_early = Some(format!("run {index} would not fit: {why}"));
-            bench_error = Some(anyhow::anyhow!(why));
-            break;
+        let estimate = crate::disk::Estimate::for_soak(self.largest_run_bytes);
+        if let Err(why) = crate::disk::require(&plan.run.runs_dir, &estimate) {
+            return Err(Stop::with(format!("run {index} would not fit: {why}"), anyhow::anyhow!(why)));
         }
-        let run_seed = rng.next_u64();
-        let nemesis = swarm::draw(&plan.base, &mut rng);
-        let (cfg, schedule) = match plan_run(plan, &nemesis, run_seed, &mut rng) {
-            Ok(planned) => planned,
-            Err(e) => {
-                summary.stopped_early = Some(format!("run {index} could not be planned: {e:#}"));
-                bench_error = Some(e);
-                break;
-            }
-        };
-        let t = &summary.totals;
-        progress.set_prefix(format!(
-            "{label}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
-            plan.runs.map(|n| format!("/{n}")).unwrap_or_default(),
-            t.decisions,
-            t.safety_violations,
-            t.liveness_failures,
-            nemesis.names()
-        ));
-        let outcome = match crate::run::run(cfg, schedule, &argv, progress, shutdown.clone()).await {
-            Ok(o) => o,
-            Err(e) => {
+        Ok(true)
+    }
+
+    /// Plans, runs and records run `index`; a stop when the soak ends with it.
+    async fn run_one(
+        &mut self,
+        index: u64,
+        progress: &mut Progress,
+        shutdown: &Shutdown,
+    ) -> Result<(), Stop> {
+        let run_seed = self.rng.next_u64();
+        let nemesis = swarm::draw(&self.plan.run.nemesis, &mut self.rng);
+        let (cfg, schedule) = plan_run(self.plan, &nemesis, run_seed, &mut self.rng)
+            .map_err(|e| Stop::with(format!("run {index} could not be planned: {e:#}"), e))?;
+        progress.set_prefix(self.prefix(index, &nemesis));
+        let outcome =
+            crate::run::run(cfg, schedule, &self.argv, progress, shutdown.clone()).await.map_err(|e| {
                 // An aborted run (nodes that cannot start) would abort every later run too.
                 // The summary keeps the first line; the whole error (log paths) is printed.
                 let error = format!("{e:#}");
                 let first = error.lines().next().unwrap_or_default();
-                summary.stopped_early = Some(format!("run {index} could not run: {first}"));
-                bench_error = Some(e);
-                break;
-            }
-        };
+                Stop::with(format!("run {index} could not run: {first}"), e)
+            })?;
         let run_bytes = crate::disk::tree_bytes(&outcome.run_dir);
-        largest_run_bytes = Some(largest_run_bytes.unwrap_or(0).max(run_bytes));
-        let record = RunRecord::new(index, run_seed, nemesis, &outcome, started.elapsed().as_secs_f64());
-        summary.totals.add(&record);
+        self.largest_run_bytes = Some(self.largest_run_bytes.unwrap_or(0).max(run_bytes));
+        let record = RunRecord::new(index, run_seed, nemesis, &outcome, self.started.elapsed().as_secs_f64());
+        let unsafe_run = !record.safe;
+        self.record(record, progress);
+        if let Err(e) = self.summary.write(&self.summary.path) {
+            return Err(Stop::with(format!("after run {index}: {e:#}"), e));
+        }
+        if self.plan.moves_bar {
+            progress.set_position(match self.plan.runs {
+                Some(_) => index,
+                None => (self.started.elapsed().as_secs_f64() * 10.0) as u64,
+            });
+        }
+        if unsafe_run && !self.plan.keep_going {
+            return Err(Stop::quietly(format!("safety violated in run {index} (--keep-going goes on)")));
+        }
+        if outcome.workload_cut || outcome.interrupted {
+            return Err(Stop::quietly("interrupted"));
+        }
+        Ok(())
+    }
+
+    /// The progress line's prefix before run `index`: the totals so far and the run's faults.
+    fn prefix(&self, index: u64, nemesis: &NemesisConfig) -> String {
+        let t = &self.summary.totals;
+        format!(
+            "{}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
+            self.label,
+            self.plan.runs.map(|n| format!("/{n}")).unwrap_or_default(),
+            t.decisions,
+            t.safety_violations,
+            t.liveness_failures,
+            nemesis.names()
+        )
+    }
+
+    /// Adds a judged run to the summary, says on the progress line how it failed, if it did,
+    /// and lets the retention drop the history of a passing run that falls out of its window.
+    fn record(&mut self, record: RunRecord, progress: &mut Progress) {
+        let (index, label) = (record.index, self.label);
+        self.summary.totals.add(&record);
         if !record.safe {
             progress.println(&format!(
                 "{label}run {index}: safety violated ({}); replay with: {}",
@@ -220,45 +294,29 @@ pub async fn soak(
         } else if record.live == Some(false) {
             progress.println(&format!("{label}run {index}: not live; replay with: {}", record.replay));
         }
-        let unsafe_run = !record.safe;
         let passing = record.passing();
-        summary.runs.push(record);
-        if let Some(old) = window.judged(index, passing) {
-            prune(plan, &mut summary, old, progress, label);
-        }
-        if let Err(e) = summary.write(&dir.path) {
-            summary.stopped_early = Some(format!("after run {index}: {e:#}"));
-            bench_error = Some(e);
-            break;
-        }
-        if plan.moves_bar {
-            progress.set_position(match plan.runs {
-                Some(_) => index,
-                None => (started.elapsed().as_secs_f64() * 10.0) as u64,
-            });
-        }
-        if unsafe_run && !plan.keep_going {
-            summary.stopped_early = Some(format!("safety violated in run {index} (--keep-going goes on)"));
-            break;
-        }
-        if outcome.workload_cut || outcome.interrupted {
-            summary.stopped_early = Some("interrupted".into());
-            break;
+        self.summary.runs.push(record);
+        if let Some(old) = self.window.judged(index, passing) {
+            prune(self.plan, &mut self.summary, old, progress, label);
         }
     }
-    if let Err(e) = summary.write(&dir.path) {
-        // On a full disk the last soak.json may not fit: the one before stays (it is replaced
-        // atomically), the table is still printed, and the soak ends with this error.
-        let e = e.context("the soak's last record could not be written");
-        return Ok((
-            summary,
-            Some(match bench_error {
-                Some(first) => anyhow::anyhow!("{first:#}\n{e:#}"),
-                None => e,
-            }),
-        ));
+
+    /// Writes the last soak.json. On a full disk it may not fit: the one before stays (it is
+    /// replaced atomically), the table is still printed, and the soak ends with this error.
+    fn finish(self, dir: &RunDir, error: Option<anyhow::Error>) -> (SoakSummary, Option<anyhow::Error>) {
+        let summary = self.summary;
+        match summary.write(&dir.path) {
+            Ok(()) => (summary, error),
+            Err(e) => {
+                let e = e.context("the soak's last record could not be written");
+                let error = match error {
+                    Some(first) => anyhow::anyhow!("{first:#}\n{e:#}"),
+                    None => e,
+                };
+                (summary, Some(error))
+            }
+        }
     }
-    Ok((summary, bench_error))
 }
 
 /// Drops the history of run `index` (a passing run the retention let go). A run that cannot
@@ -275,7 +333,7 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
         dropped_bytes: 0,
         replay: record.replay.clone(),
     };
-    match crate::pruned::prune(&record.path, &plan.cluster.runs_dir, note) {
+    match crate::pruned::prune(&record.path, &plan.run.runs_dir, note) {
         Ok(done) => {
             summary.totals.pruned_runs += 1;
             summary.totals.pruned_bytes += done.dropped_bytes;
@@ -288,8 +346,6 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
 
     /// A run whose schedule cannot be built (past the action cap) ends the soak as a run
     /// that could not run does: stopped early, summary written, the error handed back.
@@ -297,12 +353,23 @@ mod tests {
     fn a_run_that_cannot_be_planned_stops_the_soak_with_its_summary() {
         let runs = std::env::temp_dir().join(format!("synod-soakplan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&runs);
-        let argv = ["synod", "soak", "--runs", "3", "-q", "--runs-dir", runs.to_str().unwrap()];
-        let Command::Soak(args) = Cli::try_parse_from(argv).unwrap().command else { panic!("not soak") };
-        let plan = SoakPlan::from_args(&args).unwrap();
         // Past the plan-time check: a week per run at a short interval overflows the cap.
-        let base = NemesisConfig { interval_s: 0.5, ..plan.base.clone() };
-        let plan = SoakPlan { base, time_per_run_s: crate::limits::MAX_TIME_S, moves_bar: false, ..plan };
+        let run = RunConfig {
+            runs_dir: runs.clone(),
+            quiet: true,
+            time_s: crate::limits::MAX_TIME_S,
+            nemesis: NemesisConfig { interval_s: 0.5, ..NemesisConfig::default() },
+            ..RunConfig::defaults(5, 0)
+        };
+        let plan = SoakPlan {
+            run,
+            runs: Some(3),
+            time_s: None,
+            seed: 1,
+            keep_going: false,
+            keep: keep::Keep::default(),
+            moves_bar: false,
+        };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut progress = Progress::for_soak(true, 3);
         let (summary, error) =

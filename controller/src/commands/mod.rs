@@ -1,25 +1,41 @@
 //! The subcommands: dispatch each to its module, run, and print results. Flags become typed
-//! plans in `plan.rs`, below this layer, so that the commands that start runs of their own
-//! (soak, mutants, bench, scenario) use the same plans without importing this module.
+//! plans here, once (flags.rs); the layers below never see clap's types. The commands that
+//! start runs of their own (soak, mutants, bench, scenario) plan them from
+//! `RunConfig::defaults` (plan.rs) without importing this module.
 
-use crate::cli::{CheckArgs, Command, RunArgs};
+pub mod flags;
+
+use crate::cli::{CheckArgs, Command, MutantsArgs, RunArgs};
 use crate::exit::Exit;
-use crate::plan::run_plan;
 use crate::progress::Progress;
 use crate::run::run_once;
 use anyhow::{Context, Result};
+use flags::run_plan;
 use synod_checker::Report;
+use synod_node::paxos::Bug;
 
 /// `explicit`: the flags given on the command line (to refuse them with `--replay`).
 pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
     match command {
         Command::Run(args) => run(args, explicit),
-        Command::Soak(args) => crate::soak::soak_command(args),
+        Command::Soak(args) => crate::soak::soak_command(flags::soak_plan(&args)?),
         Command::Check(args) => check(args),
         Command::Ls(args) => crate::inspect::ls::ls(&args.runs_dir),
-        Command::Show(args) => crate::inspect::show::show(args),
+        Command::Show(a) => crate::inspect::show::show(crate::inspect::show::ShowRequest {
+            run: a.run,
+            runs_dir: a.runs_dir,
+            instance: a.instance,
+            events: a.events,
+            from: a.from,
+            to: a.to,
+            nodes: a.nodes,
+        }),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
-        Command::Bench(args) => crate::bench::bench(args),
+        Command::Bench(a) => crate::bench::bench(crate::bench::BenchPlan {
+            runs_dir: a.runs_dir,
+            time_s: a.time,
+            json: a.json,
+        }),
         Command::Scenario(args) => match args.command {
             crate::cli::ScenarioCommand::List => Ok(crate::scenario::list()),
             crate::cli::ScenarioCommand::Run { name, runs_dir, quiet } => {
@@ -33,9 +49,25 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             println!("{}", path.display());
             Ok(Exit::Ok)
         }
-        Command::Mutants(args) => crate::soak::hunt::mutants_command(args),
+        Command::Mutants(args) => mutants(args),
         Command::Node => unreachable!("handled in main"),
     }
+}
+
+fn mutants(args: MutantsArgs) -> Result<Exit> {
+    if args.list {
+        for bug in Bug::ALL {
+            println!("{}", bug.name());
+        }
+        return Ok(Exit::Ok);
+    }
+    if args.describe {
+        for bug in Bug::ALL {
+            println!("{:28} {}", bug.name(), bug.describe());
+        }
+        return Ok(Exit::Ok);
+    }
+    crate::soak::hunt::mutants_command(flags::hunt_plan(&args)?)
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<Exit> {

@@ -1,0 +1,295 @@
+//! Flags to plans: the shared cluster and nemesis flags become a validated [`RunConfig`]
+//! and a nemesis [`Schedule`], once, for `run`, `soak` and `mutants`. Clap's types stop here:
+//! everything below the commands takes the typed plans (plan.rs, [`SoakPlan`]).
+
+use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SoakArgs};
+use crate::limits;
+use crate::nemesis::{file, FaultKind, NemesisConfig, Schedule};
+use crate::nodes::parse_list;
+use crate::plan::{generated_schedule, replay_plan, require_power};
+use crate::run::config::{RunConfig, ScheduleSource};
+use crate::soak::hunt::HuntPlan;
+use crate::soak::SoakPlan;
+use anyhow::{bail, Context, Result};
+use synod_node::paxos::{Bug, Tuning};
+
+pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
+    let mut faults = FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, crate::lazyfs::available)
+        .map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
+    if let Some(warning) = warning {
+        tracing::warn!("--nemesis: {warning}");
+    }
+    let cfg = NemesisConfig {
+        faults,
+        interval_s: a.nemesis_interval_s,
+        loss: a.loss,
+        delay_ms: a.delay_ms,
+        delay_dist: a.delay_dist.into(),
+        duplicate: a.duplicate,
+        reorder: a.reorder,
+        reorder_ms: a.reorder_ms,
+        down_ms: a.down_ms,
+        pause_ms: a.pause_ms,
+        crash_p: a.crash_p,
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    Ok(cfg)
+}
+
+/// A run's config from the shared cluster flags; `time_s` and `seed` come from the caller.
+pub fn cluster_config(a: &ClusterArgs, nemesis: NemesisConfig, time_s: f64, seed: u64) -> Result<RunConfig> {
+    let n = a.nodes;
+    if !(1..=limits::MAX_NODES).contains(&n) {
+        bail!("--nodes {n}: must be from 1 to {}", limits::MAX_NODES);
+    }
+    let list = |flag: &str, text: &str| parse_list(text, n).map_err(|e| anyhow::anyhow!("--{flag}: {e}"));
+    let bug = a.bug.as_deref().map(str::parse::<Bug>).transpose().context("--bug")?;
+    let tuning = Tuning {
+        phase_timeout_ms: a.phase_timeout_ms,
+        backoff: !a.no_backoff,
+        fast_round: !a.no_fast_round,
+        retain_decided: a.retain_decided,
+        compact_log_bytes: a.compact_log_bytes,
+        bug,
+        ..Tuning::default()
+    };
+    let cfg = RunConfig {
+        nodes: n,
+        acceptors: list("acceptors", &a.acceptors)?,
+        proposers: list("proposers", &a.proposers)?,
+        learners: list("learners", &a.learners)?,
+        node_cmd: a.node_cmd.clone(),
+        time_s,
+        instances: None,
+        concurrency: a.concurrency as usize,
+        contention: a.contention as usize,
+        revisit: a.revisit,
+        op_timeout_ms: a.op_timeout_ms,
+        final_s: a.final_s,
+        seed,
+        runs_dir: a.runs_dir.clone(),
+        trace: a.trace.into(),
+        quiet: a.quiet,
+        nemesis,
+        schedule: ScheduleSource::Generated,
+        bug_nodes: list("bug-nodes", &a.bug_nodes)?,
+        tuning,
+        lazy_fs: a.lazy_fs,
+        history_format: a.history_format,
+    };
+    cfg.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    Ok(cfg)
+}
+
+/// The config and the nemesis schedule of `synod run`.
+pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule)> {
+    if let Some(run) = &a.replay {
+        let extra: Vec<&String> = explicit
+            .iter()
+            .filter(|f| !["replay", "runs_dir", "quiet", "report", "history_format"].contains(&f.as_str()))
+            .collect();
+        if !extra.is_empty() {
+            let names: Vec<String> = extra.iter().map(|f| format!("--{}", f.replace('_', "-"))).collect();
+            bail!(
+                "--replay takes the recorded run's settings; it cannot be combined with {}",
+                names.join(", ")
+            );
+        }
+        return replay_plan(run, &a.cluster.runs_dir, a.cluster.quiet, a.cluster.history_format);
+    }
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
+    cfg.instances = a.instances;
+    let schedule = match &a.schedule {
+        Some(path) => {
+            cfg.schedule = ScheduleSource::File { path: path.clone() };
+            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
+        }
+        None => generated_schedule(&cfg)?,
+    };
+    require_power(&schedule, "--schedule")?;
+    if cfg.lazy_fs {
+        crate::lazyfs::available().map_err(|why| anyhow::anyhow!("--lazy-fs: {why}"))?;
+    }
+    Ok((cfg, schedule))
+}
+
+/// The plan of `synod soak`: the run every soak run starts from (its nemesis the pool each
+/// run draws from), checked before the first run.
+pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, seed)?;
+    let plan = SoakPlan {
+        run,
+        runs: a.runs,
+        time_s: a.time,
+        seed,
+        keep_going: a.keep_going,
+        keep: a.keep,
+        moves_bar: true,
+    };
+    plan.validate()?;
+    Ok(plan)
+}
+
+/// The plan of `synod mutants` (not `--list` or `--describe`): which mutants, and the soak
+/// each is hunted with, for `--budget-s` seconds each.
+pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
+    if a.cluster.bug.is_some() {
+        bail!("synod mutants sets --bug itself; choose mutants with --only");
+    }
+    let bugs: Vec<Bug> = match &a.only {
+        Some(list) => {
+            list.split(',').map(|s| s.trim().parse::<Bug>()).collect::<Result<_, _>>().context("--only")?
+        }
+        None => Bug::ALL.to_vec(),
+    };
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, 0)?;
+    let soak = SoakPlan {
+        run,
+        runs: None,
+        time_s: Some(a.budget_s),
+        seed,
+        keep_going: false,
+        keep: a.keep,
+        moves_bar: false,
+    };
+    Ok(HuntPlan { bugs, soak })
+}
+
+/// The plan of `synod run FLAGS`, for the commands that start runs themselves (bench,
+/// scenario): the flags are parsed and checked exactly as on the command line.
+pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
+    let mut argv = vec!["synod", "run"];
+    argv.extend_from_slice(flags);
+    let crate::cli::Command::Run(args) =
+        <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).context("run flags")?.command
+    else {
+        unreachable!("parsed a run")
+    };
+    run_plan(&args, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::FaultKind;
+
+    /// `RunConfig::defaults` is what the flags give when none is set: the bench, the scenarios
+    /// and the soak plan from it, so a changed flag default must change it too.
+    #[test]
+    fn the_defaults_are_the_flags_defaults() {
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(["synod", "run", "--seed", "7"]).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else { panic!("parsed a run") };
+        let (parsed, _) = run_plan(&args, &[]).unwrap();
+        let mut want = RunConfig::defaults(5, 7);
+        // Without FUSE, `all` leaves the power faults out (with a warning): every other fault stays.
+        let power: Vec<FaultKind> = FaultKind::ALL.iter().copied().filter(|k| k.cuts_power()).collect();
+        assert!(want.nemesis.faults.iter().all(|k| parsed.nemesis.faults.contains(k) || power.contains(k)));
+        want.nemesis.faults = parsed.nemesis.faults.clone();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), serde_json::to_value(&want).unwrap());
+        let mut other = RunConfig::defaults(5, 7);
+        other.concurrency = 9;
+        assert_ne!(serde_json::to_value(&parsed).unwrap(), serde_json::to_value(&other).unwrap());
+    }
+
+    /// The bench's typed plans (bench/plan.rs) are the flag lists the bench passed before
+    /// them: the same configs, and a user who runs those flags measures the same runs.
+    mod bench_plans {
+        use super::super::{cluster_config, nemesis_config, plan_from_flags};
+        use crate::bench::plan::*;
+        use crate::nemesis::Schedule;
+        use crate::run::config::RunConfig;
+        use synod_checker::HistoryFormat;
+
+        const TIME_S: f64 = 1.5;
+
+        /// Each measured run beside the flags the bench gave `synod run` for it.
+        fn measured_runs() -> [(Measured, &'static [&'static str]); 12] {
+            [
+                (N3, &["--nodes", "3", "--concurrency", "1"]),
+                (N5, &["--nodes", "5", "--concurrency", "1"]),
+                (N3_TWO_PHASE, &["--nodes", "3", "--concurrency", "1", "--no-fast-round"]),
+                (C1, &["--nodes", "3", "--concurrency", "1"]),
+                (C16, &["--nodes", "3", "--concurrency", "16"]),
+                (C64, &["--nodes", "3", "--concurrency", "64"]),
+                (C256, &["--nodes", "3", "--concurrency", "256"]),
+                (C64_TRACE_OPS, &["--nodes", "3", "--concurrency", "64", "--trace", "ops"]),
+                (C64_TWO_PHASE, &["--nodes", "3", "--concurrency", "64", "--no-fast-round"]),
+                (C64_JSONL, &["--nodes", "3", "--concurrency", "64", "--history-format", "jsonl"]),
+                (LAZY_FS_N3, &["--nodes", "3", "--concurrency", "1", "--lazy-fs"]),
+                (LAZY_FS_C64, &["--nodes", "3", "--concurrency", "64", "--lazy-fs"]),
+            ]
+        }
+
+        /// The config `synod run FLAGS` gives. Without FUSE, `--lazy-fs` is refused before the
+        /// config is returned (and the bench makes no such run): then the config is the one the
+        /// same flags build, through the function the command line goes through.
+        fn from_flags(flags: &[&str]) -> RunConfig {
+            match plan_from_flags(flags) {
+                Ok((cfg, _)) => cfg,
+                Err(e) => {
+                    assert!(crate::lazyfs::available().is_err() && flags.contains(&"--lazy-fs"), "{e:#}");
+                    let mut argv = vec!["synod", "run"];
+                    argv.extend_from_slice(flags);
+                    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+                    let crate::cli::Command::Run(a) = cli.command else { panic!("parsed a run") };
+                    let nemesis = nemesis_config(&a.nemesis).unwrap();
+                    cluster_config(&a.cluster, nemesis, a.time, crate::run::random_u64()).unwrap()
+                }
+            }
+        }
+
+        fn json(cfg: &RunConfig) -> serde_json::Value {
+            serde_json::to_value(cfg).unwrap()
+        }
+
+        #[test]
+        fn each_measured_run_is_the_run_its_old_flags_gave() {
+            let runs = std::env::temp_dir().join("synod-bench-plan");
+            let dir = runs.to_str().unwrap();
+            let t = TIME_S.to_string();
+            for (run, extra) in measured_runs() {
+                let mut flags = vec!["--nemesis", "none", "--contention", "1", "--revisit", "0"];
+                flags.extend_from_slice(&["--runs-dir", dir, "-q", "--time", &t]);
+                flags.extend_from_slice(extra);
+                let old = from_flags(&flags);
+                // The bench draws a random seed for each run: the one field not compared.
+                let new = run.config(&runs, TIME_S, old.seed);
+                assert_eq!(json(&new), json(&old), "{run:?} against {extra:?}");
+                if crate::lazyfs::available().is_ok() || run.variant != Variant::LazyFs {
+                    let (planned, schedule) = plan(new).unwrap();
+                    assert_eq!(json(&planned), json(&old));
+                    assert_eq!(schedule, Schedule::default(), "{run:?}: a fault-free run has no faults");
+                }
+            }
+        }
+
+        #[test]
+        fn the_disk_runs_are_the_runs_their_old_flags_gave() {
+            let runs = std::env::temp_dir().join("synod-bench-plan");
+            let dir = runs.to_str().unwrap();
+            for format in [HistoryFormat::Zst, HistoryFormat::Jsonl] {
+                let f = format.to_string();
+                let old = plan_from_flags(&[
+                    "--time",
+                    "3",
+                    "--seed",
+                    "16",
+                    "--history-format",
+                    &f,
+                    "--runs-dir",
+                    dir,
+                    "-q",
+                ])
+                .unwrap();
+                let new = plan(disk_config(&runs, 3.0, format).unwrap()).unwrap();
+                assert_eq!(json(&new.0), json(&old.0), "{format}");
+                assert_eq!(new.1, old.1, "{format}: the same seed, the same schedule");
+                assert!(!new.1.timed.is_empty(), "the default settings inject faults");
+            }
+        }
+    }
+}
