@@ -10,10 +10,10 @@
 
 use super::Runner;
 use crate::cluster::ProcState;
-use crate::nemesis::state::{Effect, Message, Nemesis};
+use crate::nemesis::event;
+use crate::nemesis::state::{Effect, Message};
 use crate::nemesis::Action;
 use nix::sys::signal::Signal;
-use serde_json::Value;
 use synod_checker::history as schema;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
@@ -70,7 +70,7 @@ impl Runner<'_> {
         }
         if routing.drop {
             self.net.route_dropped(&self.history, &env, "nemesis");
-            let event = Nemesis::dropped_event(self.history.now_us(), msg_id);
+            let event = event::dropped_message(self.history.now_us(), msg_id);
             self.history.record(&schema::Event::Nemesis(event));
         } else {
             self.net.route(&self.history, &env);
@@ -132,11 +132,7 @@ impl Runner<'_> {
         self.nemesis.begin_final();
         let cluster = &self.cluster;
         let (stopped, down) = self.nemesis.to_heal(|n| cluster.state(n));
-        let mut event = Action::HealAll.to_event(self.history.now_us(), None);
-        let ids = |nodes: Vec<NodeId>| Value::from(nodes.into_iter().map(u64::from).collect::<Vec<_>>());
-        event.params.insert("final".into(), true.into());
-        event.params.insert("resumed".into(), ids(stopped));
-        event.params.insert("restarted".into(), ids(down));
+        let event = event::final_heal_all(self.history.now_us(), &stopped, &down);
         self.history.record(&schema::Event::Nemesis(event));
         self.heal_everything();
     }

@@ -7,9 +7,8 @@
 
 use super::{CrashPoint, Effect, Nemesis};
 use crate::cluster::ProcState;
-use crate::nemesis::{Action, FaultKind, MatchPoint, Timed};
+use crate::nemesis::{event, Action, FaultKind, MatchPoint, Timed};
 use crate::net::faults::uniform;
-use synod_checker::history::Nemesis as Event;
 use synod_node::paxos::NodeId;
 
 /// What becomes of a message sent between nodes, as the triggers say.
@@ -61,13 +60,6 @@ impl Nemesis {
         routing
     }
 
-    /// The `nemesis` event of a message a trigger dropped at `t`.
-    pub fn dropped_event(t: u64, msg_id: u64) -> Event<'static> {
-        let mut event = Action::DropMessage.to_event(t, None);
-        event.params.insert("msg".into(), msg_id.into());
-        event
-    }
-
     /// Message `msg_id`, watched for a trigger, was delivered: the action waiting for it.
     pub fn on_delivered(&mut self, msg_id: u64) -> Option<Action> {
         self.on_delivery.remove(&msg_id)
@@ -84,11 +76,10 @@ impl Nemesis {
         if uniform(&mut self.rng) >= *p {
             return Vec::new();
         }
-        let (trigger, down_us) = (msg.clone(), (*down_ms * 1000.0) as u64);
+        let event = event::crash_point_kill(now_us, node, msg);
+        let down_us = (*down_ms * 1000.0) as u64;
         self.crash_victim = Some(node);
         *self.exercised.entry(FaultKind::CrashPoint).or_default() += 1;
-        let mut event = Action::Kill { nodes: vec![node] }.to_event(now_us, None);
-        event.params.insert("trigger".into(), trigger.into());
         let at_us = now_us.saturating_sub(self.start_us) + down_us;
         let pos = self.schedule.partition_point(|t| t.at_us <= at_us);
         self.schedule.insert(pos, Timed { at_us, action: Action::Restart { nodes: vec![node] } });
