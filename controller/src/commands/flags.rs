@@ -159,9 +159,10 @@ pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
     Ok(HuntPlan { bugs, soak })
 }
 
-/// The plan of `synod run FLAGS`, for the commands that start runs themselves (bench,
-/// scenario): the flags are parsed and checked exactly as on the command line.
-pub fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
+/// The plan of `synod run FLAGS`, parsed and checked exactly as on the command line: for the
+/// tests that hold a typed plan (the bench's) to the flags a user would type for it.
+#[cfg(test)]
+fn plan_from_flags(flags: &[&str]) -> Result<(RunConfig, Schedule)> {
     let mut argv = vec!["synod", "run"];
     argv.extend_from_slice(flags);
     let crate::cli::Command::Run(args) =
