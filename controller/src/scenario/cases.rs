@@ -6,6 +6,7 @@
 //! before it accepts, as in "Paxos Made Simple".
 
 use super::{Facts, Scenario, Variant};
+use crate::run::config::RunConfig;
 use synod_checker::history::{Event, Msg};
 use synod_checker::Ballot;
 use synod_node::paxos::Bug;
@@ -56,26 +57,16 @@ pub const ALL: &[Scenario] = &[
                 label: "no backoff",
                 nodes: 3,
                 setup: |c| {
-                    c.proposers = vec![1, 2, 3];
-                    c.contention = 3;
-                    c.instances = Some(40);
-                    c.concurrency = 1;
-                    c.tuning.fast_round = false;
+                    duel(c);
                     c.tuning.backoff = false;
                 },
-                schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
+                schedule: DUEL_DELAY,
             },
             Variant {
                 label: "randomized backoff",
                 nodes: 3,
-                setup: |c| {
-                    c.proposers = vec![1, 2, 3];
-                    c.contention = 3;
-                    c.instances = Some(40);
-                    c.concurrency = 1;
-                    c.tuning.fast_round = false;
-                },
-                schedule: r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#,
+                setup: duel,
+                schedule: DUEL_DELAY,
             },
         ],
         instance: 1,
@@ -194,6 +185,17 @@ pub const ALL: &[Scenario] = &[
         check: fast_round,
     },
 ];
+
+/// Both dueling runs: three proposers on every instance, one instance at a time, both phases.
+fn duel(c: &mut RunConfig) {
+    c.proposers = vec![1, 2, 3];
+    c.contention = 3;
+    c.instances = Some(40);
+    c.concurrency = 1;
+    c.tuning.fast_round = false;
+}
+
+const DUEL_DELAY: &str = r#"{"at_s": 0, "action": "delay", "dist": "exponential", "mean_ms": 5}"#;
 
 const ACCEPTOR_RESTART: &str = r#"{"at_s": 0, "action": "stop", "nodes": [1]}
 {"on": {"type": "promise", "src": 3, "dest": 2, "instance": 1}, "action": "kill", "nodes": [3]}

@@ -17,6 +17,15 @@ fn cfg() -> WorkloadConfig {
 }
 
 /// Appends the ops the workload queued to send to `out`, as the run loop sends them.
+/// A workload of `cfg` and `seed`, filled at time 0, and the invokes it sent.
+fn filled(cfg: WorkloadConfig, seed: u64) -> (Workload, Vec<Invoke>) {
+    let mut w = Workload::new(cfg, seed);
+    let mut out = Vec::new();
+    w.fill(0);
+    sent(&mut w, &mut out);
+    (w, out)
+}
+
 fn sent(w: &mut Workload, out: &mut Vec<Invoke>) {
     out.extend(std::iter::from_fn(|| w.poll_invoke()));
 }
@@ -59,10 +68,7 @@ fn exited(w: &mut Workload, now_us: u64, node: NodeId, out: &mut Vec<Invoke>) ->
 
 #[test]
 fn fills_concurrency_with_contended_distinct_proposers() {
-    let mut w = Workload::new(cfg(), 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (w, out) = filled(cfg(), 1);
     assert_eq!(w.in_flight(), 3);
     assert_eq!(out.len(), 6);
     for pair in out.chunks(2) {
@@ -74,10 +80,7 @@ fn fills_concurrency_with_contended_distinct_proposers() {
 
 #[test]
 fn timeouts_become_info_and_undecided_instances_are_invoked_again() {
-    let mut w = Workload::new(cfg(), 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, mut out) = filled(cfg(), 1);
     out.clear();
     let expired = tick(&mut w, 1_000, &mut out);
     assert_eq!(expired.len(), 6);
@@ -109,10 +112,7 @@ fn decided_and_learned_instances_retire_and_stop_at_the_limit() {
 
 #[test]
 fn a_decided_instance_frees_its_slot_while_a_slow_op_is_still_open() {
-    let mut w = Workload::new(WorkloadConfig { max_instances: None, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, mut out) = filled(WorkloadConfig { max_instances: None, ..cfg() }, 1);
     let first = out[0].clone();
     let other = out.iter().find(|i| i.instance == first.instance && i.op != first.op).unwrap().clone();
     out.clear();
@@ -126,20 +126,14 @@ fn a_decided_instance_frees_its_slot_while_a_slow_op_is_still_open() {
     let expired = tick(&mut w, 1_000, &mut Vec::new());
     assert!(expired.iter().any(|e| e.op == other.op));
     // A learn also counts as decided.
-    let mut w = Workload::new(cfg(), 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(cfg(), 1);
     w.handle_learned(out[0].instance, 1);
     assert_eq!(w.in_flight(), 2);
 }
 
 #[test]
 fn ops_on_a_node_that_exited_end_info_at_once() {
-    let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(WorkloadConfig { contention: 1, ..cfg() }, 1);
     let node = out[0].node;
     let on_node = out.iter().filter(|i| i.node == node).count();
     let mut again = Vec::new();
@@ -163,10 +157,7 @@ fn ops_on_a_node_that_exited_end_info_at_once() {
 
 #[test]
 fn a_client_whose_node_stays_down_retries_elsewhere_after_the_op_timeout() {
-    let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(WorkloadConfig { contention: 1, ..cfg() }, 1);
     let node = out[0].node;
     let mut again = Vec::new();
     exited(&mut w, 5, node, &mut again);
@@ -177,10 +168,7 @@ fn a_client_whose_node_stays_down_retries_elsewhere_after_the_op_timeout() {
 
 #[test]
 fn final_phase_chases_instances_a_learner_missed() {
-    let mut w = Workload::new(cfg(), 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, mut out) = filled(cfg(), 1);
     for inv in std::mem::take(&mut out) {
         reply(&mut w, 0, inv.op, &Outcome::Ok("v".into()), &mut out);
         w.handle_learned(inv.instance, 1);
@@ -201,10 +189,7 @@ fn final_phase_chases_instances_a_learner_missed() {
 
 #[test]
 fn learned_instances_whose_ops_all_ended_without_an_ok_are_invoked_again_at_once() {
-    let mut w = Workload::new(WorkloadConfig { contention: 1, max_instances: None, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(WorkloadConfig { contention: 1, max_instances: None, ..cfg() }, 1);
     for inv in &out {
         for l in 1..=3 {
             w.handle_learned(inv.instance, l);
@@ -242,10 +227,7 @@ fn learned_instances_whose_ops_all_ended_without_an_ok_are_invoked_again_at_once
     }
     assert_eq!(invoked, 1 + MAX_REINVOKES);
     // A learned instance whose node crashed is retried elsewhere at once, not waited for.
-    let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(WorkloadConfig { contention: 1, ..cfg() }, 1);
     w.handle_learned(out[0].instance, 1);
     let mut again = Vec::new();
     exited(&mut w, 5, out[0].node, &mut again);
@@ -254,10 +236,7 @@ fn learned_instances_whose_ops_all_ended_without_an_ok_are_invoked_again_at_once
 
 #[test]
 fn a_late_ok_answers_and_decides_its_instance() {
-    let mut w = Workload::new(WorkloadConfig { contention: 1, ..cfg() }, 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(WorkloadConfig { contention: 1, ..cfg() }, 1);
     let first = out[0].clone();
     assert_eq!(w.unanswered(), 3);
     let mut again = Vec::new();
@@ -296,10 +275,7 @@ fn closed_ops_are_remembered_in_a_bounded_window() {
 
 #[test]
 fn final_phase_chases_instances_no_client_was_answered_for() {
-    let mut w = Workload::new(cfg(), 1);
-    let mut out = Vec::new();
-    w.fill(0);
-    sent(&mut w, &mut out);
+    let (mut w, out) = filled(cfg(), 1);
     // Every learner learns every instance, but no op is answered: they all time out.
     for inv in &out {
         for l in 1..=3 {
