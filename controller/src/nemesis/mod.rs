@@ -2,10 +2,11 @@
 //!
 //! A schedule is a list of timed [`Action`]s, fixed before the run starts: generated from
 //! the run's seed ([`generate`]), read from a file (`--schedule`, [`file`]) or taken from a
-//! recorded history (`--replay`). The run applies each action when its time comes (see
-//! `run/nemesis.rs`) and records it as a `nemesis` event. Fixing the schedule up front keeps
-//! the choices independent of how the run happens to go, which is what makes a replay
-//! reproduce the faults (though not the OS's interleavings).
+//! recorded history (`--replay`). During a run, [`state`] decides, sans-IO, what each action
+//! does when its time or its message comes, and returns it as effects, which the run performs
+//! (`run/nemesis.rs`) and records as `nemesis` events. Fixing the schedule up front keeps the
+//! choices independent of how the run happens to go, which is what makes a replay reproduce
+//! the faults (though not the OS's interleavings).
 
 pub mod action;
 pub mod event;
