@@ -59,7 +59,7 @@ pub enum Crash {
 }
 
 /// What a crash lost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CrashLoss {
     /// Pending content changes (writes and length changes) dropped, torn ones included.
     pub writes: u64,
@@ -434,3 +434,7 @@ impl Disk for SimDisk {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "sim_disk_tests.rs"]
+mod tests;
