@@ -109,7 +109,7 @@ fn batches() -> [Vec<Record>; 3] {
 }
 
 fn crash_mode(seed: u64) -> Crash {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         Crash::Clean
     } else {
         Crash::Torn
