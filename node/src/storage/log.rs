@@ -36,6 +36,10 @@
 //!   which `open` deletes unread; a crash after it leaves the new log whole. There is no
 //!   moment at which neither is complete on disk, so the torn-tail rules above still cover
 //!   every crash.
+//! - Every file operation goes through a [`Disk`]: [`OsDisk`] (std::fs, the node) or the
+//!   simulator's [`super::SimDisk`], whose crash drops unsynced contents and unsynced names
+//!   (node/tests/log_on_sim_disk.rs crashes it at every step of an append, a creation and a
+//!   compaction). One code path: what the simulator shows about crashes holds for the node.
 
 use super::disk::{Disk, OsDisk};
 use crate::paxos::Record;
