@@ -36,11 +36,14 @@
 //!   which `open` deletes unread; a crash after it leaves the new log whole. There is no
 //!   moment at which neither is complete on disk, so the torn-tail rules above still cover
 //!   every crash.
+//! - Every file operation goes through a [`Disk`]: [`OsDisk`] (std::fs, the node) or the
+//!   simulator's [`super::SimDisk`], whose crash drops unsynced contents and unsynced names
+//!   (node/tests/log_on_sim_disk.rs crashes it at every step of an append, a creation and a
+//!   compaction). One code path: what the simulator shows about crashes holds for the node.
 
+use super::disk::{Disk, OsDisk};
 use crate::paxos::Record;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The log's file name inside the node's data dir.
@@ -93,10 +96,13 @@ pub struct Recovery {
     pub torn_bytes: u64,
 }
 
+/// The log over a [`Disk`]: the real filesystem by default, the simulator's disk in tests and
+/// `synod sim` (issue 19). One code path for both: every file operation goes through `disk`.
 #[derive(Debug)]
-pub struct AcceptorLog {
+pub struct AcceptorLog<D: Disk = OsDisk> {
+    disk: D,
     path: PathBuf,
-    file: File,
+    file: D::File,
     /// Where the next batch goes: the end of the last one.
     end: u64,
     /// The file's length: `end` plus the zeros written ahead.
@@ -108,37 +114,36 @@ pub struct AcceptorLog {
 }
 
 impl AcceptorLog {
-    /// Opens (or creates) `dir/acceptor.log`, reads it back and cuts a torn last batch.
+    /// Opens (or creates) `dir/acceptor.log` on the real filesystem, reads it back and cuts a
+    /// torn last batch.
     pub fn open(dir: &Path) -> Result<(AcceptorLog, Recovery), LogError> {
+        AcceptorLog::open_on(OsDisk, dir)
+    }
+}
+
+impl<D: Disk> AcceptorLog<D> {
+    /// [`AcceptorLog::open`] on `disk`.
+    pub fn open_on(mut disk: D, dir: &Path) -> Result<(AcceptorLog<D>, Recovery), LogError> {
         let path = dir.join(LOG_FILE);
         let io_err = |source| LogError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
+        disk.create_dir_all(dir).map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
         // A compaction cut short before its rename: the log itself is whole.
         let stray = dir.join(COMPACT_FILE);
-        match std::fs::remove_file(&stray) {
+        match disk.remove_file(&stray) {
             Ok(()) => tracing::warn!(path = %stray.display(), "removed the file of a compaction cut short"),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(LogError::Io { path: stray, source }),
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_err)?;
+        let mut file = disk.open(&path, false).map_err(io_err)?;
+        let mut bytes = disk.read_all(&mut file).map_err(io_err)?;
         if bytes.len() < MAGIC.len() && (MAGIC.starts_with(&bytes) || bytes.iter().all(|&b| b == 0)) {
             // New, or its creation was cut short before anything was acknowledged.
             bytes.clear();
             bytes.extend_from_slice(MAGIC);
-            file.set_len(0).map_err(io_err)?;
-            file.write_all_at(MAGIC, 0).map_err(io_err)?;
-            file.sync_data().map_err(io_err)?;
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
+            disk.set_len(&file, 0).map_err(io_err)?;
+            disk.write_at(&file, MAGIC, 0).map_err(io_err)?;
+            disk.sync_data(&file).map_err(io_err)?;
+            disk.sync_dir(dir).map_err(|source| LogError::Io { path: dir.to_path_buf(), source })?;
         }
         if !bytes.starts_with(MAGIC) {
             return Err(LogError::Format { path, magic: String::from_utf8_lossy(MAGIC).into_owned() });
@@ -158,11 +163,12 @@ impl AcceptorLog {
                 return Err(LogError::Garbled { path, record, offset, why: bad.why, extent: extent as u64 });
             }
             torn_bytes = (bytes.len() - bad.offset) as u64;
-            file.set_len(bad.offset as u64).map_err(io_err)?;
-            file.sync_data().map_err(io_err)?;
+            disk.set_len(&file, bad.offset as u64).map_err(io_err)?;
+            disk.sync_data(&file).map_err(io_err)?;
             allocated = bad.offset as u64;
         }
         let log = AcceptorLog {
+            disk,
             path,
             file,
             end: scan.end as u64,
@@ -171,6 +177,16 @@ impl AcceptorLog {
             skip_sync: false,
         };
         Ok((log, Recovery { records: scan.records, torn_bytes }))
+    }
+
+    /// The disk the log is on (the simulator's disk, to inspect it).
+    pub fn disk(&self) -> &D {
+        &self.disk
+    }
+
+    /// Closes the log and hands back its disk (to crash it, then open the log again).
+    pub fn into_disk(self) -> D {
+        self.disk
     }
 
     pub fn path(&self) -> &Path {
@@ -201,28 +217,22 @@ impl AcceptorLog {
         }
         let end = bytes.len() as u64;
         bytes.resize(bytes.len() + PREALLOCATE_BYTES as usize, 0);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(tmp_err)?;
+        let file = self.disk.open(&tmp, true).map_err(tmp_err)?;
         let written = match stop {
             CompactStep::Written(n) => n.min(bytes.len()),
             _ => bytes.len(),
         };
-        file.write_all_at(&bytes[..written], 0).map_err(tmp_err)?;
+        self.disk.write_at(&file, &bytes[..written], 0).map_err(tmp_err)?;
         if matches!(stop, CompactStep::Written(_)) {
             return Ok(());
         }
         if !self.skip_sync {
-            file.sync_data().map_err(tmp_err)?;
+            self.disk.sync_data(&file).map_err(tmp_err)?;
         }
         if stop == CompactStep::Synced {
             return Ok(());
         }
-        std::fs::rename(&tmp, &self.path).map_err(tmp_err)?;
+        self.disk.rename(&tmp, &self.path).map_err(tmp_err)?;
         // The old file is unlinked now; this process's descriptor is the last to hold it.
         self.file = file;
         self.end = end;
@@ -231,9 +241,7 @@ impl AcceptorLog {
             return Ok(());
         }
         if !self.skip_sync {
-            File::open(&dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|source| LogError::Io { path: dir.clone(), source })?;
+            self.disk.sync_dir(&dir).map_err(|source| LogError::Io { path: dir.clone(), source })?;
         }
         Ok(())
     }
@@ -265,12 +273,12 @@ impl AcceptorLog {
         if new_end > self.allocated {
             // More zeros ahead; this batch's fdatasync makes the new length durable too.
             let zeros = vec![0u8; (new_end + PREALLOCATE_BYTES - self.allocated) as usize];
-            self.file.write_all_at(&zeros, self.allocated).map_err(io_err)?;
+            self.disk.write_at(&self.file, &zeros, self.allocated).map_err(io_err)?;
             self.allocated += zeros.len() as u64;
         }
-        self.file.write_all_at(&self.buf, self.end).map_err(io_err)?;
+        self.disk.write_at(&self.file, &self.buf, self.end).map_err(io_err)?;
         if !self.skip_sync {
-            self.file.sync_data().map_err(io_err)?;
+            self.disk.sync_data(&self.file).map_err(io_err)?;
         }
         self.end = new_end;
         Ok(())
