@@ -262,3 +262,111 @@ fn a_refused_proposal_is_answered_at_once_with_no_batch() {
         matches!(&plan.early[0].body, Body::Error { in_reply_to: 9, code, .. } if code == "not_proposer")
     );
 }
+
+/// The frame the shell sends for one of the core's outputs, if it is one.
+fn frame_of(output: &Output) -> Option<(NodeId, Body)> {
+    match output.clone() {
+        Output::Send { to, msg } => Some((to, Body::from(msg))),
+        Output::Learned { instance, value } => Some((CONTROLLER, Body::Learned { instance, value })),
+        Output::ProposeDone { op, instance, result: Ok(value) } => {
+            Some((CONTROLLER, Body::ProposeOk { in_reply_to: op, instance, value }))
+        }
+        Output::ProposeDone { op, result: Err(e), .. } => {
+            Some((CONTROLLER, Body::Error { in_reply_to: op, code: e.code().into(), text: e.text().into() }))
+        }
+        _ => None,
+    }
+}
+
+/// Hands `env` to the core as the driver does (every envelope here is for node 1).
+fn feed(node: &mut Node, now_us: u64, env: Envelope) {
+    match env.body {
+        Body::Propose { msg_id, instance, value } => node.handle_propose(now_us, msg_id, instance, value),
+        body => node.handle_message(now_us, env.src, body.into_msg().expect("a paxos message")),
+    }
+}
+
+#[test]
+fn random_turns_keep_the_cores_order_and_hold_back_only_what_follows_a_persist() {
+    use crate::paxos::rng::Rng;
+    let tuning = |t: &mut Tuning| t.retain_decided = 4;
+    let mut d = driver_with(tuning);
+    // The twin: the same core, fed the same inputs, drained by hand.
+    let mut config = Config::all_roles(1, &[1, 2, 3]);
+    tuning(&mut config.tuning);
+    let mut twin = Node::new(config, &[]);
+    let (mut archive, mut twin_archive) = (MemArchive::default(), BTreeMap::new());
+    let mut rng = Rng::new(19);
+    let (mut waiting, mut written) = (Vec::new(), Vec::new());
+    let (mut batches, mut held_back) = (0, 0);
+    let mut now_us = 0;
+    for step in 0..2_000 {
+        now_us += rng.below(5 * MS);
+        for _ in 0..1 + rng.below(4) {
+            // A moving window of instances: new ones to vote on, old ones retired.
+            let instance = 1 + step / 4 + rng.below(8);
+            let value = format!("v{}", rng.below(3));
+            let env = match rng.below(5) {
+                0 => from(2, accept(instance, &value)),
+                1 => from(2, decided(instance, &value)),
+                2 => from(3, Msg::Prepare(Prepare { instance, ballot: Ballot::new(rng.below(20), 3) })),
+                3 => Envelope {
+                    src: CONTROLLER,
+                    dest: 1,
+                    body: Body::Propose { msg_id: rng.next_u64(), instance, value },
+                },
+                _ => {
+                    d.handle_timeout(now_us);
+                    twin.handle_timeout(now_us);
+                    continue;
+                }
+            };
+            d.handle_envelope(now_us, env.clone());
+            feed(&mut twin, now_us, env);
+        }
+        // What the turn must do, from the twin's outputs in order.
+        let (mut early, mut late, mut persisted) = (Vec::new(), Vec::new(), false);
+        while let Some(output) = twin.poll_output() {
+            match &output {
+                Output::Persist(r) => {
+                    persisted = true;
+                    waiting.push(r.clone());
+                }
+                Output::PersistLazy(r) => waiting.push(r.clone()),
+                Output::Archive { instance, value } => {
+                    twin_archive.insert(*instance, value.clone());
+                }
+                Output::Lookup { instance } => {
+                    twin.handle_lookup(now_us, *instance, twin_archive[instance].clone())
+                }
+                _ => {}
+            }
+            if let Some((dest, body)) = frame_of(&output) {
+                let env = Envelope { src: 1, dest, body };
+                if persisted {
+                    late.push(env)
+                } else {
+                    early.push(env)
+                }
+            }
+        }
+        let plan = turn(&mut d, now_us, &mut archive);
+        assert_eq!(plan.early, early);
+        assert_eq!(plan.late, late);
+        if persisted || waiting.len() >= LAZY_RECORDS_MAX {
+            assert_eq!(plan.batch.as_ref(), Some(&waiting));
+            written.append(&mut waiting);
+            batches += 1;
+            held_back += usize::from(!late.is_empty());
+        } else {
+            assert_eq!(plan.batch, None);
+            assert_eq!(d.lazy_deadline_us().is_some(), !waiting.is_empty());
+        }
+    }
+    assert_eq!(d.take_batch(), waiting, "what still waits at the end");
+    assert!(
+        batches > 100 && held_back > 100,
+        "the run exercised the batch: {batches} batches, {held_back} held back"
+    );
+    assert!(!archive.lookups.is_empty() && !written.is_empty(), "lookups and writes happened");
+}
