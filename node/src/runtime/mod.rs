@@ -17,14 +17,20 @@
 //! the archive holds [`ARCHIVE_PENDING_MAX`] decisions in memory), the loop compacts: the
 //! archive is flushed to a durable segment first, then the log is replaced by the core's
 //! snapshot (storage/log.rs says how a crash at any step is survived).
+//!
+//! What a turn does is decided in [`turn`] (sans-IO: the time is an argument, the archive a
+//! trait, the turn's effects a [`Plan`] of values), so that a simulator can run the same
+//! rules; this file only reads the socket, keeps the clock and performs the plan in order.
 
 pub mod env;
 pub mod process;
+pub mod turn;
 
 pub use env::{EnvError, NodeEnv};
 pub use process::main_with_env;
+pub use turn::{ArchiveAccess, Driver, Plan, TurnError, ARCHIVE_PENDING_MAX, LAZY_RECORDS_MAX, LAZY_WAIT_MS};
 
-use crate::paxos::{Bug, Config, Node, NodeId, Output, Record};
+use crate::paxos::{Bug, Config, Node, NodeId};
 use crate::protocol::body::config_from_init;
 use crate::protocol::{Body, Envelope, FrameDecoder, CONTROLLER};
 use crate::storage::{AcceptorLog, Archive, ArchiveError, LogError};
@@ -39,13 +45,6 @@ use tokio::time::Instant;
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 /// Bytes read from the socket per turn, at most.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
-/// Lazy records held for the next batch, at most, and for how long; then they are written
-/// on their own.
-const LAZY_RECORDS_MAX: usize = 1024;
-const LAZY_WAIT_MS: u64 = 50;
-/// Retired decisions held in memory for the archive at most; then the archive is flushed
-/// (with a compaction, which it must precede anyway).
-pub const ARCHIVE_PENDING_MAX: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -125,18 +124,9 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         archive.skip_sync();
     }
 
-    let node = Node::new(config, &recovery.records);
-    let mut event_loop = EventLoop {
-        node,
-        log,
-        archive,
-        snapshot_bytes: 0,
-        writer,
-        start: Instant::now(),
-        out_buf: Vec::new(),
-        records: Vec::new(),
-        lazy_since: None,
-    };
+    let driver = Driver::new(Node::new(config, &recovery.records));
+    let mut event_loop =
+        EventLoop { driver, log, archive, writer, start: Instant::now(), out_buf: Vec::new() };
     event_loop.run(reader, decoder, shutdown.as_mut()).await
 }
 
@@ -189,20 +179,13 @@ fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> 
 }
 
 struct EventLoop {
-    node: Node,
+    driver: Driver,
     log: AcceptorLog,
     archive: Archive,
-    /// Bytes the log held right after its last compaction.
-    snapshot_bytes: u64,
     writer: OwnedWriteHalf,
     start: Instant,
-    /// Frames of the current turn, written after the turn's fsync.
+    /// The turn's frames, serialized: the early ones, then the late ones.
     out_buf: Vec<u8>,
-    /// Records for the next batch: this turn's, and lazy ones (learned decisions) that wait
-    /// for a turn with a `Persist` (their order does not matter when they are replayed).
-    records: Vec<Record>,
-    /// When the oldest waiting lazy record was queued.
-    lazy_since: Option<Instant>,
 }
 
 impl EventLoop {
@@ -221,8 +204,9 @@ impl EventLoop {
         self.handle_frames(&mut decoder);
         self.flush().await?;
         loop {
-            let deadline = self.node.next_timeout_us().map(|us| self.start + Duration::from_micros(us));
-            let lazy_deadline = self.lazy_since.map(|since| since + Duration::from_millis(LAZY_WAIT_MS));
+            let at = |us: u64| self.start + Duration::from_micros(us);
+            let deadline = self.driver.next_timeout_us().map(at);
+            let lazy_deadline = self.driver.lazy_deadline_us().map(at);
             tokio::select! {
                 read = reader.read(&mut chunk) => {
                     let n = read?;
@@ -235,7 +219,7 @@ impl EventLoop {
                 }
                 _ = sleep_until(deadline) => {
                     let now = self.now_us();
-                    self.node.handle_timeout(now);
+                    self.driver.handle_timeout(now);
                 }
                 _ = sleep_until(lazy_deadline) => {
                     // No batch came to take them along (a learner-only node, a quiet spell).
@@ -250,9 +234,9 @@ impl EventLoop {
         }
     }
 
+    /// Decodes every complete frame and hands each envelope to the driver.
     fn handle_frames(&mut self, decoder: &mut FrameDecoder) {
         let now = self.now_us();
-        let me = self.node.id();
         while let Some(frame) = decoder.next_frame() {
             let frame = match frame {
                 Ok(frame) => frame,
@@ -261,127 +245,57 @@ impl EventLoop {
                     continue;
                 }
             };
-            let env: Envelope = match serde_json::from_slice(frame) {
-                Ok(env) => env,
+            match serde_json::from_slice::<Envelope>(frame) {
+                Ok(env) => self.driver.handle_envelope(now, env),
                 Err(e) => {
                     let frame_no = decoder.frames_seen();
                     tracing::warn!(frame = frame_no, error = %e, "malformed frame skipped");
-                    continue;
                 }
-            };
-            if env.dest != me {
-                tracing::warn!(dest = env.dest, "frame for another node skipped");
-                continue;
-            }
-            match env.body {
-                Body::Propose { msg_id, instance, value } => {
-                    self.node.handle_propose(now, msg_id, instance, value)
-                }
-                body if body.is_paxos() => {
-                    let msg = body.into_msg().expect("is_paxos bodies are messages");
-                    self.node.handle_message(now, env.src, msg);
-                }
-                other => tracing::warn!(body = other.type_name(), src = env.src, "unexpected frame skipped"),
             }
         }
     }
 
-    /// Every waiting record in one synced batch (a turn with a `Persist`, `LAZY_WAIT_MS`
-    /// after a lazy record, or a clean exit).
+    /// Every waiting record in one synced batch (`LAZY_WAIT_MS` after a lazy record, or a
+    /// clean exit).
     fn write_batch(&mut self) -> Result<(), RuntimeError> {
-        self.log.append(&self.records)?;
-        self.records.clear();
-        self.lazy_since = None;
+        let records = self.driver.take_batch();
+        self.log.append(&records)?;
         Ok(())
     }
 
-    /// Performs the turn's outputs: the messages queued before the turn's first persist at
-    /// once, then every persist under one fdatasync, then the rest of the messages.
+    /// Performs the turn's plan: the frames queued before the turn's first persist at once,
+    /// then the batch under one fdatasync, then the rest of the frames; then compacts if due.
     async fn flush(&mut self) -> Result<(), RuntimeError> {
-        let me = self.node.id();
-        self.out_buf.clear();
-        // Bytes of `out_buf` that no persist of this turn precedes.
-        let mut free_bytes = None;
-        while let Some(output) = self.node.poll_output() {
-            let (dest, body) = match output {
-                Output::Persist(record) => {
-                    free_bytes.get_or_insert(self.out_buf.len());
-                    self.records.push(record);
-                    continue;
-                }
-                Output::PersistLazy(record) => {
-                    self.records.push(record);
-                    self.lazy_since.get_or_insert_with(Instant::now);
-                    continue;
-                }
-                Output::Archive { instance, value } => {
-                    self.archive.add(instance, value);
-                    continue;
-                }
-                Output::Lookup { instance } => {
-                    let value = self.archive.lookup(instance)?.ok_or_else(|| RuntimeError::ArchiveLost {
-                        path: self.log.path().into(),
-                        instance,
-                    })?;
-                    let now = self.now_us();
-                    self.node.handle_lookup(now, instance, value);
-                    continue;
-                }
-                Output::Send { to, msg } => (to, Body::from(msg)),
-                Output::Learned { instance, value } => (CONTROLLER, Body::Learned { instance, value }),
-                Output::ProposeDone { op, instance, result } => {
-                    let body = match result {
-                        Ok(value) => Body::ProposeOk { in_reply_to: op, instance, value },
-                        Err(e) => {
-                            Body::Error { in_reply_to: op, code: e.code().into(), text: e.text().into() }
-                        }
-                    };
-                    (CONTROLLER, body)
-                }
-            };
-            let env = Envelope { src: me, dest, body };
-            serde_json::to_writer(&mut self.out_buf, &env).expect("envelopes always serialize");
-            self.out_buf.push(b'\n');
+        let now = self.now_us();
+        let plan = self.driver.turn(now, &mut self.archive).map_err(|e| match e {
+            TurnError::Archive(e) => RuntimeError::Archive(e),
+            TurnError::Lost { instance } => {
+                RuntimeError::ArchiveLost { path: self.log.path().into(), instance }
+            }
+        })?;
+        write_frames(&mut self.writer, &mut self.out_buf, &plan.early).await?;
+        if let Some(records) = plan.batch {
+            self.log.append(&records)?;
         }
-        let sync_due = free_bytes.is_some();
-        let free_bytes = free_bytes.unwrap_or(self.out_buf.len());
-        if free_bytes > 0 {
-            self.writer.write_all(&self.out_buf[..free_bytes]).await?;
-        }
-        // Group commit: every record of this turn in one batch under one fdatasync, before
-        // any message that came after one of them. Lazy records ride along with the next
-        // batch (or go alone once `LAZY_RECORDS_MAX` wait): every batch is synced, so the log
-        // never holds an unsynced write behind which another is made (storage/log.rs).
-        if sync_due || self.records.len() >= LAZY_RECORDS_MAX {
-            self.write_batch()?;
-        }
-        if self.out_buf.len() > free_bytes {
-            self.writer.write_all(&self.out_buf[free_bytes..]).await?;
-        }
+        write_frames(&mut self.writer, &mut self.out_buf, &plan.late).await?;
         self.maybe_compact()
     }
 
-    /// Compacts between turns when the log or the archive's pending decisions have grown
-    /// enough (see the module docs): archive first, then the log.
+    /// Compacts between turns when the driver says it is due: archive first, then the log.
     fn maybe_compact(&mut self) -> Result<(), RuntimeError> {
         let log_bytes = self.log.len_bytes();
-        let min_bytes = self.node.config().tuning.compact_log_bytes;
-        let log_due = log_bytes >= min_bytes.max(2 * self.snapshot_bytes);
-        if !log_due && self.archive.pending_len() < ARCHIVE_PENDING_MAX {
+        if !self.driver.compaction_due(log_bytes, self.archive.pending_len()) {
             return Ok(());
         }
         let started = Instant::now();
         let archived = self.archive.pending_len();
         self.archive.flush()?;
-        // The snapshot holds every learned decision: the lazy records waiting are in it.
-        self.records.clear();
-        self.lazy_since = None;
-        let snapshot = self.node.snapshot();
+        let snapshot = self.driver.snapshot();
         self.log.compact(&snapshot)?;
-        self.snapshot_bytes = self.log.len_bytes();
+        self.driver.compacted(self.log.len_bytes());
         tracing::info!(
             log_bytes_before = log_bytes,
-            log_bytes_after = self.snapshot_bytes,
+            log_bytes_after = self.log.len_bytes(),
             records = snapshot.len(),
             archived,
             archive_segments = self.archive.segments(),
@@ -390,6 +304,23 @@ impl EventLoop {
         );
         Ok(())
     }
+}
+
+/// Writes `frames` as newline-terminated JSON in one write (none if there are none).
+async fn write_frames(
+    writer: &mut OwnedWriteHalf,
+    buf: &mut Vec<u8>,
+    frames: &[Envelope],
+) -> std::io::Result<()> {
+    if frames.is_empty() {
+        return Ok(());
+    }
+    buf.clear();
+    for env in frames {
+        serde_json::to_writer(&mut *buf, env).expect("envelopes always serialize");
+        buf.push(b'\n');
+    }
+    writer.write_all(buf).await
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
