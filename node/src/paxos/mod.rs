@@ -111,6 +111,10 @@ impl Node {
             node.catchup.restarted();
         }
         node.catchup.advance(&node.decisions);
+        // The window holds after a restart too: decisions replayed beyond it retire now, not
+        // one by one as new ones come (a quiet node would keep its whole log's decisions live,
+        // and its first snapshot would keep them all).
+        node.retire_old();
         node
     }
 

@@ -527,6 +527,29 @@ fn a_restored_decision_is_reported_before_it_is_retired() {
 }
 
 #[test]
+fn decisions_replayed_beyond_the_window_retire_at_restart() {
+    // A log holding more decisions than the window (a restart before the next compaction):
+    // the node does not wait for new decisions to retire the oldest, so its memory and its
+    // next snapshot are bounded by the window from its first turn.
+    let records: Vec<Record> =
+        (1..=5).map(|i| Record::Learned { instance: i, value: format!("v{i}") }).collect();
+    let mut config = Config::all_roles(1, &[1, 2, 3]);
+    config.tuning.retain_decided = 2;
+    let mut n = Node::new(config, &records);
+    let f = n.footprint();
+    assert_eq!((f.retired_decisions, f.live_decisions), (3, 2), "{f:?}");
+    let outs = drain(&mut n);
+    for i in 1..=3 {
+        let value = format!("v{i}");
+        // Archived, and reported: this incarnation had not reported it yet.
+        assert!(outs.contains(&Output::Archive { instance: i, value: value.clone() }), "{outs:?}");
+        assert!(outs.contains(&Output::Learned { instance: i, value }), "{outs:?}");
+    }
+    assert_eq!(learned_ids(&outs), vec![1, 2, 3], "the live ones are reported when a decided comes");
+    assert!(n.snapshot().contains(&Record::Retired { from: 1, to: 3 }));
+}
+
+#[test]
 fn mutant_learn_on_one_decides_on_first_accepted() {
     let mut n = node_with(1, |c| c.tuning.bug = Some(Bug::LearnOnOne));
     n.handle_message(0, 2, accepted(7, b(1, 2), "x"));

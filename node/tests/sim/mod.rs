@@ -258,9 +258,12 @@ impl Sim {
         self.crashes += 1;
     }
 
+    /// Restarts a node from its disk and performs what the restart put out (decisions replayed
+    /// beyond the window retire at once), as the runtime's first turn does.
     fn restart(&mut self, id: NodeId) {
         let n = &mut self.nodes[id as usize - 1];
         n.core = Some(Node::new(n.config.clone(), &n.disk));
+        self.drain(id);
     }
 
     /// Performs a node's outputs in order; a crash may strike between any two of them, losing
