@@ -116,11 +116,11 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
 }
 
 /// The plan of `synod soak`: the run every soak run starts from (its nemesis the pool each
-/// run draws from), checked before the first run.
+/// run draws from). `soak_command` checks it (`SoakPlan::validate`) before the first run.
 pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, seed)?;
-    let plan = SoakPlan {
+    Ok(SoakPlan {
         run,
         runs: a.runs,
         time_s: a.time,
@@ -128,9 +128,7 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
         keep_going: a.keep_going,
         keep: a.keep,
         moves_bar: true,
-    };
-    plan.validate()?;
-    Ok(plan)
+    })
 }
 
 /// The plan of `synod mutants` (not `--list` or `--describe`): which mutants, and the soak
