@@ -200,3 +200,6 @@ where
         (self.log, self.archive)
     }
 }
+
+#[cfg(test)]
+mod tests;
