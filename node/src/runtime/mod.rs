@@ -19,8 +19,10 @@
 //! snapshot (storage/log.rs says how a crash at any step is survived).
 //!
 //! What a turn does is decided in [`turn`] (sans-IO: the time is an argument, the archive a
-//! trait, the turn's effects a [`Plan`] of values), so that a simulator can run the same
-//! rules; this file only reads the socket, keeps the clock and performs the plan in order.
+//! trait, the turn's effects a [`Plan`] of values) and performed, all but the socket, by a
+//! [`Host`] (host.rs: the log on a `Disk`, the archive behind [`ArchiveStore`]), so that the
+//! simulator (issue 19) runs the same code on its own disk and archive; this file only reads
+//! the socket, keeps the clock, writes the plan's frames in order and logs compactions.
 
 pub mod env;
 pub mod host;
