@@ -40,6 +40,10 @@ pub enum Command {
     Bench(BenchArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
+    /// Simulate a run: the built-in node's own code, every node in this one process, on a
+    /// simulated clock, net and disk. The same flags and --seed write the same history, byte
+    /// for byte (docs/sim.md).
+    Sim(SimArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
     #[command(hide = true)]
     Node,
@@ -225,6 +229,14 @@ pub struct RunArgs {
     /// Write report.html (see `synod report`) at the end of the run.
     #[arg(long)]
     pub report: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// The flags of `synod run`; --time is simulated seconds. --node-cmd, --lazy-fs and
+    /// --replay do not apply (run the same flags and --seed again to replay a simulation).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -8,8 +8,8 @@
 //! 2. what the commands do: start runs from typed plans (`soak`, `scenario`, `bench`) or read
 //!    recorded ones (`inspect`, `report`);
 //! 3. one run: its plan (`plan`) and the run loop (`run`);
-//! 4. the parts: `cluster`, `net`, `nemesis`, `workload`, `history`, `lazyfs`, and the run
-//!    folder's helpers.
+//! 4. the parts: `cluster`, `sim` (the simulated nodes), `net`, `nemesis`, `workload`,
+//!    `history`, `lazyfs`, and the run folder's helpers.
 
 pub mod bench;
 pub mod cli;
@@ -31,5 +31,6 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod scenario;
+pub mod sim;
 pub mod soak;
 pub mod workload;

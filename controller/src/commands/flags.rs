@@ -2,7 +2,7 @@
 //! and a nemesis [`Schedule`], once, for `run`, `soak` and `mutants`. Clap's types stop here:
 //! everything below the commands takes the typed plans (plan.rs, [`SoakPlan`]).
 
-use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SoakArgs};
+use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SimArgs, SoakArgs};
 use crate::limits;
 use crate::nemesis::{file, FaultKind, NemesisConfig, Schedule};
 use crate::nodes::parse_list;
@@ -14,8 +14,14 @@ use anyhow::{bail, Context, Result};
 use synod_node::paxos::{Bug, Tuning};
 
 pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
+    nemesis_config_with(a, crate::lazyfs::available)
+}
+
+/// [`nemesis_config`] where power losses are possible when `power` says so (a real run needs
+/// the lazy filesystem; a simulated one always can).
+fn nemesis_config_with(a: &NemesisArgs, power: fn() -> Result<(), String>) -> Result<NemesisConfig> {
     let mut faults = FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
-    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, crate::lazyfs::available)
+    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, power)
         .map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     if let Some(warning) = warning {
         tracing::warn!("--nemesis: {warning}");
@@ -112,6 +118,33 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     if cfg.lazy_fs {
         crate::lazyfs::available().map_err(|why| anyhow::anyhow!("--lazy-fs: {why}"))?;
     }
+    Ok((cfg, schedule))
+}
+
+/// The plan of `synod sim`: `synod run`'s flags, less those that need real processes. Power
+/// losses need no lazy filesystem: the simulated disks lose unsynced writes themselves.
+pub fn sim_plan(a: &SimArgs) -> Result<(RunConfig, Schedule)> {
+    let a = &a.run;
+    if a.cluster.node_cmd.is_some() {
+        bail!("--node-cmd: a simulation runs only the built-in node; a node of your own needs `synod run`");
+    }
+    if a.cluster.lazy_fs {
+        bail!("--lazy-fs: a simulation's disks are simulated, and lose unsynced writes on a power loss by themselves");
+    }
+    if a.replay.is_some() {
+        bail!("--replay: a simulation replays exactly from its flags and --seed: run them again");
+    }
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let nemesis = nemesis_config_with(&a.nemesis, || Ok(()))?;
+    let mut cfg = cluster_config(&a.cluster, nemesis, a.time, seed)?;
+    cfg.instances = a.instances;
+    let schedule = match &a.schedule {
+        Some(path) => {
+            cfg.schedule = ScheduleSource::File { path: path.clone() };
+            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
+        }
+        None => generated_schedule(&cfg)?,
+    };
     Ok((cfg, schedule))
 }
 
