@@ -377,3 +377,6 @@ impl SimWorld {
         self.push(at, What::Frame { node, env });
     }
 }
+
+#[cfg(test)]
+mod tests;
