@@ -128,7 +128,13 @@ impl Runner<'_> {
     fn end_turn(&mut self, phase: Phase, start_us: u64) -> Result<()> {
         self.send_invokes();
         self.report_progress(phase, start_us);
-        self.history.flush_batch();
+        // A real run hands each turn's lines to the writer, so that a killed controller
+        // leaves them on disk; a simulated one's turns are microseconds apart, and it hands
+        // them over by the batch (64 KiB), or the writer's wakeups would cost more than the
+        // simulation (the seed regenerates what a killed simulation lost).
+        if !self.history.is_simulated() {
+            self.history.flush_batch();
+        }
         if let Some(why) = self.disk_trouble() {
             self.disk_full = Some(why.clone());
             anyhow::bail!(why);
