@@ -43,6 +43,9 @@ pub struct SimProcess {
     pub busy_until_us: u64,
     /// Frames that wait for the sync under way.
     pub late: Vec<Envelope>,
+    /// The host's next deadline, as of its last turn (only a turn changes it): asked of
+    /// every process before every step, it is kept rather than computed again.
+    deadline_us: Option<u64>,
 }
 
 /// What one turn sent, and whether the process ended.
@@ -87,15 +90,13 @@ impl SimProcess {
             frames_seen: 0,
             busy_until_us: 0,
             late: Vec::new(),
+            deadline_us: None,
         })
     }
 
     /// When the core's timeout or the lazy records' deadline is due, once up.
     pub fn next_deadline_us(&self) -> Option<u64> {
-        match &self.stage {
-            Some(Stage::Up(host)) => host.next_deadline_us().map(|us| us.max(self.busy_until_us)),
-            _ => None,
-        }
+        self.deadline_us.map(|us| us.max(self.busy_until_us))
     }
 
     /// Whether frames wait on the link.
@@ -107,7 +108,12 @@ impl SimProcess {
     /// synced now; the caller holds the late frames back until `busy_until_us`, which this
     /// sets to `now_us + sync_us` when there was a batch.
     pub fn turn(&mut self, now_us: u64, sync_us: u64) -> TurnOutput {
-        match self.try_turn(now_us, sync_us) {
+        let out = self.try_turn(now_us, sync_us);
+        self.deadline_us = match &self.stage {
+            Some(Stage::Up(host)) => host.next_deadline_us(),
+            _ => None,
+        };
+        match out {
             Ok(out) => out,
             Err(e) => {
                 tracing::warn!(node = self.node, error = %e, "simulated node exits");
