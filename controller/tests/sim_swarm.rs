@@ -139,6 +139,12 @@ fn a_simulated_soak_keeps_no_passing_history_and_its_runs_replay() {
     // `ls` reads the soak's runs as ever.
     let out = synod().args(["ls", d]).output().unwrap();
     assert_exit(&out, 0);
+    // A soak of processes cannot spare the run just judged: `failing` is refused there.
+    for args in [vec!["soak", "--runs", "1"], vec!["mutants", "--only", "learn-on-one"]] {
+        let out = synod().args(&args).args(["--keep", "failing", "--runs-dir", d]).output().unwrap();
+        assert_exit(&out, 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--keep failing: only for simulated runs"));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -204,6 +204,7 @@ pub fn sim_soak_plan(args: &SimArgs) -> Result<SoakPlan> {
 /// The plan of `synod soak`: the run every soak run starts from (its nemesis the pool each
 /// run draws from). `soak_command` checks it (`SoakPlan::validate`) before the first run.
 pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
+    refuse_keep_failing(a.keep)?;
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, seed)?;
     Ok(SoakPlan {
@@ -216,6 +217,15 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
         moves_bar: true,
         simulated: false,
     })
+}
+
+/// `--keep failing` drops the history of the run just judged, which only a simulated run can
+/// spare: its replay writes it again, where a run of processes replays only its faults.
+fn refuse_keep_failing(keep: Keep) -> Result<()> {
+    if keep == Keep::Failing {
+        bail!("--keep failing: only for simulated runs (synod sim --runs, synod mutants --sim), whose replay writes the same history again; keep `default`, `last:N` or `all` here");
+    }
+    Ok(())
 }
 
 /// The plan of `synod mutants` (not `--list` or `--describe`): which mutants, and the soak
@@ -239,6 +249,9 @@ pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
     };
     let run = cluster_config(&a.cluster, nemesis, a.time_per_run, 0)?;
     let default_keep = if a.sim { Keep::Failing } else { Keep::default() };
+    if !a.sim {
+        refuse_keep_failing(a.keep.unwrap_or(default_keep))?;
+    }
     let soak = SoakPlan {
         run,
         runs: None,
