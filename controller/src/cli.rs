@@ -396,9 +396,10 @@ pub struct MutantsArgs {
     /// Seconds each mutant is hunted, at most (no run starts after it is spent).
     #[arg(long, default_value_t = 120.0, value_parser = limits::soak_seconds_flag)]
     pub budget_s: f64,
-    /// Seconds of workload in each run (short runs: more start-ups, more swarm draws).
-    #[arg(long, default_value_t = 3.0, value_parser = limits::run_seconds_flag)]
-    pub time_per_run: f64,
+    /// Seconds of workload in each run (short runs: more start-ups, more swarm draws); default
+    /// 3, or 1 simulated second with --sim (a simulated start-up costs nothing: more draws).
+    #[arg(long, value_parser = limits::run_seconds_flag)]
+    pub time_per_run: Option<f64>,
     /// Seed of every hunt (each mutant's soak starts from it).
     #[arg(long)]
     pub seed: Option<u64>,

@@ -219,6 +219,13 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
     })
 }
 
+/// `synod mutants --time-per-run`'s default: seconds of workload in a run of processes, whose
+/// start-up costs a second of its own.
+const HUNT_TIME_PER_RUN_S: f64 = 3.0;
+/// ... and in a simulated run: one simulated second is enough for most mutants to show, and
+/// shorter runs draw more swarms in the same wall time.
+const SIM_HUNT_TIME_PER_RUN_S: f64 = 1.0;
+
 /// `--keep failing` drops the history of the run just judged, which only a simulated run can
 /// spare: its replay writes it again, where a run of processes replays only its faults.
 fn refuse_keep_failing(keep: Keep) -> Result<()> {
@@ -247,7 +254,9 @@ pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
     } else {
         nemesis_config(&a.nemesis)?
     };
-    let run = cluster_config(&a.cluster, nemesis, a.time_per_run, 0)?;
+    let time_per_run_s =
+        a.time_per_run.unwrap_or(if a.sim { SIM_HUNT_TIME_PER_RUN_S } else { HUNT_TIME_PER_RUN_S });
+    let run = cluster_config(&a.cluster, nemesis, time_per_run_s, 0)?;
     let default_keep = if a.sim { Keep::Failing } else { Keep::default() };
     if !a.sim {
         refuse_keep_failing(a.keep.unwrap_or(default_keep))?;
