@@ -50,7 +50,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Mutants(args) => mutants(args),
-        Command::Sim(args) => sim(args),
+        Command::Sim(args) => sim(args, explicit),
         Command::Node => unreachable!("handled in main"),
     }
 }
@@ -78,10 +78,15 @@ fn run(args: RunArgs, explicit: &[String]) -> Result<Exit> {
     print_outcome(&outcome, &args)
 }
 
-/// `synod sim`: one simulated run, reported as `synod run` reports a real one.
-fn sim(args: SimArgs) -> Result<Exit> {
-    let (cfg, schedule) = flags::sim_plan(&args)?;
-    let mut progress = Progress::for_run(cfg.quiet);
+/// `synod sim`: one simulated run, reported as `synod run` reports a real one; with --runs
+/// or --budget-s, a soak of simulated runs (crate::soak).
+fn sim(args: SimArgs, explicit: &[String]) -> Result<Exit> {
+    if args.runs.is_some() || args.budget_s.is_some() {
+        return crate::soak::soak_command(flags::sim_soak_plan(&args)?);
+    }
+    let (cfg, schedule) = flags::sim_plan(&args, explicit)?;
+    // A replay keeps the recorded `quiet` (it is in the history's first line); -q is the flag's.
+    let mut progress = Progress::for_run(args.run.cluster.quiet);
     let argv: Vec<String> = std::env::args().collect();
     let started = std::time::Instant::now();
     let simulated_s = cfg.time_s;
