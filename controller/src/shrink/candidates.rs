@@ -55,13 +55,13 @@ pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;
     let passes: [fn(&mut Search) -> Verdict; 9] = [
         cut_time,
-        shrink_time,
-        shrink_final,
         cap_instances,
         shrink_size,
-        shrink_proposers,
-        shrink_schedule,
         no_revisits,
+        shrink_time,
+        shrink_final,
+        shrink_schedule,
+        shrink_proposers,
         soften,
     ];
     for pass in passes {

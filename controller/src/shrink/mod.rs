@@ -65,15 +65,15 @@ pub fn shrink_command(plan: ShrinkPlan) -> Result<Exit> {
 
 /// The summary `synod shrink` prints.
 pub fn render(s: &Shrunk) -> String {
-    let share = s.events_after as f64 / s.events_before.max(1) as f64;
+    let times = s.events_before as f64 / s.events_after.max(1) as f64;
     format!(
-        "shrunk: {} -> {} history events ({:.1}% of the original), rule {} still broken\n\
+        "shrunk: {} -> {} history events ({:.0} times fewer), rule {} still broken\n\
          searched: {} simulated runs, {} kept, in {:.1} s\n\
          run: {}\n\
          replay: {}\n",
         s.events_before,
         s.events_after,
-        share * 100.0,
+        times,
         s.rule,
         s.runs,
         s.accepted,
