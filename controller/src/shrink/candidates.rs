@@ -50,6 +50,22 @@ pub fn trace_all(c: &mut Candidate) {
     c.cfg.trace = Trace::All;
 }
 
+/// `c` with its workload cut just after the violation at `t_us` (from the run's start) and
+/// its instances capped at the violating one: the first candidate of a search, which spares
+/// it running the whole original again.
+pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
+    let mut cut = c.clone();
+    let time_s = tenths(t_us as f64 / 1e6 + AFTER_VIOLATION_S) as f64 / 10.0;
+    if time_s < cut.cfg.time_s {
+        set_time(&mut cut, time_s);
+    }
+    let at = instance.max(1);
+    if cut.cfg.instances.is_none_or(|n| n > at) {
+        cut.cfg.instances = Some(at);
+    }
+    cut
+}
+
 /// One round of every pass; whether any change was kept. Stops early once out of budget.
 pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;

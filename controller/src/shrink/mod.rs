@@ -117,7 +117,8 @@ fn search(
         }
     };
     say(format!("shrinking {} ({} events, {rule} broken)", original.dir.display(), original.events));
-    let mut search = Search::first(rule, scratch, deadline, first)?;
+    let cut = candidates::cut_near(&first, original.instance, original.t_us);
+    let mut search = Search::first(rule, scratch, deadline, cut, first)?;
     for round in 1..=ROUNDS_MAX {
         let kept = candidates::round(&mut search);
         say(format!(

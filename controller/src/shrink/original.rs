@@ -19,6 +19,9 @@ pub struct Original {
     pub events: u64,
     /// The safety rules it breaks, in the checker's order (never empty).
     pub broken: Vec<String>,
+    /// The first broken rule's first violation: its instance and time (from the run's start).
+    pub instance: u64,
+    pub t_us: u64,
 }
 
 impl Original {
@@ -47,12 +50,26 @@ impl Original {
         let schedule_path = dir.join(file::SCHEDULE_FILE);
         let schedule = file::read_schedule(&schedule_path, cfg.nodes).map_err(anyhow::Error::msg)?;
         crate::pruned::require_history(dir)?;
-        let report =
-            synod_checker::check_path(dir).with_context(|| format!("cannot check {}", dir.display()))?;
-        let broken: Vec<String> = report.safety.iter().filter(|r| !r.ok).map(|r| r.rule.clone()).collect();
-        if broken.is_empty() {
+        let report = report(dir)?;
+        let broken: Vec<&synod_checker::RuleReport> = report.safety.iter().filter(|r| !r.ok).collect();
+        let Some(first) = broken.first() else {
             bail!("{}: breaks no safety rule: there is no counterexample to shrink", dir.display());
-        }
-        Ok(Original { dir: dir.to_path_buf(), cfg, schedule, events: report.events, broken })
+        };
+        let (instance, t_us) = first.first.as_ref().map_or((0, 0), |a| (a.instance, a.t_us));
+        let broken = broken.iter().map(|r| r.rule.clone()).collect();
+        Ok(Original { dir: dir.to_path_buf(), cfg, schedule, events: report.events, broken, instance, t_us })
     }
+}
+
+/// The run's report: its report.json (written when the run was checked, so that a long
+/// history is not read twice), else the checker's judgement of its history.
+fn report(dir: &Path) -> Result<synod_checker::Report> {
+    let path = dir.join(synod_checker::REPORT_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(report) = serde_json::from_str(&text) {
+            return Ok(report);
+        }
+        tracing::warn!("{}: not a readable report; checking the history again", path.display());
+    }
+    synod_checker::check_path(dir).with_context(|| format!("cannot check {}", dir.display()))
 }

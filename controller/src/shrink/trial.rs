@@ -55,27 +55,43 @@ struct Judged {
 }
 
 impl Search {
-    /// Runs `candidate` with no judgement against a best: the first run of a search (the
-    /// original's config and schedule, which must break the rule again).
-    pub fn first(rule: &str, scratch: &Path, deadline: Instant, candidate: Candidate) -> Result<Search> {
-        let judged = run(scratch, 0, &candidate, rule)?;
-        let Some((instance, t_us)) = judged.violation else {
-            let _ = std::fs::remove_dir_all(&judged.dir);
-            anyhow::bail!(
-                "the run, simulated again from its meta.json and schedule.jsonl, no longer breaks {rule} \
-                 (was it recorded by another version of synod?)"
-            );
-        };
-        let best = Best { candidate, dir: judged.dir, events: judged.events, instance, t_us };
-        Ok(Search {
-            rule: rule.to_string(),
-            scratch: scratch.to_path_buf(),
-            deadline,
-            best,
-            runs: 1,
-            accepted: 0,
-            errors: 0,
-        })
+    /// The search's first run: `cut` (the original's config and schedule cut short near the
+    /// violation) when it breaks the rule, else the original's own, which must break it again
+    /// (a simulated run replays exactly). Its events are not compared: there is no best yet.
+    pub fn first(
+        rule: &str,
+        scratch: &Path,
+        deadline: Instant,
+        cut: Candidate,
+        original: Candidate,
+    ) -> Result<Search> {
+        let mut k = 0;
+        for candidate in [cut, original] {
+            k += 1;
+            let judged = run(scratch, k, &candidate, rule)?;
+            match judged.violation {
+                Some((instance, t_us)) => {
+                    let best = Best { candidate, dir: judged.dir, events: judged.events, instance, t_us };
+                    let (runs, accepted, errors) = (k, 0, 0);
+                    return Ok(Search {
+                        rule: rule.to_string(),
+                        scratch: scratch.to_path_buf(),
+                        deadline,
+                        best,
+                        runs,
+                        accepted,
+                        errors,
+                    });
+                }
+                None => {
+                    let _ = std::fs::remove_dir_all(&judged.dir);
+                }
+            }
+        }
+        anyhow::bail!(
+            "the run, simulated again from its meta.json and schedule.jsonl, no longer breaks {rule} \
+             (was it recorded by another version of synod?)"
+        )
     }
 
     /// Tries a candidate: [`Verdict::Fails`] (and it becomes the best) when it breaks the rule
