@@ -6,7 +6,8 @@
 //! - time: the workload cut just after the violation, then bisected in tenths of seconds;
 //!   the final phase shortened the same way; actions after the workload's end dropped;
 //! - size: `--instances` capped at the violating instance, then bisected; concurrency,
-//!   contention and revisits lowered; proposers dropped (ddmin over the list);
+//!   contention and revisits lowered; fewer nodes (nodes.rs); proposers dropped (ddmin over
+//!   the list);
 //! - faults: ddmin over the schedule's actions (timed ones and message triggers);
 //! - the net's randomness: every probability and delay of the remaining actions halved
 //!   towards zero while the run still fails.
@@ -69,10 +70,11 @@ pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
 /// One round of every pass; whether any change was kept. Stops early once out of budget.
 pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;
-    let passes: [fn(&mut Search) -> Verdict; 9] = [
+    let passes: [fn(&mut Search) -> Verdict; 10] = [
         cut_time,
         cap_instances,
         shrink_size,
+        shrink_nodes,
         no_revisits,
         shrink_time,
         shrink_final,
@@ -144,6 +146,16 @@ fn shrink_size(search: &mut Search) -> Verdict {
     shrink_count(current, 1, &mut |n| search.try_change(|c| c.cfg.concurrency = n as usize));
     let current = search.best.candidate.cfg.contention as u64;
     last(shrink_count(current, 1, &mut |n| search.try_change(|c| c.cfg.contention = n as usize)), search)
+}
+
+/// A smaller cluster (nodes.rs): nodes 1..=k.
+fn shrink_nodes(search: &mut Search) -> Verdict {
+    let current = u64::from(search.best.candidate.cfg.nodes);
+    let mut test = |k: u64| match super::nodes::with_nodes(&search.best.candidate, k as u32) {
+        Some(c) => search.test(c),
+        None => Verdict::Passes,
+    };
+    last(shrink_count(current, 1, &mut test), search)
 }
 
 fn no_revisits(search: &mut Search) -> Verdict {

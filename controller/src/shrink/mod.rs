@@ -2,7 +2,7 @@
 //! function of its config and nemesis schedule (docs/sim.md), so a smaller counterexample is
 //! searched for by running variations of them, as delta debugging does (Zeller): fewer
 //! faults, a shorter workload, fewer instances, less concurrency and contention, fewer
-//! proposers, gentler net faults (candidates.rs, over ddmin.rs). A variation is kept when it
+//! nodes and proposers, gentler net faults (candidates.rs, over ddmin.rs). A variation is kept when it
 //! still breaks the same safety rule with no more history events (trial.rs); the passes are
 //! repeated until none keeps anything, or the budget is spent.
 //!
@@ -14,6 +14,7 @@
 
 pub mod candidates;
 pub mod ddmin;
+pub mod nodes;
 pub mod original;
 pub mod replay;
 pub mod trial;
