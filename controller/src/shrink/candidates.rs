@@ -10,7 +10,8 @@
 //!   the list);
 //! - faults: ddmin over the schedule's actions (timed ones and message triggers);
 //! - the net's randomness: every probability and delay of the remaining actions halved
-//!   towards zero while the run still fails.
+//!   towards zero while the run still fails; then other seeds, whose random choices may
+//!   break the rule with fewer events (kept only when they do).
 //!
 //! The trace stays `all`: the counterexample must show its messages.
 
@@ -21,6 +22,8 @@ use crate::run::config::Trace;
 
 /// Halvings of one intensity, at most.
 const HALVINGS_MAX: u32 = 4;
+/// Seeds tried by each round's reseed pass.
+const SEEDS_TRIED: u64 = 8;
 /// Seconds of workload kept after the violation when the time is first cut.
 const AFTER_VIOLATION_S: f64 = 0.2;
 
@@ -70,7 +73,7 @@ pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
 /// One round of every pass; whether any change was kept. Stops early once out of budget.
 pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;
-    let passes: [fn(&mut Search) -> Verdict; 10] = [
+    let passes: [fn(&mut Search) -> Verdict; 11] = [
         cut_time,
         cap_instances,
         shrink_size,
@@ -81,6 +84,7 @@ pub fn round(search: &mut Search) -> bool {
         shrink_schedule,
         shrink_proposers,
         soften,
+        reseed,
     ];
     for pass in passes {
         if pass(search) == Verdict::OutOfBudget {
@@ -193,6 +197,19 @@ fn soften(search: &mut Search) -> Verdict {
                 Verdict::Passes => break,
                 Verdict::OutOfBudget => return Verdict::OutOfBudget,
             }
+        }
+    }
+    budget(search)
+}
+
+/// Other seeds for the same small run: the seed draws every random choice of a simulated run
+/// (the net's losses and delays, the workload's timing, the nodes' backoffs), and another
+/// draw may break the rule sooner. The next SEEDS_TRIED seeds after the current one.
+fn reseed(search: &mut Search) -> Verdict {
+    let seed = search.best.candidate.cfg.seed;
+    for k in 1..=SEEDS_TRIED {
+        if search.try_change(|c| c.cfg.seed = seed.wrapping_add(k)) == Verdict::OutOfBudget {
+            return Verdict::OutOfBudget;
         }
     }
     budget(search)
