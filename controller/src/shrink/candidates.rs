@@ -23,7 +23,7 @@ use crate::run::config::Trace;
 /// Halvings of one intensity, at most.
 const HALVINGS_MAX: u32 = 4;
 /// Seeds tried by each round's reseed pass.
-const SEEDS_TRIED: u64 = 8;
+const SEEDS_TRIED: u64 = 16;
 /// Seconds of workload kept after the violation when the time is first cut.
 const AFTER_VIOLATION_S: f64 = 0.2;
 
@@ -202,12 +202,23 @@ fn soften(search: &mut Search) -> Verdict {
     budget(search)
 }
 
-/// Other seeds for the same small run: the seed draws every random choice of a simulated run
-/// (the net's losses and delays, the workload's timing, the nodes' backoffs), and another
-/// draw may break the rule sooner. The next SEEDS_TRIED seeds after the current one.
+/// Other seeds for the same small run, and for it with half its instances: the seed draws
+/// every random choice of a simulated run (the net's losses and delays, the workload's
+/// timing, the nodes' backoffs), and another draw may break the rule sooner, even in a run
+/// too small for the current seed's. The SEEDS_TRIED seeds after the current one.
 fn reseed(search: &mut Search) -> Verdict {
     let seed = search.best.candidate.cfg.seed;
     for k in 1..=SEEDS_TRIED {
+        let fewer = search.best.candidate.cfg.instances.map(|n| n / 2).filter(|&n| n >= 1);
+        if let Some(n) = fewer {
+            let change = |c: &mut Candidate| {
+                c.cfg.seed = seed.wrapping_add(k);
+                c.cfg.instances = Some(n);
+            };
+            if search.try_change(change) == Verdict::OutOfBudget {
+                return Verdict::OutOfBudget;
+            }
+        }
         if search.try_change(|c| c.cfg.seed = seed.wrapping_add(k)) == Verdict::OutOfBudget {
             return Verdict::OutOfBudget;
         }
