@@ -44,6 +44,9 @@ pub enum Command {
     /// simulated clock, net and disk. The same flags and --seed write the same history, byte
     /// for byte (docs/sim.md). --runs or --budget-s: a swarm soak of simulated runs.
     Sim(SimArgs),
+    /// Shrink a failing simulated run: search for a smaller run that breaks the same safety
+    /// rule, and write the smallest found as a new run folder.
+    Shrink(ShrinkArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
     #[command(hide = true)]
     Node,
@@ -255,6 +258,21 @@ pub struct SimArgs {
     /// history again), `default` (also the last 3 passing runs), `all`, or `last:N`.
     #[arg(long, value_name = "POLICY", default_value = "failing", value_parser = crate::soak::keep::keep_flag)]
     pub keep: crate::soak::keep::Keep,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ShrinkArgs {
+    /// A simulated run folder that broke a safety rule, `latest`, or a run id under --runs-dir.
+    pub run: PathBuf,
+    /// Where run ids are looked up, and where the shrunk run folder goes.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Wall-clock seconds the search may take, at most (the smallest run found by then is kept).
+    #[arg(long, default_value_t = 60.0, value_parser = limits::soak_seconds_flag)]
+    pub budget_s: f64,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -51,6 +51,12 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
         }
         Command::Mutants(args) => mutants(args),
         Command::Sim(args) => sim(args, explicit),
+        Command::Shrink(a) => crate::shrink::shrink_command(crate::shrink::ShrinkPlan {
+            run: a.run,
+            runs_dir: a.runs_dir,
+            quiet: a.quiet,
+            budget_s: a.budget_s,
+        }),
         Command::Node => unreachable!("handled in main"),
     }
 }
