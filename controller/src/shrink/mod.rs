@@ -9,14 +9,12 @@
 //! Every candidate runs in a scratch folder under the runs dir, deleted at the end; the
 //! smallest failing run is moved out of it as a new ordinary run folder (`shrunk-<stamp>`),
 //! which `show`, `check` and `report` read as any other. Its meta.json names its own
-//! schedule.jsonl and the run it was shrunk from; `synod sim` with the printed flags and
-//! `--schedule` replays it.
+//! schedule.jsonl and the run it was shrunk from; `synod sim --replay` replays it.
 
 pub mod candidates;
 pub mod ddmin;
 pub mod nodes;
 pub mod original;
-pub mod replay;
 pub mod trial;
 
 use crate::exit::Exit;
@@ -53,7 +51,7 @@ pub struct Shrunk {
     pub runs: u64,
     pub accepted: u64,
     pub seconds: f64,
-    /// `synod sim` flags that replay the result.
+    /// The command that replays the result (`synod sim --replay`).
     pub replay: String,
 }
 
@@ -169,13 +167,11 @@ fn keep(plan: &ShrinkPlan, original: &Original, search: Search, started: Instant
         search.rule
     );
     out.mark_latest()?;
-    let mut cfg = search.best.candidate.cfg.clone();
-    cfg.runs_dir = plan.runs_dir.clone();
     Ok(Shrunk {
         rule: search.rule.clone(),
         events_before: original.events,
         events_after: report.events,
-        replay: replay::sim_command(&cfg, &schedule_path),
+        replay: format!("synod sim --replay {}", out.path.display()),
         dir: out.path,
         runs: search.runs,
         accepted: search.accepted,
