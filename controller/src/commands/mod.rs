@@ -100,7 +100,8 @@ fn sim(args: SimArgs, explicit: &[String]) -> Result<Exit> {
     let code = print_outcome(&outcome, &args.run)?;
     if !args.run.cluster.quiet {
         let wall_s = started.elapsed().as_secs_f64();
-        println!("simulated: {simulated_s} s of workload in {wall_s:.2} s of wall time");
+        let check_s = outcome.check_s;
+        println!("simulated: {simulated_s} s of workload in {wall_s:.2} s of wall time ({check_s:.2} s of it the check)");
     }
     Ok(code)
 }

@@ -84,6 +84,8 @@ pub struct RunOutcome {
     pub final_errors: Vec<String>,
     /// How many times each fault kind was started.
     pub exercised: BTreeMap<FaultKind, u64>,
+    /// Seconds of wall time the check of the closed history took.
+    pub check_s: f64,
 }
 
 /// Runs one recorded run with the given nemesis schedule. The first interrupt on `shutdown`
