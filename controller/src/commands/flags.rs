@@ -108,18 +108,24 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
     cfg.instances = a.instances;
-    let schedule = match &a.schedule {
-        Some(path) => {
-            cfg.schedule = ScheduleSource::File { path: path.clone() };
-            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
-        }
-        None => generated_schedule(&cfg)?,
-    };
+    let schedule = schedule_of(&mut cfg, a.schedule.as_deref())?;
     require_power(&schedule, "--schedule")?;
     if cfg.lazy_fs {
         crate::lazyfs::available().map_err(|why| anyhow::anyhow!("--lazy-fs: {why}"))?;
     }
     Ok((cfg, schedule))
+}
+
+/// The schedule of `--schedule FILE` (recorded as the config's source), or else the one
+/// generated from the config.
+fn schedule_of(cfg: &mut RunConfig, schedule_flag: Option<&std::path::Path>) -> Result<Schedule> {
+    match schedule_flag {
+        Some(path) => {
+            cfg.schedule = ScheduleSource::File { path: path.to_path_buf() };
+            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)
+        }
+        None => generated_schedule(cfg),
+    }
 }
 
 /// The plan of one `synod sim` run: `synod run`'s flags, less those that need real
@@ -155,13 +161,7 @@ pub fn sim_plan(args: &SimArgs, explicit: &[String]) -> Result<(RunConfig, Sched
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let mut cfg = sim_config(args, seed)?;
     cfg.instances = a.instances;
-    let schedule = match &a.schedule {
-        Some(path) => {
-            cfg.schedule = ScheduleSource::File { path: path.clone() };
-            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
-        }
-        None => generated_schedule(&cfg)?,
-    };
+    let schedule = schedule_of(&mut cfg, a.schedule.as_deref())?;
     Ok((cfg, schedule))
 }
 
