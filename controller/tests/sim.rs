@@ -132,3 +132,44 @@ fn a_power_loss_catches_a_node_that_skips_its_fsyncs() {
     assert_eq!(outcome.report.verdict, Verdict::Valid, "{}", outcome.report.render_text());
     runs.remove();
 }
+
+/// Ctrl-C ends a simulation as it ends a real run: the workload stops, the final phase runs,
+/// the history is checked, and the command says it was interrupted. (A simulation never
+/// waits, so this holds only because it yields to the signal handler now and then.)
+#[test]
+fn an_interrupt_ends_the_workload_of_a_simulation() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let runs = Runs::new("interrupt");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(["sim", "--seed", "3", "--time", "100000", "-q", "--runs-dir"])
+        .arg(&runs.dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("a simulation went on 60 s after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("interrupted: the workload was cut short"), "{stderr}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let run = std::fs::canonicalize(runs.dir.join("latest")).unwrap();
+    let end = events(&run).into_iter().find_map(|ev| match ev {
+        Event::End(end) => Some(end),
+        _ => None,
+    });
+    assert!(end.expect("the history has its end line").workload_cut);
+    runs.remove();
+}

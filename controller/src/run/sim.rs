@@ -32,11 +32,7 @@ impl Runner<'_> {
     /// The simulated wait of the workload and final phases: does what is due next (at the
     /// latest, the tick).
     pub(super) async fn sim_wait(&mut self, turns: &mut Turns, shutdown: &Shutdown, interrupts: u32) -> Wake {
-        self.sim_turns += 1;
-        if self.sim_turns.is_multiple_of(YIELD_EVERY_TURNS) {
-            tokio::task::yield_now().await;
-        }
-        if shutdown.count() >= interrupts {
+        if self.sim_interrupted(shutdown, interrupts).await {
             return Wake::Interrupted;
         }
         let tick_us = turns.next_tick_us;
@@ -45,6 +41,16 @@ impl Runner<'_> {
             turns.next_tick_us = at + TICK_MS * 1000;
         }
         Wake::Turn
+    }
+
+    /// Whether the `interrupts`th interrupt has come; now and then it first yields to the
+    /// runtime, so that the signal handler can count one (a simulation never waits).
+    async fn sim_interrupted(&mut self, shutdown: &Shutdown, interrupts: u32) -> bool {
+        self.sim_turns += 1;
+        if self.sim_turns.is_multiple_of(YIELD_EVERY_TURNS) {
+            tokio::task::yield_now().await;
+        }
+        shutdown.count() >= interrupts
     }
 
     /// Moves the clock to the next thing due (the world's, `run_due_us`: the run loop's
@@ -67,9 +73,9 @@ impl Runner<'_> {
     }
 
     /// Start-up, simulated: every node started, then the world run until every node has
-    /// connected and STARTUP_SETTLE_MS more have passed. A node that exits in that time, or
+    /// connected and STARTUP_SETTLE_MS more have passed (or an interrupt: false). A node that exits in that time, or
     /// one not connected within CONNECT_TIMEOUT_S, aborts the run, as in a real one.
-    pub(super) fn sim_start_up(&mut self) -> Result<bool> {
+    pub(super) async fn sim_start_up(&mut self, shutdown: &Shutdown) -> Result<bool> {
         for node in 1..=self.cfg.nodes {
             if let Err(e) = self.start_node(node) {
                 self.startup_failed = vec![node];
@@ -79,6 +85,10 @@ impl Runner<'_> {
         let connect_by = self.history.now_us() + CONNECT_TIMEOUT_S * 1_000_000;
         let mut settled_at = None;
         loop {
+            if self.sim_interrupted(shutdown, 1).await {
+                self.interrupted = true;
+                return Ok(false);
+            }
             let limit = settled_at.unwrap_or(connect_by);
             // The nemesis starts with the workload: only messages are due before.
             let at = self.sim_advance(Some(limit), self.net.next_due_us());

@@ -20,7 +20,7 @@ impl Runner<'_> {
     /// node connected. Returns false if interrupted.
     pub(super) async fn start_up(&mut self, shutdown: &mut Shutdown) -> Result<bool> {
         if self.nodes.is_simulated() {
-            return self.sim_start_up();
+            return self.sim_start_up(shutdown).await;
         }
         for node in 1..=self.cfg.nodes {
             if let Err(e) = self.start_node(node) {
