@@ -40,6 +40,13 @@ pub enum Command {
     Bench(BenchArgs),
     /// Hunt the built-in node's mutants with soak runs, then soak the correct protocol.
     Mutants(MutantsArgs),
+    /// Simulate a run: the built-in node's own code, every node in this one process, on a
+    /// simulated clock, net and disk. The same flags and --seed write the same history, byte
+    /// for byte (docs/sim.md). --runs or --budget-s: a swarm soak of simulated runs.
+    Sim(SimArgs),
+    /// Shrink a failing simulated run: search for a smaller run that breaks the same safety
+    /// rule, and write the smallest found as a new run folder.
+    Shrink(ShrinkArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
     #[command(hide = true)]
     Node,
@@ -228,6 +235,47 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// The flags of `synod run`; --time is simulated seconds (of each run, with --runs or
+    /// --budget-s). --node-cmd and --lazy-fs do not apply. --replay RUN replays a simulated
+    /// run exactly from its meta.json (its config and seed; only --runs-dir, --quiet and
+    /// --report may be given with it); a run of processes replays with `synod run --replay`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// A swarm soak of this many simulated runs (like `synod soak --runs`), each with its own
+    /// seed and faults drawn from --seed.
+    #[arg(long, conflicts_with_all = ["replay", "schedule"])]
+    pub runs: Option<u64>,
+    /// A swarm soak for this many seconds of wall time (like `synod soak --time`): no run
+    /// starts after it is spent.
+    #[arg(long, value_parser = limits::soak_seconds_flag, conflicts_with_all = ["replay", "schedule"])]
+    pub budget_s: Option<f64>,
+    /// With --runs or --budget-s: go on after a safety violation instead of stopping at the first.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// With --runs or --budget-s: which runs keep their history: `failing` (the default: a
+    /// passing run keeps meta.json, report.json and schedule.jsonl, and its replay writes its
+    /// history again), `default` (also the last 3 passing runs), `all`, or `last:N`.
+    #[arg(long, value_name = "POLICY", default_value = "failing", value_parser = crate::soak::keep::keep_flag)]
+    pub keep: crate::soak::keep::Keep,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ShrinkArgs {
+    /// A simulated run folder that broke a safety rule, `latest`, or a run id under --runs-dir.
+    pub run: PathBuf,
+    /// Where run ids are looked up, and where the shrunk run folder goes.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Wall-clock seconds the search may take, at most (the smallest run found by then is kept).
+    #[arg(long, default_value_t = 60.0, value_parser = limits::soak_seconds_flag)]
+    pub budget_s: f64,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct SoakArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -366,16 +414,22 @@ pub struct MutantsArgs {
     /// Seconds each mutant is hunted, at most (no run starts after it is spent).
     #[arg(long, default_value_t = 120.0, value_parser = limits::soak_seconds_flag)]
     pub budget_s: f64,
-    /// Seconds of workload in each run (short runs: more start-ups, more swarm draws).
-    #[arg(long, default_value_t = 3.0, value_parser = limits::run_seconds_flag)]
-    pub time_per_run: f64,
+    /// Seconds of workload in each run (short runs: more start-ups, more swarm draws); default
+    /// 3, or 1 simulated second with --sim (a simulated start-up costs nothing: more draws).
+    #[arg(long, value_parser = limits::run_seconds_flag)]
+    pub time_per_run: Option<f64>,
     /// Seed of every hunt (each mutant's soak starts from it).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Which runs of each soak keep their history: `default` (every failing run and the last
-    /// 3 passing runs), `all`, or `last:N` (see `synod soak --help`).
-    #[arg(long, value_name = "POLICY", default_value = "default", value_parser = crate::soak::keep::keep_flag)]
-    pub keep: crate::soak::keep::Keep,
+    /// 3 passing runs), `all`, `failing`, or `last:N` (see `synod soak --help`). With --sim
+    /// the default is `failing` (a simulated run's replay writes its history again).
+    #[arg(long, value_name = "POLICY", value_parser = crate::soak::keep::keep_flag)]
+    pub keep: Option<crate::soak::keep::Keep>,
+    /// Hunt with simulated runs (`synod sim`): the built-in node in this process on a simulated
+    /// clock, net and disk; power losses need no lazy filesystem. --time-per-run is simulated.
+    #[arg(long)]
+    pub sim: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     #[command(flatten)]

@@ -30,6 +30,7 @@ use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -52,7 +53,7 @@ pub struct History {
     /// Lines gathered since the last hand-over, each ending in a newline.
     batch: std::cell::RefCell<Vec<u8>>,
     thread: Option<JoinHandle<std::io::Result<u64>>>,
-    start: Instant,
+    clock: Clock,
     path: PathBuf,
     /// Set by the writer thread when a write failed: what went wrong, for the user.
     failure: Arc<OnceLock<String>>,
@@ -63,6 +64,16 @@ pub struct History {
 impl History {
     /// Creates the history file of `format` in `dir` (its name: `format.file_name()`).
     pub fn create(dir: &Path, format: HistoryFormat, trace_messages: bool) -> Result<History> {
+        History::create_with_clock(dir, format, trace_messages, Clock::wall())
+    }
+
+    /// [`History::create`] with the time of every event read from `clock` (a simulation's).
+    pub fn create_with_clock(
+        dir: &Path,
+        format: HistoryFormat,
+        trace_messages: bool,
+        clock: Clock,
+    ) -> Result<History> {
         let path = dir.join(format.file_name());
         let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         let sink =
@@ -84,7 +95,7 @@ impl History {
             tx: Some(tx),
             batch: std::cell::RefCell::new(Vec::with_capacity(BATCH_BYTES + 4096)),
             thread: Some(thread),
-            start: Instant::now(),
+            clock,
             path,
             failure,
             trace_messages,
@@ -98,7 +109,12 @@ impl History {
 
     /// Microseconds since the run started: the "t" of every event.
     pub fn now_us(&self) -> u64 {
-        self.start.elapsed().as_micros() as u64
+        self.clock.now_us()
+    }
+
+    /// Whether the time is simulated (then it moves only when the simulator moves it).
+    pub fn is_simulated(&self) -> bool {
+        matches!(self.clock, Clock::Simulated(_))
     }
 
     /// Records `event` (its `t` is its own: `now_us` when it happened), serialized through
@@ -153,6 +169,41 @@ impl History {
 impl Drop for History {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+/// Where the "t" of every event comes from: the wall clock since the run started, or a
+/// simulator's clock, which it sets and which nothing else moves (so that the same seed
+/// writes the same history, byte for byte).
+#[derive(Clone, Debug)]
+pub enum Clock {
+    Wall(Instant),
+    Simulated(Arc<AtomicU64>),
+}
+
+impl Clock {
+    /// The wall clock, from now.
+    pub fn wall() -> Clock {
+        Clock::Wall(Instant::now())
+    }
+
+    /// A simulated clock at 0.
+    pub fn simulated() -> Clock {
+        Clock::Simulated(Arc::new(AtomicU64::new(0)))
+    }
+
+    pub fn now_us(&self) -> u64 {
+        match self {
+            Clock::Wall(start) => start.elapsed().as_micros() as u64,
+            Clock::Simulated(t) => t.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Moves a simulated clock to `t_us`; it never goes back. Panics on the wall clock.
+    pub fn set_us(&self, t_us: u64) {
+        let Clock::Simulated(t) = self else { panic!("the wall clock cannot be set") };
+        let before = t.swap(t_us, Ordering::Relaxed);
+        assert!(before <= t_us, "the simulated clock went back from {before} to {t_us} µs");
     }
 }
 

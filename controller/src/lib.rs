@@ -5,11 +5,11 @@
 //! Layers, top to bottom (docs/architecture.md, "Layers"); a module imports only from below:
 //! 1. `cli` (clap's types) and `commands` (one function a subcommand; flags become typed
 //!    plans in `commands::flags`, and clap's types go no further);
-//! 2. what the commands do: start runs from typed plans (`soak`, `scenario`, `bench`) or read
+//! 2. what the commands do: start runs from typed plans (`soak`, `shrink`, `scenario`, `bench`) or read
 //!    recorded ones (`inspect`, `report`);
 //! 3. one run: its plan (`plan`) and the run loop (`run`);
-//! 4. the parts: `cluster`, `net`, `nemesis`, `workload`, `history`, `lazyfs`, and the run
-//!    folder's helpers.
+//! 4. the parts: `cluster`, `sim` (the simulated nodes), `net`, `nemesis`, `workload`,
+//!    `history`, `lazyfs`, and the run folder's helpers.
 
 pub mod bench;
 pub mod cli;
@@ -31,5 +31,7 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod scenario;
+pub mod shrink;
+pub mod sim;
 pub mod soak;
 pub mod workload;

@@ -67,6 +67,54 @@ pub fn replay_plan(
     Ok((cfg, schedule))
 }
 
+/// `synod sim --replay RUN`: a simulated run's plan again, from its meta.json alone: its
+/// config as recorded (the history's first line carries it, so a replay that changed a field
+/// would not write the same bytes) and its schedule, generated again from the config and seed,
+/// or, when it came from `--schedule FILE`, read from the run's schedule.jsonl. `runs_dir`
+/// replaces the recorded one when given (then the first line differs in that field only).
+/// A run of processes is refused: its timing was the OS's, and only `synod run --replay`
+/// repeats its faults.
+pub fn sim_replay_plan(
+    run: &Path,
+    runs_dir: Option<&Path>,
+    lookup_dir: &Path,
+) -> Result<(RunConfig, Schedule)> {
+    let dir = crate::rundir::resolve(run, lookup_dir);
+    let meta_path = dir.join("meta.json");
+    let meta = std::fs::read_to_string(&meta_path)
+        .with_context(|| format!("--replay: cannot read {}", meta_path.display()))?;
+    let file = meta_path.display().to_string();
+    let meta: serde_json::Value = serde_json::from_str(&meta)
+        .map_err(|e| anyhow::anyhow!("--replay: {file}: not a usable synod meta.json: {e}"))?;
+    if meta["simulated"] != true {
+        anyhow::bail!(
+            "--replay: {} is a run of processes, not a simulation ({file} has no \"simulated\": true); \
+             replay it with: synod run --replay {}",
+            dir.display(),
+            dir.display()
+        );
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        config: RunConfig,
+    }
+    let meta = serde_json::from_value::<Meta>(meta)
+        .map_err(|e| anyhow::anyhow!("--replay: {file}: not a usable synod meta.json: {e}"))?;
+    let mut cfg = meta.config;
+    cfg.validate().map_err(|e| anyhow::anyhow!("--replay: {}", e.in_file(&file, "config.")))?;
+    let schedule = match &cfg.schedule {
+        ScheduleSource::Generated => generated_schedule(&cfg)?,
+        ScheduleSource::File { .. } | ScheduleSource::Replay { .. } => {
+            let path = dir.join(file::SCHEDULE_FILE);
+            file::read_schedule(&path, cfg.nodes).map_err(|e| anyhow::anyhow!("--replay: {e}"))?
+        }
+    };
+    if let Some(runs_dir) = runs_dir {
+        cfg.runs_dir = runs_dir.to_path_buf();
+    }
+    Ok((cfg, schedule))
+}
+
 /// The nemesis actions a replay repeats: those the history recorded, or, when the run has no
 /// history (a soak's retention dropped it), the planned schedule it was started with. The plan
 /// differs from the record in one way: a crash point's kills and restarts happened when its

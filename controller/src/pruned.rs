@@ -9,7 +9,8 @@
 //!
 //! Deleting is the one dangerous thing the bench does to its own results, so `prune` checks
 //! before it deletes: the folder is a run folder directly under the soak's runs folder, it is
-//! not the run `runs/latest` points at, and its own report.json says it passed. It never
+//! not the run `runs/latest` points at (unless it is simulated: `synod sim --replay` writes its
+//! history again byte for byte), and its own report.json says it passed. It never
 //! follows a symbolic link and never crosses into another filesystem (a mount left behind).
 
 use anyhow::{bail, Context, Result};
@@ -116,7 +117,7 @@ pub fn require_history(path: &Path) -> Result<()> {
 
 /// Drops everything of the run folder `dir` but [`KEPT_FILES`] and writes its `pruned.json`
 /// (`note`'s `dropped` fields are filled in here). Refuses, deleting nothing, a folder that is
-/// not a passing run directly under `runs_dir`, or that `runs_dir/latest` points at.
+/// not a passing run directly under `runs_dir`, or a real run that `runs_dir/latest` points at.
 pub fn prune(dir: &Path, runs_dir: &Path, mut note: Pruned) -> Result<Pruned> {
     let canonical =
         |p: &Path| std::fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()));
@@ -124,7 +125,9 @@ pub fn prune(dir: &Path, runs_dir: &Path, mut note: Pruned) -> Result<Pruned> {
     if run.parent() != Some(canonical(runs_dir)?.as_path()) {
         bail!("{}: not a run folder directly under {}", dir.display(), runs_dir.display());
     }
-    if std::fs::canonicalize(runs_dir.join("latest")).ok().as_deref() == Some(run.as_path()) {
+    if std::fs::canonicalize(runs_dir.join("latest")).ok().as_deref() == Some(run.as_path())
+        && !crate::rundir::is_simulated(&run)
+    {
         bail!("{}: runs/latest points at it", dir.display());
     }
     let report_path = run.join(REPORT_FILE);
@@ -265,6 +268,10 @@ mod tests {
         let e = format!("{:#}", prune(&newer, &root, note()).unwrap_err());
         assert!(e.contains("runs/latest points at it"), "{e}");
         assert_eq!(history_state(&newer), HistoryState::Kept);
+        // A simulated one may go even then: its replay writes the same history again.
+        std::fs::write(newer.join("meta.json"), r#"{"simulated": true}"#).unwrap();
+        prune(&newer, &root, note()).unwrap();
+        assert_eq!(history_state(&newer), HistoryState::Dropped);
         std::fs::remove_dir_all(&root).unwrap();
     }
 

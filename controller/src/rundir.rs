@@ -108,3 +108,10 @@ mod tests {
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
+
+/// Whether the run folder's meta.json says `"simulated": true` (a `synod sim` run, which its
+/// replay writes again byte for byte). False when meta.json is missing or unreadable.
+pub fn is_simulated(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read(dir.join("meta.json")) else { return false };
+    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|meta| meta["simulated"] == true)
+}

@@ -23,6 +23,43 @@ pub struct BenchFigures {
     /// round trip was seen.
     pub ratio_to_floor: Option<f64>,
     pub ratio_to_floor_two_phase: Option<f64>,
+    pub sim: SimFigures,
+}
+
+/// The simulator beside the processes on the default run configuration (sim.rs): decisions
+/// per wall-clock second of each, their ratio, and simulated seconds per wall second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SimFigures {
+    pub decisions_per_s: u64,
+    pub process_decisions_per_s: u64,
+    /// Seconds of simulated run time per second of wall time.
+    pub simulated_to_wall: f64,
+    /// `decisions_per_s` over `process_decisions_per_s`.
+    pub speedup: f64,
+}
+
+impl SimFigures {
+    pub fn new(
+        sim_decisions: u64,
+        sim_wall_s: f64,
+        simulated_us: u64,
+        process_decisions: u64,
+        process_wall_s: f64,
+    ) -> SimFigures {
+        let per_s = |decisions: u64, wall_s: f64| (decisions as f64 / wall_s.max(1e-9)).round() as u64;
+        let (decisions_per_s, process_decisions_per_s) =
+            (per_s(sim_decisions, sim_wall_s), per_s(process_decisions, process_wall_s));
+        SimFigures {
+            decisions_per_s,
+            process_decisions_per_s,
+            simulated_to_wall: round2(simulated_us as f64 / 1e6 / sim_wall_s.max(1e-9)),
+            speedup: round2(decisions_per_s as f64 / process_decisions_per_s.max(1) as f64),
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// The floor under a decision: a net round trip (`None` when the run's history held none)
@@ -154,6 +191,7 @@ pub(super) fn sample() -> BenchFigures {
             zst: DiskBytes { bytes: 545780, bytes_per_decision: 1132, decisions: 482 },
         },
         lazy_fs: LazyFs::Measured { c64_per_s: 1699, n3_p50: 1482, n3_p99: 16095 },
+        sim: SimFigures::new(24_000, 2.0, 12_500_000, 5_000, 10.0),
     }
 }
 
@@ -192,7 +230,11 @@ mod tests {
             },
             "lazy_fs": {"c64_per_s": 1699, "n3_p50": 1482, "n3_p99": 16095},
             "ratio_to_floor": 1.69,
-            "ratio_to_floor_two_phase": 3.2
+            "ratio_to_floor_two_phase": 3.2,
+            "sim": {
+                "decisions_per_s": 12000, "process_decisions_per_s": 500, "simulated_to_wall": 6.25,
+                "speedup": 24.0
+            }
         })
     }
 

@@ -10,7 +10,10 @@
 //!   with `--trace ops`, with both phases, and with a plain (uncompressed) history;
 //! - the checker on a generated 1,000,000-event history, plain and compressed: events per
 //!   second, peak memory;
-//! - a history's bytes per decision on disk, compressed and plain (history.rs).
+//! - a history's bytes per decision on disk, compressed and plain (history.rs);
+//! - the simulator beside the processes: decisions per wall second of the default run
+//!   configuration, simulated and as processes, and simulated seconds per wall second
+//!   (sim.rs).
 //!
 //! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
@@ -25,6 +28,7 @@ mod floor;
 mod history;
 pub mod plan;
 mod render;
+mod sim;
 
 use crate::exit::Exit;
 use crate::progress::Progress;
@@ -95,6 +99,8 @@ impl Bench {
         let decisions_per_s = self.throughput()?;
         let lazy_fs = self.lazy_fs()?;
         let history_disk = self.history_disk()?;
+        self.say(&format!("simulation: default settings, {} s, as processes and simulated ...", self.time_s));
+        let sim = sim::measure(&self.runs_dir, self.time_s)?;
         self.say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...");
         let etcd = etcd::measure(&dir.join("etcd"), self.time_s.min(5.0))?;
         let p50_n3 = decision_latency_us.n3.p50;
@@ -112,6 +118,7 @@ impl Bench {
             floor_us,
             history_disk,
             lazy_fs,
+            sim,
         })
     }
 

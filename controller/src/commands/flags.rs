@@ -2,20 +2,27 @@
 //! and a nemesis [`Schedule`], once, for `run`, `soak` and `mutants`. Clap's types stop here:
 //! everything below the commands takes the typed plans (plan.rs, [`SoakPlan`]).
 
-use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SoakArgs};
+use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SimArgs, SoakArgs};
 use crate::limits;
 use crate::nemesis::{file, FaultKind, NemesisConfig, Schedule};
 use crate::nodes::parse_list;
 use crate::plan::{generated_schedule, replay_plan, require_power};
 use crate::run::config::{RunConfig, ScheduleSource};
 use crate::soak::hunt::HuntPlan;
+use crate::soak::keep::Keep;
 use crate::soak::SoakPlan;
 use anyhow::{bail, Context, Result};
 use synod_node::paxos::{Bug, Tuning};
 
 pub fn nemesis_config(a: &NemesisArgs) -> Result<NemesisConfig> {
+    nemesis_config_with(a, crate::lazyfs::available)
+}
+
+/// [`nemesis_config`] where power losses are possible when `power` says so (a real run needs
+/// the lazy filesystem; a simulated one always can).
+fn nemesis_config_with(a: &NemesisArgs, power: fn() -> Result<(), String>) -> Result<NemesisConfig> {
     let mut faults = FaultKind::parse_list(&a.nemesis).map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
-    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, crate::lazyfs::available)
+    let warning = crate::nemesis::check_power(&a.nemesis, &mut faults, power)
         .map_err(|e| anyhow::anyhow!("--nemesis: {e}"))?;
     if let Some(warning) = warning {
         tracing::warn!("--nemesis: {warning}");
@@ -101,13 +108,7 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let mut cfg = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time, seed)?;
     cfg.instances = a.instances;
-    let schedule = match &a.schedule {
-        Some(path) => {
-            cfg.schedule = ScheduleSource::File { path: path.clone() };
-            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)?
-        }
-        None => generated_schedule(&cfg)?,
-    };
+    let schedule = schedule_of(&mut cfg, a.schedule.as_deref())?;
     require_power(&schedule, "--schedule")?;
     if cfg.lazy_fs {
         crate::lazyfs::available().map_err(|why| anyhow::anyhow!("--lazy-fs: {why}"))?;
@@ -115,9 +116,95 @@ pub fn run_plan(a: &RunArgs, explicit: &[String]) -> Result<(RunConfig, Schedule
     Ok((cfg, schedule))
 }
 
+/// The schedule of `--schedule FILE` (recorded as the config's source), or else the one
+/// generated from the config.
+fn schedule_of(cfg: &mut RunConfig, schedule_flag: Option<&std::path::Path>) -> Result<Schedule> {
+    match schedule_flag {
+        Some(path) => {
+            cfg.schedule = ScheduleSource::File { path: path.to_path_buf() };
+            file::read_schedule(path, cfg.nodes).map_err(anyhow::Error::msg)
+        }
+        None => generated_schedule(cfg),
+    }
+}
+
+/// The plan of one `synod sim` run: `synod run`'s flags, less those that need real
+/// processes, or, with `--replay RUN`, the recorded simulated run's plan (plan.rs). Power
+/// losses need no lazy filesystem: the simulated disks lose unsynced writes themselves.
+/// `explicit`: the flags given on the command line.
+pub fn sim_plan(args: &SimArgs, explicit: &[String]) -> Result<(RunConfig, Schedule)> {
+    let a = &args.run;
+    if let Some(run) = &a.replay {
+        let allowed = ["replay", "runs_dir", "quiet", "report"];
+        let extra: Vec<String> = explicit
+            .iter()
+            .filter(|f| !allowed.contains(&f.as_str()))
+            .map(|f| format!("--{}", f.replace('_', "-")))
+            .collect();
+        if !extra.is_empty() {
+            bail!(
+                "--replay takes the recorded simulation's settings; it cannot be combined with {}",
+                extra.join(", ")
+            );
+        }
+        let runs_dir = explicit.iter().any(|f| f == "runs_dir").then_some(a.cluster.runs_dir.as_path());
+        return crate::plan::sim_replay_plan(run, runs_dir, &a.cluster.runs_dir);
+    }
+    let swarm_only: Vec<String> = ["keep_going", "keep"]
+        .iter()
+        .filter(|f| explicit.iter().any(|e| e == *f))
+        .map(|f| format!("--{}", f.replace('_', "-")))
+        .collect();
+    if !swarm_only.is_empty() {
+        bail!("{}: only for a swarm of simulated runs (with --runs or --budget-s)", swarm_only.join(", "));
+    }
+    let seed = a.seed.unwrap_or_else(crate::run::random_u64);
+    let mut cfg = sim_config(args, seed)?;
+    cfg.instances = a.instances;
+    let schedule = schedule_of(&mut cfg, a.schedule.as_deref())?;
+    Ok((cfg, schedule))
+}
+
+/// A simulated run's config from `synod run`'s flags, refusing those that need processes.
+fn sim_config(args: &SimArgs, seed: u64) -> Result<RunConfig> {
+    let a = &args.run;
+    refuse_process_flags(&a.cluster)?;
+    let nemesis = nemesis_config_with(&a.nemesis, || Ok(()))?;
+    cluster_config(&a.cluster, nemesis, a.time, seed)
+}
+
+fn refuse_process_flags(a: &ClusterArgs) -> Result<()> {
+    if a.node_cmd.is_some() {
+        bail!("--node-cmd: a simulation runs only the built-in node; a node of your own needs `synod run`");
+    }
+    if a.lazy_fs {
+        bail!("--lazy-fs: a simulation's disks are simulated, and lose unsynced writes on a power loss by themselves");
+    }
+    Ok(())
+}
+
+/// The plan of `synod sim --runs N` / `--budget-s S`: `synod soak`'s, every run simulated,
+/// each run's workload `--time` simulated seconds; --instances applies to every run.
+pub fn sim_soak_plan(args: &SimArgs) -> Result<SoakPlan> {
+    let seed = args.run.seed.unwrap_or_else(crate::run::random_u64);
+    let mut run = sim_config(args, seed)?;
+    run.instances = args.run.instances;
+    Ok(SoakPlan {
+        run,
+        runs: args.runs,
+        time_s: args.budget_s,
+        seed,
+        keep_going: args.keep_going,
+        keep: args.keep,
+        moves_bar: true,
+        simulated: true,
+    })
+}
+
 /// The plan of `synod soak`: the run every soak run starts from (its nemesis the pool each
 /// run draws from). `soak_command` checks it (`SoakPlan::validate`) before the first run.
 pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
+    refuse_keep_failing(a.keep)?;
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
     let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, seed)?;
     Ok(SoakPlan {
@@ -128,7 +215,24 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
         keep_going: a.keep_going,
         keep: a.keep,
         moves_bar: true,
+        simulated: false,
     })
+}
+
+/// `synod mutants --time-per-run`'s default: seconds of workload in a run of processes, whose
+/// start-up costs a second of its own.
+const HUNT_TIME_PER_RUN_S: f64 = 3.0;
+/// ... and in a simulated run: one simulated second is enough for most mutants to show, and
+/// shorter runs draw more swarms in the same wall time.
+const SIM_HUNT_TIME_PER_RUN_S: f64 = 1.0;
+
+/// `--keep failing` drops the history of the run just judged, which only a simulated run can
+/// spare: its replay writes it again, where a run of processes replays only its faults.
+fn refuse_keep_failing(keep: Keep) -> Result<()> {
+    if keep == Keep::Failing {
+        bail!("--keep failing: only for simulated runs (synod sim --runs, synod mutants --sim), whose replay writes the same history again; keep `default`, `last:N` or `all` here");
+    }
+    Ok(())
 }
 
 /// The plan of `synod mutants` (not `--list` or `--describe`): which mutants, and the soak
@@ -144,15 +248,28 @@ pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
         None => Bug::ALL.to_vec(),
     };
     let seed = a.seed.unwrap_or_else(crate::run::random_u64);
-    let run = cluster_config(&a.cluster, nemesis_config(&a.nemesis)?, a.time_per_run, 0)?;
+    let nemesis = if a.sim {
+        refuse_process_flags(&a.cluster)?;
+        nemesis_config_with(&a.nemesis, || Ok(()))?
+    } else {
+        nemesis_config(&a.nemesis)?
+    };
+    let time_per_run_s =
+        a.time_per_run.unwrap_or(if a.sim { SIM_HUNT_TIME_PER_RUN_S } else { HUNT_TIME_PER_RUN_S });
+    let run = cluster_config(&a.cluster, nemesis, time_per_run_s, 0)?;
+    let default_keep = if a.sim { Keep::Failing } else { Keep::default() };
+    if !a.sim {
+        refuse_keep_failing(a.keep.unwrap_or(default_keep))?;
+    }
     let soak = SoakPlan {
         run,
         runs: None,
         time_s: Some(a.budget_s),
         seed,
         keep_going: false,
-        keep: a.keep,
+        keep: a.keep.unwrap_or(default_keep),
         moves_bar: false,
+        simulated: a.sim,
     };
     Ok(HuntPlan { bugs, soak })
 }

@@ -5,7 +5,7 @@
 
 pub mod flags;
 
-use crate::cli::{CheckArgs, Command, MutantsArgs, RunArgs};
+use crate::cli::{CheckArgs, Command, MutantsArgs, RunArgs, SimArgs};
 use crate::exit::Exit;
 use crate::progress::Progress;
 use crate::run::run_once;
@@ -50,6 +50,13 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Mutants(args) => mutants(args),
+        Command::Sim(args) => sim(args, explicit),
+        Command::Shrink(a) => crate::shrink::shrink_command(crate::shrink::ShrinkPlan {
+            run: a.run,
+            runs_dir: a.runs_dir,
+            quiet: a.quiet,
+            budget_s: a.budget_s,
+        }),
         Command::Node => unreachable!("handled in main"),
     }
 }
@@ -72,9 +79,36 @@ fn mutants(args: MutantsArgs) -> Result<Exit> {
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<Exit> {
     let (cfg, schedule) = run_plan(&args, explicit)?;
-    let quiet = cfg.quiet;
-    let mut progress = Progress::for_run(quiet);
+    let mut progress = Progress::for_run(cfg.quiet);
     let outcome = run_once(cfg, schedule, &mut progress)?;
+    print_outcome(&outcome, &args)
+}
+
+/// `synod sim`: one simulated run, reported as `synod run` reports a real one; with --runs
+/// or --budget-s, a soak of simulated runs (crate::soak).
+fn sim(args: SimArgs, explicit: &[String]) -> Result<Exit> {
+    if args.runs.is_some() || args.budget_s.is_some() {
+        return crate::soak::soak_command(flags::sim_soak_plan(&args)?);
+    }
+    let (cfg, schedule) = flags::sim_plan(&args, explicit)?;
+    // A replay keeps the recorded `quiet` (it is in the history's first line); -q is the flag's.
+    let mut progress = Progress::for_run(args.run.cluster.quiet);
+    let argv: Vec<String> = std::env::args().collect();
+    let started = std::time::Instant::now();
+    let simulated_s = cfg.time_s;
+    let outcome = crate::run::sim_once(cfg, schedule, &argv, &mut progress, true)?;
+    let code = print_outcome(&outcome, &args.run)?;
+    if !args.run.cluster.quiet {
+        let wall_s = started.elapsed().as_secs_f64();
+        let check_s = outcome.check_s;
+        println!("simulated: {simulated_s} s of workload in {wall_s:.2} s of wall time ({check_s:.2} s of it the check)");
+    }
+    Ok(code)
+}
+
+/// What `synod run` and `synod sim` print at the end of a run; the exit code of its verdict.
+fn print_outcome(outcome: &crate::run::RunOutcome, args: &RunArgs) -> Result<Exit> {
+    let quiet = args.cluster.quiet;
     let code = Exit::of_report(&outcome.report);
     if !quiet || code != Exit::Ok {
         print!("{}", summary(&outcome.report));

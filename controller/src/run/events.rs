@@ -46,7 +46,7 @@ impl Runner<'_> {
     /// `node`'s process `pid` exited: recorded, its open ops end `crashed`, a power cut
     /// waiting for the exit takes its writes, a restart waiting for it happens.
     fn exited(&mut self, node: NodeId, pid: u32, status: &str) {
-        self.cluster.exited(node, pid);
+        self.nodes.exited(node, pid);
         let now_us = self.history.now_us();
         self.history.record(&schema::Event::Process(schema::Process {
             t: now_us,
@@ -69,7 +69,7 @@ impl Runner<'_> {
             self.record_error(Some(node), &error);
             return;
         }
-        if self.nemesis.is_crash_victim(node, self.cluster.state(node)) {
+        if self.nemesis.is_crash_victim(node, self.nodes.state(node)) {
             // Sent after its crash point: as if it had died before writing it.
             self.history.record(&schema::Event::Discarded(schema::Discarded {
                 t: self.history.now_us(),

@@ -27,7 +27,9 @@ impl Runner<'_> {
             anyhow::bail!("run aborted: {e:#}\nrun: {}", dir.path.display());
         }
         self.history.close()?;
+        let checking = std::time::Instant::now();
         let report = synod_checker::check_path(&dir.path).context("cannot check the history")?;
+        let check_s = checking.elapsed().as_secs_f64();
         synod_checker::write_report_json(&dir.path, &report).context("cannot write report.json")?;
         if let Err(e) = result {
             let logs = self.startup_failed.iter().map(|&n| log_line(dir, n)).collect::<Vec<_>>();
@@ -42,6 +44,7 @@ impl Runner<'_> {
             interrupted: self.interrupted,
             final_errors: self.final_errors,
             exercised: self.nemesis.exercised().clone(),
+            check_s,
         })
     }
 

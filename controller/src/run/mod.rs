@@ -22,24 +22,28 @@ pub mod config;
 mod events;
 mod finish;
 mod nemesis;
+mod nodes;
 mod once;
 mod phases;
 mod power;
 mod runner;
 pub mod shutdown;
+mod sim;
 mod startup;
 mod stop;
 
-pub use once::{run_once, run_once_embedded};
+pub use once::{run_once, run_once_embedded, sim_once};
 
 use crate::cluster::{Cluster, NodeCommand};
-use crate::history::History;
+use crate::history::{Clock, History};
 use crate::nemesis::{FaultKind, Schedule};
 use crate::net::conn::accept_loop;
 use crate::progress::Progress;
 use crate::rundir::RunDir;
+use crate::sim::{SimTiming, SimWorld};
 use anyhow::{Context, Result};
 use config::{RunConfig, Trace};
+use nodes::Nodes;
 use runner::Runner;
 use serde_json::json;
 use shutdown::Shutdown;
@@ -80,6 +84,8 @@ pub struct RunOutcome {
     pub final_errors: Vec<String>,
     /// How many times each fault kind was started.
     pub exercised: BTreeMap<FaultKind, u64>,
+    /// Seconds of wall time the check of the closed history took.
+    pub check_s: f64,
 }
 
 /// Runs one recorded run with the given nemesis schedule. The first interrupt on `shutdown`
@@ -101,9 +107,9 @@ pub async fn run(
     let node_dirs: Vec<PathBuf> = (1..=cfg.nodes).map(|n| dir.node_dir(n)).collect();
     let data_dirs = (1..=cfg.nodes).map(|n| disks.data_dir(n).unwrap_or_else(|| dir.node_dir(n))).collect();
     let cluster = Cluster::new(command, addr, token, node_dirs, data_dirs, events_tx);
-    history.record(&run_header(&dir.id, &cfg));
+    history.record(&run_header(Some(&dir.id), &cfg));
     progress.start_run(cfg.time_s + cfg.final_s);
-    let mut r = Runner::new(cfg, schedule, history, cluster, events, progress);
+    let mut r = Runner::new(cfg, schedule, history, Nodes::Processes(cluster), events, progress);
     r.disks = disks;
     r.run_path = dir.path.clone();
     // Start-up, the workload, the final phase; then, whatever happened, the nodes stop and
@@ -115,12 +121,45 @@ pub async fn run(
     r.close_and_check(&dir, result)
 }
 
+/// Runs one simulated run (`synod sim`, docs/sim.md): the same run loop, net, workload,
+/// nemesis and history as [`run`], with the built-in node's code in this thread on a
+/// simulated clock, net and disk (crate::sim). Its history is a function of `cfg` and
+/// `schedule`: no wall-clock time and no run id in it (meta.json has the run's id), so the
+/// same seed writes the same bytes.
+pub async fn run_simulated(
+    cfg: RunConfig,
+    schedule: Schedule,
+    argv: &[String],
+    progress: &mut Progress,
+    shutdown: Shutdown,
+) -> Result<RunOutcome> {
+    anyhow::ensure!(cfg.node_cmd.is_none(), "a simulation runs only the built-in node (no --node-cmd)");
+    let dir = RunDir::create(&cfg.runs_dir)?;
+    write_meta(&dir, &cfg, argv, true)?;
+    write_schedule(&dir, &schedule)?;
+    let clock = Clock::simulated();
+    let trace_messages = cfg.trace == Trace::All;
+    let history = History::create_with_clock(&dir.path, cfg.history_format, trace_messages, clock.clone())?;
+    dir.mark_latest()?;
+    let world = SimWorld::new(cfg.nodes, cfg.seed, clock, SimTiming::default());
+    // Nothing sends on this channel: the world hands its events to the run loop directly.
+    let (_, events) = mpsc::channel(1);
+    history.record(&run_header(None, &cfg));
+    progress.start_run(cfg.time_s + cfg.final_s);
+    let mut r = Runner::new(cfg, schedule, history, Nodes::simulated_world(world), events, progress);
+    r.run_path = dir.path.clone();
+    let result = r.drive(shutdown).await;
+    r.stop_nodes().await;
+    r.progress.finish_run();
+    r.close_and_check(&dir, result)
+}
+
 /// The history's first line: membership, roles, the mutant, the whole config.
-fn run_header<'a>(run_id: &'a str, cfg: &RunConfig) -> schema::Event<'a> {
+fn run_header<'a>(run_id: Option<&'a str>, cfg: &RunConfig) -> schema::Event<'a> {
     let ids = |nodes: &[NodeId]| nodes.iter().map(|&n| u64::from(n)).collect::<Vec<_>>();
     schema::Event::Run(schema::Run {
         t: 0,
-        run_id: Some(Cow::Borrowed(run_id)),
+        run_id: run_id.map(Cow::Borrowed),
         seed: Some(cfg.seed.into()),
         nodes: (1..=u64::from(cfg.nodes)).collect(),
         acceptors: Some(ids(&cfg.acceptors)),
@@ -145,10 +184,8 @@ struct Opened {
 /// the history and points `runs/latest` at the run: a step that fails leaves no empty
 /// history behind for `latest` to name (a run's history always ends with an `end`).
 async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String]) -> Result<Opened> {
-    write_meta(dir, cfg, argv)?;
-    let schedule_path = dir.path.join(crate::nemesis::file::SCHEDULE_FILE);
-    std::fs::write(&schedule_path, crate::nemesis::file::render_schedule(schedule))
-        .with_context(|| format!("cannot write {}", schedule_path.display()))?;
+    write_meta(dir, cfg, argv, false)?;
+    write_schedule(dir, schedule)?;
     let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
     let command = match &cfg.node_cmd {
         Some(line) => NodeCommand::Shell(line.clone()),
@@ -164,8 +201,16 @@ async fn open(dir: &RunDir, cfg: &RunConfig, schedule: &Schedule, argv: &[String
     Ok(Opened { history, listener, command, disks })
 }
 
-fn write_meta(dir: &RunDir, cfg: &RunConfig, argv: &[String]) -> Result<()> {
-    let meta = json!({
+fn write_schedule(dir: &RunDir, schedule: &Schedule) -> Result<()> {
+    let path = dir.path.join(crate::nemesis::file::SCHEDULE_FILE);
+    std::fs::write(&path, crate::nemesis::file::render_schedule(schedule))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// meta.json: the run's id, command line, seed and config; `"simulated": true` for a
+/// simulated run.
+fn write_meta(dir: &RunDir, cfg: &RunConfig, argv: &[String], simulated: bool) -> Result<()> {
+    let mut meta = json!({
         "run_id": dir.id,
         "command_line": argv,
         "seed": cfg.seed,
@@ -173,6 +218,9 @@ fn write_meta(dir: &RunDir, cfg: &RunConfig, argv: &[String]) -> Result<()> {
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": crate::rundir::utc_stamp(std::time::SystemTime::now()),
     });
+    if simulated {
+        meta["simulated"] = json!(true);
+    }
     let path = dir.path.join("meta.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&meta)?)
         .with_context(|| format!("cannot write {}", path.display()))
@@ -209,7 +257,7 @@ mod tests {
         let mut cfg = config::sample();
         cfg.trace = Trace::Ops;
         cfg.acceptors = vec![1, 2];
-        let line = run_header("r1", &cfg).to_json();
+        let line = run_header(Some("r1"), &cfg).to_json();
         assert!(
             line.starts_with(
                 r#"{"type":"run","t":0,"run_id":"r1","seed":1,"nodes":[1,2,3],"acceptors":[1,2],"#
@@ -223,7 +271,7 @@ mod tests {
         assert_eq!((run.trace(), &run.bug, &run.bug_nodes), (Some("ops"), &Some(None), &Some(vec![1, 2, 3])));
         assert_eq!(run.config, Some(serde_json::to_value(&cfg).unwrap()));
         cfg.tuning.bug = Some(synod_node::paxos::Bug::SkipFsync);
-        let line = run_header("r1", &cfg).to_json();
+        let line = run_header(Some("r1"), &cfg).to_json();
         assert!(line.contains(r#""bug":"skip-fsync","#), "{line}");
     }
 

@@ -27,8 +27,8 @@ impl Runner<'_> {
     }
 
     fn apply(&mut self, action: Action) {
-        let cluster = &self.cluster;
-        let effects = self.nemesis.apply(self.history.now_us(), action, |n| cluster.state(n));
+        let nodes = &self.nodes;
+        let effects = self.nemesis.apply(self.history.now_us(), action, |n| nodes.state(n));
         self.perform(effects);
     }
 
@@ -74,7 +74,7 @@ impl Runner<'_> {
             self.history.record(&schema::Event::Nemesis(event));
         } else {
             self.net.route(&self.history, &env);
-            let state = self.cluster.state(env.src);
+            let state = self.nodes.state(env.src);
             let effects = self.nemesis.on_sent(self.history.now_us(), env.src, kind, state);
             self.perform(effects);
         }
@@ -95,13 +95,13 @@ impl Runner<'_> {
 
     /// `node`'s process has gone: a restart waiting for it happens now.
     pub(super) fn restart_if_pending(&mut self, node: NodeId) {
-        let effects = self.nemesis.on_exited(node, self.cluster.state(node));
+        let effects = self.nemesis.on_exited(node, self.nodes.state(node));
         self.perform(effects);
     }
 
     fn signal_all(&mut self, nodes: &[NodeId], signal: Signal) {
         for &node in nodes {
-            if let Err(e) = self.cluster.signal(node, signal) {
+            if let Err(e) = self.nodes.signal(node, signal) {
                 self.nemesis_error(format!("{e:#}"));
             }
         }
@@ -121,8 +121,8 @@ impl Runner<'_> {
         let effects = self.nemesis.heal_net();
         self.perform(effects);
         self.after_deliveries();
-        let cluster = &self.cluster;
-        let effects = self.nemesis.heal_nodes(|n| cluster.state(n));
+        let nodes = &self.nodes;
+        let effects = self.nemesis.heal_nodes(|n| nodes.state(n));
         self.perform(effects);
     }
 
@@ -130,8 +130,8 @@ impl Runner<'_> {
     /// `heal-all` with `"final": true` (which a replay leaves out: it has its own).
     pub(super) fn heal_all(&mut self) {
         self.nemesis.begin_final();
-        let cluster = &self.cluster;
-        let (stopped, down) = self.nemesis.to_heal(|n| cluster.state(n));
+        let nodes = &self.nodes;
+        let (stopped, down) = self.nemesis.to_heal(|n| nodes.state(n));
         let event = event::final_heal_all(self.history.now_us(), &stopped, &down);
         self.history.record(&schema::Event::Nemesis(event));
         self.heal_everything();
@@ -141,7 +141,7 @@ impl Runner<'_> {
     /// (a restart that failed, a node that crashed on its own).
     pub(super) fn check_final_state(&mut self) {
         for node in 1..=self.cfg.nodes {
-            let state = self.cluster.state(node);
+            let state = self.nodes.state(node);
             if state != ProcState::Running {
                 let state = format!("{state:?}").to_lowercase();
                 let what =
@@ -154,6 +154,6 @@ impl Runner<'_> {
 
     /// What is in force now, for the progress line.
     pub(super) fn active_faults(&self) -> String {
-        self.nemesis.in_force(|n| self.cluster.state(n))
+        self.nemesis.in_force(|n| self.nodes.state(n))
     }
 }

@@ -37,6 +37,23 @@ pub fn run_once_embedded(
     on_fresh_runtime(cfg, schedule, command_line, progress, Shutdown::never)
 }
 
+/// One simulated run (`synod sim`) on a fresh current-thread runtime, counting SIGINT and
+/// SIGTERM as interrupts like [`run_once`] when `listen` (the `synod` binary), not otherwise
+/// (a program embedding the library).
+pub fn sim_once(
+    cfg: RunConfig,
+    schedule: Schedule,
+    command_line: &[String],
+    progress: &mut Progress,
+    listen: bool,
+) -> Result<RunOutcome> {
+    let shutdown = if listen { Shutdown::listen } else { Shutdown::never };
+    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
+    runtime.block_on(async { super::run_simulated(cfg, schedule, command_line, progress, shutdown()).await })
+}
+
 /// `shutdown` is called inside the runtime (listening to signals needs one).
 fn on_fresh_runtime(
     cfg: RunConfig,

@@ -17,15 +17,18 @@ use tokio::time::{Instant, Interval};
 
 /// Why a wait ended: a turn to take, or an interrupt.
 #[derive(PartialEq, Eq)]
-enum Wake {
+pub(super) enum Wake {
     Turn,
     Interrupted,
 }
 
-/// The turns of the workload and final phases: when the workload began, and the tick.
-struct Turns {
-    start: Instant,
+/// The turns of the workload and final phases: when the workload began (history clock), and
+/// the tick (a real run's timer; a simulated run ticks on its own clock).
+pub(super) struct Turns {
+    pub(super) start_us: u64,
     tick: Interval,
+    /// When a simulated run ticks next.
+    pub(super) next_tick_us: u64,
 }
 
 impl Runner<'_> {
@@ -35,12 +38,11 @@ impl Runner<'_> {
         if !self.start_up(&mut shutdown).await? {
             return Ok(());
         }
-        let start = Instant::now();
-        let workload_start_us = self.record_phase("workload");
-        self.nemesis.start(workload_start_us);
+        let start_us = self.record_phase("workload");
+        self.nemesis.start(start_us);
         let mut tick = tokio::time::interval(Duration::from_millis(TICK_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut turns = Turns { start, tick };
+        let mut turns = Turns { start_us, tick, next_tick_us: start_us };
         let workload_end = self.workload_phase(&mut turns, &mut shutdown).await?;
         if self.final_phase(&mut turns, &mut shutdown, workload_end).await? {
             self.check_final_state();
@@ -49,68 +51,65 @@ impl Runner<'_> {
     }
 
     /// Fills the workload and takes the schedule's actions until the time is up, the
-    /// `--instances` are all decided, or an interrupt comes. Returns when it ended.
-    async fn workload_phase(&mut self, turns: &mut Turns, shutdown: &mut Shutdown) -> Result<Instant> {
-        let end = turns.start + Duration::from_secs_f64(self.cfg.time_s);
+    /// `--instances` are all decided, or an interrupt comes. Returns when it ended (history
+    /// clock).
+    async fn workload_phase(&mut self, turns: &mut Turns, shutdown: &mut Shutdown) -> Result<u64> {
+        let end_us = turns.start_us + secs_to_us(self.cfg.time_s);
         loop {
             if self.wait(turns, shutdown, 1).await? == Wake::Interrupted {
                 tracing::warn!("interrupted: healing and converging (interrupt again to cut this short)");
                 self.workload_cut = true;
             }
-            let now = Instant::now();
             let now_us = self.history.now_us();
             self.expire(now_us);
             let done = self.workload_cut
-                || now >= end
+                || now_us >= end_us
                 || (self.workload.exhausted() && self.workload.in_flight() == 0);
             if done {
-                return Ok(now);
+                return Ok(now_us);
             }
             self.apply_due(now_us);
             self.workload.fill(now_us);
-            self.end_turn(Phase::Workload, turns.start)?;
+            self.end_turn(Phase::Workload, turns.start_us)?;
         }
     }
 
     /// Heals everything (at `now`, in the turn that ended the workload), then chases every
     /// instance not yet learned everywhere or answered, until none is left, the final phase's
     /// time is up, or a second interrupt cuts it short. Returns false if cut short.
-    async fn final_phase(
-        &mut self,
-        turns: &mut Turns,
-        shutdown: &mut Shutdown,
-        now: Instant,
-    ) -> Result<bool> {
+    async fn final_phase(&mut self, turns: &mut Turns, shutdown: &mut Shutdown, now_us: u64) -> Result<bool> {
         self.record_phase("final");
         self.heal_all();
-        let end = now + Duration::from_secs_f64(self.cfg.final_s);
-        let mut next_chase = turns.start;
-        self.end_turn(Phase::Final, turns.start)?;
+        let end_us = now_us + secs_to_us(self.cfg.final_s);
+        let mut next_chase_us = 0;
+        self.end_turn(Phase::Final, turns.start_us)?;
         loop {
             if self.wait(turns, shutdown, 2).await? == Wake::Interrupted {
                 tracing::warn!("interrupted again: cutting the final phase short");
                 self.interrupted = true;
                 return Ok(false);
             }
-            let now = Instant::now();
             let now_us = self.history.now_us();
             self.expire(now_us);
             let converged = self.workload.unlearned() == 0 && self.workload.unanswered() == 0;
-            if converged || now >= end {
+            if converged || now_us >= end_us {
                 self.drop_invokes();
                 return Ok(true);
             }
-            if now >= next_chase {
-                next_chase = now + Duration::from_millis(CHASE_EVERY_MS);
+            if now_us >= next_chase_us {
+                next_chase_us = now_us + CHASE_EVERY_MS * 1000;
                 self.workload.chase(now_us);
             }
-            self.end_turn(Phase::Final, turns.start)?;
+            self.end_turn(Phase::Final, turns.start_us)?;
         }
     }
 
     /// Waits for the next thing to do: events (handled), messages due (delivered), the
     /// tick, or the `interrupts`th interrupt.
     async fn wait(&mut self, turns: &mut Turns, shutdown: &mut Shutdown, interrupts: u32) -> Result<Wake> {
+        if self.nodes.is_simulated() {
+            return Ok(self.sim_wait(turns, shutdown, interrupts).await);
+        }
         let due = self.next_due();
         tokio::select! {
             ev = self.events.recv() => self.handle_queued(ev.context("event channel closed")?),
@@ -126,10 +125,16 @@ impl Runner<'_> {
 
     /// The end of every turn: what the workload invoked is sent, the progress line drawn,
     /// the history flushed. A disk in trouble stops the run.
-    fn end_turn(&mut self, phase: Phase, start: Instant) -> Result<()> {
+    fn end_turn(&mut self, phase: Phase, start_us: u64) -> Result<()> {
         self.send_invokes();
-        self.report_progress(phase, start);
-        self.history.flush_batch();
+        self.report_progress(phase, start_us);
+        // A real run hands each turn's lines to the writer, so that a killed controller
+        // leaves them on disk; a simulated one's turns are microseconds apart, and it hands
+        // them over by the batch (64 KiB), or the writer's wakeups would cost more than the
+        // simulation (the seed regenerates what a killed simulation lost).
+        if !self.history.is_simulated() {
+            self.history.flush_batch();
+        }
         if let Some(why) = self.disk_trouble() {
             self.disk_full = Some(why.clone());
             anyhow::bail!(why);
@@ -153,8 +158,12 @@ impl Runner<'_> {
 
     /// When the next message is due, or (in the workload) the next nemesis action.
     fn next_due(&self) -> Option<Instant> {
-        let due = [self.net.next_due_us(), self.nemesis.next_action_us()].into_iter().flatten().min();
-        due.map(|us| self.history_instant(us))
+        self.next_due_us().map(|us| self.history_instant(us))
+    }
+
+    /// [`Runner::next_due`] on the history clock.
+    pub(super) fn next_due_us(&self) -> Option<u64> {
+        [self.net.next_due_us(), self.nemesis.next_action_us()].into_iter().flatten().min()
     }
 
     /// Handles `ev`, then what else is queued (up to a bound) before the next timer check.
@@ -167,6 +176,11 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// `s` seconds in microseconds (a run's `--time` and `--final-s`).
+fn secs_to_us(s: f64) -> u64 {
+    (s * 1e6) as u64
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -9,6 +9,9 @@
 //! comes later, from the schedule, as after a kill. A node already down loses its unsynced
 //! writes at once. What was lost is recorded as a `disk` event.
 //!
+//! A simulated run (`synod sim`) has no lazy filesystem: its nodes' simulated disks lose
+//! their unsynced writes the same way (crate::sim), recorded as the same `disk` event.
+//!
 //! At the end of the run every mount is unmounted cleanly (which writes back what is still
 //! pending, as a clean shutdown does), and the mountpoints are removed.
 
@@ -72,14 +75,14 @@ impl Runner<'_> {
     /// Cuts the power of `nodes`: a running or paused node is SIGKILLed and loses its unsynced
     /// writes once its exit is seen; a node already down loses them now.
     pub(super) fn cut_power(&mut self, nodes: &[NodeId], torn: bool) {
-        if !self.disks.is_mounted() {
+        if !self.disks.is_mounted() && !self.nodes.is_simulated() {
             self.nemesis_error("a power loss needs the lazy filesystem, and this run has none".into());
             return;
         }
         for &node in nodes {
-            match self.cluster.state(node) {
+            match self.nodes.state(node) {
                 ProcState::Running | ProcState::Stopped => {
-                    if let Err(e) = self.cluster.signal(node, Signal::SIGKILL) {
+                    if let Err(e) = self.nodes.signal(node, Signal::SIGKILL) {
                         self.nemesis_error(format!("{e:#}"));
                     }
                     self.power_cut.insert(node, torn);
@@ -111,7 +114,14 @@ impl Runner<'_> {
     }
 
     fn lose_writes(&mut self, node: NodeId, torn: bool) {
-        let loss = self.disks.mounts[node as usize - 1].power_loss(torn);
+        let loss = match self.nodes.simulated() {
+            Some(world) => {
+                let loss = world.power_loss(node, torn);
+                let (files, writes, bytes) = (loss.files, loss.writes, loss.bytes);
+                lazyfs::Loss { files, writes, bytes, torn_bytes_kept: loss.torn_bytes_kept }
+            }
+            None => self.disks.mounts[node as usize - 1].power_loss(torn),
+        };
         self.history.record(&schema::Event::Disk(schema::Disk {
             t: self.history.now_us(),
             bytes: loss.bytes,

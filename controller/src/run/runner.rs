@@ -7,8 +7,8 @@
 //! (stop.rs), closing and checking the history (finish.rs).
 
 use super::config::RunConfig;
+use super::nodes::Nodes;
 use super::power;
-use crate::cluster::Cluster;
 use crate::history::History;
 use crate::nemesis::state::Nemesis;
 use crate::nemesis::Schedule;
@@ -39,7 +39,8 @@ pub(super) struct Runner<'p> {
     pub(super) cfg: RunConfig,
     pub(super) history: History,
     pub(super) net: Net,
-    pub(super) cluster: Cluster,
+    /// The nodes: real processes, or simulated ones.
+    pub(super) nodes: Nodes,
     pub(super) workload: Workload,
     pub(super) events: mpsc::Receiver<Event>,
     pub(super) progress: &'p mut Progress,
@@ -63,6 +64,8 @@ pub(super) struct Runner<'p> {
     pub(super) next_disk_check: Instant,
     /// Why the run was stopped for its disk (a full disk, a failed history write).
     pub(super) disk_full: Option<String>,
+    /// The simulated run's waits so far (it yields to the runtime now and then).
+    pub(super) sim_turns: u64,
 }
 
 impl<'p> Runner<'p> {
@@ -70,7 +73,7 @@ impl<'p> Runner<'p> {
         cfg: RunConfig,
         schedule: Schedule,
         history: History,
-        cluster: Cluster,
+        nodes: Nodes,
         events: mpsc::Receiver<Event>,
         progress: &'p mut Progress,
     ) -> Runner<'p> {
@@ -92,7 +95,7 @@ impl<'p> Runner<'p> {
             cfg,
             history,
             net,
-            cluster,
+            nodes,
             workload,
             events,
             progress,
@@ -107,12 +110,13 @@ impl<'p> Runner<'p> {
             run_path: PathBuf::new(),
             next_disk_check: Instant::now(),
             disk_full: None,
+            sim_turns: 0,
         }
     }
 
     /// Starts `node`'s process and records it `up`.
     pub(super) fn start_node(&mut self, node: NodeId) -> Result<()> {
-        let pid = self.cluster.spawn(node)?;
+        let pid = self.nodes.spawn(node)?;
         self.history.record(&schema::Event::Process(schema::Process {
             t: self.history.now_us(),
             event: Cow::Borrowed("up"),
@@ -159,8 +163,10 @@ impl<'p> Runner<'p> {
         self.history.record(&schema::Event::Error(error_event(self.history.now_us(), node, error)));
     }
 
-    pub(super) fn report_progress(&mut self, phase: Phase, start: Instant) {
-        let elapsed_s = start.elapsed().as_secs_f64();
+    /// Draws the progress line; `start_us` is when the workload began (history clock, which
+    /// in a simulation is the simulated time).
+    pub(super) fn report_progress(&mut self, phase: Phase, start_us: u64) {
+        let elapsed_s = self.history.now_us().saturating_sub(start_us) as f64 / 1e6;
         let snapshot = Snapshot {
             phase: match phase {
                 Phase::Workload => "workload",

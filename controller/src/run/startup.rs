@@ -19,6 +19,9 @@ impl Runner<'_> {
     /// start-up, since nothing restarts it then, or after CONNECT_TIMEOUT_S without every
     /// node connected. Returns false if interrupted.
     pub(super) async fn start_up(&mut self, shutdown: &mut Shutdown) -> Result<bool> {
+        if self.nodes.is_simulated() {
+            return self.sim_start_up(shutdown).await;
+        }
         for node in 1..=self.cfg.nodes {
             if let Err(e) = self.start_node(node) {
                 self.startup_failed = vec![node];

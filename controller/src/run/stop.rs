@@ -5,7 +5,6 @@
 
 use super::runner::Runner;
 use super::STOP_GRACE_MS;
-use crate::net::conn::Event;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -14,14 +13,17 @@ impl Runner<'_> {
     /// SIGCONT, SIGTERM, a grace period, then SIGKILL for whatever still runs.
     pub(super) async fn stop_nodes(&mut self) {
         self.stopping = true;
-        for node in self.cluster.up_nodes() {
-            let _ = self.cluster.signal(node, Signal::SIGCONT);
-            let _ = self.cluster.signal(node, Signal::SIGTERM);
+        if self.nodes.is_simulated() {
+            return self.sim_stop();
+        }
+        for node in self.nodes.up_nodes() {
+            let _ = self.nodes.signal(node, Signal::SIGCONT);
+            let _ = self.nodes.signal(node, Signal::SIGTERM);
         }
         self.await_exits(STOP_GRACE_MS).await;
-        for node in self.cluster.up_nodes() {
+        for node in self.nodes.up_nodes() {
             tracing::warn!(node, "did not stop after SIGTERM; sending SIGKILL");
-            let _ = self.cluster.signal(node, Signal::SIGKILL);
+            let _ = self.nodes.signal(node, Signal::SIGKILL);
         }
         self.await_exits(STOP_GRACE_MS).await;
         // A power cut whose process exit never came (a node that would not die): its
@@ -32,21 +34,15 @@ impl Runner<'_> {
     /// Records process exits until no node runs or `grace_ms` passed.
     async fn await_exits(&mut self, grace_ms: u64) {
         let deadline = Instant::now() + Duration::from_millis(grace_ms);
-        while !self.cluster.up_nodes().is_empty() {
+        while !self.nodes.up_nodes().is_empty() {
             tokio::select! {
                 ev = self.events.recv() => match ev {
-                    Some(exit @ Event::Exited { .. }) => {
-                        self.handle(exit);
+                    // Exits, and replies and learns sent during the grace, are recorded like
+                    // any other (run/sim.rs says what is left out).
+                    Some(ev) => {
+                        self.handle_while_stopping(ev);
                         self.history.flush_batch();
                     }
-                    // Replies and learns sent during the grace are recorded like any other;
-                    // Paxos frames between nodes are ignored: the net is gone, nobody would
-                    // deliver them, and no node could act on them any more.
-                    Some(Event::Frame { node, env }) if env.dest == 0 => {
-                        self.frame(node, env);
-                        self.history.flush_batch();
-                    }
-                    Some(_) => {}
                     None => break,
                 },
                 _ = tokio::time::sleep_until(deadline) => break,

@@ -2,7 +2,8 @@
 //! (swarm nemesis, every run checked) that stops at the first safety violation or when the
 //! mutant's budget is spent. Then the correct protocol gets a soak as long as all the hunts
 //! together, and must show no violation at all. The table is printed and written as
-//! `mutants.json` in a `runs/mutants-<id>/` folder.
+//! `mutants.json` in a `runs/mutants-<id>/` folder. With `--sim` every run of every soak is
+//! simulated (`SoakPlan::simulated`): the same hunt, at the simulator's speed.
 
 use super::summary::SoakSummary;
 use super::{soak, SoakPlan};
@@ -50,6 +51,8 @@ pub struct Control {
 #[derive(Debug, Clone, Serialize)]
 pub struct HuntReport {
     pub seed: u64,
+    /// Every run was simulated (`synod mutants --sim`).
+    pub simulated: bool,
     pub budget_s: f64,
     pub time_per_run_s: f64,
     pub nodes: u32,
@@ -114,6 +117,7 @@ async fn hunt_all(
     let shutdown = Shutdown::listen();
     let mut report = HuntReport {
         seed: plan.seed,
+        simulated: plan.simulated,
         budget_s: plan.time_s.unwrap_or(0.0),
         time_per_run_s: plan.run.time_s,
         nodes: plan.run.nodes,
@@ -205,8 +209,12 @@ pub fn render(r: &HuntReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "mutant hunt (seed {}, {} nodes, budget {:.0} s a mutant, runs of {} s)",
-        r.seed, r.nodes, r.budget_s, r.time_per_run_s
+        "mutant hunt ({}seed {}, {} nodes, budget {:.0} s a mutant, runs of {} s)",
+        if r.simulated { "simulated, " } else { "" },
+        r.seed,
+        r.nodes,
+        r.budget_s,
+        r.time_per_run_s
     );
     let _ = writeln!(
         out,

@@ -6,6 +6,10 @@
 //! and the last few passing runs (to compare a failure with). An older passing run keeps its
 //! summaries and the command that replays it; its history and node folders go (pruned.rs).
 //!
+//! A simulated soak (`synod sim --runs`, `synod mutants --sim`) keeps no passing history at all
+//! by default (`failing`): its replay (`synod sim --replay`) writes the same history again from
+//! meta.json alone, so even the run just judged can go.
+//!
 //! The decision is made as the soak goes, one run at a time, so that the disk a soak uses
 //! stays bounded while it runs, not only at its end. This file holds the decision only; it
 //! touches no file, so it is tested on bare sequences of outcomes.
@@ -25,6 +29,9 @@ pub enum Keep {
     All,
     /// Every failing run and the last N passing runs (N >= 1) keep their whole folder.
     Last(u64),
+    /// Failing runs only: every passing run drops its history as soon as it is judged (for
+    /// simulated runs, whose replay regenerates it byte for byte).
+    Failing,
 }
 
 impl Default for Keep {
@@ -38,6 +45,7 @@ impl fmt::Display for Keep {
         match self {
             Keep::All => f.write_str("all"),
             Keep::Last(n) => write!(f, "last:{n}"),
+            Keep::Failing => f.write_str("failing"),
         }
     }
 }
@@ -48,13 +56,15 @@ impl serde::Serialize for Keep {
     }
 }
 
-/// A clap value parser for `--keep`: `default` (= `last:3`), `all` or `last:N`.
+/// A clap value parser for `--keep`: `default` (= `last:3`), `all`, `failing` or `last:N`.
 pub fn keep_flag(text: &str) -> Result<Keep, String> {
     let must = "must be `default` (every failing run and the last 3 passing runs keep their \
-                history), `all`, or `last:N` (the last N passing runs, N from 1 to 1000000)";
+                history), `all`, `failing` (failing runs only), or `last:N` (the last N passing \
+                runs, N from 1 to 1000000)";
     match text.trim() {
         "default" => Ok(Keep::default()),
         "all" => Ok(Keep::All),
+        "failing" => Ok(Keep::Failing),
         other => match other.strip_prefix("last:").map(|n| n.trim().parse::<u64>()) {
             Some(Ok(n)) if (1..=MAX_LAST).contains(&n) => Ok(Keep::Last(n)),
             _ => Err(format!("`{text}`: {must}")),
@@ -77,12 +87,17 @@ impl Window {
     }
 
     /// Run `index` (1, 2, ... in order) was judged; `passing`: its verdict is `valid`. Returns
-    /// the passing run that falls out of the window, to prune now. Never the run just judged
-    /// (it is `runs/latest`), never a failing run (failing runs never enter the window).
+    /// the passing run that falls out of the window, to prune now. Never a failing run
+    /// (failing runs never enter the window); never the run just judged (it is `runs/latest`)
+    /// but under `failing`, which prunes each passing run at once.
     pub fn judged(&mut self, index: u64, passing: bool) -> Option<u64> {
         assert!(index > self.last_index, "runs are judged in order: {index} after {}", self.last_index);
         self.last_index = index;
-        let Keep::Last(n) = self.keep else { return None };
+        let n = match self.keep {
+            Keep::All => return None,
+            Keep::Failing => return passing.then_some(index),
+            Keep::Last(n) => n,
+        };
         assert!(n >= 1, "last:0 would prune the run just judged");
         if !passing {
             return None;
@@ -132,6 +147,13 @@ mod tests {
         assert_eq!(pruned(Keep::Last(6), &six), Vec::<u64>::new());
         assert_eq!(pruned(Keep::All, &six), Vec::<u64>::new());
         assert_eq!(pruned(Keep::All, &[false, true, false]), Vec::<u64>::new());
+        assert_eq!(pruned(Keep::Failing, &six), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(pruned(Keep::Failing, &[false, true, false, true]), vec![2, 4]);
+        // Each at once: the run just judged.
+        let mut w = Window::new(Keep::Failing);
+        assert_eq!(w.judged(1, true), Some(1));
+        assert_eq!(w.judged(2, false), None);
+        assert_eq!(w.judged(3, true), Some(3));
     }
 
     #[test]
@@ -146,6 +168,8 @@ mod tests {
     fn the_flag_takes_default_all_and_last_n_and_names_what_it_must_be() {
         assert_eq!(keep_flag("default"), Ok(Keep::Last(3)));
         assert_eq!(keep_flag("all"), Ok(Keep::All));
+        assert_eq!(keep_flag("failing"), Ok(Keep::Failing));
+        assert_eq!(Keep::Failing.to_string(), "failing");
         assert_eq!(keep_flag("last:7"), Ok(Keep::Last(7)));
         assert_eq!(keep_flag("last:1000000"), Ok(Keep::Last(MAX_LAST)));
         for bad in ["", "none", "last:", "last:0", "last:-1", "last:x", "last:1000001", "ALL", "3"] {

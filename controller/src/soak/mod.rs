@@ -3,6 +3,10 @@
 //! It stops at the first safety violation (unless `--keep-going`) and prints the command
 //! that replays it. `synod mutants` (hunt.rs) soaks each mutant in turn.
 //!
+//! A simulated soak (`synod sim --runs`, `synod mutants --sim`) is the same soak, the same
+//! draws and the same soak.json: only each run is simulated (`crate::run::run_simulated`)
+//! rather than run by processes, and its replay command is `synod sim --replay`.
+//!
 //! Before each run, the free space of the runs dir is checked against an estimate of what a
 //! run needs (crate::disk: twice the largest run folder so far, a floor before the first): a
 //! run that would not fit stops the soak (exit 2), recorded in soak.json's `stopped_early`,
@@ -44,6 +48,8 @@ pub struct SoakPlan {
     pub keep: keep::Keep,
     /// Whether the soak moves the progress bar (not when it is one step of a mutant hunt).
     pub moves_bar: bool,
+    /// Whether each run is simulated (`synod sim`) rather than run by processes.
+    pub simulated: bool,
 }
 
 impl SoakPlan {
@@ -144,6 +150,7 @@ pub async fn soak(
         started_at: crate::rundir::utc_stamp(std::time::SystemTime::now()),
         keep: plan.keep,
         stopped_early: None,
+        simulated: plan.simulated,
         totals: Totals::default(),
         runs: Vec::new(),
     };
@@ -235,17 +242,22 @@ impl Soaker<'_> {
         let (cfg, schedule) = plan_run(self.plan, &nemesis, run_seed, &mut self.rng)
             .map_err(|e| Stop::with(format!("run {index} could not be planned: {e:#}"), e))?;
         progress.set_prefix(self.prefix(index, &nemesis));
-        let outcome =
-            crate::run::run(cfg, schedule, &self.argv, progress, shutdown.clone()).await.map_err(|e| {
-                // An aborted run (nodes that cannot start) would abort every later run too.
-                // The summary keeps the first line; the whole error (log paths) is printed.
-                let error = format!("{e:#}");
-                let first = error.lines().next().unwrap_or_default();
-                Stop::with(format!("run {index} could not run: {first}"), e)
-            })?;
+        let outcome = if self.plan.simulated {
+            crate::run::run_simulated(cfg, schedule, &self.argv, progress, shutdown.clone()).await
+        } else {
+            crate::run::run(cfg, schedule, &self.argv, progress, shutdown.clone()).await
+        };
+        let outcome = outcome.map_err(|e| {
+            // An aborted run (nodes that cannot start) would abort every later run too.
+            // The summary keeps the first line; the whole error (log paths) is printed.
+            let error = format!("{e:#}");
+            let first = error.lines().next().unwrap_or_default();
+            Stop::with(format!("run {index} could not run: {first}"), e)
+        })?;
         let run_bytes = crate::disk::tree_bytes(&outcome.run_dir);
         self.largest_run_bytes = Some(self.largest_run_bytes.unwrap_or(0).max(run_bytes));
-        let record = RunRecord::new(index, run_seed, nemesis, &outcome, self.started.elapsed().as_secs_f64());
+        let ended_s = self.started.elapsed().as_secs_f64();
+        let record = RunRecord::new(index, run_seed, nemesis, &outcome, ended_s, self.plan.simulated);
         let unsafe_run = !record.safe;
         self.record(record, progress);
         if let Err(e) = self.summary.write(&self.summary.path) {
@@ -369,6 +381,7 @@ mod tests {
             keep_going: false,
             keep: keep::Keep::default(),
             moves_bar: false,
+            simulated: false,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut progress = Progress::for_soak(true, 3);

@@ -62,7 +62,9 @@ impl RunRecord {
         nemesis: NemesisConfig,
         outcome: &RunOutcome,
         ended_s: f64,
+        simulated: bool,
     ) -> RunRecord {
+        let command = if simulated { "sim" } else { "run" };
         let report = &outcome.report;
         RunRecord {
             index,
@@ -79,7 +81,7 @@ impl RunRecord {
             decisions: report.figures.decisions,
             exercised: outcome.exercised.clone(),
             final_errors: outcome.final_errors.clone(),
-            replay: format!("synod run --replay {}", outcome.run_dir.display()),
+            replay: format!("synod {command} --replay {}", outcome.run_dir.display()),
             history: crate::pruned::history_state(&outcome.run_dir),
         }
     }
@@ -118,6 +120,10 @@ pub struct SoakSummary {
     pub keep: Keep,
     /// Why the soak ended before its planned runs or time, if it did.
     pub stopped_early: Option<String>,
+    /// Its runs are simulated (`synod sim --runs`); written only then, so that a soak of
+    /// processes writes the soak.json it always has.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
     pub totals: Totals,
     pub runs: Vec<RunRecord>,
 }
@@ -178,9 +184,10 @@ impl SoakSummary {
         }
         let dropped = with(HistoryState::Dropped);
         if !dropped.is_empty() {
+            let command = if self.simulated { "sim" } else { "run" };
             let _ = writeln!(
                 out,
-                "  history dropped (--keep {}, {:.1} MB freed): {}; replay one with synod run --replay <run>",
+                "  history dropped (--keep {}, {:.1} MB freed): {}; replay one with synod {command} --replay <run>",
                 self.keep,
                 self.totals.pruned_bytes as f64 / 1e6,
                 ranges(&dropped)

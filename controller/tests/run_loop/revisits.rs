@@ -60,7 +60,18 @@ fn a_correct_cluster_answers_every_revisit_with_the_decided_value() {
         assert_ne!(o.value, inv.value, "the fresh value was chosen: {o:?}");
         answered += 1;
     }
-    assert!(answered * 2 > revisits.len(), "{answered} of {} revisits answered ok", revisits.len());
+    // Revisits go to a proposer that has not learned their instance: most often the node that
+    // was just killed and restarted, which the kills then hit again (they come in episodes
+    // on the same nodes). Those end `info` (crashed), whatever the protocol does; of the
+    // others, most must be answered ok.
+    let crashed = each!(events, Info)
+        .filter(|i| revisits.contains_key(&i.op) && i.error.as_deref() == Some("crashed"))
+        .count();
+    let reached = revisits.len() - crashed;
+    assert!(
+        answered > 0 && answered * 2 > reached,
+        "{answered} of {reached} revisits whose node did not crash answered ok ({crashed} crashed)"
+    );
     assert!(revisited_elsewhere(&events) > 0, "no revisit at another proposer of {}", revisits.len());
     runs.remove();
 }

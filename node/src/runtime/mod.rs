@@ -19,18 +19,22 @@
 //! snapshot (storage/log.rs says how a crash at any step is survived).
 //!
 //! What a turn does is decided in [`turn`] (sans-IO: the time is an argument, the archive a
-//! trait, the turn's effects a [`Plan`] of values), so that a simulator can run the same
-//! rules; this file only reads the socket, keeps the clock and performs the plan in order.
+//! trait, the turn's effects a [`Plan`] of values) and performed, all but the socket, by a
+//! [`Host`] (host.rs: the log on a `Disk`, the archive behind [`ArchiveStore`]), so that the
+//! simulator (issue 19) runs the same code on its own disk and archive; this file only reads
+//! the socket, keeps the clock, writes the plan's frames in order and logs compactions.
 
 pub mod env;
+pub mod host;
 pub mod process;
 pub mod turn;
 
 pub use env::{EnvError, NodeEnv};
+pub use host::{ArchiveStore, Compaction, Host};
 pub use process::main_with_env;
 pub use turn::{ArchiveAccess, Driver, Plan, TurnError, ARCHIVE_PENDING_MAX, LAZY_RECORDS_MAX, LAZY_WAIT_MS};
 
-use crate::paxos::{Bug, Config, Node, NodeId};
+use crate::paxos::{Config, NodeId};
 use crate::protocol::body::config_from_init;
 use crate::protocol::{Body, Envelope, FrameDecoder, CONTROLLER};
 use crate::storage::{AcceptorLog, Archive, ArchiveError, LogError};
@@ -63,6 +67,13 @@ pub enum RuntimeError {
     Io(#[from] std::io::Error),
     #[error("handshake failed: {0}")]
     Handshake(String),
+}
+
+/// An archive that cannot fail (the simulator's in memory) has no error to map.
+impl From<std::convert::Infallible> for RuntimeError {
+    fn from(e: std::convert::Infallible) -> RuntimeError {
+        match e {}
+    }
 }
 
 impl RuntimeError {
@@ -117,16 +128,8 @@ pub async fn run(env: NodeEnv, shutdown: impl Future<Output = ()>) -> Result<(),
         }
     };
     tracing::info!(node = config.node, bug = ?config.bug(), "initialised");
-    let mut log = log;
-    let mut archive = archive;
-    if config.has_bug(Bug::SkipFsync) {
-        log.skip_sync();
-        archive.skip_sync();
-    }
-
-    let driver = Driver::new(Node::new(config, &recovery.records));
-    let mut event_loop =
-        EventLoop { driver, log, archive, writer, start: Instant::now(), out_buf: Vec::new() };
+    let host = Host::new(config, log, archive, &recovery);
+    let mut event_loop = EventLoop { host, writer, start: Instant::now(), out_buf: Vec::new() };
     event_loop.run(reader, decoder, shutdown.as_mut()).await
 }
 
@@ -168,8 +171,9 @@ async fn await_init(
 
 /// The config in `body` if it is an `init`, checked: for this node, and with every duration
 /// within bounds (`Tuning::validate`), so that an absurd timeout is refused at the door, by
-/// name, and never reaches the clock arithmetic.
-fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> {
+/// name, and never reaches the clock arithmetic. Public so that the simulator (issue 19)
+/// runs the very same handshake check on the init it hands each node.
+pub fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> {
     let Some(config) = config_from_init(body) else { return Ok(None) };
     if config.node != me {
         return Err(RuntimeError::Handshake(format!("init is for node {}, I am {me}", config.node)));
@@ -179,9 +183,7 @@ fn init_config(me: NodeId, body: &Body) -> Result<Option<Config>, RuntimeError> 
 }
 
 struct EventLoop {
-    driver: Driver,
-    log: AcceptorLog,
-    archive: Archive,
+    host: Host,
     writer: OwnedWriteHalf,
     start: Instant,
     /// The turn's frames, serialized: the early ones, then the late ones.
@@ -204,104 +206,65 @@ impl EventLoop {
         self.handle_frames(&mut decoder);
         self.flush().await?;
         loop {
-            let at = |us: u64| self.start + Duration::from_micros(us);
-            let deadline = self.driver.next_timeout_us().map(at);
-            let lazy_deadline = self.driver.lazy_deadline_us().map(at);
+            let deadline = self.host.next_deadline_us().map(|us| self.start + Duration::from_micros(us));
             tokio::select! {
                 read = reader.read(&mut chunk) => {
                     let n = read?;
                     if n == 0 {
                         tracing::info!("the controller closed the connection; exiting");
-                        return self.write_batch();
+                        return self.host.write_batch();
                     }
                     decoder.feed(&chunk[..n]);
                     self.handle_frames(&mut decoder);
                 }
                 _ = sleep_until(deadline) => {
                     let now = self.now_us();
-                    self.driver.handle_timeout(now);
-                }
-                _ = sleep_until(lazy_deadline) => {
-                    // No batch came to take them along (a learner-only node, a quiet spell).
-                    self.write_batch()?;
+                    self.host.handle_deadline(now)?;
                 }
                 _ = &mut shutdown => {
                     tracing::info!("shutdown requested; exiting");
-                    return self.write_batch();
+                    return self.host.write_batch();
                 }
             }
             self.flush().await?;
         }
     }
 
-    /// Decodes every complete frame and hands each envelope to the driver.
+    /// Decodes every complete frame and hands each to the host.
     fn handle_frames(&mut self, decoder: &mut FrameDecoder) {
         let now = self.now_us();
-        while let Some(frame) = decoder.next_frame() {
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(e) => {
-                    tracing::warn!(error = %e, "oversized frame skipped");
-                    continue;
-                }
-            };
-            match serde_json::from_slice::<Envelope>(frame) {
-                Ok(env) => self.driver.handle_envelope(now, env),
-                Err(e) => {
-                    let frame_no = decoder.frames_seen();
-                    tracing::warn!(frame = frame_no, error = %e, "malformed frame skipped");
-                }
+        loop {
+            // A complete frame is the decoder's next one (the tail of an oversized frame is
+            // not counted), and the frame borrows the decoder: so its number is taken first.
+            let frame_no = decoder.frames_seen() + 1;
+            let Some(frame) = decoder.next_frame() else { break };
+            match frame {
+                Ok(frame) => self.host.handle_frame(now, frame, frame_no),
+                Err(e) => tracing::warn!(error = %e, "oversized frame skipped"),
             }
         }
-    }
-
-    /// Every waiting record in one synced batch (`LAZY_WAIT_MS` after a lazy record, or a
-    /// clean exit).
-    fn write_batch(&mut self) -> Result<(), RuntimeError> {
-        let records = self.driver.take_batch();
-        self.log.append(&records)?;
-        Ok(())
     }
 
     /// Performs the turn's plan: the frames queued before the turn's first persist at once,
     /// then the batch under one fdatasync, then the rest of the frames; then compacts if due.
     async fn flush(&mut self) -> Result<(), RuntimeError> {
         let now = self.now_us();
-        let plan = self.driver.turn(now, &mut self.archive).map_err(|e| match e {
-            TurnError::Archive(e) => RuntimeError::Archive(e),
-            TurnError::Lost { instance } => {
-                RuntimeError::ArchiveLost { path: self.log.path().into(), instance }
-            }
-        })?;
+        let plan = self.host.plan(now)?;
         write_frames(&mut self.writer, &mut self.out_buf, &plan.early).await?;
-        if let Some(records) = plan.batch {
-            self.log.append(&records)?;
-        }
+        self.host.persist(plan.batch)?;
         write_frames(&mut self.writer, &mut self.out_buf, &plan.late).await?;
-        self.maybe_compact()
-    }
-
-    /// Compacts between turns when the driver says it is due: archive first, then the log.
-    fn maybe_compact(&mut self) -> Result<(), RuntimeError> {
-        let log_bytes = self.log.len_bytes();
-        if !self.driver.compaction_due(log_bytes, self.archive.pending_len()) {
-            return Ok(());
-        }
         let started = Instant::now();
-        let archived = self.archive.pending_len();
-        self.archive.flush()?;
-        let snapshot = self.driver.snapshot();
-        self.log.compact(&snapshot)?;
-        self.driver.compacted(self.log.len_bytes());
-        tracing::info!(
-            log_bytes_before = log_bytes,
-            log_bytes_after = self.log.len_bytes(),
-            records = snapshot.len(),
-            archived,
-            archive_segments = self.archive.segments(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "compacted the log"
-        );
+        if let Some(c) = self.host.maybe_compact()? {
+            tracing::info!(
+                log_bytes_before = c.log_bytes_before,
+                log_bytes_after = c.log_bytes_after,
+                records = c.records,
+                archived = c.archived,
+                archive_segments = c.archive_segments,
+                took_ms = started.elapsed().as_millis() as u64,
+                "compacted the log"
+            );
+        }
         Ok(())
     }
 }

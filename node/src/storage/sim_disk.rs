@@ -69,6 +69,8 @@ pub struct CrashLoss {
     pub torn_bytes_kept: u64,
     /// Pending name changes (creations, renames, removals) lost.
     pub names: u64,
+    /// Files that lost content changes.
+    pub files: u64,
 }
 
 /// An open file of a [`SimDisk`]. Valid until the disk crashes.
@@ -81,7 +83,7 @@ pub struct SimFile {
     _open: Arc<()>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Op {
     Write { offset: u64, data: Vec<u8> },
     SetLen { len_bytes: u64 },
@@ -96,7 +98,7 @@ impl Op {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inode {
     durable: Vec<u8>,
     /// `durable` with `ops` applied: what a reader sees.
@@ -106,7 +108,7 @@ struct Inode {
     open: Arc<()>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum NameOp {
     Create { path: PathBuf, ino: u64 },
     Rename { from: PathBuf, to: PathBuf, ino: u64 },
@@ -130,8 +132,10 @@ impl NameOp {
     }
 }
 
-/// An in-memory disk with a crash that loses unsynced state: see the module docs.
-#[derive(Debug)]
+/// An in-memory disk with a crash that loses unsynced state: see the module docs. A clone
+/// is a copy of the disk as it is (a simulator keeps one to fall back on when a node fails
+/// to open its log; the clone's open handles are counted with the original's).
+#[derive(Debug, Clone)]
 pub struct SimDisk {
     dirs: BTreeSet<PathBuf>,
     /// Names as a process sees them.
@@ -210,6 +214,7 @@ impl SimDisk {
         self.pending_names.clear();
         self.names = self.durable_names.clone();
         for inode in self.inodes.values_mut() {
+            loss.files += u64::from(!inode.ops.is_empty());
             for op in &inode.ops {
                 loss.writes += 1;
                 if let Op::Write { data, .. } = op {
@@ -374,8 +379,16 @@ impl Disk for SimDisk {
 
     fn sync_data(&mut self, file: &SimFile) -> io::Result<()> {
         let inode = self.inode(file)?;
-        inode.durable.clone_from(&inode.visible);
-        inode.ops.clear();
+        // The pending changes reach the disk, in order: the cost is theirs, not the file's
+        // (copying `visible` whole made every sync of a growing log cost its whole length).
+        for op in inode.ops.drain(..) {
+            match op {
+                Op::Write { offset, data } => apply_write(&mut inode.durable, offset, &data),
+                Op::SetLen { len_bytes } => inode.durable.resize(len_bytes as usize, 0),
+            }
+        }
+        #[cfg(test)]
+        assert!(inode.durable == inode.visible, "a synced file reads as it was written");
         let charged = std::mem::take(&mut inode.charged_bytes);
         assert!(charged <= self.pending_bytes, "charges add up");
         self.pending_bytes -= charged;

@@ -29,7 +29,7 @@ fn reads_see_pending_changes_and_a_crash_keeps_only_synced_ones() {
     assert_eq!(d.read(&at("a")), Some(&b"Jel"[..]));
     assert!(d.has_pending());
     let loss = d.crash(&mut Rng::new(1), Crash::Clean);
-    assert_eq!(loss, CrashLoss { writes: 3, bytes: 3, torn_bytes_kept: 0, names: 0 });
+    assert_eq!(loss, CrashLoss { writes: 3, bytes: 3, torn_bytes_kept: 0, names: 0, files: 1 });
     assert_eq!(d.read(&at("a")), Some(&b"hello"[..]));
     assert!(!d.has_pending());
     // The old handle died with the crash.

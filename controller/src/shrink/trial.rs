@@ -1,0 +1,162 @@
+//! One candidate, tried: a simulated run of its config and schedule in the scratch folder,
+//! judged by whether it still breaks the rule. The search keeps the smallest failing run
+//! found so far (its folder stays in the scratch folder until a smaller one replaces it);
+//! every other candidate's folder is deleted as soon as it is judged.
+//!
+//! A candidate is accepted when it breaks the rule with no more history events than the
+//! current one: the search only moves towards smaller counterexamples.
+
+use super::ddmin::Verdict;
+use crate::nemesis::{file, Schedule};
+use crate::progress::Progress;
+use crate::run::config::{RunConfig, ScheduleSource};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A run to try: what a simulated run is a function of.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub cfg: RunConfig,
+    pub schedule: Schedule,
+}
+
+/// The smallest failing run found so far.
+#[derive(Debug, Clone)]
+pub struct Best {
+    pub candidate: Candidate,
+    /// Its run folder, in the scratch folder.
+    pub dir: PathBuf,
+    pub events: u64,
+    /// Where and when the rule broke (the first violation's instance and time).
+    pub instance: u64,
+    pub t_us: u64,
+}
+
+/// The search's state: the rule, the budget, the scratch folder and the best run so far.
+pub struct Search {
+    pub rule: String,
+    pub scratch: PathBuf,
+    pub deadline: Instant,
+    pub best: Best,
+    /// Candidates run (accepted or not).
+    pub runs: u64,
+    /// Candidates accepted.
+    pub accepted: u64,
+    /// Candidates whose run failed to run at all (not judged: taken as passing).
+    pub errors: u64,
+}
+
+/// A run's judgement: events, and the rule's first violation if it broke.
+struct Judged {
+    dir: PathBuf,
+    events: u64,
+    violation: Option<(u64, u64)>,
+}
+
+impl Search {
+    /// The search's first run: `cut` (the original's config and schedule cut short near the
+    /// violation) when it breaks the rule, else the original's own, which must break it again
+    /// (a simulated run replays exactly). Its events are not compared: there is no best yet.
+    pub fn first(
+        rule: &str,
+        scratch: &Path,
+        deadline: Instant,
+        cut: Candidate,
+        original: Candidate,
+    ) -> Result<Search> {
+        let mut k = 0;
+        for candidate in [cut, original] {
+            k += 1;
+            let judged = run(scratch, k, &candidate, rule)?;
+            match judged.violation {
+                Some((instance, t_us)) => {
+                    let best = Best { candidate, dir: judged.dir, events: judged.events, instance, t_us };
+                    let (runs, accepted, errors) = (k, 0, 0);
+                    return Ok(Search {
+                        rule: rule.to_string(),
+                        scratch: scratch.to_path_buf(),
+                        deadline,
+                        best,
+                        runs,
+                        accepted,
+                        errors,
+                    });
+                }
+                None => {
+                    let _ = std::fs::remove_dir_all(&judged.dir);
+                }
+            }
+        }
+        anyhow::bail!(
+            "the run, simulated again from its meta.json and schedule.jsonl, no longer breaks {rule} \
+             (was it recorded by another version of synod?)"
+        )
+    }
+
+    /// Tries a candidate: [`Verdict::Fails`] (and it becomes the best) when it breaks the rule
+    /// with no more events than the best; [`Verdict::OutOfBudget`] once the deadline passed.
+    pub fn test(&mut self, candidate: Candidate) -> Verdict {
+        if Instant::now() >= self.deadline {
+            return Verdict::OutOfBudget;
+        }
+        if candidate.cfg.validate().is_err() {
+            return Verdict::Passes;
+        }
+        self.runs += 1;
+        let judged = match run(&self.scratch, self.runs, &candidate, &self.rule) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::debug!("shrink candidate {} did not run: {e:#}", self.runs);
+                self.errors += 1;
+                return Verdict::Passes;
+            }
+        };
+        match judged.violation {
+            Some((instance, t_us)) if judged.events <= self.best.events => {
+                let old = std::mem::replace(
+                    &mut self.best,
+                    Best { candidate, dir: judged.dir, events: judged.events, instance, t_us },
+                );
+                let _ = std::fs::remove_dir_all(&old.dir);
+                self.accepted += 1;
+                Verdict::Fails
+            }
+            _ => {
+                let _ = std::fs::remove_dir_all(&judged.dir);
+                Verdict::Passes
+            }
+        }
+    }
+
+    /// Tries the best candidate changed by `change`.
+    pub fn try_change(&mut self, change: impl FnOnce(&mut Candidate)) -> Verdict {
+        let mut c = self.best.candidate.clone();
+        change(&mut c);
+        self.test(c)
+    }
+}
+
+/// One simulated run of `candidate` in `scratch` (its schedule written beside it as
+/// `schedule-<k>.jsonl`, which its config names), checked for `rule`.
+fn run(scratch: &Path, k: u64, candidate: &Candidate, rule: &str) -> Result<Judged> {
+    let mut cfg = candidate.cfg.clone();
+    let schedule_path = scratch.join(format!("schedule-{k}.jsonl"));
+    std::fs::write(&schedule_path, file::render_schedule(&candidate.schedule))
+        .with_context(|| format!("cannot write {}", schedule_path.display()))?;
+    cfg.schedule = ScheduleSource::File { path: schedule_path.clone() };
+    cfg.runs_dir = scratch.to_path_buf();
+    cfg.quiet = true;
+    let mut progress = Progress::for_run(true);
+    let argv = ["synod".to_string(), "shrink".to_string()];
+    let outcome = crate::run::sim_once(cfg, candidate.schedule.clone(), &argv, &mut progress, false);
+    let _ = std::fs::remove_file(&schedule_path);
+    let outcome = outcome?;
+    let violation = outcome
+        .report
+        .safety
+        .iter()
+        .find(|r| r.rule == rule && !r.ok)
+        .map(|r| r.first.as_ref().map_or((0, 0), |a| (a.instance, a.t_us)));
+    Ok(Judged { dir: outcome.run_dir, events: outcome.report.events, violation })
+}
