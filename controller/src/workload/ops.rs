@@ -165,7 +165,12 @@ impl Workload {
     /// (its proposer answers with the decided value), not left to the final phase: else the
     /// checker holds its record all run long and the final phase chases thousands at once.
     /// Being decided, it holds no concurrency slot.
+    /// An instance with an op still open (a revisit invoked while its client waited for a
+    /// crashed node, say) is left alone: that op's end decides, as for any instance.
     pub(super) fn retry(&mut self, now_us: u64, instance: InstanceId, node: Option<NodeId>) {
+        if self.in_flight.get(&instance).is_some_and(|i| i.open_ops > 0) {
+            return;
+        }
         let retries_left = self.in_flight.get(&instance).is_some_and(|i| i.reinvokes < MAX_REINVOKES);
         let lacking = self.undecided_and_unlearned(instance) || self.unanswered.contains(&instance);
         if lacking && retries_left {
