@@ -91,21 +91,27 @@ pub fn focused(best: &Candidate, t_us: u64) -> Candidate {
     c
 }
 
-/// The focus pass, for a run with more instances than a focused one: its focused run under
-/// the seeds after the current one, until one breaks the rule (kept) or the seeds or the
+/// The focus pass, for a run of more than one instance: its focused run, with 1, 2 and
+/// FOCUS_INSTANCES instances (fewer than it has), under the seeds from the current one, until one breaks the rule (kept) or the seeds or the
 /// budget run out.
 pub fn focus(search: &mut Search) -> Verdict {
-    if search.best.candidate.cfg.instances.is_some_and(|n| n <= FOCUS_INSTANCES) {
+    let current = search.best.candidate.cfg.instances.unwrap_or(u64::MAX);
+    if current <= 1 {
         return Verdict::Passes;
     }
     let base = focused(&search.best.candidate, search.best.t_us);
     let seed = base.cfg.seed;
     for k in 0..FOCUS_SEEDS_MAX {
-        let mut c = base.clone();
-        c.cfg.seed = seed.wrapping_add(k);
-        match search.test(c) {
-            Verdict::Passes => {}
-            verdict => return verdict,
+        // One instance first, then two, then FOCUS_INSTANCES: fewer than the run has.
+        for n in [1, 2, FOCUS_INSTANCES].into_iter().filter(|&n| n < current) {
+            let mut c = base.clone();
+            c.cfg.seed = seed.wrapping_add(k);
+            c.cfg.instances = Some(n);
+            c.cfg.concurrency = n as usize;
+            match search.test(c) {
+                Verdict::Passes => {}
+                verdict => return verdict,
+            }
         }
     }
     Verdict::Passes
