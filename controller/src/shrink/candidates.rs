@@ -73,9 +73,10 @@ pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
 /// One round of every pass; whether any change was kept. Stops early once out of budget.
 pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;
-    let passes: [fn(&mut Search) -> Verdict; 11] = [
+    let passes: [fn(&mut Search) -> Verdict; 12] = [
         cut_time,
         cap_instances,
+        super::focus::focus,
         shrink_size,
         shrink_nodes,
         no_revisits,

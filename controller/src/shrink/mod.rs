@@ -13,6 +13,7 @@
 
 pub mod candidates;
 pub mod ddmin;
+pub mod focus;
 pub mod nodes;
 pub mod original;
 pub mod trial;
