@@ -222,9 +222,16 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
 /// `synod mutants --time-per-run`'s default: seconds of workload in a run of processes, whose
 /// start-up costs a second of its own.
 const HUNT_TIME_PER_RUN_S: f64 = 3.0;
-/// ... and in a simulated run: one simulated second is enough for most mutants to show, and
-/// shorter runs draw more swarms in the same wall time.
-const SIM_HUNT_TIME_PER_RUN_S: f64 = 1.0;
+/// ... and in a simulated run: half a simulated second. A run's wall time grows with its
+/// messages (a mutant that skips its fsyncs decides four times as fast), and most mutants show
+/// in a run's first instances: shorter runs draw more swarms in the same wall time.
+const SIM_HUNT_TIME_PER_RUN_S: f64 = 0.5;
+/// A simulated hunt's `--contention` and `--revisit` when not given: more proposers duelling
+/// for each instance and more ops revisiting decided ones, so that a short run still holds
+/// the rare interleavings (a stale lower-ballot vote reported next to a higher one; an accept
+/// ahead of its prepare) for every mutant alike (docs/mutants.md, "In simulation").
+const SIM_HUNT_CONTENTION: usize = 4;
+const SIM_HUNT_REVISIT: f64 = 0.3;
 
 /// `--keep failing` drops the history of the run just judged, which only a simulated run can
 /// spare: its replay writes it again, where a run of processes replays only its faults.
@@ -237,7 +244,8 @@ fn refuse_keep_failing(keep: Keep) -> Result<()> {
 
 /// The plan of `synod mutants` (not `--list` or `--describe`): which mutants, and the soak
 /// each is hunted with, for `--budget-s` seconds each.
-pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
+/// `explicit`: the flags given on the command line (a simulated hunt's own defaults give way to them).
+pub fn hunt_plan(a: &MutantsArgs, explicit: &[String]) -> Result<HuntPlan> {
     if a.cluster.bug.is_some() {
         bail!("synod mutants sets --bug itself; choose mutants with --only");
     }
@@ -256,7 +264,17 @@ pub fn hunt_plan(a: &MutantsArgs) -> Result<HuntPlan> {
     };
     let time_per_run_s =
         a.time_per_run.unwrap_or(if a.sim { SIM_HUNT_TIME_PER_RUN_S } else { HUNT_TIME_PER_RUN_S });
-    let run = cluster_config(&a.cluster, nemesis, time_per_run_s, 0)?;
+    let mut run = cluster_config(&a.cluster, nemesis, time_per_run_s, 0)?;
+    if a.sim {
+        let given = |flag: &str| explicit.iter().any(|f| f == flag);
+        if !given("contention") {
+            run.contention = SIM_HUNT_CONTENTION;
+        }
+        if !given("revisit") {
+            run.revisit = SIM_HUNT_REVISIT;
+        }
+        run.validate().map_err(|e| anyhow::anyhow!(e.as_flag()))?;
+    }
     let default_keep = if a.sim { Keep::Failing } else { Keep::default() };
     if !a.sim {
         refuse_keep_failing(a.keep.unwrap_or(default_keep))?;
@@ -407,5 +425,35 @@ mod tests {
                 assert!(!new.1.timed.is_empty(), "the default settings inject faults");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod hunt_tests {
+    use super::*;
+
+    fn plan(flags: &[&str]) -> HuntPlan {
+        let mut argv = vec!["synod", "mutants"];
+        argv.extend_from_slice(flags);
+        let matches = <crate::cli::Cli as clap::CommandFactory>::command().get_matches_from(&argv);
+        let explicit = crate::cli::explicit_flags(&matches);
+        let crate::cli::Command::Mutants(args) =
+            <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap().command
+        else {
+            unreachable!("parsed mutants")
+        };
+        hunt_plan(&args, &explicit).unwrap()
+    }
+
+    /// A simulated hunt has its own run length, contention and revisits; flags given win, and
+    /// a hunt of processes keeps the flags' defaults.
+    #[test]
+    fn a_simulated_hunt_has_its_own_defaults_that_flags_override() {
+        let sim = plan(&["--sim", "--seed", "1"]).soak.run;
+        assert_eq!((sim.time_s, sim.contention, sim.revisit), (0.5, 4, 0.3));
+        let given = plan(&["--sim", "--contention", "2", "--revisit", "0.1", "--time-per-run", "1"]).soak.run;
+        assert_eq!((given.time_s, given.contention, given.revisit), (1.0, 2, 0.1));
+        let processes = plan(&["--nemesis", "kill", "--seed", "1"]).soak.run;
+        assert_eq!((processes.time_s, processes.contention, processes.revisit), (3.0, 2, 0.1));
     }
 }

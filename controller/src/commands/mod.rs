@@ -49,7 +49,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             println!("{}", path.display());
             Ok(Exit::Ok)
         }
-        Command::Mutants(args) => mutants(args),
+        Command::Mutants(args) => mutants(args, explicit),
         Command::Sim(args) => sim(args, explicit),
         Command::Shrink(a) => crate::shrink::shrink_command(crate::shrink::ShrinkPlan {
             run: a.run,
@@ -61,7 +61,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
     }
 }
 
-fn mutants(args: MutantsArgs) -> Result<Exit> {
+fn mutants(args: MutantsArgs, explicit: &[String]) -> Result<Exit> {
     if args.list {
         for bug in Bug::ALL {
             println!("{}", bug.name());
@@ -74,7 +74,7 @@ fn mutants(args: MutantsArgs) -> Result<Exit> {
         }
         return Ok(Exit::Ok);
     }
-    crate::soak::hunt::mutants_command(flags::hunt_plan(&args)?)
+    crate::soak::hunt::mutants_command(flags::hunt_plan(&args, explicit)?)
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> Result<Exit> {
