@@ -48,10 +48,14 @@ pub fn sim_once(
     listen: bool,
 ) -> Result<RunOutcome> {
     let shutdown = if listen { Shutdown::listen } else { Shutdown::never };
-    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = fresh_runtime(&cfg)?;
     runtime.block_on(async { super::run_simulated(cfg, schedule, command_line, progress, shutdown()).await })
+}
+
+/// The free space of the runs dir checked, then a current-thread runtime for one run.
+fn fresh_runtime(cfg: &RunConfig) -> Result<tokio::runtime::Runtime> {
+    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")
 }
 
 /// `shutdown` is called inside the runtime (listening to signals needs one).
@@ -62,8 +66,6 @@ fn on_fresh_runtime(
     progress: &mut Progress,
     shutdown: fn() -> Shutdown,
 ) -> Result<RunOutcome> {
-    crate::disk::require(&cfg.runs_dir, &crate::disk::Estimate::floor()).map_err(anyhow::Error::msg)?;
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start tokio")?;
+    let runtime = fresh_runtime(&cfg)?;
     runtime.block_on(async { super::run(cfg, schedule, argv, progress, shutdown()).await })
 }

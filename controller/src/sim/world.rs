@@ -100,8 +100,6 @@ pub struct SimWorld {
     next_conn: ConnId,
     /// Where each node keeps its log on its simulated disk.
     data_dir: PathBuf,
-    /// Turns taken, frames sent to the controller (for the bench).
-    pub turns: u64,
 }
 
 impl SimWorld {
@@ -131,7 +129,6 @@ impl SimWorld {
             next_pid: FIRST_PID,
             next_conn: 0,
             data_dir: PathBuf::from("/synod-sim/data"),
-            turns: 0,
         }
     }
 
@@ -359,7 +356,6 @@ impl SimWorld {
         let late = std::mem::take(&mut process.late);
         let out = process.turn(now_us, sync_us);
         let pid = process.pid;
-        self.turns += 1;
         for env in late.into_iter().chain(out.early) {
             self.send(node, now_us, env);
         }
