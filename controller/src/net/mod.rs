@@ -11,7 +11,7 @@ pub mod conn;
 pub mod faults;
 
 use crate::history::History;
-use conn::ConnId;
+use conn::{ConnId, Outbound};
 use faults::{Fate, Faults};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use synod_checker::history::{Body as HistoryBody, Dropped, Event, Recv, Send};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
-use synod_node::protocol::Envelope;
+use synod_node::protocol::{Body as NodeBody, Envelope};
 use tokio::sync::mpsc;
 
 /// Messages held for delayed delivery, at most.
@@ -49,18 +49,48 @@ fn frame_of<B: Serialize + ?Sized>(env: &Envelope, body: &B, body_bytes: usize) 
 /// the frame's first allocation when the body's length is not known.
 const FRAME_BODY_BYTES_GUESS: usize = 96;
 
-struct Link {
-    conn: ConnId,
-    tx: mpsc::Sender<Vec<u8>>,
+/// A `send` line with the node's body as it is: the bytes `Event::Send` writes with the
+/// body's raw JSON (a test holds the two equal), without making the raw JSON first. For
+/// links that carry envelopes, where no frame needs the raw JSON.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "send")]
+struct SendLine<'a> {
+    t: u64,
+    msg: u64,
+    src: u64,
+    dest: u64,
+    body: &'a NodeBody,
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Link {
+    conn: ConnId,
+    tx: mpsc::Sender<Outbound>,
+}
+
+/// A message on its way, due at `at_us`; ties go in routing order (`seq`).
 struct Delayed {
     at_us: u64,
     seq: u64,
     msg: u64,
     dest: NodeId,
-    frame: Vec<u8>,
+    out: Outbound,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Delayed) -> bool {
+        (self.at_us, self.seq) == (other.at_us, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Delayed) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Delayed) -> std::cmp::Ordering {
+        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -86,10 +116,12 @@ pub struct Net {
     pub stats: NetStats,
     /// Nodes whose messages are held (`hold`), and the messages held for them.
     held: HashSet<NodeId>,
-    holding: Vec<(u64, NodeId, Vec<u8>)>,
+    holding: Vec<(u64, NodeId, Outbound)>,
     /// Message ids whose delivery someone waits for, and those delivered since asked.
     watched: HashSet<u64>,
     watched_delivered: Vec<u64>,
+    /// The links carry envelopes, not frames ([`Net::carry_envelopes`]).
+    envelopes: bool,
 }
 
 impl Net {
@@ -106,10 +138,26 @@ impl Net {
             holding: Vec::new(),
             watched: HashSet::new(),
             watched_delivered: Vec::new(),
+            envelopes: false,
         }
     }
 
-    pub fn connect(&mut self, node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>>) {
+    /// From now on, hands the links envelopes rather than frames: for simulated nodes,
+    /// which would only parse a frame back into its envelope ([`Outbound`]).
+    pub fn carry_envelopes(&mut self) {
+        self.envelopes = true;
+    }
+
+    /// What a link gets for `env`: the envelope, or its frame.
+    fn outbound(&self, env: &Envelope) -> Outbound {
+        if self.envelopes {
+            Outbound::Envelope(env.clone())
+        } else {
+            Outbound::Frame(env.to_frame())
+        }
+    }
+
+    pub fn connect(&mut self, node: NodeId, conn: ConnId, tx: mpsc::Sender<Outbound>) {
         self.links[node as usize] = Some(Link { conn, tx });
     }
 
@@ -133,7 +181,7 @@ impl Net {
     /// Sends a controller frame (init, propose) straight to a node; false if it is not connected.
     pub fn send_direct(&mut self, node: NodeId, env: &Envelope) -> bool {
         match self.links.get(node as usize).and_then(|l| l.as_ref()) {
-            Some(link) => link.tx.try_send(env.to_frame()).is_ok(),
+            Some(link) => link.tx.try_send(self.outbound(env)).is_ok(),
             None => false,
         }
     }
@@ -153,19 +201,28 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once: with the trace on, to its raw JSON, which goes into the
-        // history line and the frame as it is; with it off, straight into the frame.
-        let raw = history.trace_messages.then(|| {
-            let raw = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
-            history.record(&Event::Send(Send {
-                t: now,
-                msg: Some(msg),
-                src: u64::from(env.src),
-                dest: u64::from(env.dest),
-                body: HistoryBody::Raw(Cow::Borrowed(&raw)),
-            }));
-            raw
-        });
+        // The body is serialized once: with the trace on and frames to build, to its raw
+        // JSON, which goes into the history line and the frame as it is; with the trace off,
+        // straight into the frame; with envelopes to hand over, straight into the line.
+        let raw = match (history.trace_messages, self.envelopes) {
+            (false, _) => None,
+            (true, true) => {
+                let (src, dest) = (u64::from(env.src), u64::from(env.dest));
+                history.record_line(&SendLine { t: now, msg, src, dest, body: &env.body });
+                None
+            }
+            (true, false) => {
+                let raw = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
+                history.record(&Event::Send(Send {
+                    t: now,
+                    msg: Some(msg),
+                    src: u64::from(env.src),
+                    dest: u64::from(env.dest),
+                    body: HistoryBody::Raw(Cow::Borrowed(&raw)),
+                }));
+                Some(raw)
+            }
+        };
         if let Some(reason) = dropped {
             self.drop_msg(history, now, msg, reason);
         } else if env.dest == 0 || env.dest as usize >= self.links.len() {
@@ -175,8 +232,9 @@ impl Net {
                 Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
                 Fate::Deliver { delay_us, duplicate } => {
                     let frame = match &raw {
-                        Some(raw) => frame_of(env, raw.as_ref(), raw.get().len()),
-                        None => frame_of(env, &env.body, FRAME_BODY_BYTES_GUESS),
+                        _ if self.envelopes => Outbound::Envelope(env.clone()),
+                        Some(raw) => Outbound::Frame(frame_of(env, raw.as_ref(), raw.get().len())),
+                        None => Outbound::Frame(frame_of(env, &env.body, FRAME_BODY_BYTES_GUESS)),
                     };
                     if let Some(dup_us) = duplicate {
                         self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
@@ -194,7 +252,7 @@ impl Net {
         msg: u64,
         dest: NodeId,
         delay_us: u64,
-        frame: Vec<u8>,
+        frame: Outbound,
     ) {
         if delay_us == 0 {
             self.deliver(history, now, msg, dest, frame);
@@ -202,7 +260,7 @@ impl Net {
             self.drop_msg(history, now, msg, "overflow");
         } else {
             self.seq += 1;
-            self.delayed.push(Reverse(Delayed { at_us: now + delay_us, seq: self.seq, msg, dest, frame }));
+            self.delayed.push(Reverse(Delayed { at_us: now + delay_us, seq: self.seq, msg, dest, out: frame }));
         }
     }
 
@@ -258,7 +316,7 @@ impl Net {
         let now = history.now_us();
         while self.delayed.peek().is_some_and(|Reverse(d)| d.at_us <= now) {
             let Reverse(d) = self.delayed.pop().expect("peeked");
-            self.deliver(history, now, d.msg, d.dest, d.frame);
+            self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }
 
@@ -266,11 +324,11 @@ impl Net {
     pub fn flush_delayed(&mut self, history: &History) {
         let now = history.now_us();
         while let Some(Reverse(d)) = self.delayed.pop() {
-            self.deliver(history, now, d.msg, d.dest, d.frame);
+            self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }
 
-    fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Vec<u8>) {
+    fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Outbound) {
         if !self.held.is_empty() && self.held.contains(&dest) {
             if self.holding.len() >= MAX_DELAYED {
                 self.drop_msg(history, now, msg, "overflow");
@@ -321,7 +379,7 @@ mod tests {
     fn net_with_n2(
         name: &str,
         trace_messages: bool,
-    ) -> (std::path::PathBuf, History, Net, mpsc::Receiver<Vec<u8>>) {
+    ) -> (std::path::PathBuf, History, Net, mpsc::Receiver<Outbound>) {
         let dir = std::env::temp_dir().join(format!("synod-net-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, trace_messages).unwrap();
@@ -340,7 +398,7 @@ mod tests {
             body: Body::Prepare(Prepare { instance: 7, ballot: Ballot::new(3, 1) }),
         };
         net.route(&history, &env);
-        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
         // Not connected: dropped as `down`.
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!(net.stats.dropped.get("down"), Some(&1));
@@ -376,10 +434,43 @@ mod tests {
             body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
         };
         net.route(&history, &env);
-        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!((net.stats.sent, net.stats.delivered, net.stats.dropped.get("down")), (2, 1, Some(&1)));
         assert_eq!(history.close().unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Links that carry envelopes get the envelope itself, and the history gets the same
+    /// `send` line, byte for byte, as when the net builds frames: a simulated run's history
+    /// is what the same run with frames would write.
+    #[test]
+    fn carried_envelopes_are_the_envelope_and_recorded_the_same() {
+        let value = "a \"quoted\" välue\n".repeat(3);
+        let env = Envelope {
+            src: 1,
+            dest: 2,
+            body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
+        };
+        let mut lines = Vec::new();
+        for envelopes in [false, true] {
+            let (dir, mut history, mut net, mut rx) = net_with_n2(&format!("carry-{envelopes}"), true);
+            if envelopes {
+                net.carry_envelopes();
+            }
+            net.route(&history, &env);
+            assert!(net.send_direct(2, &env));
+            for _ in 0..2 {
+                let got = rx.try_recv().unwrap();
+                let want =
+                    if envelopes { Outbound::Envelope(env.clone()) } else { Outbound::Frame(env.to_frame()) };
+                assert_eq!(got, want);
+            }
+            history.close().unwrap();
+            lines.push(std::fs::read_to_string(dir.join("history.jsonl")).unwrap());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(lines[0].contains(r#""type":"send""#), "{}", lines[0]);
+        assert_eq!(lines[0], lines[1]);
     }
 }

@@ -152,9 +152,15 @@ impl From<Msg> for Body {
 impl Envelope {
     /// Serializes as one frame, newline included.
     pub fn to_frame(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).expect("envelopes always serialize");
-        line.push(b'\n');
+        let mut line = Vec::with_capacity(128);
+        self.write_frame(&mut line);
         line
+    }
+
+    /// Appends the frame, newline included, to `out`.
+    pub fn write_frame(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(&mut *out, self).expect("envelopes always serialize");
+        out.push(b'\n');
     }
 }
 
