@@ -166,6 +166,9 @@ impl<'p> Runner<'p> {
     /// Draws the progress line; `start_us` is when the workload began (history clock, which
     /// in a simulation is the simulated time).
     pub(super) fn report_progress(&mut self, phase: Phase, start_us: u64) {
+        if !self.progress.wants_update() {
+            return;
+        }
         let elapsed_s = self.history.now_us().saturating_sub(start_us) as f64 / 1e6;
         let snapshot = Snapshot {
             phase: match phase {
