@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::history as schema;
 use synod_node::paxos::NodeId;
-use synod_node::protocol::Body;
+use synod_node::protocol::{Body, Init};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -135,14 +135,14 @@ impl<'p> Runner<'p> {
             config.bug = None;
         }
         config.seed = self.cfg.seed;
-        Body::Init {
+        Body::Init(Box::new(Init {
             node,
             nodes: (1..=self.cfg.nodes).collect(),
             acceptors: self.cfg.acceptors.clone(),
             proposers: self.cfg.proposers.clone(),
             learners: self.cfg.learners.clone(),
             config,
-        }
+        }))
     }
 
     /// The instant at which the history clock reads `us`.

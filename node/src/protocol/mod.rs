@@ -5,7 +5,7 @@
 pub mod body;
 pub mod frame;
 
-pub use body::{Body, Envelope, InitConfig};
+pub use body::{Body, Envelope, Init, InitConfig};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_BYTES};
 
 /// Node id of the controller in envelopes.
