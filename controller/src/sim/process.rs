@@ -24,7 +24,7 @@ pub const FRAMES_PER_TURN: usize = 256;
 /// What a process is doing.
 enum Stage {
     /// The log is open; no `init` yet.
-    Booting(Booting<SimDisk, SimArchive>),
+    Booting(Box<Booting<SimDisk, SimArchive>>),
     Up(Box<Host<SimDisk, SimArchive>>),
 }
 
@@ -70,18 +70,18 @@ impl SimProcess {
         disk: SimDisk,
         archive: SimArchive,
         dir: &Path,
-    ) -> Result<SimProcess, BootFailure> {
+    ) -> Result<SimProcess, Box<BootFailure>> {
         let booting = match Booting::open(disk, archive, dir) {
             Ok(booting) => booting,
             Err(e) => {
                 let status = format!("exit {}", e.error.exit_code());
-                return Err(BootFailure { status, error: e.error.to_string(), archive: e.archive });
+                return Err(Box::new(BootFailure { status, error: e.error.to_string(), archive: e.archive }));
             }
         };
         Ok(SimProcess {
             pid,
             node,
-            stage: Some(Stage::Booting(booting)),
+            stage: Some(Stage::Booting(Box::new(booting))),
             link: None,
             frames_seen: 0,
             busy_until_us: 0,

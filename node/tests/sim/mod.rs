@@ -28,7 +28,7 @@ use std::path::Path;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::{Bug, Config, InstanceId, NodeId};
 use synod_node::protocol::{Body, Envelope, CONTROLLER};
-use synod_node::runtime::{ArchiveStore, Booting, Host, RuntimeError};
+use synod_node::runtime::{ArchiveStore, BootError, Booting, Host, RuntimeError};
 use synod_node::storage::{Crash, SimArchive, SimDisk};
 
 /// Where each node keeps its log on its simulated disk.
@@ -67,7 +67,7 @@ pub struct Params {
 /// A node: running, or crashed with its storage as the power loss left it.
 enum Life {
     Up(Box<SimHost>),
-    Down(SimDisk, SimArchive),
+    Down(Box<SimDisk>, SimArchive),
 }
 
 struct SimNode {
@@ -121,9 +121,10 @@ impl Sim {
                 let disk = SimDisk::new(PENDING_BYTES_MAX);
                 let life = match boot(&config, disk, SimArchive::new()) {
                     Ok(host) => Life::Up(host),
-                    Err((e, disk, archive)) => {
+                    Err(failed) => {
+                        let e = &failed.error;
                         violation.get_or_insert(format!("n{id} cannot start on an empty disk: {e}"));
-                        Life::Down(disk, archive)
+                        Life::Down(Box::new(SimDisk::new(PENDING_BYTES_MAX)), failed.archive)
                     }
                 };
                 SimNode { config, life: Some(life) }
@@ -373,7 +374,7 @@ impl Sim {
         let mut disk = log.into_disk();
         disk.crash(&mut self.rng, mode);
         archive.crash();
-        node.life = Some(Life::Down(disk, archive));
+        node.life = Some(Life::Down(Box::new(disk), archive));
         self.crashes += 1;
     }
 
@@ -381,14 +382,17 @@ impl Sim {
     /// out (decisions replayed beyond the window retire at once) in a first turn.
     fn restart(&mut self, id: NodeId) {
         let node = &mut self.nodes[id as usize - 1];
-        let Some(Life::Down(disk, archive)) = node.life.take() else { unreachable!("only a crashed node restarts") };
-        match boot(&node.config, disk, archive) {
+        let Some(Life::Down(disk, archive)) = node.life.take() else {
+            unreachable!("only a crashed node restarts")
+        };
+        match boot(&node.config, *disk, archive) {
             Ok(host) => {
                 node.life = Some(Life::Up(host));
                 self.turn(id);
             }
-            Err((e, disk, archive)) => {
-                node.life = Some(Life::Down(disk, archive));
+            Err(failed) => {
+                let e = &failed.error;
+                node.life = Some(Life::Down(Box::new(SimDisk::new(PENDING_BYTES_MAX)), failed.archive));
                 self.violation.get_or_insert_with(|| format!("n{id} cannot restart: {e}"));
             }
         }
@@ -431,7 +435,9 @@ impl Sim {
     }
 
     fn any_deadline(&self) -> bool {
-        self.nodes.iter().any(|n| matches!(&n.life, Some(Life::Up(host)) if host.next_deadline_us().is_some()))
+        self.nodes
+            .iter()
+            .any(|n| matches!(&n.life, Some(Life::Up(host)) if host.next_deadline_us().is_some()))
     }
 
     /// Every node up, a reliable network, and a client that re-proposes every instance that
@@ -476,16 +482,15 @@ impl Sim {
 }
 
 /// Opens a node's log on `disk` through the node's own recovery path and starts its host;
-/// on failure, the error with the storage as it was.
+/// on failure, the error and the archive (the open consumed the disk: the run ends with a
+/// violation, so it is not kept).
 fn boot(
     config: &Config,
     disk: SimDisk,
     archive: SimArchive,
-) -> Result<Box<SimHost>, (RuntimeError, SimDisk, SimArchive)> {
-    // The open consumes the disk; a copy is kept to report on a log that cannot be opened.
-    let copy = disk.clone();
+) -> Result<Box<SimHost>, Box<BootError<SimArchive>>> {
     match Booting::open(disk, archive, Path::new(DATA_DIR)) {
         Ok(booting) => Ok(Box::new(booting.start(config.clone()))),
-        Err(failed) => Err((failed.error, copy, failed.archive)),
+        Err(failed) => Err(Box::new(failed)),
     }
 }
