@@ -1,6 +1,8 @@
-//! Property tests: the core, driven through random schedules of a lossy, duplicating,
-//! reordering network with crash-restarts, never lets two learners decide differently and
-//! never decides an unproposed value; and the same harness catches the mutants.
+//! Property tests: the node (its core, turn, log and archive on the simulated disk, as
+//! `synod sim` runs it: tests/sim), driven through random schedules of a lossy, duplicating,
+//! reordering network with crash-restarts and power cuts, never lets two learners decide
+//! differently and never decides an unproposed value; and the same harness catches the
+//! mutants, the storage one (skip-fsync) included.
 
 mod sim;
 
@@ -61,7 +63,7 @@ proptest! {
 fn schedules_exercise_faults_and_decide() {
     let (mut delivered, mut dropped, mut crashes, mut decided_before_final, mut runs, mut catchups) =
         (0u64, 0u64, 0u32, 0usize, 0u32, 0u64);
-    let (mut archived, mut lookups, mut compactions) = (0u64, 0u64, 0u64);
+    let (mut archived, mut lookups, mut compactions, mut power_cuts) = (0u64, 0u64, 0u64, 0u32);
     for seed in 0..500 {
         let p = Params {
             seed,
@@ -85,16 +87,18 @@ fn schedules_exercise_faults_and_decide() {
         decided_before_final += sim.decisions();
         (archived, lookups, compactions) =
             (archived + sim.archived, lookups + sim.lookups, compactions + sim.compactions);
+        power_cuts += sim.power_cuts;
         runs += 1;
     }
     println!("{runs} runs: {delivered} delivered, {dropped} lost, {crashes} crashes, {decided_before_final} instances decided, {catchups} catch-up requests delivered");
-    println!("{archived} decisions archived, {lookups} lookups answered, {compactions} compactions");
+    println!("{archived} decisions archived, {lookups} lookups answered, {compactions} compactions, {power_cuts} power cuts inside a turn");
     assert!(catchups > runs as u64, "learners that miss decisions must ask for them (catch-up)");
     assert!(archived > runs as u64, "decisions must be retired to the archive");
     assert!(lookups > runs as u64 / 4, "retired decisions must be asked for and looked up");
     assert!(compactions > runs as u64, "logs must be compacted");
     assert!(dropped * 20 > delivered, "about a tenth of deliveries must be lost");
     assert!(crashes > runs, "crashes must happen");
+    assert!(power_cuts * 10 > runs, "power cuts must strike inside appends and compactions");
     assert!(decided_before_final > runs as usize, "most schedules must decide something despite faults");
 }
 
@@ -129,8 +133,8 @@ fn hunt(bug: Bug) -> Option<(u64, String)> {
 fn the_harness_catches_the_mutants() {
     let mut caught = Vec::new();
     let mut missed = Vec::new();
-    // A storage bug (skip-fsync) is not in the core's steps: the runtime's power loss shows it.
-    for bug in Bug::ALL.into_iter().filter(|b| !b.needs_power_loss()) {
+    // The storage bug (skip-fsync) too: every crash is a power loss of the simulated disk.
+    for bug in Bug::ALL {
         match hunt(bug) {
             Some((seed, v)) => {
                 println!("caught {bug} at seed {seed}: {v}");
@@ -146,5 +150,9 @@ fn the_harness_catches_the_mutants() {
     assert!(
         caught.len() >= 6,
         "the property must catch at least six mutants; caught {caught:?}, missed {missed:?}"
+    );
+    assert!(
+        caught.contains(&Bug::SkipFsync),
+        "a power loss of the simulated disk must show skip-fsync; caught {caught:?}"
     );
 }

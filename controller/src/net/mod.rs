@@ -260,7 +260,13 @@ impl Net {
             self.drop_msg(history, now, msg, "overflow");
         } else {
             self.seq += 1;
-            self.delayed.push(Reverse(Delayed { at_us: now + delay_us, seq: self.seq, msg, dest, out: frame }));
+            self.delayed.push(Reverse(Delayed {
+                at_us: now + delay_us,
+                seq: self.seq,
+                msg,
+                dest,
+                out: frame,
+            }));
         }
     }
 
@@ -454,7 +460,8 @@ mod tests {
         };
         let mut lines = Vec::new();
         for envelopes in [false, true] {
-            let dir = std::env::temp_dir().join(format!("synod-net-carry-{envelopes}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("synod-net-carry-{envelopes}-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             // On a simulated clock, which stands still: the two histories' times are equal.
             let clock = crate::history::Clock::simulated();

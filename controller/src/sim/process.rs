@@ -5,17 +5,18 @@
 //! A process lives from its start to its exit. It opens its log first (a log that cannot be
 //! read makes it exit at once, as the real node does), then waits for its `init` on the
 //! link, checked by the same `init_config` as the real handshake, and only then builds the
-//! core from the recovered records. Each turn takes the frames waiting on the link (at most
+//! core from the recovered records (both steps are `synod_node::runtime::Booting`, which the
+//! core's property tests boot and restart their nodes with too). Each turn takes the frames waiting on the link (at most
 //! [`FRAMES_PER_TURN`], as a real node reads at most one buffer a turn), fires a due
 //! timeout or lazy-record deadline, and performs the turn's plan: the early frames leave at
 //! once, the batch is appended and synced, and the late frames wait for the sync.
 
+use crate::net::conn::Outbound;
 use std::path::Path;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
-use synod_node::runtime::{init_config, Host, RuntimeError};
-use crate::net::conn::Outbound;
-use synod_node::storage::{AcceptorLog, Recovery, SimArchive, SimDisk};
+use synod_node::runtime::{init_config, Booting, Host, RuntimeError};
+use synod_node::storage::{SimArchive, SimDisk};
 use tokio::sync::mpsc;
 
 /// Frames a turn takes off the link, at most.
@@ -24,11 +25,7 @@ pub const FRAMES_PER_TURN: usize = 256;
 /// What a process is doing.
 enum Stage {
     /// The log is open; no `init` yet.
-    Booting {
-        log: AcceptorLog<SimDisk>,
-        archive: SimArchive,
-        recovery: Recovery,
-    },
+    Booting(Box<Booting<SimDisk, SimArchive>>),
     Up(Box<Host<SimDisk, SimArchive>>),
 }
 
@@ -74,19 +71,18 @@ impl SimProcess {
         disk: SimDisk,
         archive: SimArchive,
         dir: &Path,
-    ) -> Result<SimProcess, BootFailure> {
-        let (log, recovery) = match AcceptorLog::open_on(disk, dir) {
-            Ok(opened) => opened,
+    ) -> Result<SimProcess, Box<BootFailure>> {
+        let booting = match Booting::open(disk, archive, dir) {
+            Ok(booting) => booting,
             Err(e) => {
-                let e = RuntimeError::from(e);
-                let status = format!("exit {}", e.exit_code());
-                return Err(BootFailure { status, error: e.to_string(), archive });
+                let status = format!("exit {}", e.error.exit_code());
+                return Err(Box::new(BootFailure { status, error: e.error.to_string(), archive: e.archive }));
             }
         };
         Ok(SimProcess {
             pid,
             node,
-            stage: Some(Stage::Booting { log, archive, recovery }),
+            stage: Some(Stage::Booting(Box::new(booting))),
             link: None,
             frames_seen: 0,
             busy_until_us: 0,
@@ -156,7 +152,7 @@ impl SimProcess {
                 }
                 self.stage = Some(Stage::Up(host));
             }
-            Stage::Booting { log, archive, recovery } => {
+            Stage::Booting(booting) => {
                 // Frames before `init` are skipped, as the real handshake skips them; an
                 // `init` that fails its check ends the process (exit 1).
                 let env = match out {
@@ -168,11 +164,9 @@ impl SimProcess {
                     None => Ok(None),
                 };
                 let (stage, result) = match checked {
-                    Ok(Some(config)) => {
-                        (Stage::Up(Box::new(Host::new(config, log, archive, &recovery))), Ok(()))
-                    }
-                    Ok(None) => (Stage::Booting { log, archive, recovery }, Ok(())),
-                    Err(e) => (Stage::Booting { log, archive, recovery }, Err(e)),
+                    Ok(Some(config)) => (Stage::Up(Box::new(booting.start(config))), Ok(())),
+                    Ok(None) => (Stage::Booting(booting), Ok(())),
+                    Err(e) => (Stage::Booting(booting), Err(e)),
                 };
                 self.stage = Some(stage);
                 return result;
@@ -194,7 +188,10 @@ impl SimProcess {
     /// The process is gone: its disk and archive, as they are.
     pub fn into_storage(self) -> (SimDisk, SimArchive) {
         match self.stage.expect("a process has a stage") {
-            Stage::Booting { log, archive, .. } => (log.into_disk(), archive),
+            Stage::Booting(booting) => {
+                let (log, archive) = booting.into_parts();
+                (log.into_disk(), archive)
+            }
             Stage::Up(host) => {
                 let (log, archive) = host.into_parts();
                 (log.into_disk(), archive)

@@ -33,31 +33,13 @@ pub struct Init {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Body {
     // Handshake.
-    Hello {
-        node: NodeId,
-        token: String,
-    },
+    Hello { node: NodeId, token: String },
     Init(Box<Init>),
     // Client.
-    Propose {
-        msg_id: u64,
-        instance: InstanceId,
-        value: String,
-    },
-    ProposeOk {
-        in_reply_to: u64,
-        instance: InstanceId,
-        value: String,
-    },
-    Error {
-        in_reply_to: u64,
-        code: String,
-        text: String,
-    },
-    Learned {
-        instance: InstanceId,
-        value: String,
-    },
+    Propose { msg_id: u64, instance: InstanceId, value: String },
+    ProposeOk { in_reply_to: u64, instance: InstanceId, value: String },
+    Error { in_reply_to: u64, code: String, text: String },
+    Learned { instance: InstanceId, value: String },
     // Paxos.
     Prepare(Prepare),
     Promise(Promise),

@@ -102,6 +102,11 @@ where
         &self.log
     }
 
+    /// The log's disk, to inject a fault into ([`AcceptorLog::disk_mut`]).
+    pub fn disk_mut(&mut self) -> &mut D {
+        self.log.disk_mut()
+    }
+
     pub fn archive(&self) -> &A {
         &self.archive
     }

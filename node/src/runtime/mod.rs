@@ -24,11 +24,13 @@
 //! simulator (issue 19) runs the same code on its own disk and archive; this file only reads
 //! the socket, keeps the clock, writes the plan's frames in order and logs compactions.
 
+pub mod boot;
 pub mod env;
 pub mod host;
 pub mod process;
 pub mod turn;
 
+pub use boot::{BootError, Booting};
 pub use env::{EnvError, NodeEnv};
 pub use host::{ArchiveStore, Compaction, Host};
 pub use process::main_with_env;

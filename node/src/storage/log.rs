@@ -184,6 +184,12 @@ impl<D: Disk> AcceptorLog<D> {
         &self.disk
     }
 
+    /// The disk, to inject a fault into (a simulator arms a power cut on its `SimDisk`).
+    /// Writing to the log's files through it, behind the log's back, corrupts the log.
+    pub fn disk_mut(&mut self) -> &mut D {
+        &mut self.disk
+    }
+
     /// Closes the log and hands back its disk (to crash it, then open the log again).
     pub fn into_disk(self) -> D {
         self.disk

@@ -31,6 +31,8 @@ pub struct SimArchive {
     /// Non-empty flushes since the archive was created, as the real archive's segments.
     segments: usize,
     skip_sync: bool,
+    /// Lookups answered with a value, crashes or not (a statistic for tests).
+    lookups: u64,
 }
 
 impl SimArchive {
@@ -52,6 +54,11 @@ impl SimArchive {
     pub fn durable_len(&self) -> usize {
         self.durable.len()
     }
+
+    /// Lookups answered with a value since the archive was created (crashes do not reset it).
+    pub fn lookups(&self) -> u64 {
+        self.lookups
+    }
 }
 
 impl ArchiveAccess for SimArchive {
@@ -69,6 +76,7 @@ impl ArchiveAccess for SimArchive {
     /// The newest copy first, as the real archive searches its newest segment first.
     fn lookup(&mut self, instance: InstanceId) -> Result<Option<String>, Self::Error> {
         let value = [&self.pending, &self.unsynced, &self.durable].into_iter().find_map(|m| m.get(&instance));
+        self.lookups += u64::from(value.is_some());
         Ok(value.cloned())
     }
 }
@@ -124,6 +132,7 @@ mod tests {
         assert_eq!(a.lookup(2).unwrap().as_deref(), Some("b"));
         assert_eq!(a.lookup(3).unwrap(), None);
         assert_eq!((a.pending_len(), a.durable_len()), (0, 2));
+        assert_eq!(a.lookups(), 5, "answered lookups are counted, missed ones not");
         a.flush().unwrap();
         assert_eq!(a.segments(), 1, "an empty flush writes no segment");
     }

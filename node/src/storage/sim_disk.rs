@@ -27,6 +27,13 @@
 //! file whose name was lost is gone with its contents, synced or not. So a log that forgets
 //! to fsync its directory after creating or renaming a file is caught here, not by LazyFS.
 //!
+//! **Power cuts inside an operation sequence.** [`SimDisk::arm_power_cut`] lets a number of
+//! further changing operations (creations, writes, length changes, syncs, renames, removals)
+//! through and fails every one after it with an I/O error, until the next crash: the node
+//! stops where the power went (its error path ends it), and the simulator then crashes the
+//! disk. So a crash can strike between the steps of one append or one compaction, not only
+//! between turns (the core's property tests, node/tests/sim).
+//!
 //! What it does not model: directories themselves are durable once made (`create_dir_all`);
 //! renames across directories are refused (the log never makes one); later pending writes
 //! never survive an earlier lost one (no reordering across writes: neither does LazyFS);
@@ -149,6 +156,10 @@ pub struct SimDisk {
     boot: u64,
     pending_bytes: u64,
     pending_bytes_max: u64,
+    /// An armed power cut: changing operations still let through before it strikes.
+    power_cut_after: Option<u64>,
+    /// The armed power cut struck: every changing operation fails until the crash.
+    power_cut: bool,
 }
 
 fn err(kind: io::ErrorKind, what: String) -> io::Error {
@@ -186,7 +197,39 @@ impl SimDisk {
             boot: 0,
             pending_bytes: 0,
             pending_bytes_max,
+            power_cut_after: None,
+            power_cut: false,
         }
+    }
+
+    /// Arms a power cut: `ops` more changing operations succeed, then every one fails with an
+    /// I/O error until [`SimDisk::crash`] (see the module docs). Reads never fail.
+    pub fn arm_power_cut(&mut self, ops: u64) {
+        self.power_cut_after = Some(ops);
+    }
+
+    /// Disarms a power cut that has not struck (one that has stays until the crash).
+    pub fn disarm_power_cut(&mut self) {
+        self.power_cut_after = None;
+    }
+
+    /// Whether an armed power cut has struck since the last crash.
+    pub fn power_cut(&self) -> bool {
+        self.power_cut
+    }
+
+    /// Counts one changing operation against an armed power cut.
+    fn spend(&mut self) -> io::Result<()> {
+        match self.power_cut_after {
+            _ if self.power_cut => {}
+            Some(0) => self.power_cut = true,
+            Some(n) => {
+                self.power_cut_after = Some(n - 1);
+                return Ok(());
+            }
+            None => return Ok(()),
+        }
+        Err(err(io::ErrorKind::Other, "simulated disk: the power was cut".into()))
     }
 
     /// The bytes of `path` as a process reads them now, if it exists.
@@ -204,6 +247,7 @@ impl SimDisk {
     pub fn crash(&mut self, rng: &mut Rng, mode: Crash) -> CrashLoss {
         let mut loss = CrashLoss::default();
         self.boot += 1;
+        (self.power_cut_after, self.power_cut) = (None, false);
         for ops in self.pending_names.values() {
             let keep = rng.below(ops.len() as u64 + 1) as usize;
             for op in &ops[..keep] {
@@ -317,6 +361,7 @@ impl Disk for SimDisk {
     }
 
     fn open(&mut self, path: &Path, truncate: bool) -> io::Result<SimFile> {
+        self.spend()?;
         let dir = self.parent_of(path)?;
         if self.dirs.contains(path) {
             return Err(err(
@@ -354,6 +399,7 @@ impl Disk for SimDisk {
     }
 
     fn write_at(&mut self, file: &SimFile, data: &[u8], offset: u64) -> io::Result<()> {
+        self.spend()?;
         if data.is_empty() {
             return Ok(());
         }
@@ -364,6 +410,7 @@ impl Disk for SimDisk {
     }
 
     fn set_len(&mut self, file: &SimFile, len_bytes: u64) -> io::Result<()> {
+        self.spend()?;
         if len_bytes > FILE_BYTES_MAX {
             return Err(io::Error::from_raw_os_error(nix::errno::Errno::EFBIG as i32));
         }
@@ -378,6 +425,7 @@ impl Disk for SimDisk {
     }
 
     fn sync_data(&mut self, file: &SimFile) -> io::Result<()> {
+        self.spend()?;
         let inode = self.inode(file)?;
         // The pending changes reach the disk, in order: the cost is theirs, not the file's
         // (copying `visible` whole made every sync of a growing log cost its whole length).
@@ -396,6 +444,7 @@ impl Disk for SimDisk {
     }
 
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        self.spend()?;
         let dir = self.parent_of(from)?;
         if self.parent_of(to)? != dir {
             return Err(err(
@@ -415,6 +464,7 @@ impl Disk for SimDisk {
     }
 
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
+        self.spend()?;
         if !self.dirs.contains(dir) {
             return Err(err(
                 io::ErrorKind::NotFound,
@@ -439,6 +489,7 @@ impl Disk for SimDisk {
     }
 
     fn remove_file(&mut self, path: &Path) -> io::Result<()> {
+        self.spend()?;
         let dir = self.parent_of(path)?;
         let ino = *self.names.get(path).ok_or_else(|| not_found(path))?;
         self.push_name_op(dir, NameOp::Remove { path: path.to_path_buf() })?;

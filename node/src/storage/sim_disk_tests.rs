@@ -190,3 +190,30 @@ fn the_same_seed_crashes_the_same_way() {
     }
     assert!((0..16).map(run).collect::<BTreeSet<_>>().len() > 1, "seeds differ");
 }
+
+#[test]
+fn an_armed_power_cut_fails_every_change_after_its_budget_until_the_crash() {
+    let mut d = disk();
+    let f = d.open(&at("p"), false).unwrap();
+    d.write_at(&f, b"kept", 0).unwrap();
+    d.sync_data(&f).unwrap();
+    d.sync_dir(Path::new(DIR)).unwrap();
+    d.arm_power_cut(1);
+    d.write_at(&f, b"lost", 4).unwrap();
+    assert!(!d.power_cut(), "one change was let through");
+    let e = d.sync_data(&f).unwrap_err();
+    assert!(e.to_string().contains("power was cut"), "{e}");
+    assert!(d.power_cut());
+    assert!(d.rename(&at("p"), &at("q")).is_err(), "nothing changes after the cut");
+    assert_eq!(d.read(&at("p")), Some(&b"keptlost"[..]), "reads still work");
+    d.crash(&mut Rng::new(1), Crash::Clean);
+    assert!(!d.power_cut(), "a crash ends the cut");
+    assert_eq!(d.read(&at("p")), Some(&b"kept"[..]), "the write whose sync was cut is lost");
+    let f = d.open(&at("p"), false).unwrap();
+    d.write_at(&f, b"!", 8).unwrap();
+    // Disarmed before it struck: nothing fails.
+    d.arm_power_cut(0);
+    d.disarm_power_cut();
+    d.sync_data(&f).unwrap();
+    assert!(!d.power_cut());
+}

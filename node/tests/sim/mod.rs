@@ -1,15 +1,50 @@
-//! A small in-test network for the sans-IO core: random delivery order, loss, duplication
-//! and crash-restarts (a crash loses whatever the node had not persisted), plus a client that
-//! proposes distinct values. Nodes retire old decisions to an archive and compact their logs
-//! as the runtime does (archive made durable, then the log replaced by the core's snapshot),
-//! with crashes between the two. It records what a checker needs and checks agreement and
-//! validity as it goes.
+//! A small in-test network of real nodes for the property tests of the core: random delivery
+//! order, loss, duplication and crash-restarts, plus a client that proposes distinct values.
+//! It records what a checker needs and checks agreement and validity as it goes.
+//!
+//! Each node is the node's own loop turn on the simulator's disk and archive,
+//! `Host<SimDisk, SimArchive>`, booted and restarted through `runtime::Booting` (the log
+//! opened through the real recovery path), exactly as `synod sim` runs it
+//! (controller/src/sim/process.rs). So the group commit, the lazy records, the archive and the
+//! compaction (by the host's own policy; the schedules set small thresholds so that it
+//! happens often) are the node's code, not a model of it kept here. What this harness adds is
+//! the schedule, drawn from one seed:
+//!
+//! - which in-flight message is delivered next, lost or duplicated (any order);
+//! - crashes: between two events, after a turn's early frames and before its batch is synced,
+//!   and after the sync before its late frames leave; and power cuts inside a turn's disk
+//!   operations (`SimDisk::arm_power_cut`), which stop a node in the middle of an append or a
+//!   compaction (after the archive was flushed, before or after the snapshot was renamed over
+//!   the log). Every crash is a power loss of the `SimDisk` (unsynced writes and names lost,
+//!   clean or with a torn write) and of the `SimArchive` (unflushed decisions lost);
+//! - restarts, which reopen the log on the crashed disk. A log that refuses to open, an
+//!   archive that lost a decision the log relies on, or any storage error but the power cut's
+//!   is a violation, as are the safety breaches.
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use synod_node::paxos::rng::Rng;
-use synod_node::paxos::{Bug, Config, InstanceId, Msg, Node, NodeId, Output, Record};
+use synod_node::paxos::{Bug, Config, InstanceId, NodeId};
+use synod_node::protocol::{Body, Envelope, CONTROLLER};
+use synod_node::runtime::{ArchiveStore, BootError, Booting, Host, RuntimeError};
+use synod_node::storage::{Crash, SimArchive, SimDisk};
+
+/// Where each node keeps its log on its simulated disk.
+const DATA_DIR: &str = "/synod-test/data";
+/// Unsynced bytes a simulated disk holds at most (a compaction's file is written whole).
+const PENDING_BYTES_MAX: u64 = 64 << 20;
+/// Messages in flight at most; more are dropped when sent.
+const MAX_NET: usize = 2_000;
+/// Log sizes at which the hosts compact, one per schedule: small, so that compactions
+/// happen within a few hundred steps (the node's default is 16 MiB).
+const COMPACT_LOG_BYTES: [u64; 3] = [256, 1024, 4096];
+/// Changing disk operations an armed power cut lets through at most: an append is two or
+/// three (write, sync), a compaction five (create, write, sync, rename, directory sync).
+const POWER_CUT_OPS: u64 = 6;
+
+type SimHost = Host<SimDisk, SimArchive>;
 
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -29,28 +64,23 @@ pub struct Params {
     pub check_liveness: bool,
 }
 
-struct Flight {
-    from: NodeId,
-    to: NodeId,
-    msg: Msg,
+/// A node: running, or crashed with its storage as the power loss left it.
+enum Life {
+    Up(Box<SimHost>),
+    Down(Box<SimDisk>, SimArchive),
 }
 
 struct SimNode {
     config: Config,
-    core: Option<Node>,
-    disk: Vec<Record>,
-    /// Lazy records at the end of `disk`, written after its last synced one.
-    unsynced: usize,
-    /// Archived decisions: durable, and not yet durable (lost by a crash).
-    archive: BTreeMap<InstanceId, String>,
-    archive_pending: BTreeMap<InstanceId, String>,
+    /// Never `None` between two calls of the simulator.
+    life: Option<Life>,
 }
 
 pub struct Sim {
     p: Params,
     rng: Rng,
     nodes: Vec<SimNode>,
-    net: Vec<Flight>,
+    net: Vec<Envelope>,
     now_us: u64,
     next_op: u64,
     proposed: HashMap<InstanceId, BTreeSet<String>>,
@@ -59,6 +89,8 @@ pub struct Sim {
     learned_by: HashMap<InstanceId, BTreeSet<NodeId>>,
     pub violation: Option<String>,
     pub crashes: u32,
+    /// Crashes that struck inside a disk operation sequence (armed power cuts that fired).
+    pub power_cuts: u32,
     pub delivered: u64,
     pub dropped: u64,
     /// `catchup` requests delivered, and the `decided`s answering them went out with them.
@@ -69,12 +101,11 @@ pub struct Sim {
     pub compactions: u64,
 }
 
-const MAX_NET: usize = 2_000;
-
 impl Sim {
     pub fn new(p: Params) -> Sim {
         let ids: Vec<NodeId> = (1..=p.acceptors as NodeId).collect();
         let proposers: Vec<NodeId> = ids.iter().copied().take(p.proposers).collect();
+        let mut violation = None;
         let nodes = ids
             .iter()
             .map(|&id| {
@@ -86,14 +117,17 @@ impl Sim {
                 // with new values (the path where an owner must not reuse round 0).
                 config.tuning.max_attempts = [1, 2, 5, 20][(p.seed % 4) as usize];
                 config.tuning.retain_decided = p.retain_decided;
-                SimNode {
-                    core: Some(Node::new(config.clone(), &[])),
-                    config,
-                    disk: Vec::new(),
-                    unsynced: 0,
-                    archive: BTreeMap::new(),
-                    archive_pending: BTreeMap::new(),
-                }
+                config.tuning.compact_log_bytes = COMPACT_LOG_BYTES[(p.seed / 4 % 3) as usize];
+                let disk = SimDisk::new(PENDING_BYTES_MAX);
+                let life = match boot(&config, disk, SimArchive::new()) {
+                    Ok(host) => Life::Up(host),
+                    Err(failed) => {
+                        let e = &failed.error;
+                        violation.get_or_insert(format!("n{id} cannot start on an empty disk: {e}"));
+                        Life::Down(Box::new(SimDisk::new(PENDING_BYTES_MAX)), failed.archive)
+                    }
+                };
+                SimNode { config, life: Some(life) }
             })
             .collect();
         Sim {
@@ -106,8 +140,9 @@ impl Sim {
             proposed: HashMap::new(),
             decided: BTreeMap::new(),
             learned_by: HashMap::new(),
-            violation: None,
+            violation,
             crashes: 0,
+            power_cuts: 0,
             delivered: 0,
             dropped: 0,
             catchups: 0,
@@ -121,17 +156,38 @@ impl Sim {
         self.rng.below(1000) < per_mille
     }
 
+    fn host(&mut self, id: NodeId) -> Option<&mut SimHost> {
+        match self.nodes[id as usize - 1].life.as_mut() {
+            Some(Life::Up(host)) => Some(host),
+            _ => None,
+        }
+    }
+
+    fn is_up(&self, id: NodeId) -> bool {
+        matches!(self.nodes[id as usize - 1].life, Some(Life::Up(_)))
+    }
+
     /// Runs the random schedule, then (optionally) the fault-free final phase.
     pub fn run(&mut self) -> Result<(), String> {
-        for _ in 0..self.p.steps {
-            self.step();
-            if let Some(v) = &self.violation {
-                return Err(v.clone());
+        if self.violation.is_none() {
+            for _ in 0..self.p.steps {
+                self.step();
+                if self.violation.is_some() {
+                    break;
+                }
             }
         }
-        if self.p.check_liveness {
+        if self.p.check_liveness && self.violation.is_none() {
             self.final_phase();
         }
+        self.lookups = self
+            .nodes
+            .iter()
+            .map(|n| match n.life.as_ref().expect("a node has a life") {
+                Life::Up(host) => host.archive().lookups(),
+                Life::Down(_, archive) => archive.lookups(),
+            })
+            .sum();
         match &self.violation {
             Some(v) => Err(v.clone()),
             None => Ok(()),
@@ -142,14 +198,10 @@ impl Sim {
         match self.rng.below(100) {
             0..=69 if !self.net.is_empty() => self.deliver_random(),
             0..=79 => self.propose_random(),
-            80..=89 => self.fire_timeouts(),
-            90..=91 => {
-                let id = self.rng.below(self.nodes.len() as u64) as NodeId + 1;
-                self.compact(id);
-            }
+            80..=91 => self.fire_timeouts(),
             _ => {
                 let id = self.rng.below(self.nodes.len() as u64) as NodeId + 1;
-                if self.nodes[id as usize - 1].core.is_none() {
+                if !self.is_up(id) {
                     self.restart(id);
                 } else if self.chance(self.p.crash_pm * 10) {
                     self.crash(id);
@@ -162,29 +214,25 @@ impl Sim {
         let i = self.rng.below(self.net.len() as u64) as usize;
         let lose = self.chance(self.p.loss_pm);
         let dup = self.chance(self.p.dup_pm);
-        let flight = if dup {
-            let f = &self.net[i];
-            Flight { from: f.from, to: f.to, msg: f.msg.clone() }
-        } else {
-            self.net.swap_remove(i)
-        };
+        let env = if dup { self.net[i].clone() } else { self.net.swap_remove(i) };
         self.now_us += self.rng.below(2_000);
         if lose {
             self.dropped += 1;
         } else {
-            self.deliver(flight);
+            self.deliver(env);
         }
     }
 
-    fn deliver(&mut self, f: Flight) {
+    fn deliver(&mut self, env: Envelope) {
         let now = self.now_us;
         self.delivered += 1;
-        if matches!(f.msg, Msg::Catchup(_)) {
+        if matches!(env.body, Body::Catchup(_)) {
             self.catchups += 1;
         }
-        if let Some(core) = self.nodes[f.to as usize - 1].core.as_mut() {
-            core.handle_message(now, f.from, f.msg);
-            self.drain(f.to);
+        let id = env.dest;
+        if let Some(host) = self.host(id) {
+            host.handle_envelope(now, env);
+            self.turn(id);
         }
     }
 
@@ -194,132 +242,158 @@ impl Sim {
         self.propose(id, instance);
     }
 
+    /// The client proposes a new value for `instance` to `id`, as the controller does.
     fn propose(&mut self, id: NodeId, instance: InstanceId) {
         let now = self.now_us;
         self.next_op += 1;
         let op = self.next_op;
         let value = format!("i{instance}-op{op}-n{id}");
-        let Some(core) = self.nodes[id as usize - 1].core.as_mut() else { return };
+        if !self.is_up(id) {
+            return;
+        }
         self.proposed.entry(instance).or_default().insert(value.clone());
-        core.handle_propose(now, op, instance, value);
-        self.drain(id);
+        let body = Body::Propose { msg_id: op, instance, value };
+        self.host(id).expect("checked up").handle_envelope(now, Envelope { src: CONTROLLER, dest: id, body });
+        self.turn(id);
     }
 
+    /// Moves the clock to the earliest deadline of a running host (a core timeout or lazy
+    /// records waiting) and fires every deadline due then.
     fn fire_timeouts(&mut self) {
-        let next = self.nodes.iter().filter_map(|n| n.core.as_ref()?.next_timeout_us()).min();
+        let next = (1..=self.nodes.len() as NodeId)
+            .filter_map(|id| match self.nodes[id as usize - 1].life.as_ref() {
+                Some(Life::Up(host)) => host.next_deadline_us(),
+                _ => None,
+            })
+            .min();
         let Some(at) = next else { return };
         self.now_us = self.now_us.max(at);
+        let now = self.now_us;
         for id in 1..=self.nodes.len() as NodeId {
-            let now = self.now_us;
-            let due = self.nodes[id as usize - 1]
-                .core
-                .as_ref()
-                .and_then(|c| c.next_timeout_us())
-                .is_some_and(|t| t <= now);
-            if due {
-                self.nodes[id as usize - 1].core.as_mut().expect("due node is up").handle_timeout(now);
-                self.drain(id);
+            let Some(host) = self.host(id) else { continue };
+            if host.next_deadline_us().is_some_and(|t| t <= now) {
+                if let Err(e) = host.handle_deadline(now) {
+                    self.stopped(id, e);
+                    continue;
+                }
+                self.turn(id);
             }
         }
     }
 
-    /// Compacts a node's log as the runtime does: its archive is made durable, then (unless
-    /// a crash strikes in between) its log is replaced by the core's snapshot, atomically.
-    fn compact(&mut self, id: NodeId) {
-        let n = &mut self.nodes[id as usize - 1];
-        if n.core.is_none() {
-            return;
+    /// One turn of `id`, as the node process performs it (runtime/host.rs): the plan, its
+    /// early frames, the batch under one sync, its late frames, then a compaction if due.
+    /// A crash may strike after the early frames, after the sync, or (an armed power cut)
+    /// inside the disk operations of the append or the compaction.
+    fn turn(&mut self, id: NodeId) {
+        let now = self.now_us;
+        let crash_pm = self.p.crash_pm;
+        // A power cut is armed more often when a compaction is due: the crash between the
+        // archive's flush and the log's replacement is the one compaction must survive.
+        let (cut_pm, cut_ops) = {
+            let host = self.host(id).expect("a turn of a running node");
+            let log_bytes = host.log().len_bytes();
+            let due = host.driver().compaction_due(log_bytes, host.archive().pending_len());
+            (if due { crash_pm * 10 } else { crash_pm / 2 }, self.rng.below(POWER_CUT_OPS))
+        };
+        let armed = crash_pm > 0 && self.chance(cut_pm);
+        let host = self.host(id).expect("a turn of a running node");
+        let pending_before = host.archive().pending_len();
+        let plan = match host.plan(now) {
+            Ok(plan) => plan,
+            Err(e) => return self.stopped(id, e),
+        };
+        self.archived += host.archive().pending_len().saturating_sub(pending_before) as u64;
+        let synced = plan.batch.is_some();
+        self.send(plan.early);
+        if synced && crash_pm > 0 && self.rng.below(2_000) < crash_pm {
+            return self.crash(id);
         }
-        let pending = std::mem::take(&mut n.archive_pending);
-        for (instance, value) in pending {
-            n.archive.entry(instance).or_insert(value);
+        let host = self.host(id).expect("a turn of a running node");
+        if armed {
+            host.disk_mut().arm_power_cut(cut_ops);
         }
-        if self.p.crash_pm > 0 && self.rng.below(100) < self.p.crash_pm {
-            self.crash(id);
-            return;
+        if let Err(e) = host.persist(plan.batch) {
+            return self.stopped(id, e);
         }
-        let n = &mut self.nodes[id as usize - 1];
-        n.disk = n.core.as_ref().expect("checked above").snapshot();
-        n.unsynced = 0;
-        self.compactions += 1;
+        if synced && crash_pm > 0 && self.rng.below(2_000) < crash_pm {
+            return self.crash(id);
+        }
+        self.send(plan.late);
+        let host = self.host(id).expect("a turn of a running node");
+        match host.maybe_compact() {
+            Ok(compaction) => self.compactions += u64::from(compaction.is_some()),
+            Err(e) => return self.stopped(id, e),
+        }
+        if armed {
+            self.host(id).expect("still running").disk_mut().disarm_power_cut();
+        }
     }
 
-    /// A crash is a power cut: lazy records after the last synced one may be lost.
-    fn crash(&mut self, id: NodeId) {
-        let lose = self.rng.below(2) == 0;
-        let n = &mut self.nodes[id as usize - 1];
-        n.core = None;
-        if lose {
-            let keep = n.disk.len() - n.unsynced;
-            n.disk.truncate(keep);
+    /// Routes a turn's frames: the client's replies are recorded, peer messages go in flight.
+    fn send(&mut self, frames: Vec<Envelope>) {
+        for env in frames {
+            if env.dest != CONTROLLER {
+                if self.net.len() < MAX_NET {
+                    self.net.push(env);
+                }
+                continue;
+            }
+            match env.body {
+                Body::Learned { instance, value } => {
+                    self.learned_by.entry(instance).or_default().insert(env.src);
+                    self.record(instance, "learn", env.src, value);
+                }
+                Body::ProposeOk { instance, value, .. } => self.record(instance, "ok", env.src, value),
+                _ => {}
+            }
         }
-        n.unsynced = 0;
-        n.archive_pending.clear();
+    }
+
+    /// A node's host returned an error: the armed power cut struck (the node dies there and
+    /// the disk crashes), or the node stopped on its own, which is a violation: a log that
+    /// fails, or an archive that lost a decision the log relied on.
+    fn stopped(&mut self, id: NodeId, e: RuntimeError) {
+        let cut = self.host(id).is_some_and(|host| host.log().disk().power_cut());
+        if cut {
+            self.power_cuts += 1;
+        } else {
+            self.violation.get_or_insert_with(|| format!("n{id} stopped: {e}"));
+        }
+        self.crash(id);
+    }
+
+    /// A crash is a power loss: the process is gone, its disk loses what was not synced
+    /// (cleanly, or keeping a torn part of the oldest pending write) and its archive what was
+    /// not flushed.
+    fn crash(&mut self, id: NodeId) {
+        let mode = if self.rng.below(2) == 0 { Crash::Clean } else { Crash::Torn };
+        let node = &mut self.nodes[id as usize - 1];
+        let Some(Life::Up(host)) = node.life.take() else { unreachable!("only a running node crashes") };
+        let (log, mut archive) = host.into_parts();
+        let mut disk = log.into_disk();
+        disk.crash(&mut self.rng, mode);
+        archive.crash();
+        node.life = Some(Life::Down(Box::new(disk), archive));
         self.crashes += 1;
     }
 
-    /// Restarts a node from its disk and performs what the restart put out (decisions replayed
-    /// beyond the window retire at once), as the runtime's first turn does.
+    /// Restarts a node from its disk, as the process does, and performs what the restart put
+    /// out (decisions replayed beyond the window retire at once) in a first turn.
     fn restart(&mut self, id: NodeId) {
-        let n = &mut self.nodes[id as usize - 1];
-        n.core = Some(Node::new(n.config.clone(), &n.disk));
-        self.drain(id);
-    }
-
-    /// Performs a node's outputs in order; a crash may strike between any two of them, losing
-    /// the rest (unpersisted state and unsent messages alike).
-    fn drain(&mut self, id: NodeId) {
-        loop {
-            // A crash between two outputs: rarer than a crash between two events.
-            if self.p.crash_pm > 0 && self.rng.below(10_000) < self.p.crash_pm {
-                self.crash(id);
-                return;
+        let node = &mut self.nodes[id as usize - 1];
+        let Some(Life::Down(disk, archive)) = node.life.take() else {
+            unreachable!("only a crashed node restarts")
+        };
+        match boot(&node.config, *disk, archive) {
+            Ok(host) => {
+                node.life = Some(Life::Up(host));
+                self.turn(id);
             }
-            let node = &mut self.nodes[id as usize - 1];
-            let Some(out) = node.core.as_mut().and_then(|c| c.poll_output()) else { return };
-            match out {
-                Output::Persist(r) => {
-                    node.disk.push(r);
-                    node.unsynced = 0;
-                }
-                Output::PersistLazy(r) => {
-                    node.disk.push(r);
-                    node.unsynced += 1;
-                }
-                Output::Send { to, msg } => {
-                    if self.net.len() < MAX_NET {
-                        self.net.push(Flight { from: id, to, msg });
-                    }
-                }
-                Output::Learned { instance, value } => {
-                    self.learned_by.entry(instance).or_default().insert(id);
-                    self.record(instance, "learn", id, value);
-                }
-                Output::ProposeDone { instance, result: Ok(value), .. } => {
-                    self.record(instance, "ok", id, value)
-                }
-                Output::ProposeDone { result: Err(_), .. } => {}
-                Output::Archive { instance, value } => {
-                    node.archive_pending.entry(instance).or_insert(value);
-                    self.archived += 1;
-                }
-                Output::Lookup { instance } => {
-                    let found = node.archive_pending.get(&instance).or_else(|| node.archive.get(&instance));
-                    let Some(value) = found.cloned() else {
-                        self.violation.get_or_insert_with(|| {
-                            format!(
-                                "archive: n{id} looked up instance {instance}, retired but never archived"
-                            )
-                        });
-                        return;
-                    };
-                    self.lookups += 1;
-                    let now = self.now_us;
-                    node.core
-                        .as_mut()
-                        .expect("a node with outputs is up")
-                        .handle_lookup(now, instance, value);
-                }
+            Err(failed) => {
+                let e = &failed.error;
+                node.life = Some(Life::Down(Box::new(SimDisk::new(PENDING_BYTES_MAX)), failed.archive));
+                self.violation.get_or_insert_with(|| format!("n{id} cannot restart: {e}"));
             }
         }
     }
@@ -360,16 +434,25 @@ impl Sim {
             .collect()
     }
 
+    fn any_deadline(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| matches!(&n.life, Some(Life::Up(host)) if host.next_deadline_us().is_some()))
+    }
+
     /// Every node up, a reliable network, and a client that re-proposes every instance that
     /// some learner has not learned, until all have (or a bounded number of rounds passed).
     fn final_phase(&mut self) {
         self.p.crash_pm = 0;
         for id in 1..=self.nodes.len() as NodeId {
-            if self.nodes[id as usize - 1].core.is_none() {
+            if !self.is_up(id) {
                 self.restart(id);
             }
         }
         for round in 0..20u32 {
+            if self.violation.is_some() {
+                return;
+            }
             let missing = self.not_learned_by_all();
             if missing.is_empty() {
                 return;
@@ -380,14 +463,10 @@ impl Sim {
             }
             for _ in 0..20_000 {
                 if !self.net.is_empty() {
-                    let f = self.net.remove(0);
+                    let env = self.net.remove(0);
                     self.now_us += 50;
-                    self.deliver(f);
-                } else if self
-                    .nodes
-                    .iter()
-                    .any(|n| n.core.as_ref().is_some_and(|c| c.next_timeout_us().is_some()))
-                {
+                    self.deliver(env);
+                } else if self.any_deadline() {
                     self.fire_timeouts();
                 } else {
                     break;
@@ -399,5 +478,19 @@ impl Sim {
             self.violation =
                 Some(format!("liveness: instances {missing:?} not learned by all after the final phase"));
         }
+    }
+}
+
+/// Opens a node's log on `disk` through the node's own recovery path and starts its host;
+/// on failure, the error and the archive (the open consumed the disk: the run ends with a
+/// violation, so it is not kept).
+fn boot(
+    config: &Config,
+    disk: SimDisk,
+    archive: SimArchive,
+) -> Result<Box<SimHost>, Box<BootError<SimArchive>>> {
+    match Booting::open(disk, archive, Path::new(DATA_DIR)) {
+        Ok(booting) => Ok(Box::new(booting.start(config.clone()))),
+        Err(failed) => Err(Box::new(failed)),
     }
 }

@@ -1,6 +1,6 @@
 use super::*;
-use synod_node::protocol::Body;
 use crate::net::conn::Outbound;
+use synod_node::protocol::Body;
 
 /// One node's world, with the controller's end of its link, as a fault-free net.
 struct Bench {
