@@ -20,6 +20,7 @@ pub mod output;
 pub mod proposer;
 pub mod ranges;
 pub mod record;
+mod record_de;
 pub mod rng;
 
 pub use ballot::{Ballot, InstanceId, NodeId};
