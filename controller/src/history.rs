@@ -124,11 +124,12 @@ impl History {
         self.push_line(|batch| event.write_json(batch));
     }
 
-    /// Records a line serialized by a struct of the caller's own, which must write what the
-    /// schema's [`Event`] would: the net's `send` line with the node's body as it is, rather
-    /// than first turned into the schema's raw JSON (its test holds the two to the same bytes).
-    pub fn record_line<T: serde::Serialize>(&self, line: &T) {
-        self.push_line(|batch| serde_json::to_writer(batch, line).expect("history lines serialize"));
+    /// Records a line that `write` appends (without its newline), which must be what the
+    /// schema's [`Event`] would write: the net's `send` line, written with the node's body as
+    /// it is rather than first turned into the schema's raw JSON (its test holds the two to
+    /// the same bytes).
+    pub fn record_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.push_line(write);
     }
 
     fn push_line(&self, write: impl FnOnce(&mut Vec<u8>)) {

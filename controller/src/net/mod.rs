@@ -13,53 +13,34 @@ pub mod faults;
 use crate::history::History;
 use conn::{ConnId, Outbound};
 use faults::{Fate, Faults};
-use serde::Serialize;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
-use synod_checker::history::{Body as HistoryBody, Dropped, Event, Recv, Send};
+use synod_checker::history::{Dropped, Event, Recv};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
-use synod_node::protocol::{Body as NodeBody, Envelope};
+use synod_node::protocol::body_json::write_body;
+use synod_node::protocol::Envelope;
 use tokio::sync::mpsc;
 
 /// Messages held for delayed delivery, at most.
 pub const MAX_DELAYED: usize = 1_000_000;
 
-/// A routed message's frame: what `Envelope::to_frame` writes, byte for byte, with the body
-/// serialized only once (see `route_with`).
-#[derive(Serialize)]
-struct Frame<'a, B: Serialize + ?Sized> {
-    src: NodeId,
-    dest: NodeId,
-    body: &'a B,
-}
-
-/// `env`'s frame, newline included, with `body` (its body, or the body's raw JSON of
-/// `body_bytes` bytes) as its body.
-fn frame_of<B: Serialize + ?Sized>(env: &Envelope, body: &B, body_bytes: usize) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(body_bytes + 40);
-    serde_json::to_writer(&mut frame, &Frame { src: env.src, dest: env.dest, body })
-        .expect("frames serialize");
-    frame.push(b'\n');
-    frame
-}
-
-/// A Paxos message's body fits in this many bytes, most often (a frame grows past it):
-/// the frame's first allocation when the body's length is not known.
-const FRAME_BODY_BYTES_GUESS: usize = 96;
-
-/// A `send` line with the node's body as it is: the bytes `Event::Send` writes with the
-/// body's raw JSON (a test holds the two equal), without making the raw JSON first. For
-/// links that carry envelopes, where no frame needs the raw JSON.
-#[derive(Serialize)]
-#[serde(tag = "type", rename = "send")]
-struct SendLine<'a> {
-    t: u64,
-    msg: u64,
-    src: u64,
-    dest: u64,
-    body: &'a NodeBody,
+/// Appends `env`'s `send` line, as message `msg` at `t`: the bytes `Event::Send` writes with
+/// the body's raw JSON (a test holds the two equal), without making the raw JSON first.
+fn write_send_line(out: &mut Vec<u8>, t: u64, msg: u64, env: &Envelope) {
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(br#"{"type":"send","t":"#);
+    out.extend_from_slice(digits.format(t).as_bytes());
+    out.extend_from_slice(br#","msg":"#);
+    out.extend_from_slice(digits.format(msg).as_bytes());
+    out.extend_from_slice(br#","src":"#);
+    out.extend_from_slice(digits.format(env.src).as_bytes());
+    out.extend_from_slice(br#","dest":"#);
+    out.extend_from_slice(digits.format(env.dest).as_bytes());
+    out.extend_from_slice(br#","body":"#);
+    write_body(&env.body, out);
+    out.push(b'}');
 }
 
 struct Link {
@@ -201,28 +182,9 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once: with the trace on and frames to build, to its raw
-        // JSON, which goes into the history line and the frame as it is; with the trace off,
-        // straight into the frame; with envelopes to hand over, straight into the line.
-        let raw = match (history.trace_messages, self.envelopes) {
-            (false, _) => None,
-            (true, true) => {
-                let (src, dest) = (u64::from(env.src), u64::from(env.dest));
-                history.record_line(&SendLine { t: now, msg, src, dest, body: &env.body });
-                None
-            }
-            (true, false) => {
-                let raw = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
-                history.record(&Event::Send(Send {
-                    t: now,
-                    msg: Some(msg),
-                    src: u64::from(env.src),
-                    dest: u64::from(env.dest),
-                    body: HistoryBody::Raw(Cow::Borrowed(&raw)),
-                }));
-                Some(raw)
-            }
-        };
+        if history.trace_messages {
+            history.record_with(|out| write_send_line(out, now, msg, env));
+        }
         if let Some(reason) = dropped {
             self.drop_msg(history, now, msg, reason);
         } else if env.dest == 0 || env.dest as usize >= self.links.len() {
@@ -231,11 +193,7 @@ impl Net {
             match self.faults.fate(&mut self.rng, env.src, env.dest) {
                 Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
                 Fate::Deliver { delay_us, duplicate } => {
-                    let frame = match &raw {
-                        _ if self.envelopes => Outbound::Envelope(env.clone()),
-                        Some(raw) => Outbound::Frame(frame_of(env, raw.as_ref(), raw.get().len())),
-                        None => Outbound::Frame(frame_of(env, &env.body, FRAME_BODY_BYTES_GUESS)),
-                    };
+                    let frame = self.outbound(env);
                     if let Some(dup_us) = duplicate {
                         self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
                     }
@@ -487,5 +445,39 @@ mod tests {
         }
         assert!(lines[0].contains(r#""type":"send""#), "{}", lines[0]);
         assert_eq!(lines[0], lines[1]);
+    }
+
+    /// The `send` line written by hand is the line the schema's `Event::Send` writes with
+    /// the body's raw JSON, for every kind of Paxos body.
+    #[test]
+    fn send_lines_are_what_the_schema_writes() {
+        use synod_checker::history::{Body as HistoryBody, Send};
+        use synod_node::paxos::msg::{AcceptedValue, Catchup, Promise};
+        let b = Ballot::new(u64::MAX, 7);
+        for body in [
+            Body::Prepare(Prepare { instance: 7, ballot: b }),
+            Body::Promise(Promise {
+                instance: 1,
+                ballot: b,
+                accepted: Some(AcceptedValue { ballot: b, value: "v \"q\" \u{1}".into() }),
+            }),
+            Body::Accept(Accept { instance: 9, ballot: b, value: "välue\n".into() }),
+            Body::Catchup(Catchup { from_instance: 3, to_instance: None }),
+        ] {
+            let env = Envelope { src: 4, dest: 5, body };
+            let mut ours = Vec::new();
+            write_send_line(&mut ours, 123, u64::MAX, &env);
+            let raw = serde_json::value::to_raw_value(&env.body).unwrap();
+            let schema = Event::Send(Send {
+                t: 123,
+                msg: Some(u64::MAX),
+                src: 4,
+                dest: 5,
+                body: HistoryBody::Raw(Cow::Borrowed(&raw)),
+            });
+            let mut theirs = Vec::new();
+            schema.write_json(&mut theirs);
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+        }
     }
 }

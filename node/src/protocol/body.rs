@@ -146,8 +146,7 @@ impl Envelope {
 
     /// Appends the frame, newline included, to `out`.
     pub fn write_frame(&self, out: &mut Vec<u8>) {
-        serde_json::to_writer(&mut *out, self).expect("envelopes always serialize");
-        out.push(b'\n');
+        super::body_json::write_frame(self, out);
     }
 }
 

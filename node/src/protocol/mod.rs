@@ -3,6 +3,7 @@
 //! [`frame::MAX_FRAME_BYTES`].
 
 pub mod body;
+pub mod body_json;
 pub mod frame;
 
 pub use body::{Body, Envelope, Init, InitConfig};
