@@ -34,11 +34,11 @@ impl Workload {
     pub fn handle_tick(&mut self, now_us: u64) {
         // Called every turn of the run loop, and most turns nothing is due: look before
         // building anything (a simulated run takes hundreds of thousands of turns a second).
-        if self.ops.values().any(|o| o.deadline_us <= now_us) {
-            let mut due: Vec<OpId> =
-                self.ops.iter().filter(|(_, o)| o.deadline_us <= now_us).map(|(op, _)| *op).collect();
-            // In op order, not the map's: the retries' random draws then follow from the seed.
-            due.sort_unstable();
+        if self.ops.first_key_value().is_some_and(|(_, o)| o.deadline_us <= now_us) {
+            // In op order (the map's, and their deadlines'): the retries' random draws then
+            // follow from the seed.
+            let due: Vec<OpId> =
+                self.ops.iter().take_while(|(_, o)| o.deadline_us <= now_us).map(|(op, _)| *op).collect();
             self.end_without_reply(now_us, due, Cause::Timeout);
         }
         if self.waiting.iter().any(|w| w.2 <= now_us) {

@@ -13,6 +13,7 @@ pub mod bug;
 pub mod catchup;
 pub mod config;
 pub mod decisions;
+pub mod hash;
 pub mod learner;
 pub mod lookup;
 pub mod msg;
