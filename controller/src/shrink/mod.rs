@@ -16,11 +16,15 @@ pub mod ddmin;
 pub mod focus;
 pub mod nodes;
 pub mod original;
+pub mod runline;
+pub mod scratch;
+pub mod tiny;
 pub mod trial;
 
 use crate::exit::Exit;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
+use ddmin::Verdict;
 use original::Original;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -93,7 +97,7 @@ pub fn shrink(plan: &ShrinkPlan) -> Result<Shrunk> {
     let rule = original.broken[0].clone();
     std::fs::create_dir_all(&plan.runs_dir)
         .with_context(|| format!("cannot create {}", plan.runs_dir.display()))?;
-    let scratch = plan.runs_dir.join(format!(".shrink-{}", std::process::id()));
+    let scratch = scratch::parent(&plan.runs_dir).join(format!(".synod-shrink-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
     let result = search(plan, &original, &rule, &scratch, started);
     let moved = result.and_then(|search| keep(plan, &original, search, started));
@@ -119,17 +123,37 @@ fn search(
     say(format!("shrinking {} ({} events, {rule} broken)", original.dir.display(), original.events));
     let cut = candidates::cut_near(&first, original.instance, original.t_us);
     let mut search = Search::first(rule, scratch, deadline, cut, first)?;
-    for round in 1..=ROUNDS_MAX {
-        let kept = candidates::round(&mut search);
+    let mut round = 0;
+    // Seeds the tiny pass has drawn (offsets from the best run's seed).
+    let mut tiny_seeds = 0;
+    loop {
+        // The passes, until a round keeps nothing (a fixed point).
+        for _ in 0..ROUNDS_MAX {
+            round += 1;
+            let kept = candidates::round(&mut search);
+            say(format!(
+                "round {round}: {} events, {} runs so far, {:.1} s",
+                search.best.events,
+                search.runs,
+                started.elapsed().as_secs_f64()
+            ));
+            if !kept || Instant::now() >= deadline {
+                break;
+            }
+        }
+        // At the fixed point, with budget left: tiny shapes under other seeds (tiny.rs); a
+        // smaller run found there goes through the passes again.
+        if Instant::now() >= deadline || tiny::tiny(&mut search, &mut tiny_seeds) != Verdict::Fails {
+            break;
+        }
         say(format!(
-            "round {round}: {} events, {} runs so far, {:.1} s",
+            "tiny: {} events ({} nodes, {} proposers), {} runs so far, {:.1} s",
             search.best.events,
+            search.best.candidate.cfg.nodes,
+            search.best.candidate.cfg.proposers.len(),
             search.runs,
             started.elapsed().as_secs_f64()
         ));
-        if !kept || Instant::now() >= deadline {
-            break;
-        }
     }
     Ok(search)
 }
@@ -139,9 +163,10 @@ fn search(
 /// and marks it `latest`.
 fn keep(plan: &ShrinkPlan, original: &Original, search: Search, started: Instant) -> Result<Shrunk> {
     let out = RunDir::create_prefixed(&plan.runs_dir, "shrunk-")?;
-    std::fs::rename(&search.best.dir, &out.path)
-        .with_context(|| format!("cannot move {} to {}", search.best.dir.display(), out.path.display()))?;
+    // RunDir::create_prefixed made the folder, empty: the best run's takes its place.
+    scratch::move_dir(&search.best.dir, &out.path)?;
     let schedule_path = out.path.join(crate::nemesis::file::SCHEDULE_FILE);
+    runline::rewrite(&out.path, &schedule_path, &plan.runs_dir)?;
     let meta_path = out.path.join("meta.json");
     let text = std::fs::read_to_string(&meta_path)
         .with_context(|| format!("cannot read {}", meta_path.display()))?;
