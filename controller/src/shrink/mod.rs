@@ -6,10 +6,16 @@
 //! still breaks the same safety rule with no more history events (trial.rs); the passes are
 //! repeated until none keeps anything, or the budget is spent.
 //!
-//! Every candidate runs in a scratch folder under the runs dir, deleted at the end; the
-//! smallest failing run is moved out of it as a new ordinary run folder (`shrunk-<stamp>`),
-//! which `show`, `check` and `report` read as any other. Its meta.json names its own
-//! schedule.jsonl and the run it was shrunk from; `synod sim --replay` replays it.
+//! When a round keeps nothing and budget is left, the tiny pass (tiny.rs) redraws the smallest
+//! run in tiny shapes under many seeds, and a smaller run found there goes through the rounds
+//! again.
+//!
+//! Every candidate runs in a scratch folder (on a RAM filesystem when there is one with room,
+//! else under the runs dir: scratch.rs), deleted at the end; the smallest failing run is moved
+//! out of it as a new ordinary run folder (`shrunk-<stamp>`), which `show`, `check` and
+//! `report` read as any other. Its meta.json and its history's run line name its own
+//! schedule.jsonl (runline.rs); meta.json also the run it was shrunk from; `synod sim
+//! --replay` replays it.
 
 pub mod candidates;
 pub mod ddmin;
@@ -58,6 +64,8 @@ pub struct Shrunk {
     pub seconds: f64,
     /// The command that replays the result (`synod sim --replay`).
     pub replay: String,
+    /// The scratch folder the candidates ran in (deleted by now).
+    pub scratch: PathBuf,
 }
 
 /// Runs the shrink and prints what it found.
@@ -97,8 +105,7 @@ pub fn shrink(plan: &ShrinkPlan) -> Result<Shrunk> {
     let rule = original.broken[0].clone();
     std::fs::create_dir_all(&plan.runs_dir)
         .with_context(|| format!("cannot create {}", plan.runs_dir.display()))?;
-    let scratch = scratch::parent(&plan.runs_dir).join(format!(".synod-shrink-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let scratch = scratch::create(&plan.runs_dir)?;
     let result = search(plan, &original, &rule, &scratch, started);
     let moved = result.and_then(|search| keep(plan, &original, search, started));
     let _ = std::fs::remove_dir_all(&scratch);
@@ -202,5 +209,6 @@ fn keep(plan: &ShrinkPlan, original: &Original, search: Search, started: Instant
         runs: search.runs,
         accepted: search.accepted,
         seconds: started.elapsed().as_secs_f64(),
+        scratch: search.scratch.clone(),
     })
 }

@@ -9,7 +9,10 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+/// How a scratch folder's name begins.
+pub const PREFIX: &str = ".synod-shrink-";
 /// The RAM filesystem tried first.
 const RAM_DIR: &str = "/dev/shm";
 /// Free bytes the RAM filesystem must have to be used (a first candidate, the original cut
@@ -31,6 +34,16 @@ pub fn parent(runs_dir: &Path) -> PathBuf {
     } else {
         runs_dir.to_path_buf()
     }
+}
+
+/// Creates a new scratch folder for one shrink, `.synod-shrink-<pid>-<k>` in [`parent`]: the
+/// counter keeps apart two shrinks of one process (a program embedding the library, tests).
+pub fn create(runs_dir: &Path) -> Result<PathBuf> {
+    static SHRINKS: AtomicU64 = AtomicU64::new(0);
+    let k = SHRINKS.fetch_add(1, Ordering::Relaxed);
+    let dir = parent(runs_dir).join(format!("{PREFIX}{}-{k}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Whether a folder can be made (and removed) in `dir`.
