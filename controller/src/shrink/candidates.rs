@@ -137,10 +137,10 @@ fn shrink_final(search: &mut Search) -> Verdict {
 /// No more instances than the one that broke the rule, then fewer.
 fn cap_instances(search: &mut Search) -> Verdict {
     let at = search.best.instance.max(1);
-    if search.best.candidate.cfg.instances.is_none_or(|n| n > at) {
-        if search.try_change(|c| c.cfg.instances = Some(at)) == Verdict::OutOfBudget {
-            return Verdict::OutOfBudget;
-        }
+    if search.best.candidate.cfg.instances.is_none_or(|n| n > at)
+        && search.try_change(|c| c.cfg.instances = Some(at)) == Verdict::OutOfBudget
+    {
+        return Verdict::OutOfBudget;
     }
     let Some(current) = search.best.candidate.cfg.instances else { return Verdict::Passes };
     last(shrink_count(current, 1, &mut |n| search.try_change(|c| c.cfg.instances = Some(n))), search)

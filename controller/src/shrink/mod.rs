@@ -6,21 +6,31 @@
 //! still breaks the same safety rule with no more history events (trial.rs); the passes are
 //! repeated until none keeps anything, or the budget is spent.
 //!
-//! Every candidate runs in a scratch folder under the runs dir, deleted at the end; the
-//! smallest failing run is moved out of it as a new ordinary run folder (`shrunk-<stamp>`),
-//! which `show`, `check` and `report` read as any other. Its meta.json names its own
-//! schedule.jsonl and the run it was shrunk from; `synod sim --replay` replays it.
+//! When a round keeps nothing and budget is left, the tiny pass (tiny.rs) redraws the smallest
+//! run in tiny shapes under many seeds, and a smaller run found there goes through the rounds
+//! again.
+//!
+//! Every candidate runs in a scratch folder (on a RAM filesystem when there is one with room,
+//! else under the runs dir: scratch.rs), deleted at the end; the smallest failing run is moved
+//! out of it as a new ordinary run folder (`shrunk-<stamp>`), which `show`, `check` and
+//! `report` read as any other. Its meta.json and its history's run line name its own
+//! schedule.jsonl (runline.rs); meta.json also the run it was shrunk from; `synod sim
+//! --replay` replays it.
 
 pub mod candidates;
 pub mod ddmin;
 pub mod focus;
 pub mod nodes;
 pub mod original;
+pub mod runline;
+pub mod scratch;
+pub mod tiny;
 pub mod trial;
 
 use crate::exit::Exit;
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
+use ddmin::Verdict;
 use original::Original;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -54,6 +64,8 @@ pub struct Shrunk {
     pub seconds: f64,
     /// The command that replays the result (`synod sim --replay`).
     pub replay: String,
+    /// The scratch folder the candidates ran in (deleted by now).
+    pub scratch: PathBuf,
 }
 
 /// Runs the shrink and prints what it found.
@@ -93,8 +105,7 @@ pub fn shrink(plan: &ShrinkPlan) -> Result<Shrunk> {
     let rule = original.broken[0].clone();
     std::fs::create_dir_all(&plan.runs_dir)
         .with_context(|| format!("cannot create {}", plan.runs_dir.display()))?;
-    let scratch = plan.runs_dir.join(format!(".shrink-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let scratch = scratch::create(&plan.runs_dir)?;
     let result = search(plan, &original, &rule, &scratch, started);
     let moved = result.and_then(|search| keep(plan, &original, search, started));
     let _ = std::fs::remove_dir_all(&scratch);
@@ -119,17 +130,37 @@ fn search(
     say(format!("shrinking {} ({} events, {rule} broken)", original.dir.display(), original.events));
     let cut = candidates::cut_near(&first, original.instance, original.t_us);
     let mut search = Search::first(rule, scratch, deadline, cut, first)?;
-    for round in 1..=ROUNDS_MAX {
-        let kept = candidates::round(&mut search);
+    let mut round = 0;
+    // Seeds the tiny pass has drawn (offsets from the best run's seed).
+    let mut tiny_seeds = 0;
+    loop {
+        // The passes, until a round keeps nothing (a fixed point).
+        for _ in 0..ROUNDS_MAX {
+            round += 1;
+            let kept = candidates::round(&mut search);
+            say(format!(
+                "round {round}: {} events, {} runs so far, {:.1} s",
+                search.best.events,
+                search.runs,
+                started.elapsed().as_secs_f64()
+            ));
+            if !kept || Instant::now() >= deadline {
+                break;
+            }
+        }
+        // At the fixed point, with budget left: tiny shapes under other seeds (tiny.rs); a
+        // smaller run found there goes through the passes again.
+        if Instant::now() >= deadline || tiny::tiny(&mut search, &mut tiny_seeds) != Verdict::Fails {
+            break;
+        }
         say(format!(
-            "round {round}: {} events, {} runs so far, {:.1} s",
+            "tiny: {} events ({} nodes, {} proposers), {} runs so far, {:.1} s",
             search.best.events,
+            search.best.candidate.cfg.nodes,
+            search.best.candidate.cfg.proposers.len(),
             search.runs,
             started.elapsed().as_secs_f64()
         ));
-        if !kept || Instant::now() >= deadline {
-            break;
-        }
     }
     Ok(search)
 }
@@ -139,9 +170,10 @@ fn search(
 /// and marks it `latest`.
 fn keep(plan: &ShrinkPlan, original: &Original, search: Search, started: Instant) -> Result<Shrunk> {
     let out = RunDir::create_prefixed(&plan.runs_dir, "shrunk-")?;
-    std::fs::rename(&search.best.dir, &out.path)
-        .with_context(|| format!("cannot move {} to {}", search.best.dir.display(), out.path.display()))?;
+    // RunDir::create_prefixed made the folder, empty: the best run's takes its place.
+    scratch::move_dir(&search.best.dir, &out.path)?;
     let schedule_path = out.path.join(crate::nemesis::file::SCHEDULE_FILE);
+    runline::rewrite(&out.path, &schedule_path, &plan.runs_dir)?;
     let meta_path = out.path.join("meta.json");
     let text = std::fs::read_to_string(&meta_path)
         .with_context(|| format!("cannot read {}", meta_path.display()))?;
@@ -177,5 +209,6 @@ fn keep(plan: &ShrinkPlan, original: &Original, search: Search, started: Instant
         runs: search.runs,
         accepted: search.accepted,
         seconds: started.elapsed().as_secs_f64(),
+        scratch: search.scratch.clone(),
     })
 }

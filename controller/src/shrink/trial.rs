@@ -45,6 +45,8 @@ pub struct Search {
     pub accepted: u64,
     /// Candidates whose run failed to run at all (not judged: taken as passing).
     pub errors: u64,
+    /// History events of the last candidate run (failing or not; None when it did not run).
+    pub last_events: Option<u64>,
 }
 
 /// A run's judgement: events, and the rule's first violation if it broke.
@@ -81,6 +83,7 @@ impl Search {
                         runs,
                         accepted,
                         errors,
+                        last_events: Some(judged.events),
                     });
                 }
                 None => {
@@ -97,6 +100,16 @@ impl Search {
     /// Tries a candidate: [`Verdict::Fails`] (and it becomes the best) when it breaks the rule
     /// with no more events than the best; [`Verdict::OutOfBudget`] once the deadline passed.
     pub fn test(&mut self, candidate: Candidate) -> Verdict {
+        self.test_within(candidate, self.best.events)
+    }
+
+    /// As [`Search::test`], but the candidate must have strictly fewer events than the best.
+    pub fn test_fewer(&mut self, candidate: Candidate) -> Verdict {
+        self.test_within(candidate, self.best.events.saturating_sub(1))
+    }
+
+    /// Accepts the candidate when it breaks the rule with at most `events_max` events.
+    fn test_within(&mut self, candidate: Candidate, events_max: u64) -> Verdict {
         if Instant::now() >= self.deadline {
             return Verdict::OutOfBudget;
         }
@@ -104,6 +117,7 @@ impl Search {
             return Verdict::Passes;
         }
         self.runs += 1;
+        self.last_events = None;
         let judged = match run(&self.scratch, self.runs, &candidate, &self.rule) {
             Ok(j) => j,
             Err(e) => {
@@ -112,8 +126,9 @@ impl Search {
                 return Verdict::Passes;
             }
         };
+        self.last_events = Some(judged.events);
         match judged.violation {
-            Some((instance, t_us)) if judged.events <= self.best.events => {
+            Some((instance, t_us)) if judged.events <= events_max => {
                 let old = std::mem::replace(
                     &mut self.best,
                     Best { candidate, dir: judged.dir, events: judged.events, instance, t_us },
