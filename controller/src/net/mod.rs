@@ -10,12 +10,12 @@
 pub mod conn;
 pub mod faults;
 
+use crate::due::DueQueue;
 use crate::history::History;
 use conn::{ConnId, Outbound};
 use faults::{Fate, Faults};
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use synod_checker::history::{Dropped, Event, Recv};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -48,30 +48,11 @@ struct Link {
     tx: mpsc::Sender<Outbound>,
 }
 
-/// A message on its way, due at `at_us`; ties go in routing order (`seq`).
+/// A message on its way.
 struct Delayed {
-    at_us: u64,
-    seq: u64,
     msg: u64,
     dest: NodeId,
     out: Outbound,
-}
-
-impl PartialEq for Delayed {
-    fn eq(&self, other: &Delayed) -> bool {
-        (self.at_us, self.seq) == (other.at_us, other.seq)
-    }
-}
-impl Eq for Delayed {}
-impl PartialOrd for Delayed {
-    fn partial_cmp(&self, other: &Delayed) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Delayed {
-    fn cmp(&self, other: &Delayed) -> std::cmp::Ordering {
-        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
-    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -90,9 +71,8 @@ impl NetStats {
 pub struct Net {
     pub faults: Faults,
     links: Vec<Option<Link>>,
-    delayed: BinaryHeap<Reverse<Delayed>>,
+    delayed: DueQueue<Delayed>,
     next_msg: u64,
-    seq: u64,
     rng: Rng,
     pub stats: NetStats,
     /// Nodes whose messages are held (`hold`), and the messages held for them.
@@ -110,9 +90,8 @@ impl Net {
         Net {
             faults,
             links: (0..=nodes).map(|_| None).collect(),
-            delayed: BinaryHeap::new(),
+            delayed: DueQueue::default(),
             next_msg: 0,
-            seq: 0,
             rng: Rng::new(seed ^ 0x6e65_745f_7365_6564),
             stats: NetStats::default(),
             held: HashSet::new(),
@@ -217,14 +196,7 @@ impl Net {
         } else if self.delayed.len() >= MAX_DELAYED {
             self.drop_msg(history, now, msg, "overflow");
         } else {
-            self.seq += 1;
-            self.delayed.push(Reverse(Delayed {
-                at_us: now + delay_us,
-                seq: self.seq,
-                msg,
-                dest,
-                out: frame,
-            }));
+            self.delayed.push(now + delay_us, Delayed { msg, dest, out: frame });
         }
     }
 
@@ -272,14 +244,13 @@ impl Net {
 
     /// When the next delayed message is due (microseconds on the history clock).
     pub fn next_due_us(&self) -> Option<u64> {
-        self.delayed.peek().map(|Reverse(d)| d.at_us)
+        self.delayed.next_at_us()
     }
 
     /// Delivers every delayed message that is due.
     pub fn deliver_due(&mut self, history: &History) {
         let now = history.now_us();
-        while self.delayed.peek().is_some_and(|Reverse(d)| d.at_us <= now) {
-            let Reverse(d) = self.delayed.pop().expect("peeked");
+        while let Some(d) = self.delayed.pop_due(now) {
             self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }
@@ -287,7 +258,7 @@ impl Net {
     /// Delivers everything still delayed at once (the final heal).
     pub fn flush_delayed(&mut self, history: &History) {
         let now = history.now_us();
-        while let Some(Reverse(d)) = self.delayed.pop() {
+        while let Some(d) = self.delayed.pop() {
             self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }

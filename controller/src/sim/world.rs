@@ -15,12 +15,11 @@
 use super::process::SimProcess;
 use super::timing::SimTiming;
 use crate::cluster::ProcState;
+use crate::due::DueQueue;
 use crate::history::Clock;
 use crate::net::conn::{ConnId, Event, NODE_QUEUE_FRAMES};
 use anyhow::{bail, Result};
 use nix::sys::signal::Signal;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -47,49 +46,6 @@ enum What {
     Exit { node: NodeId, pid: u32, conn: Option<ConnId>, status: String },
 }
 
-/// The queue: what is due, by (time, sequence number). The heap holds only those keys and
-/// the index of each thing in a slab beside it, so that sifting moves 24 bytes, not an
-/// envelope (the simulation's hottest loop pushes and pops one per frame).
-#[derive(Default)]
-struct Queue {
-    keys: BinaryHeap<Reverse<(u64, u64, usize)>>,
-    slab: Vec<Option<What>>,
-    free: Vec<usize>,
-    seq: u64,
-}
-
-impl Queue {
-    fn push(&mut self, at_us: u64, what: What) {
-        assert!(self.keys.len() < QUEUE_MAX, "the simulated world's queue is beyond its bound");
-        self.seq += 1;
-        let index = match self.free.pop() {
-            Some(index) => {
-                self.slab[index] = Some(what);
-                index
-            }
-            None => {
-                self.slab.push(Some(what));
-                self.slab.len() - 1
-            }
-        };
-        self.keys.push(Reverse((at_us, self.seq, index)));
-    }
-
-    fn next_at_us(&self) -> Option<u64> {
-        self.keys.peek().map(|Reverse((at_us, ..))| *at_us)
-    }
-
-    /// The next thing due at or before `now_us`.
-    fn pop_due(&mut self, now_us: u64) -> Option<What> {
-        if self.next_at_us()? > now_us {
-            return None;
-        }
-        let Reverse((_, _, index)) = self.keys.pop().expect("peeked");
-        self.free.push(index);
-        Some(self.slab[index].take().expect("a queued index holds its thing"))
-    }
-}
-
 /// One node's place in the world: its disk and archive (held by its process while it runs),
 /// and what the controller knows of its process.
 struct Slot {
@@ -113,7 +69,7 @@ pub struct SimWorld {
     rng: Rng,
     timing: SimTiming,
     slots: Vec<Slot>,
-    queue: Queue,
+    queue: DueQueue<What>,
     next_pid: u32,
     next_conn: ConnId,
     /// Where each node keeps its log on its simulated disk.
@@ -142,7 +98,7 @@ impl SimWorld {
             rng: Rng::new(seed ^ 0x7369_6d5f_776f_726c),
             timing,
             slots,
-            queue: Queue::default(),
+            queue: DueQueue::default(),
             next_pid: FIRST_PID,
             next_conn: 0,
             data_dir: PathBuf::from("/synod-sim/data"),
@@ -162,6 +118,7 @@ impl SimWorld {
     }
 
     fn push(&mut self, at_us: u64, what: What) {
+        assert!(self.queue.len() < QUEUE_MAX, "the simulated world's queue is beyond its bound");
         self.queue.push(at_us, what);
     }
 
