@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod disk;
+pub mod due;
 pub mod exit;
 pub mod history;
 pub mod inspect;

@@ -20,9 +20,12 @@ pub struct Snapshot<'a> {
     pub nemesis: &'a str,
 }
 
+/// A bar's message is redrawn at 5 Hz: one built more often than this is never seen.
+const BAR_UPDATE_MS: u64 = 50;
+
 enum Out {
     Quiet,
-    Bar(ProgressBar),
+    Bar { bar: ProgressBar, last: Instant },
     Lines { every: Duration, last: Instant },
 }
 
@@ -47,7 +50,7 @@ impl Progress {
     /// Progress of a soak: the bar counts `units` (runs, or tenths of a second).
     pub fn for_soak(quiet: bool, units: u64) -> Progress {
         let out = Progress::out(quiet, "{spinner} [{elapsed_precise}] {bar:25} {msg}");
-        if let Out::Bar(bar) = &out {
+        if let Out::Bar { bar, .. } = &out {
             bar.set_length(units);
         }
         Progress { out, prefix: String::new(), soak: true }
@@ -63,12 +66,12 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr_with_hz(5));
         let style = ProgressStyle::with_template(template).expect("valid template").progress_chars("=> ");
         bar.set_style(style);
-        Out::Bar(bar)
+        Out::Bar { bar, last: Instant::now() }
     }
 
     /// A run begins that will take about `total_s`.
     pub fn start_run(&mut self, total_s: f64) {
-        if let (Out::Bar(bar), false) = (&self.out, self.soak) {
+        if let (Out::Bar { bar, .. }, false) = (&self.out, self.soak) {
             bar.set_length((total_s * 10.0) as u64);
             bar.set_position(0);
         }
@@ -80,8 +83,19 @@ impl Progress {
 
     /// The soak's own position on its bar.
     pub fn set_position(&mut self, units: u64) {
-        if let Out::Bar(bar) = &self.out {
+        if let Out::Bar { bar, .. } = &self.out {
             bar.set_position(units);
+        }
+    }
+
+    /// Whether an update now would be shown: the run loop asks before it builds a
+    /// [`Snapshot`], every turn (a simulated run takes hundreds of thousands of turns a
+    /// second; building each one's line cost more than a percent of it).
+    pub fn wants_update(&self) -> bool {
+        match &self.out {
+            Out::Quiet => false,
+            Out::Bar { last, .. } => last.elapsed() >= Duration::from_millis(BAR_UPDATE_MS),
+            Out::Lines { every, last } => last.elapsed() >= *every,
         }
     }
 
@@ -92,7 +106,8 @@ impl Progress {
         );
         match &mut self.out {
             Out::Quiet => {}
-            Out::Bar(bar) => {
+            Out::Bar { bar, last } => {
+                *last = Instant::now();
                 if !self.soak {
                     bar.set_position((s.elapsed_s.min(s.total_s) * 10.0) as u64);
                 }
@@ -115,7 +130,7 @@ impl Progress {
     }
 
     pub fn finish(&mut self) {
-        if let Out::Bar(bar) = &self.out {
+        if let Out::Bar { bar, .. } = &self.out {
             bar.finish_and_clear();
         }
     }
@@ -124,7 +139,7 @@ impl Progress {
     pub fn println(&self, line: &str) {
         match &self.out {
             Out::Quiet => {}
-            Out::Bar(bar) => bar.println(line),
+            Out::Bar { bar, .. } => bar.println(line),
             Out::Lines { .. } => eprintln!("{line}"),
         }
     }

@@ -358,6 +358,19 @@ impl<'a> Event<'a> {
     /// Appends the line as JSON (without a newline) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         assert!(!matches!(self, Event::Unknown { .. }), "an unknown event is never written");
+        if let Event::Recv(Recv { t, msg }) = self {
+            // Every delivered message has one: written by hand, the same bytes as serde's
+            // (a test holds them equal), at a quarter of the cost.
+            let mut digits = itoa::Buffer::new();
+            out.extend_from_slice(br#"{"type":"recv","t":"#);
+            out.extend_from_slice(digits.format(*t).as_bytes());
+            if let Some(msg) = msg {
+                out.extend_from_slice(br#","msg":"#);
+                out.extend_from_slice(digits.format(*msg).as_bytes());
+            }
+            out.push(b'}');
+            return;
+        }
         serde_json::to_writer(out, self).expect("history events serialize");
     }
 

@@ -358,3 +358,15 @@ fn instance_node_and_type_of_a_body() {
     let v: Value = serde_json::to_value(&s.body).unwrap();
     assert_eq!(v["instance"], 4);
 }
+
+/// `recv` lines are written by hand: the bytes serde writes for them, with and without a
+/// message id, at the edges of u64.
+#[test]
+fn recv_lines_are_the_bytes_serde_writes() {
+    for (t, msg) in [(0, None), (0, Some(0)), (17, Some(123_456)), (u64::MAX, Some(u64::MAX)), (9, None)] {
+        let event = Event::Recv(Recv { t, msg });
+        let mut fast = Vec::new();
+        event.write_json(&mut fast);
+        assert_eq!(String::from_utf8(fast).unwrap(), serde_json::to_string(&event).unwrap());
+    }
+}

@@ -25,10 +25,33 @@ const HELLO_TIMEOUT_MS: u64 = 5_000;
 /// Distinguishes a node's successive connections (it reconnects after each restart).
 pub type ConnId = u64;
 
+/// What a link carries to its node: a frame's bytes, or the envelope itself.
+///
+/// A node process's socket takes bytes, which the net builds once per message (with the body
+/// the history line already serialized). A simulated node takes the envelope: it would only
+/// parse the bytes back into the same value, which is most of what a simulated message
+/// costs (docs/sim.md). The net builds one kind or the other for a whole run
+/// ([`crate::net::Net::carry_envelopes`]); each end takes either.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    Frame(Vec<u8>),
+    Envelope(Envelope),
+}
+
+impl Outbound {
+    /// The frame's bytes, newline included.
+    pub fn into_frame(self) -> Vec<u8> {
+        match self {
+            Outbound::Frame(frame) => frame,
+            Outbound::Envelope(env) => env.to_frame(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Event {
     /// A node passed the handshake; frames for it go into `tx`.
-    Connected { node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>> },
+    Connected { node: NodeId, conn: ConnId, tx: mpsc::Sender<Outbound> },
     /// A frame from a connected node.
     Frame { node: NodeId, env: Envelope },
     /// A frame that could not be parsed, or was too long.
@@ -198,21 +221,29 @@ async fn read_loop(
     let _ = events.send(Event::Disconnected { node, conn }).await;
 }
 
-async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+async fn write_loop(mut writer: OwnedWriteHalf, mut rx: mpsc::Receiver<Outbound>) {
     let mut batch = Vec::with_capacity(64 * 1024);
-    while let Some(frame) = rx.recv().await {
+    while let Some(out) = rx.recv().await {
         batch.clear();
-        batch.extend_from_slice(&frame);
+        append(&mut batch, out);
         // Coalesce whatever else is queued into one write.
         while batch.len() < 256 * 1024 {
             match rx.try_recv() {
-                Ok(frame) => batch.extend_from_slice(&frame),
+                Ok(out) => append(&mut batch, out),
                 Err(_) => break,
             }
         }
         if writer.write_all(&batch).await.is_err() {
             return;
         }
+    }
+}
+
+/// Appends `out`'s frame to `batch`.
+fn append(batch: &mut Vec<u8>, out: Outbound) {
+    match out {
+        Outbound::Frame(frame) => batch.extend_from_slice(&frame),
+        Outbound::Envelope(env) => env.write_frame(batch),
     }
 }
 

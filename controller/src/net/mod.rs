@@ -10,57 +10,49 @@
 pub mod conn;
 pub mod faults;
 
+use crate::due::DueQueue;
 use crate::history::History;
-use conn::ConnId;
+use conn::{ConnId, Outbound};
 use faults::{Fate, Faults};
-use serde::Serialize;
 use std::borrow::Cow;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashSet};
-use synod_checker::history::{Body as HistoryBody, Dropped, Event, Recv, Send};
+use std::collections::{BTreeMap, HashSet};
+use synod_checker::history::{Dropped, Event, Recv};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
+use synod_node::protocol::body_json::write_body;
 use synod_node::protocol::Envelope;
 use tokio::sync::mpsc;
 
 /// Messages held for delayed delivery, at most.
 pub const MAX_DELAYED: usize = 1_000_000;
 
-/// A routed message's frame: what `Envelope::to_frame` writes, byte for byte, with the body
-/// serialized only once (see `route_with`).
-#[derive(Serialize)]
-struct Frame<'a, B: Serialize + ?Sized> {
-    src: NodeId,
-    dest: NodeId,
-    body: &'a B,
+/// Appends `env`'s `send` line, as message `msg` at `t`: the bytes `Event::Send` writes with
+/// the body's raw JSON (a test holds the two equal), without making the raw JSON first.
+fn write_send_line(out: &mut Vec<u8>, t: u64, msg: u64, env: &Envelope) {
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(br#"{"type":"send","t":"#);
+    out.extend_from_slice(digits.format(t).as_bytes());
+    out.extend_from_slice(br#","msg":"#);
+    out.extend_from_slice(digits.format(msg).as_bytes());
+    out.extend_from_slice(br#","src":"#);
+    out.extend_from_slice(digits.format(env.src).as_bytes());
+    out.extend_from_slice(br#","dest":"#);
+    out.extend_from_slice(digits.format(env.dest).as_bytes());
+    out.extend_from_slice(br#","body":"#);
+    write_body(&env.body, out);
+    out.push(b'}');
 }
-
-/// `env`'s frame, newline included, with `body` (its body, or the body's raw JSON of
-/// `body_bytes` bytes) as its body.
-fn frame_of<B: Serialize + ?Sized>(env: &Envelope, body: &B, body_bytes: usize) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(body_bytes + 40);
-    serde_json::to_writer(&mut frame, &Frame { src: env.src, dest: env.dest, body })
-        .expect("frames serialize");
-    frame.push(b'\n');
-    frame
-}
-
-/// A Paxos message's body fits in this many bytes, most often (a frame grows past it):
-/// the frame's first allocation when the body's length is not known.
-const FRAME_BODY_BYTES_GUESS: usize = 96;
 
 struct Link {
     conn: ConnId,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Outbound>,
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
+/// A message on its way.
 struct Delayed {
-    at_us: u64,
-    seq: u64,
     msg: u64,
     dest: NodeId,
-    frame: Vec<u8>,
+    out: Outbound,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -79,17 +71,18 @@ impl NetStats {
 pub struct Net {
     pub faults: Faults,
     links: Vec<Option<Link>>,
-    delayed: BinaryHeap<Reverse<Delayed>>,
+    delayed: DueQueue<Delayed>,
     next_msg: u64,
-    seq: u64,
     rng: Rng,
     pub stats: NetStats,
     /// Nodes whose messages are held (`hold`), and the messages held for them.
     held: HashSet<NodeId>,
-    holding: Vec<(u64, NodeId, Vec<u8>)>,
+    holding: Vec<(u64, NodeId, Outbound)>,
     /// Message ids whose delivery someone waits for, and those delivered since asked.
     watched: HashSet<u64>,
     watched_delivered: Vec<u64>,
+    /// The links carry envelopes, not frames ([`Net::carry_envelopes`]).
+    envelopes: bool,
 }
 
 impl Net {
@@ -97,19 +90,34 @@ impl Net {
         Net {
             faults,
             links: (0..=nodes).map(|_| None).collect(),
-            delayed: BinaryHeap::new(),
+            delayed: DueQueue::default(),
             next_msg: 0,
-            seq: 0,
             rng: Rng::new(seed ^ 0x6e65_745f_7365_6564),
             stats: NetStats::default(),
             held: HashSet::new(),
             holding: Vec::new(),
             watched: HashSet::new(),
             watched_delivered: Vec::new(),
+            envelopes: false,
         }
     }
 
-    pub fn connect(&mut self, node: NodeId, conn: ConnId, tx: mpsc::Sender<Vec<u8>>) {
+    /// From now on, hands the links envelopes rather than frames: for simulated nodes,
+    /// which would only parse a frame back into its envelope ([`Outbound`]).
+    pub fn carry_envelopes(&mut self) {
+        self.envelopes = true;
+    }
+
+    /// What a link gets for `env`: the envelope, or its frame.
+    fn outbound(&self, env: &Envelope) -> Outbound {
+        if self.envelopes {
+            Outbound::Envelope(env.clone())
+        } else {
+            Outbound::Frame(env.to_frame())
+        }
+    }
+
+    pub fn connect(&mut self, node: NodeId, conn: ConnId, tx: mpsc::Sender<Outbound>) {
         self.links[node as usize] = Some(Link { conn, tx });
     }
 
@@ -133,7 +141,7 @@ impl Net {
     /// Sends a controller frame (init, propose) straight to a node; false if it is not connected.
     pub fn send_direct(&mut self, node: NodeId, env: &Envelope) -> bool {
         match self.links.get(node as usize).and_then(|l| l.as_ref()) {
-            Some(link) => link.tx.try_send(env.to_frame()).is_ok(),
+            Some(link) => link.tx.try_send(self.outbound(env)).is_ok(),
             None => false,
         }
     }
@@ -153,19 +161,9 @@ impl Net {
         self.stats.sent += 1;
         let msg = self.next_msg;
         let now = history.now_us();
-        // The body is serialized once: with the trace on, to its raw JSON, which goes into the
-        // history line and the frame as it is; with it off, straight into the frame.
-        let raw = history.trace_messages.then(|| {
-            let raw = serde_json::value::to_raw_value(&env.body).expect("bodies serialize");
-            history.record(&Event::Send(Send {
-                t: now,
-                msg: Some(msg),
-                src: u64::from(env.src),
-                dest: u64::from(env.dest),
-                body: HistoryBody::Raw(Cow::Borrowed(&raw)),
-            }));
-            raw
-        });
+        if history.trace_messages {
+            history.record_with(|out| write_send_line(out, now, msg, env));
+        }
         if let Some(reason) = dropped {
             self.drop_msg(history, now, msg, reason);
         } else if env.dest == 0 || env.dest as usize >= self.links.len() {
@@ -174,10 +172,7 @@ impl Net {
             match self.faults.fate(&mut self.rng, env.src, env.dest) {
                 Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
                 Fate::Deliver { delay_us, duplicate } => {
-                    let frame = match &raw {
-                        Some(raw) => frame_of(env, raw.as_ref(), raw.get().len()),
-                        None => frame_of(env, &env.body, FRAME_BODY_BYTES_GUESS),
-                    };
+                    let frame = self.outbound(env);
                     if let Some(dup_us) = duplicate {
                         self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
                     }
@@ -194,15 +189,14 @@ impl Net {
         msg: u64,
         dest: NodeId,
         delay_us: u64,
-        frame: Vec<u8>,
+        frame: Outbound,
     ) {
         if delay_us == 0 {
             self.deliver(history, now, msg, dest, frame);
         } else if self.delayed.len() >= MAX_DELAYED {
             self.drop_msg(history, now, msg, "overflow");
         } else {
-            self.seq += 1;
-            self.delayed.push(Reverse(Delayed { at_us: now + delay_us, seq: self.seq, msg, dest, frame }));
+            self.delayed.push(now + delay_us, Delayed { msg, dest, out: frame });
         }
     }
 
@@ -250,27 +244,26 @@ impl Net {
 
     /// When the next delayed message is due (microseconds on the history clock).
     pub fn next_due_us(&self) -> Option<u64> {
-        self.delayed.peek().map(|Reverse(d)| d.at_us)
+        self.delayed.next_at_us()
     }
 
     /// Delivers every delayed message that is due.
     pub fn deliver_due(&mut self, history: &History) {
         let now = history.now_us();
-        while self.delayed.peek().is_some_and(|Reverse(d)| d.at_us <= now) {
-            let Reverse(d) = self.delayed.pop().expect("peeked");
-            self.deliver(history, now, d.msg, d.dest, d.frame);
+        while let Some(d) = self.delayed.pop_due(now) {
+            self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }
 
     /// Delivers everything still delayed at once (the final heal).
     pub fn flush_delayed(&mut self, history: &History) {
         let now = history.now_us();
-        while let Some(Reverse(d)) = self.delayed.pop() {
-            self.deliver(history, now, d.msg, d.dest, d.frame);
+        while let Some(d) = self.delayed.pop() {
+            self.deliver(history, now, d.msg, d.dest, d.out);
         }
     }
 
-    fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Vec<u8>) {
+    fn deliver(&mut self, history: &History, now: u64, msg: u64, dest: NodeId, frame: Outbound) {
         if !self.held.is_empty() && self.held.contains(&dest) {
             if self.holding.len() >= MAX_DELAYED {
                 self.drop_msg(history, now, msg, "overflow");
@@ -321,7 +314,7 @@ mod tests {
     fn net_with_n2(
         name: &str,
         trace_messages: bool,
-    ) -> (std::path::PathBuf, History, Net, mpsc::Receiver<Vec<u8>>) {
+    ) -> (std::path::PathBuf, History, Net, mpsc::Receiver<Outbound>) {
         let dir = std::env::temp_dir().join(format!("synod-net-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let history = History::create(&dir, synod_checker::HistoryFormat::Jsonl, trace_messages).unwrap();
@@ -340,7 +333,7 @@ mod tests {
             body: Body::Prepare(Prepare { instance: 7, ballot: Ballot::new(3, 1) }),
         };
         net.route(&history, &env);
-        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
         // Not connected: dropped as `down`.
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!(net.stats.dropped.get("down"), Some(&1));
@@ -376,10 +369,86 @@ mod tests {
             body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
         };
         net.route(&history, &env);
-        assert_eq!(rx.try_recv().unwrap(), env.to_frame());
+        assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
         net.route(&history, &Envelope { dest: 3, ..env.clone() });
         assert_eq!((net.stats.sent, net.stats.delivered, net.stats.dropped.get("down")), (2, 1, Some(&1)));
         assert_eq!(history.close().unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Links that carry envelopes get the envelope itself, and the history gets the same
+    /// `send` line, byte for byte, as when the net builds frames: a simulated run's history
+    /// is what the same run with frames would write.
+    #[test]
+    fn carried_envelopes_are_the_envelope_and_recorded_the_same() {
+        let value = "a \"quoted\" välue\n".repeat(3);
+        let env = Envelope {
+            src: 1,
+            dest: 2,
+            body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
+        };
+        let mut lines = Vec::new();
+        for envelopes in [false, true] {
+            let dir =
+                std::env::temp_dir().join(format!("synod-net-carry-{envelopes}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            // On a simulated clock, which stands still: the two histories' times are equal.
+            let clock = crate::history::Clock::simulated();
+            let mut history =
+                History::create_with_clock(&dir, synod_checker::HistoryFormat::Jsonl, true, clock).unwrap();
+            let mut net = Net::new(3, Faults::default(), 1);
+            let (tx, mut rx) = mpsc::channel(4);
+            net.connect(2, 1, tx);
+            if envelopes {
+                net.carry_envelopes();
+            }
+            net.route(&history, &env);
+            assert!(net.send_direct(2, &env));
+            for _ in 0..2 {
+                let got = rx.try_recv().unwrap();
+                let want =
+                    if envelopes { Outbound::Envelope(env.clone()) } else { Outbound::Frame(env.to_frame()) };
+                assert_eq!(got, want);
+            }
+            history.close().unwrap();
+            lines.push(std::fs::read_to_string(dir.join("history.jsonl")).unwrap());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        assert!(lines[0].contains(r#""type":"send""#), "{}", lines[0]);
+        assert_eq!(lines[0], lines[1]);
+    }
+
+    /// The `send` line written by hand is the line the schema's `Event::Send` writes with
+    /// the body's raw JSON, for every kind of Paxos body.
+    #[test]
+    fn send_lines_are_what_the_schema_writes() {
+        use synod_checker::history::{Body as HistoryBody, Send};
+        use synod_node::paxos::msg::{AcceptedValue, Catchup, Promise};
+        let b = Ballot::new(u64::MAX, 7);
+        for body in [
+            Body::Prepare(Prepare { instance: 7, ballot: b }),
+            Body::Promise(Promise {
+                instance: 1,
+                ballot: b,
+                accepted: Some(AcceptedValue { ballot: b, value: "v \"q\" \u{1}".into() }),
+            }),
+            Body::Accept(Accept { instance: 9, ballot: b, value: "välue\n".into() }),
+            Body::Catchup(Catchup { from_instance: 3, to_instance: None }),
+        ] {
+            let env = Envelope { src: 4, dest: 5, body };
+            let mut ours = Vec::new();
+            write_send_line(&mut ours, 123, u64::MAX, &env);
+            let raw = serde_json::value::to_raw_value(&env.body).unwrap();
+            let schema = Event::Send(Send {
+                t: 123,
+                msg: Some(u64::MAX),
+                src: 4,
+                dest: 5,
+                body: HistoryBody::Raw(Cow::Borrowed(&raw)),
+            });
+            let mut theirs = Vec::new();
+            schema.write_json(&mut theirs);
+            assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+        }
     }
 }

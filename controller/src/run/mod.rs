@@ -148,6 +148,7 @@ pub async fn run_simulated(
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, Nodes::simulated_world(world), events, progress);
     r.run_path = dir.path.clone();
+    r.net.carry_envelopes();
     let result = r.drive(shutdown).await;
     r.stop_nodes().await;
     r.progress.finish_run();

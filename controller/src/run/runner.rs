@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use synod_checker::history as schema;
 use synod_node::paxos::NodeId;
-use synod_node::protocol::Body;
+use synod_node::protocol::{Body, Init};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -135,14 +135,14 @@ impl<'p> Runner<'p> {
             config.bug = None;
         }
         config.seed = self.cfg.seed;
-        Body::Init {
+        Body::Init(Box::new(Init {
             node,
             nodes: (1..=self.cfg.nodes).collect(),
             acceptors: self.cfg.acceptors.clone(),
             proposers: self.cfg.proposers.clone(),
             learners: self.cfg.learners.clone(),
             config,
-        }
+        }))
     }
 
     /// The instant at which the history clock reads `us`.
@@ -166,6 +166,9 @@ impl<'p> Runner<'p> {
     /// Draws the progress line; `start_us` is when the workload began (history clock, which
     /// in a simulation is the simulated time).
     pub(super) fn report_progress(&mut self, phase: Phase, start_us: u64) {
+        if !self.progress.wants_update() {
+            return;
+        }
         let elapsed_s = self.history.now_us().saturating_sub(start_us) as f64 / 1e6;
         let snapshot = Snapshot {
             phase: match phase {

@@ -11,6 +11,7 @@
 //! timeout or lazy-record deadline, and performs the turn's plan: the early frames leave at
 //! once, the batch is appended and synced, and the late frames wait for the sync.
 
+use crate::net::conn::Outbound;
 use std::path::Path;
 use synod_node::paxos::NodeId;
 use synod_node::protocol::Envelope;
@@ -33,7 +34,7 @@ pub struct SimProcess {
     node: NodeId,
     stage: Option<Stage>,
     /// The link's frames, once connected.
-    pub link: Option<mpsc::Receiver<Vec<u8>>>,
+    pub link: Option<mpsc::Receiver<Outbound>>,
     frames_seen: u64,
     /// The disk sync under way ends then: until it does, the process takes no turn, and its
     /// late frames wait.
@@ -121,9 +122,9 @@ impl SimProcess {
     fn try_turn(&mut self, now_us: u64, sync_us: u64) -> Result<TurnOutput, RuntimeError> {
         debug_assert!(now_us >= self.busy_until_us, "a turn during a sync");
         for _ in 0..FRAMES_PER_TURN {
-            let Some(frame) = self.link.as_mut().and_then(|rx| rx.try_recv().ok()) else { break };
+            let Some(out) = self.link.as_mut().and_then(|rx| rx.try_recv().ok()) else { break };
             self.frames_seen += 1;
-            self.feed(now_us, &frame)?;
+            self.feed(now_us, out)?;
         }
         let Some(Stage::Up(host)) = &mut self.stage else { return Ok(TurnOutput::default()) };
         if host.next_deadline_us().is_some_and(|due| due <= now_us) {
@@ -141,19 +142,26 @@ impl SimProcess {
         Ok(TurnOutput { early: plan.early, exit: None })
     }
 
-    /// One frame from the link: the `init` that starts the core, or a frame for it.
-    fn feed(&mut self, now_us: u64, frame: &[u8]) -> Result<(), RuntimeError> {
+    /// One frame (or envelope) from the link: the `init` that starts the core, or one for it.
+    fn feed(&mut self, now_us: u64, out: Outbound) -> Result<(), RuntimeError> {
         match self.stage.take().expect("a process has a stage") {
             Stage::Up(mut host) => {
-                host.handle_frame(now_us, frame, self.frames_seen);
+                match out {
+                    Outbound::Frame(frame) => host.handle_frame(now_us, &frame, self.frames_seen),
+                    Outbound::Envelope(env) => host.handle_envelope(now_us, env),
+                }
                 self.stage = Some(Stage::Up(host));
             }
             Stage::Booting(booting) => {
                 // Frames before `init` are skipped, as the real handshake skips them; an
                 // `init` that fails its check ends the process (exit 1).
-                let checked = match serde_json::from_slice::<Envelope>(frame) {
-                    Ok(env) => init_config(self.node, &env.body),
-                    Err(_) => Ok(None),
+                let env = match out {
+                    Outbound::Frame(frame) => serde_json::from_slice::<Envelope>(&frame).ok(),
+                    Outbound::Envelope(env) => Some(env),
+                };
+                let checked = match env {
+                    Some(env) => init_config(self.node, &env.body),
+                    None => Ok(None),
                 };
                 let (stage, result) = match checked {
                     Ok(Some(config)) => (Stage::Up(Box::new(booting.start(config))), Ok(())),

@@ -15,12 +15,11 @@
 use super::process::SimProcess;
 use super::timing::SimTiming;
 use crate::cluster::ProcState;
+use crate::due::DueQueue;
 use crate::history::Clock;
 use crate::net::conn::{ConnId, Event, NODE_QUEUE_FRAMES};
 use anyhow::{bail, Result};
 use nix::sys::signal::Signal;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::NodeId;
@@ -47,30 +46,6 @@ enum What {
     Exit { node: NodeId, pid: u32, conn: Option<ConnId>, status: String },
 }
 
-#[derive(Debug)]
-struct Due {
-    at_us: u64,
-    seq: u64,
-    what: What,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Due) -> bool {
-        (self.at_us, self.seq) == (other.at_us, other.seq)
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Due) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Due) -> std::cmp::Ordering {
-        (self.at_us, self.seq).cmp(&(other.at_us, other.seq))
-    }
-}
-
 /// One node's place in the world: its disk and archive (held by its process while it runs),
 /// and what the controller knows of its process.
 struct Slot {
@@ -94,8 +69,7 @@ pub struct SimWorld {
     rng: Rng,
     timing: SimTiming,
     slots: Vec<Slot>,
-    queue: BinaryHeap<Reverse<Due>>,
-    seq: u64,
+    queue: DueQueue<What>,
     next_pid: u32,
     next_conn: ConnId,
     /// Where each node keeps its log on its simulated disk.
@@ -124,8 +98,7 @@ impl SimWorld {
             rng: Rng::new(seed ^ 0x7369_6d5f_776f_726c),
             timing,
             slots,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: DueQueue::default(),
             next_pid: FIRST_PID,
             next_conn: 0,
             data_dir: PathBuf::from("/synod-sim/data"),
@@ -146,8 +119,7 @@ impl SimWorld {
 
     fn push(&mut self, at_us: u64, what: What) {
         assert!(self.queue.len() < QUEUE_MAX, "the simulated world's queue is beyond its bound");
-        self.seq += 1;
-        self.queue.push(Reverse(Due { at_us, seq: self.seq, what }));
+        self.queue.push(at_us, what);
     }
 
     /// Starts `node`'s process: it opens its log now and connects after the start-up time
@@ -276,7 +248,7 @@ impl SimWorld {
 
     /// When the world next has something to do: a queued thing, or a process's deadline.
     pub fn next_event_us(&self) -> Option<u64> {
-        let queued = self.queue.peek().map(|Reverse(d)| d.at_us);
+        let queued = self.queue.next_at_us();
         let deadlines = self
             .slots
             .iter()
@@ -289,9 +261,8 @@ impl SimWorld {
     /// the processes, in node order. Returns the events for the run loop.
     pub fn step(&mut self, now_us: u64) -> Vec<Event> {
         let mut events = Vec::new();
-        while self.queue.peek().is_some_and(|Reverse(d)| d.at_us <= now_us) {
-            let Reverse(due) = self.queue.pop().expect("peeked");
-            self.perform(now_us, due.what, &mut events);
+        while let Some(what) = self.queue.pop_due(now_us) {
+            self.perform(now_us, what, &mut events);
         }
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];

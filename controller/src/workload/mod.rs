@@ -50,7 +50,7 @@ mod tests;
 use lacking::Lacking;
 use ops::{ClosedOps, Instance, Op};
 use revisit::{bit, NodeSet, Sample};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use synod_node::paxos::rng::Rng;
 use synod_node::paxos::{InstanceId, NodeId, OpId};
 
@@ -145,7 +145,9 @@ pub struct Workload {
     rng: Rng,
     next_instance: InstanceId,
     next_op: OpId,
-    ops: HashMap<OpId, Op>,
+    /// Open ops, in op order, which is their deadlines' order (`invoke` asserts it): the
+    /// tick, every turn of the run loop, looks at the first only.
+    ops: BTreeMap<OpId, Op>,
     /// Instances with ops still running.
     in_flight: BTreeMap<InstanceId, Instance>,
     /// Those of them not yet decided (they count against the concurrency).
@@ -182,7 +184,7 @@ impl Workload {
             rng: Rng::new(seed ^ 0x776f_726b),
             next_instance: 0,
             next_op: 0,
-            ops: HashMap::new(),
+            ops: BTreeMap::new(),
             in_flight: BTreeMap::new(),
             undecided: 0,
             waiting: Vec::new(),

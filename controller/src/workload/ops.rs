@@ -74,6 +74,11 @@ impl Workload {
         self.next_op += 1;
         let op = self.next_op;
         let deadline_us = now_us + self.cfg.op_timeout_us;
+        // Ops' deadlines follow their ids, which the tick relies on to look at the first only.
+        assert!(
+            self.ops.last_key_value().is_none_or(|(_, last)| last.deadline_us <= deadline_us),
+            "op {op}'s deadline is before an older op's"
+        );
         self.ops.insert(op, Op { instance, node, deadline_us, revisit: false });
         if let Some(lacking) = self.unlearned.get_mut(&instance) {
             lacking.proposed_by |= bit(node);

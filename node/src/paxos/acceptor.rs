@@ -9,10 +9,10 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::hash::FastMap;
 use super::msg::{Accept, Accepted, AcceptedValue, Msg, Nack, Prepare, Promise};
 use super::output::Effects;
 use super::record::Record;
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AcceptorSlot {
@@ -22,7 +22,7 @@ pub struct AcceptorSlot {
 
 #[derive(Debug, Default)]
 pub struct Acceptor {
-    slots: HashMap<InstanceId, AcceptorSlot>,
+    slots: FastMap<InstanceId, AcceptorSlot>,
 }
 
 impl Acceptor {

@@ -12,10 +12,11 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::hash::{FastMap, FastSet};
 use super::msg::Accepted;
 use super::output::{Effects, Output};
 use super::record::Record;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 /// Distinct (ballot, value) tallies kept per undecided instance, at most; beyond it the
 /// oldest ballots are forgotten (they can only be outvoted by higher ones).
@@ -34,11 +35,11 @@ pub enum Learn {
 
 #[derive(Debug, Default)]
 pub struct Learner {
-    learned: HashMap<InstanceId, String>,
+    learned: FastMap<InstanceId, String>,
     /// Restored decisions not yet reported to the controller by this incarnation: the report
     /// of the previous one may have died between its fsync and its send.
-    unreported: HashSet<InstanceId>,
-    tallies: HashMap<InstanceId, HashMap<(Ballot, String), BTreeSet<NodeId>>>,
+    unreported: FastSet<InstanceId>,
+    tallies: FastMap<InstanceId, FastMap<(Ballot, String), BTreeSet<NodeId>>>,
 }
 
 impl Learner {

@@ -13,6 +13,7 @@ pub mod bug;
 pub mod catchup;
 pub mod config;
 pub mod decisions;
+pub mod hash;
 pub mod learner;
 pub mod lookup;
 pub mod msg;
@@ -20,6 +21,7 @@ pub mod output;
 pub mod proposer;
 pub mod ranges;
 pub mod record;
+mod record_de;
 pub mod rng;
 
 pub use ballot::{Ballot, InstanceId, NodeId};

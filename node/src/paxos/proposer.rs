@@ -24,11 +24,12 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::hash::FastSet;
 use super::msg::{Accept, Accepted, AcceptedValue, Decided, Msg, Prepare, Promise};
 use super::output::{Effects, OpId, Output, ProposeError};
 use super::record::Record;
 use super::rng::Rng;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Client ops waiting on one proposal, at most (a re-invoked op joins the open proposal).
 pub const MAX_WAITERS: usize = 64;
@@ -105,7 +106,7 @@ pub struct Proposer {
     /// Whether this incarnation may use round 0: no `Round` record was restored.
     fresh: bool,
     /// Instances whose round 0 this incarnation has used: never again, whatever the value.
-    round_zero_used: HashSet<InstanceId>,
+    round_zero_used: FastSet<InstanceId>,
 }
 
 impl Proposer {
@@ -116,7 +117,7 @@ impl Proposer {
             max_round: 0,
             reserved_round: 0,
             fresh: true,
-            round_zero_used: HashSet::new(),
+            round_zero_used: FastSet::default(),
         }
     }
 

@@ -4,9 +4,12 @@
 //! in a compacted log (`Node::snapshot`), the ids of decisions retired to the archive.
 
 use super::ballot::{Ballot, InstanceId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written by serde's derive (the tag `r` first); read by `record_de.rs`, which takes the
+/// same JSON without serde's buffering of internally tagged enums: a restart reads its whole
+/// log back, record by record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "r", rename_all = "snake_case")]
 pub enum Record {
     /// The acceptor promised `ballot` in `instance`.

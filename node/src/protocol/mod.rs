@@ -3,9 +3,10 @@
 //! [`frame::MAX_FRAME_BYTES`].
 
 pub mod body;
+pub mod body_json;
 pub mod frame;
 
-pub use body::{Body, Envelope, InitConfig};
+pub use body::{Body, Envelope, Init, InitConfig};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_BYTES};
 
 /// Node id of the controller in envelopes.

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use synod_node::protocol::{Body, Envelope};
+use synod_node::protocol::{Body, Envelope, Init};
 
 pub const TOKEN: &str = "test-token";
 
@@ -120,14 +120,14 @@ impl FakeController {
         let mut conn = Conn { reader: BufReader::new(stream.try_clone().unwrap()), writer: stream };
         let hello = conn.recv();
         assert_eq!(hello.body, Body::Hello { node, token: TOKEN.into() });
-        let init = Body::Init {
+        let init = Body::Init(Box::new(Init {
             node,
             nodes: nodes.to_vec(),
             acceptors: nodes.to_vec(),
             proposers: nodes.to_vec(),
             learners: nodes.to_vec(),
             config,
-        };
+        }));
         conn.send(&Envelope { src: 0, dest: node, body: init });
         conn
     }

@@ -1,10 +1,11 @@
 use super::*;
+use crate::net::conn::Outbound;
 use synod_node::protocol::Body;
 
 /// One node's world, with the controller's end of its link, as a fault-free net.
 struct Bench {
     world: SimWorld,
-    link: Option<mpsc::Sender<Vec<u8>>>,
+    link: Option<mpsc::Sender<Outbound>>,
 }
 
 impl Bench {
@@ -24,7 +25,7 @@ impl Bench {
             self.world.clock().set_us(at.max(now));
             for ev in self.world.step(at.max(now)) {
                 match ev {
-                    Event::Frame { env, .. } if env.dest != 0 => self.send(env.to_frame()),
+                    Event::Frame { env, .. } if env.dest != 0 => self.send(Outbound::Envelope(env)),
                     Event::Frame { env, .. } => replies.push(env.body.type_name()),
                     Event::Connected { tx, .. } => self.link = Some(tx),
                     Event::Exited { pid, status, .. } => exits.push((pid, status)),
@@ -35,13 +36,13 @@ impl Bench {
         (replies, exits)
     }
 
-    fn send(&self, frame: Vec<u8>) {
-        self.link.as_ref().expect("connected").try_send(frame).unwrap();
+    fn send(&self, out: Outbound) {
+        self.link.as_ref().expect("connected").try_send(out).unwrap();
     }
 
     fn send_body(&self, body: &str) {
         let body: Body = serde_json::from_str(body).unwrap();
-        self.send(Envelope { src: 0, dest: 1, body }.to_frame());
+        self.send(Outbound::Frame(Envelope { src: 0, dest: 1, body }.to_frame()));
     }
 
     fn propose(&self, op: u64, instance: u64, value: &str) {
