@@ -15,6 +15,7 @@
 //! them, and depends on neither the node nor tokio; the controller depends on it.
 
 mod event;
+mod exact;
 mod faults;
 mod flat_body;
 mod hot;

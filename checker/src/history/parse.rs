@@ -143,6 +143,9 @@ struct SendHead {
 
 /// Parses one history line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<Event<'_>, ParseError> {
+    if let Some(ev) = super::exact::parse(line) {
+        return Ok(ev);
+    }
     if let Some(ev) = super::hot::parse(line) {
         return Ok(ev);
     }

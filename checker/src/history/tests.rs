@@ -370,3 +370,72 @@ fn recv_lines_are_the_bytes_serde_writes() {
         assert_eq!(String::from_utf8(fast).unwrap(), serde_json::to_string(&event).unwrap());
     }
 }
+
+/// Lines in the controller's exact form, one of each shape the exact reader takes.
+const EXACT: [&str; 11] = [
+    r#"{"type":"recv","t":0,"msg":18446744073709551615}"#,
+    r#"{"type":"drop","t":12,"msg":3,"reason":"partition"}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"prepare","instance":7,"ballot":[3,1]}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":null}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"promise","instance":7,"ballot":[3,1],"accepted":{"ballot":[2,5],"value":"välue"}}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"nack","instance":7,"ballot":[3,1],"promised":[4,2]}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"accept","instance":7,"ballot":[3,1],"value":"i7-op9-n2"}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"accepted","instance":7,"ballot":[3,1],"value":""}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"decided","instance":7,"value":"x"}}"#,
+    r#"{"type":"send","t":5,"msg":1,"src":2,"dest":1,"body":{"type":"decided_ok","instance":7}}"#,
+    r#"{"type":"send","t":10,"msg":100,"src":20,"dest":0,"body":{"type":"accepted","instance":0,"ballot":[0,0],"value":"a/b"}}"#,
+];
+
+/// The exact reader takes every line of its form, and reads each as the generic reader does.
+#[test]
+fn the_exact_reader_takes_its_lines_and_agrees_with_the_generic_reader() {
+    for line in EXACT {
+        let fast = super::exact::parse(line.as_bytes()).unwrap_or_else(|| panic!("not taken: {line}"));
+        assert_eq!(Result::Ok(fast), super::parse::parse_generic(line.as_bytes()), "{line}");
+    }
+    for ev in every_event() {
+        let line = ev.to_json();
+        if let Some(fast) = super::exact::parse(line.as_bytes()) {
+            assert_eq!(Result::Ok(fast), super::parse::parse_generic(line.as_bytes()), "{line}");
+        }
+    }
+}
+
+/// Every line one edit away from the exact form (a byte dropped, replaced, or the line cut):
+/// the exact reader either leaves it to the others or reads what the generic reader reads.
+/// Escapes, white space, leading zeros, overflow, fields out of order, bad UTF-8, trailing
+/// bytes: none may be read differently.
+#[test]
+fn lines_broken_in_every_way_are_read_as_the_generic_reader_reads_them_or_left_to_it() {
+    let replacements: [u8; 14] =
+        [b'0', b'1', b'9', b' ', b'"', b'\\', b'}', b',', b'a', b'-', b'.', b'e', 0x01, 0xff];
+    let (mut tried, mut taken) = (0, 0);
+    for line in EXACT {
+        let line = line.as_bytes();
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        for i in 0..line.len() {
+            let mut cut = line.to_vec();
+            cut.remove(i);
+            variants.push(cut);
+            variants.push(line[..i].to_vec());
+            for &r in &replacements {
+                let mut changed = line.to_vec();
+                changed[i] = r;
+                variants.push(changed);
+            }
+        }
+        let mut long = line.to_vec();
+        long.push(b' ');
+        variants.push(long);
+        for v in variants {
+            tried += 1;
+            if let Some(fast) = super::exact::parse(&v) {
+                taken += 1;
+                let generic = super::parse::parse_generic(&v);
+                assert_eq!(Result::Ok(fast), generic, "{}", String::from_utf8_lossy(&v));
+            }
+        }
+    }
+    // Some edits keep the form (a digit for a digit, a letter in a value): those are taken.
+    assert!(taken > 100 && taken < tried / 2, "{taken} of {tried} taken");
+}
