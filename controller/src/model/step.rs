@@ -141,9 +141,11 @@ fn run<O: Observer>(
             }
             Output::PersistLazy(record) => state.nodes[node as usize - 1].lazy.push(record),
             Output::Send { to, msg } => {
-                state.ghost.on_send(spec, node, &msg)?;
+                // Recorded before it is judged: a counterexample's history ends with the
+                // message that broke the rule.
                 let env = Envelope { to, from: node, msg };
                 obs.send(&env);
+                state.ghost.on_send(spec, node, &env.msg)?;
                 state.send(spec, env);
             }
             Output::Learned { instance, value } => {

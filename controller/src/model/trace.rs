@@ -53,8 +53,10 @@ pub fn write_run(
     rec.t += 1;
     rec.push(Event::End(h::End {
         t: rec.t,
+        // A complete history: the checker then judges every decision it holds, the ones
+        // it would leave pending in an interrupted run too (docs/checker.md).
         aborted: false,
-        interrupted: true,
+        interrupted: false,
         reason: None,
         unanswered: None,
         unlearned: None,
