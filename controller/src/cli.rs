@@ -47,6 +47,10 @@ pub enum Command {
     /// Shrink a failing simulated run: search for a smaller run that breaks the same safety
     /// rule, and write the smallest found as a new run folder.
     Shrink(ShrinkArgs),
+    /// Model-check the built-in core: visit every reachable state of a small cluster (the real
+    /// node code, with crashes, loss and duplication) and check the safety rules at each;
+    /// a violation is written as a run folder with the shortest path to it (docs/model.md).
+    Model(ModelArgs),
     /// Run as a node (what the controller starts; configured by SYNOD_* variables).
     #[command(hide = true)]
     Node,
@@ -273,6 +277,55 @@ pub struct ShrinkArgs {
     /// Wall-clock seconds the search may take, at most (the smallest run found by then is kept).
     #[arg(long, default_value_t = 60.0, value_parser = limits::soak_seconds_flag)]
     pub budget_s: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Nodes; each is an acceptor and a learner.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub nodes: u32,
+    /// Nodes n1.. that also propose; the client asks each once per instance.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub proposers: u32,
+    /// Instances 1..=N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
+    pub instances: u64,
+    /// Ballots one proposal may use before it gives up.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub max_ballots: u32,
+    /// Crash-restarts in a whole run (a crash loses what was not persisted).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=8))]
+    pub crashes: u32,
+    /// Re-sends of `decided` per learner.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=8))]
+    pub decided_retries: u32,
+    /// The net never loses a message.
+    #[arg(long)]
+    pub no_loss: bool,
+    /// The net never delivers a message twice.
+    #[arg(long)]
+    pub no_duplicate: bool,
+    /// Stop after this many unique states (the space is then not explored completely).
+    #[arg(long)]
+    pub max_states: Option<u64>,
+    /// Do not expand states this many steps from the start.
+    #[arg(long)]
+    pub max_depth: Option<u32>,
+    /// Stop after this many seconds.
+    #[arg(long, value_parser = limits::soak_seconds_flag)]
+    pub time: Option<f64>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where a counterexample's run folder goes.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// No output but the outcome's one line (or JSON) and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Check a mutant (see `synod mutants --list`) instead of the correct protocol.
+    #[arg(long)]
+    pub bug: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]

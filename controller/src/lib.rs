@@ -22,6 +22,7 @@ pub mod history;
 pub mod inspect;
 pub mod lazyfs;
 pub mod limits;
+pub mod model;
 pub mod nemesis;
 pub mod net;
 pub mod nodes;

@@ -4,6 +4,7 @@
 //! `RunConfig::defaults` (plan.rs) without importing this module.
 
 pub mod flags;
+mod model;
 
 use crate::cli::{CheckArgs, Command, MutantsArgs, RunArgs, SimArgs};
 use crate::exit::Exit;
@@ -57,6 +58,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             quiet: a.quiet,
             budget_s: a.budget_s,
         }),
+        Command::Model(args) => model::model(args),
         Command::Node => unreachable!("handled in main"),
     }
 }

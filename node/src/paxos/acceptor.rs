@@ -9,18 +9,20 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::fingerprint::sorted_keys;
 use super::hash::FastMap;
 use super::msg::{Accept, Accepted, AcceptedValue, Msg, Nack, Prepare, Promise};
 use super::output::Effects;
 use super::record::Record;
+use std::hash::{Hash, Hasher};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AcceptorSlot {
     pub promised: Ballot,
     pub accepted: Option<AcceptedValue>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Acceptor {
     slots: FastMap<InstanceId, AcceptorSlot>,
 }
@@ -172,6 +174,18 @@ fn check_invariants(config: &Config, before: &Snapshot, after: &AcceptorSlot) {
         // An accepted ballot never goes down.
         if let (Some(b), Some(a)) = (before.accepted, &after.accepted) {
             assert!(a.ballot >= b, "accepted ballot went down: {before:?} -> {after:?}");
+        }
+    }
+}
+
+impl Acceptor {
+    /// Feeds the state to `h` in instance order (see `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
+        let ids = sorted_keys(self.slots.keys());
+        h.write_usize(ids.len());
+        for instance in ids {
+            instance.hash(h);
+            self.slots[&instance].hash(h);
         }
     }
 }

@@ -28,8 +28,10 @@
 use super::ballot::{InstanceId, NodeId};
 use super::config::Config;
 use super::decisions::{Decisions, Known};
+use super::fingerprint::relative_us;
 use super::msg::{Catchup, Decided, Msg};
 use super::output::Effects;
+use std::hash::{Hash, Hasher};
 
 /// Instance ids one `catchup` covers, and decisions one answer carries, at most.
 pub const MAX_INSTANCES_PER_REQUEST: u64 = 64;
@@ -37,7 +39,7 @@ pub const MAX_INSTANCES_PER_REQUEST: u64 = 64;
 /// so a learner that missed seconds of decisions at full load catches up within a few ticks.
 pub const MAX_REQUESTS_PER_TICK: usize = 32;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CatchUp {
     /// The lowest instance id seen, if below 1.
     lowest_seen: Option<InstanceId>,
@@ -213,4 +215,17 @@ pub fn answer(decisions: &Decisions, from: NodeId, m: &Catchup, fx: &mut Effects
         }
     }
     retired
+}
+
+impl CatchUp {
+    /// Feeds the state to `h`, its tick relative to `now_us` (see `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, now_us: u64, h: &mut H) {
+        self.lowest_seen.hash(h);
+        self.max_seen.hash(h);
+        self.contiguous.hash(h);
+        self.last_holes.hash(h);
+        self.probing.hash(h);
+        self.next_us.map(|t| relative_us(t, now_us)).hash(h);
+        self.next_peer.hash(h);
+    }
 }

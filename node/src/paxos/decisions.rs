@@ -17,6 +17,7 @@
 use super::ballot::InstanceId;
 use super::ranges::RangeSet;
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 
 /// What a node knows of an instance's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub enum Known<'a> {
     Retired,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Decisions {
     live: BTreeMap<InstanceId, String>,
     /// Live ids in the order they were decided: the front is retired first.
@@ -126,6 +127,15 @@ impl Decisions {
             at = after;
         }
         out
+    }
+}
+
+impl Decisions {
+    /// Feeds the state to `h` (every part is ordered already; see `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
+        self.live.hash(h);
+        self.order.hash(h);
+        self.retired.hash(h);
     }
 }
 

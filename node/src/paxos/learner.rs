@@ -12,11 +12,13 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::fingerprint::sorted_keys;
 use super::hash::{FastMap, FastSet};
 use super::msg::Accepted;
 use super::output::{Effects, Output};
 use super::record::Record;
 use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 
 /// Distinct (ballot, value) tallies kept per undecided instance, at most; beyond it the
 /// oldest ballots are forgotten (they can only be outvoted by higher ones).
@@ -33,7 +35,7 @@ pub enum Learn {
     Conflict,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Learner {
     learned: FastMap<InstanceId, String>,
     /// Restored decisions not yet reported to the controller by this incarnation: the report
@@ -119,6 +121,32 @@ impl Learner {
                 fx.push(Output::Learned { instance, value: value.to_string() });
                 fx.persist_lazy(Record::Learned { instance, value: value.to_string() });
                 Learn::New
+            }
+        }
+    }
+}
+
+impl Learner {
+    /// Feeds the state to `h` in instance order (see `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
+        let learned = sorted_keys(self.learned.keys());
+        h.write_usize(learned.len());
+        for instance in learned {
+            instance.hash(h);
+            self.learned[&instance].hash(h);
+        }
+        sorted_keys(self.unreported.iter()).hash(h);
+        let tallied = sorted_keys(self.tallies.keys());
+        h.write_usize(tallied.len());
+        for instance in tallied {
+            instance.hash(h);
+            let tallies = &self.tallies[&instance];
+            let mut keys: Vec<&(Ballot, String)> = tallies.keys().collect();
+            keys.sort_unstable();
+            h.write_usize(keys.len());
+            for key in keys {
+                key.hash(h);
+                tallies[key].hash(h);
             }
         }
     }

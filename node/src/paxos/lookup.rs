@@ -10,11 +10,12 @@
 use super::ballot::{InstanceId, NodeId};
 use super::output::{Effects, OpId, Output};
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 /// Requests waiting for lookups, at most.
 pub const MAX_LOOKUP_WAITERS: usize = 4096;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Waiter {
     /// A peer asked (`prepare`, `accept`, `catchup`): send it `decided`.
     Peer(NodeId),
@@ -24,7 +25,7 @@ pub enum Waiter {
     Check { value: String },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Lookups {
     waiting: BTreeMap<InstanceId, Vec<Waiter>>,
     waiters: usize,
@@ -55,5 +56,13 @@ impl Lookups {
 
     pub fn waiters(&self) -> usize {
         self.waiters
+    }
+}
+
+impl Lookups {
+    /// Feeds the state to `h` (ordered already; see `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
+        self.waiting.hash(h);
+        self.waiters.hash(h);
     }
 }

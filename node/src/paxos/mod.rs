@@ -13,6 +13,7 @@ pub mod bug;
 pub mod catchup;
 pub mod config;
 pub mod decisions;
+pub mod fingerprint;
 pub mod hash;
 pub mod learner;
 pub mod lookup;
@@ -41,7 +42,7 @@ use output::Effects;
 use proposer::Proposer;
 use rng::Rng;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Node {
     config: Config,
     rng: Rng,

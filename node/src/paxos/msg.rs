@@ -4,21 +4,21 @@ use super::ballot::{Ballot, InstanceId};
 use serde::{Deserialize, Serialize};
 
 /// A value an acceptor accepted, reported in a promise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AcceptedValue {
     pub ballot: Ballot,
     pub value: String,
 }
 
 /// Phase 1a: proposer -> acceptors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Prepare {
     pub instance: InstanceId,
     pub ballot: Ballot,
 }
 
 /// Phase 1b: acceptor -> proposer. `accepted` is the highest-ballot value it accepted, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Promise {
     pub instance: InstanceId,
     pub ballot: Ballot,
@@ -26,7 +26,7 @@ pub struct Promise {
 }
 
 /// An acceptor refuses `ballot` because it promised `promised`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Nack {
     pub instance: InstanceId,
     pub ballot: Ballot,
@@ -34,7 +34,7 @@ pub struct Nack {
 }
 
 /// Phase 2a: proposer -> acceptors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Accept {
     pub instance: InstanceId,
     pub ballot: Ballot,
@@ -42,7 +42,7 @@ pub struct Accept {
 }
 
 /// Phase 2b: acceptor -> every learner and the proposer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Accepted {
     pub instance: InstanceId,
     pub ballot: Ballot,
@@ -50,14 +50,14 @@ pub struct Accepted {
 }
 
 /// A proposer that knows the decision tells the learners; re-sent until `decided_ok`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Decided {
     pub instance: InstanceId,
     pub value: String,
 }
 
 /// A learner acknowledges a `decided` (it has the decision on disk).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DecidedOk {
     pub instance: InstanceId,
 }
@@ -65,7 +65,7 @@ pub struct DecidedOk {
 /// A learner asks for the decisions it lacks in `from_instance..=to_instance` (no
 /// `to_instance`: from `from_instance` upward); any node answers with a `decided` per
 /// decision it knows there, at most 64 (docs/protocol.md, "Catch-up").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Catchup {
     pub from_instance: InstanceId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +73,7 @@ pub struct Catchup {
 }
 
 /// Every message of the Paxos protocol.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Msg {
     Prepare(Prepare),
     Promise(Promise),

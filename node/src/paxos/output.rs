@@ -73,7 +73,7 @@ pub enum Output {
 }
 
 /// The queue the roles push their effects into.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Effects {
     queue: VecDeque<Output>,
 }

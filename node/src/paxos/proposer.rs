@@ -24,12 +24,14 @@
 use super::ballot::{Ballot, InstanceId, NodeId};
 use super::bug::Bug;
 use super::config::Config;
+use super::fingerprint::{relative_us, sorted_keys};
 use super::hash::FastSet;
 use super::msg::{Accept, Accepted, AcceptedValue, Decided, Msg, Prepare, Promise};
 use super::output::{Effects, OpId, Output, ProposeError};
 use super::record::Record;
 use super::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 /// Client ops waiting on one proposal, at most (a re-invoked op joins the open proposal).
 pub const MAX_WAITERS: usize = 64;
@@ -39,7 +41,7 @@ pub const ROUND_RESERVATION: u64 = 1024;
 /// would leave no ballot above it.
 pub const MAX_SEEN_ROUND: u64 = u64::MAX / 4;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 enum Phase {
     /// Phase 1: promises so far, in arrival order.
     Preparing { promises: Vec<(NodeId, Option<AcceptedValue>)> },
@@ -49,7 +51,7 @@ enum Phase {
     Backoff,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Proposal {
     own_value: String,
     waiters: Vec<OpId>,
@@ -87,7 +89,7 @@ impl Proposal {
 }
 
 /// A decision being announced to learners that have not acknowledged it yet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Announcement {
     value: String,
     pending: BTreeSet<NodeId>,
@@ -95,7 +97,7 @@ struct Announcement {
     next_us: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Proposer {
     proposals: BTreeMap<InstanceId, Proposal>,
     announcements: BTreeMap<InstanceId, Announcement>,
@@ -449,6 +451,36 @@ fn backoff_us(config: &Config, rng: &mut Rng, attempts: u32) -> u64 {
     let base_us = ms_to_us(t.backoff_base_ms);
     let cap_us = base_us.saturating_mul(1 << attempts.min(20)).min(ms_to_us(t.backoff_max_ms));
     base_us.saturating_add(rng.below(cap_us.saturating_add(1)))
+}
+
+impl Proposer {
+    /// Feeds the state to `h` in a fixed order, deadlines relative to `now_us` (see
+    /// `fingerprint.rs`).
+    pub(crate) fn hash_state<H: Hasher>(&self, now_us: u64, h: &mut H) {
+        h.write_usize(self.proposals.len());
+        for (instance, p) in &self.proposals {
+            instance.hash(h);
+            p.own_value.hash(h);
+            p.waiters.hash(h);
+            p.ballot.hash(h);
+            p.attempts.hash(h);
+            p.seen_round.hash(h);
+            p.phase.hash(h);
+            relative_us(p.deadline_us, now_us).hash(h);
+        }
+        h.write_usize(self.announcements.len());
+        for (instance, a) in &self.announcements {
+            instance.hash(h);
+            a.value.hash(h);
+            a.pending.hash(h);
+            a.retries.hash(h);
+            relative_us(a.next_us, now_us).hash(h);
+        }
+        self.max_round.hash(h);
+        self.reserved_round.hash(h);
+        self.fresh.hash(h);
+        sorted_keys(self.round_zero_used.iter()).hash(h);
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::ballot::InstanceId;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RangeSet {
     /// start -> end (inclusive); runs never overlap nor touch.
     runs: BTreeMap<InstanceId, InstanceId>,

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Written by serde's derive (the tag `r` first); read by `record_de.rs`, which takes the
 /// same JSON without serde's buffering of internally tagged enums: a restart reads its whole
 /// log back, record by record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "r", rename_all = "snake_case")]
 pub enum Record {
     /// The acceptor promised `ballot` in `instance`.

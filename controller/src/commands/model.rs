@@ -1,0 +1,96 @@
+//! `synod model`: flags to a [`Spec`] and [`Limits`], the search, its outcome printed (text or
+//! JSON), and a violation's shortest path written as a run folder (exit 1).
+
+use crate::cli::ModelArgs;
+use crate::exit::Exit;
+use crate::model::{explore, trace, Limits, Spec};
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::time::Duration;
+use synod_node::paxos::Bug;
+
+pub fn model(args: ModelArgs) -> Result<Exit> {
+    let bug = args.bug.as_deref().map(str::parse::<Bug>).transpose()?;
+    anyhow::ensure!(
+        args.proposers <= args.nodes,
+        "--proposers {} is above --nodes {}",
+        args.proposers,
+        args.nodes
+    );
+    let spec = Spec {
+        nodes: args.nodes,
+        proposers: args.proposers,
+        instances: args.instances,
+        max_ballots: args.max_ballots,
+        crashes: args.crashes,
+        decided_retries: args.decided_retries,
+        loss: !args.no_loss,
+        duplicate: !args.no_duplicate,
+        bug,
+    };
+    let limits = Limits {
+        max_states: args.max_states,
+        max_depth: args.max_depth,
+        time: args.time.map(Duration::from_secs_f64),
+    };
+    let outcome = explore(&spec, limits);
+    let run_dir = match &outcome.violation {
+        Some((v, path)) => {
+            let argv: Vec<String> = std::env::args().collect();
+            Some(
+                trace::write_run(&spec, path, v, &args.runs_dir, &argv)
+                    .context("cannot write the counterexample")?,
+            )
+        }
+        None => None,
+    };
+    let peak_rss = peak_rss_bytes();
+    if args.json {
+        let report = json!({
+            "model": trace::spec_json(&spec),
+            "states": outcome.states,
+            "transitions": outcome.transitions,
+            "depth": outcome.depth,
+            "elapsed_s": outcome.elapsed.as_secs_f64(),
+            "states_per_s": outcome.states_per_s().round(),
+            "peak_rss_bytes": peak_rss,
+            "complete": outcome.complete(),
+            "bounded_by": outcome.bounded_by,
+            "violation": outcome.violation.as_ref().map(|(v, path)| json!({
+                "rule": v.rule.name(),
+                "detail": v.detail,
+                "steps": path.len(),
+                "run": run_dir.as_ref().map(|d| d.display().to_string()),
+            })),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let verdict = match (&outcome.violation, outcome.bounded_by) {
+            (Some(_), _) => "VIOLATION".to_string(),
+            (None, Some(bound)) => format!("bounded by {bound}: no violation in the states visited"),
+            (None, None) => "complete: no violation".to_string(),
+        };
+        println!(
+            "{verdict}; {} unique states, {} transitions, depth {}, {:.2} s, {:.0} states/s, peak memory {} MiB",
+            outcome.states,
+            outcome.transitions,
+            outcome.depth,
+            outcome.elapsed.as_secs_f64(),
+            outcome.states_per_s(),
+            peak_rss.map_or("?".to_string(), |b| (b >> 20).to_string()),
+        );
+        if let (Some((v, path)), Some(dir)) = (&outcome.violation, &run_dir) {
+            println!("{v}");
+            println!("shortest counterexample: {} steps, run: {}", path.len(), dir.display());
+        }
+    }
+    Ok(if outcome.violation.is_some() { Exit::Unsafe } else { Exit::Ok })
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), if it can be read.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
