@@ -191,40 +191,41 @@ pub fn read(dir: &Path) -> Result<Input> {
     Ok(Input { dir: dir.to_path_buf(), summary })
 }
 
-/// What shards of one campaign share: compared as JSON (`runs_dir` and `quiet` left out).
-fn campaign(s: &SoakSummary) -> serde_json::Value {
+/// What shards of one campaign share, most telling first (`runs_dir` and `quiet` left out).
+fn campaign(s: &SoakSummary) -> Vec<(&'static str, serde_json::Value)> {
     let mut base = serde_json::to_value(&s.base).unwrap_or_default();
     if let Some(map) = base.as_object_mut() {
         map.remove("runs_dir");
         map.remove("quiet");
     }
-    serde_json::json!({
-        "seed": s.seed,
-        "shards": s.shard.unwrap_or(Shard::WHOLE).n,
-        "mutant": s.bug,
-        "simulated": s.simulated,
-        "runs": s.planned_runs,
-        "time_s": s.planned_time_s,
-        "run": base,
-    })
+    vec![
+        ("seed", s.seed.into()),
+        ("shards", s.shard.unwrap_or(Shard::WHOLE).n.into()),
+        ("runs", s.planned_runs.into()),
+        ("time_s", s.planned_time_s.into()),
+        ("mutant", s.bug.clone().into()),
+        ("simulated", s.simulated.into()),
+        ("run", base),
+    ]
 }
 
-/// The first key whose values differ, as `key: a vs b`.
-fn difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
-    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
-        for (k, va) in a {
-            let vb = b.get(k).unwrap_or(&serde_json::Value::Null);
-            if va != vb {
-                let inner = difference(va, vb);
-                return if va.is_object() && vb.is_object() {
-                    format!("{k}.{inner}")
-                } else {
-                    format!("{k}: {va} vs {vb}")
-                };
+/// The first key whose values differ, as `key: a vs b` (`run.nodes: 5 vs 3`).
+fn difference(a: &[(&str, serde_json::Value)], b: &[(&str, serde_json::Value)]) -> String {
+    for ((key, va), (_, vb)) in a.iter().zip(b) {
+        if va == vb {
+            continue;
+        }
+        if let (Some(ma), Some(mb)) = (va.as_object(), vb.as_object()) {
+            for (k, x) in ma {
+                let y = mb.get(k).unwrap_or(&serde_json::Value::Null);
+                if x != y {
+                    return format!("{key}.{k}: {x} vs {y}");
+                }
             }
         }
+        return format!("{key}: {va} vs {vb}");
     }
-    format!("{a} vs {b}")
+    String::new()
 }
 
 /// Merges the shard folders into one soak summary (its id and path: `out`'s).

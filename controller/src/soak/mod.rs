@@ -392,6 +392,21 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
 mod tests {
     use super::*;
 
+    /// A run's draws hang on (soak seed, index) alone: the same pair, the same stream; another
+    /// index or seed, another stream (no two runs of a soak share one).
+    #[test]
+    fn run_streams_depend_on_the_seed_and_the_index_only() {
+        let first = |seed, index| run_rng(seed, index).next_u64();
+        assert_eq!(first(5, 3), first(5, 3));
+        let seeds: std::collections::BTreeSet<u64> = (1..=10_000).map(|i| first(5, i)).collect();
+        assert_eq!(seeds.len(), 10_000);
+        assert_ne!(first(5, 1), first(6, 1));
+        // Not a shifted copy of the next run's stream (as seed + index would give).
+        let mut one = run_rng(5, 1);
+        one.next_u64();
+        assert_ne!(one.next_u64(), first(5, 2));
+    }
+
     /// A run whose schedule cannot be built (past the action cap) ends the soak as a run
     /// that could not run does: stopped early, summary written, the error handed back.
     #[test]
