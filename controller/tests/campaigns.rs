@@ -261,7 +261,9 @@ fn bad_shards_are_refused_before_any_run() {
     let dir = runs_dir("campaign-bad");
     let d = dir.to_str().unwrap();
     let soak = ["soak", "--runs", "2", "--time-per-run", "1", "-q", "--runs-dir", d];
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    // (flags, environment, what stderr must say)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--shard-from-env"], vec![], "neither JOB_COMPLETION_INDEX"),
         (vec!["--shard-from-env"], vec![("JOB_COMPLETION_INDEX", "2")], "SYNOD_SHARDS is not set"),
         (
