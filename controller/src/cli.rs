@@ -31,6 +31,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Runs side by side (run folders, or a soak folder): faults, safety, latency, drops.
     Compare(CompareArgs),
+    /// Merge the shards of a soak campaign (`synod soak --shard K/N` folders copied back)
+    /// into one soak: totals, faults, failing runs, duplicate and missing shards.
+    Merge(MergeArgs),
     /// Write a self-contained report.html (charts, verdicts, message diagrams) in a run folder.
     Report(ReportArgs),
     /// The textbook cases of Paxos, scripted with real processes: `list`, or `run NAME`.
@@ -238,6 +241,19 @@ pub struct RunArgs {
     pub report: bool,
 }
 
+/// Which of a soak's runs this process runs (docs/campaigns.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShardArgs {
+    /// Run shard K of N: the runs whose index i (1, 2, ...) has (i - 1) mod N = K - 1. The
+    /// shards of one --seed together are the whole soak, run for run (`synod merge`).
+    #[arg(long, value_name = "K/N", value_parser = crate::soak::shard::shard_flag)]
+    pub shard: Option<crate::soak::shard::Shard>,
+    /// Take K and N from the scheduler: JOB_COMPLETION_INDEX (0-based) and SYNOD_SHARDS in a
+    /// Kubernetes Indexed Job, or SLURM_ARRAY_TASK_ID, _MIN, _STEP and _COUNT in a Slurm array.
+    #[arg(long, conflicts_with = "shard")]
+    pub shard_from_env: bool,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct SimArgs {
     /// The flags of `synod run`; --time is simulated seconds (of each run, with --runs or
@@ -262,6 +278,9 @@ pub struct SimArgs {
     /// history again), `default` (also the last 3 passing runs), `all`, or `last:N`.
     #[arg(long, value_name = "POLICY", default_value = "failing", value_parser = crate::soak::keep::keep_flag)]
     pub keep: crate::soak::keep::Keep,
+    /// With --runs or --budget-s: one shard of the soak (as `synod soak --shard`).
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -354,11 +373,24 @@ pub struct SoakArgs {
     /// `last:N` (the last N passing runs).
     #[arg(long, value_name = "POLICY", default_value = "default", value_parser = crate::soak::keep::keep_flag)]
     pub keep: crate::soak::keep::Keep,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// Shard folders: soak folders, or folders with soak folders up to two levels below
+    /// (e.g. each pod's runs dir, copied back).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merge's folder (campaign-<id>/soak.json) goes.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// The folder of runs.
+    /// The folder of runs, or a soak folder (a merge's too): the runs its soak.json lists.
     #[arg(default_value = "runs")]
     pub runs_dir: PathBuf,
 }

@@ -43,7 +43,7 @@ pub struct Pruned {
 }
 
 /// Whether a run folder still has its history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryState {
     Kept,

@@ -2,7 +2,7 @@
 //! and a nemesis [`Schedule`], once, for `run`, `soak` and `mutants`. Clap's types stop here:
 //! everything below the commands takes the typed plans (plan.rs, [`SoakPlan`]).
 
-use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, SimArgs, SoakArgs};
+use crate::cli::{ClusterArgs, MutantsArgs, NemesisArgs, RunArgs, ShardArgs, SimArgs, SoakArgs};
 use crate::limits;
 use crate::nemesis::{file, FaultKind, NemesisConfig, Schedule};
 use crate::nodes::parse_list;
@@ -10,6 +10,7 @@ use crate::plan::{generated_schedule, replay_plan, require_power};
 use crate::run::config::{RunConfig, ScheduleSource};
 use crate::soak::hunt::HuntPlan;
 use crate::soak::keep::Keep;
+use crate::soak::shard::Shard;
 use crate::soak::SoakPlan;
 use anyhow::{bail, Context, Result};
 use synod_node::paxos::{Bug, Tuning};
@@ -150,7 +151,7 @@ pub fn sim_plan(args: &SimArgs, explicit: &[String]) -> Result<(RunConfig, Sched
         let runs_dir = explicit.iter().any(|f| f == "runs_dir").then_some(a.cluster.runs_dir.as_path());
         return crate::plan::sim_replay_plan(run, runs_dir, &a.cluster.runs_dir);
     }
-    let swarm_only: Vec<String> = ["keep_going", "keep"]
+    let swarm_only: Vec<String> = ["keep_going", "keep", "shard", "shard_from_env"]
         .iter()
         .filter(|f| explicit.iter().any(|e| e == *f))
         .map(|f| format!("--{}", f.replace('_', "-")))
@@ -198,7 +199,16 @@ pub fn sim_soak_plan(args: &SimArgs) -> Result<SoakPlan> {
         keep: args.keep,
         moves_bar: true,
         simulated: true,
+        shard: shard(&args.shard)?,
     })
+}
+
+/// `--shard K/N`, or `--shard-from-env` read now; the whole soak without either.
+pub fn shard(a: &ShardArgs) -> Result<Shard> {
+    if a.shard_from_env {
+        return Ok(crate::soak::shard::from_env(|name| std::env::var(name).ok())?);
+    }
+    Ok(a.shard.unwrap_or(Shard::WHOLE))
 }
 
 /// The plan of `synod soak`: the run every soak run starts from (its nemesis the pool each
@@ -216,6 +226,7 @@ pub fn soak_plan(a: &SoakArgs) -> Result<SoakPlan> {
         keep: a.keep,
         moves_bar: true,
         simulated: false,
+        shard: shard(&a.shard)?,
     })
 }
 
@@ -288,6 +299,7 @@ pub fn hunt_plan(a: &MutantsArgs, explicit: &[String]) -> Result<HuntPlan> {
         keep: a.keep.unwrap_or(default_keep),
         moves_bar: false,
         simulated: a.sim,
+        shard: Shard::WHOLE,
     };
     Ok(HuntPlan { bugs, soak })
 }

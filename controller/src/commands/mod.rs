@@ -32,6 +32,7 @@ pub fn dispatch(command: Command, explicit: &[String]) -> Result<Exit> {
             nodes: a.nodes,
         }),
         Command::Compare(args) => crate::inspect::compare::compare(&args.runs, &args.runs_dir),
+        Command::Merge(args) => crate::soak::merge::merge_command(&args.dirs, &args.runs_dir),
         Command::Bench(a) => crate::bench::bench(crate::bench::BenchPlan {
             runs_dir: a.runs_dir,
             time_s: a.time,

@@ -36,7 +36,7 @@ pub fn compare(args: &[PathBuf], runs_dir: &Path) -> Result<Exit> {
 }
 
 /// A run folder is itself; a soak's (or a hunt's soak's) folder lists its runs in soak.json.
-fn run_dirs(path: &Path) -> Result<Vec<PathBuf>> {
+pub fn run_dirs(path: &Path) -> Result<Vec<PathBuf>> {
     if path.join("meta.json").is_file() {
         return Ok(vec![path.to_path_buf()]);
     }

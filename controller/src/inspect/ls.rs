@@ -1,5 +1,6 @@
 //! `synod ls`: one line a run, from its summaries only (and whether its history is still
-//! there: a soak's retention drops the history of older passing runs, see pruned.rs).
+//! there: a soak's retention drops the history of older passing runs, see pruned.rs). Given
+//! a soak folder (or a merge of shards, `synod merge`), the runs its soak.json lists.
 
 use super::summary::{ms, runs_in, RunInfo};
 use crate::exit::Exit;
@@ -7,8 +8,21 @@ use anyhow::Result;
 use std::fmt::Write;
 use std::path::Path;
 
+/// `runs_dir`: a folder of runs, or a soak folder (a merge's too), for the runs it lists.
 pub fn ls(runs_dir: &Path) -> Result<Exit> {
-    let (runs, bad) = runs_in(runs_dir)?;
+    let (runs, bad) = if runs_dir.join(crate::soak::summary::SOAK_FILE).is_file() {
+        let mut runs = Vec::new();
+        let mut bad = Vec::new();
+        for dir in super::compare::run_dirs(runs_dir)? {
+            match RunInfo::load(&dir) {
+                Ok(info) => runs.push(info),
+                Err(e) => bad.push(format!("{e:#}")),
+            }
+        }
+        (runs, bad)
+    } else {
+        runs_in(runs_dir)?
+    };
     print!("{}", render(&runs));
     for b in &bad {
         eprintln!("skipped: {b}");

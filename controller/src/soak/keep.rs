@@ -56,6 +56,13 @@ impl serde::Serialize for Keep {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Keep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keep, D::Error> {
+        let text = String::deserialize(d)?;
+        keep_flag(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A clap value parser for `--keep`: `default` (= `last:3`), `all`, `failing` or `last:N`.
 pub fn keep_flag(text: &str) -> Result<Keep, String> {
     let must = "must be `default` (every failing run and the last 3 passing runs keep their \

@@ -12,11 +12,19 @@
 //! run that would not fit stops the soak (exit 2), recorded in soak.json's `stopped_early`,
 //! and so does a run that the disk filled up mid-way.
 //!
+//! Every run draws its seed, its nemesis and its contention from a generator of its own,
+//! seeded from the soak's seed and the run's index only (`run_rng`): not from the runs before
+//! it, nor from the clock. So run 7 of `--seed 5` is the same run whether it is the seventh
+//! run of one soak or the fourth of shard 1/2 (`--shard`, shard.rs), and the shards' union is
+//! the unsharded soak, run for run (`synod merge`, merge.rs).
+//!
 //! All runs share one runtime and one interrupt counter: Ctrl-C lets the current run heal,
 //! converge and be checked, then ends the soak.
 
 pub mod hunt;
 pub mod keep;
+pub mod merge;
+pub mod shard;
 pub mod summary;
 pub mod swarm;
 
@@ -50,6 +58,8 @@ pub struct SoakPlan {
     pub moves_bar: bool,
     /// Whether each run is simulated (`synod sim`) rather than run by processes.
     pub simulated: bool,
+    /// Which of the soak's runs this process runs (`--shard K/N`; `Shard::WHOLE`: all).
+    pub shard: shard::Shard,
 }
 
 impl SoakPlan {
@@ -77,7 +87,7 @@ impl SoakPlan {
     /// Units of the soak's progress bar: runs, or tenths of a second.
     pub fn progress_units(&self) -> u64 {
         match (self.runs, self.time_s) {
-            (Some(runs), _) => runs,
+            (Some(runs), _) => self.shard.runs_of(runs),
             (None, Some(s)) => (s * 10.0) as u64,
             (None, None) => 1,
         }
@@ -111,6 +121,15 @@ pub fn soak_command(plan: SoakPlan) -> Result<Exit> {
     })
 }
 
+/// The generator run `index` of the soak seeded `soak_seed` draws everything from: its seed, its
+/// nemesis and its contention. It depends on those two numbers only, so that any shard of the
+/// soak draws run `index` exactly as the whole soak does. (Two rounds of splitmix64: one to
+/// spread the soak's seed, one over that xor the index; distinct indices give distinct states.)
+pub fn run_rng(soak_seed: u64, index: u64) -> Rng {
+    let spread = Rng::new(soak_seed).next_u64();
+    Rng::new(Rng::new(spread ^ index).next_u64())
+}
+
 /// One soak run's config (with its drawn nemesis and contention) and schedule.
 fn plan_run(
     plan: &SoakPlan,
@@ -141,6 +160,7 @@ pub async fn soak(
 ) -> Result<(SoakSummary, Option<anyhow::Error>)> {
     let dir = RunDir::create_prefixed(&plan.run.runs_dir, "soak-")?;
     let argv: Vec<String> = std::env::args().collect();
+    let sharded = plan.shard != shard::Shard::WHOLE;
     let summary = SoakSummary {
         soak_id: dir.id.clone(),
         path: dir.path.clone(),
@@ -151,6 +171,11 @@ pub async fn soak(
         keep: plan.keep,
         stopped_early: None,
         simulated: plan.simulated,
+        shard: sharded.then_some(plan.shard),
+        planned_runs: plan.runs,
+        planned_time_s: plan.time_s,
+        base: Some(plan.run.clone()),
+        merged: None,
         totals: Totals::default(),
         runs: Vec::new(),
     };
@@ -161,12 +186,13 @@ pub async fn soak(
         argv,
         summary,
         started: Instant::now(),
-        rng: Rng::new(plan.seed),
         window: keep::Window::new(plan.keep),
         largest_run_bytes: None,
     };
     let mut error = None;
-    for index in 1.. {
+    // This shard's runs: K, K + N, K + 2N, ... (every run when the soak is whole).
+    let mut index = plan.shard.k;
+    loop {
         let step = match soaker.may_start(index, &shutdown) {
             Ok(true) => soaker.run_one(index, progress, &shutdown).await,
             Ok(false) => break,
@@ -177,6 +203,10 @@ pub async fn soak(
             error = stop.error;
             break;
         }
+        index = match index.checked_add(plan.shard.n) {
+            Some(next) => next,
+            None => break,
+        };
     }
     Ok(soaker.finish(&dir, error))
 }
@@ -205,7 +235,6 @@ struct Soaker<'a> {
     argv: Vec<String>,
     summary: SoakSummary,
     started: Instant,
-    rng: Rng,
     window: keep::Window,
     /// The largest run folder so far (before the retention pruned it): what the next may need.
     largest_run_bytes: Option<u64>,
@@ -237,9 +266,10 @@ impl Soaker<'_> {
         progress: &mut Progress,
         shutdown: &Shutdown,
     ) -> Result<(), Stop> {
-        let run_seed = self.rng.next_u64();
-        let nemesis = swarm::draw(&self.plan.run.nemesis, &mut self.rng);
-        let (cfg, schedule) = plan_run(self.plan, &nemesis, run_seed, &mut self.rng)
+        let mut rng = run_rng(self.plan.seed, index);
+        let run_seed = rng.next_u64();
+        let nemesis = swarm::draw(&self.plan.run.nemesis, &mut rng);
+        let (cfg, schedule) = plan_run(self.plan, &nemesis, run_seed, &mut rng)
             .map_err(|e| Stop::with(format!("run {index} could not be planned: {e:#}"), e))?;
         progress.set_prefix(self.prefix(index, &nemesis));
         let outcome = if self.plan.simulated {
@@ -265,7 +295,7 @@ impl Soaker<'_> {
         }
         if self.plan.moves_bar {
             progress.set_position(match self.plan.runs {
-                Some(_) => index,
+                Some(_) => self.plan.shard.position(index),
                 None => (self.started.elapsed().as_secs_f64() * 10.0) as u64,
             });
         }
@@ -281,8 +311,10 @@ impl Soaker<'_> {
     /// The progress line's prefix before run `index`: the totals so far and the run's faults.
     fn prefix(&self, index: u64, nemesis: &NemesisConfig) -> String {
         let t = &self.summary.totals;
+        let shard = self.plan.shard;
+        let of = if shard == shard::Shard::WHOLE { String::new() } else { format!(" (shard {shard})") };
         format!(
-            "{}run {index}{} | {} decided, {} unsafe, {} not live | {} | ",
+            "{}run {index}{}{of} | {} decided, {} unsafe, {} not live | {} | ",
             self.label,
             self.plan.runs.map(|n| format!("/{n}")).unwrap_or_default(),
             t.decisions,
@@ -335,8 +367,9 @@ impl Soaker<'_> {
 /// be pruned keeps what is left of it and the soak goes on: its verdict stands either way, and
 /// its record says whether its history is still there.
 fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut Progress, label: &str) {
-    let record = &mut summary.runs[(index - 1) as usize];
-    assert_eq!(record.index, index, "soak.json lists runs in order");
+    // soak.json lists runs in order of index; a shard's indices have gaps.
+    let at = summary.runs.binary_search_by_key(&index, |r| r.index).expect("the run pruned is listed");
+    let record = &mut summary.runs[at];
     assert!(record.passing(), "the retention prunes passing runs only");
     let note = crate::pruned::Pruned {
         soak: summary.soak_id.clone(),
@@ -358,6 +391,21 @@ fn prune(plan: &SoakPlan, summary: &mut SoakSummary, index: u64, progress: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run's draws hang on (soak seed, index) alone: the same pair, the same stream; another
+    /// index or seed, another stream (no two runs of a soak share one).
+    #[test]
+    fn run_streams_depend_on_the_seed_and_the_index_only() {
+        let first = |seed, index| run_rng(seed, index).next_u64();
+        assert_eq!(first(5, 3), first(5, 3));
+        let seeds: std::collections::BTreeSet<u64> = (1..=10_000).map(|i| first(5, i)).collect();
+        assert_eq!(seeds.len(), 10_000);
+        assert_ne!(first(5, 1), first(6, 1));
+        // Not a shifted copy of the next run's stream (as seed + index would give).
+        let mut one = run_rng(5, 1);
+        one.next_u64();
+        assert_ne!(one.next_u64(), first(5, 2));
+    }
 
     /// A run whose schedule cannot be built (past the action cap) ends the soak as a run
     /// that could not run does: stopped early, summary written, the error handed back.
@@ -382,6 +430,7 @@ mod tests {
             keep: keep::Keep::default(),
             moves_bar: false,
             simulated: false,
+            shard: shard::Shard::WHOLE,
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut progress = Progress::for_soak(true, 3);

@@ -2,11 +2,13 @@
 //! interrupted soak still lists what it did), and the table printed at the end.
 
 use super::keep::Keep;
+use super::shard::Shard;
 use crate::nemesis::{FaultKind, NemesisConfig};
 use crate::pruned::HistoryState;
+use crate::run::config::RunConfig;
 use crate::run::RunOutcome;
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub const SOAK_FILE: &str = "soak.json";
 
 /// One run of the soak.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub index: u64,
     /// Seconds from the soak's start to the end of this run's check.
@@ -40,7 +42,7 @@ pub struct RunRecord {
     pub history: HistoryState,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub runs: u64,
     pub decisions: u64,
@@ -107,7 +109,7 @@ impl Totals {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SoakSummary {
     pub soak_id: String,
     pub path: PathBuf,
@@ -122,8 +124,23 @@ pub struct SoakSummary {
     pub stopped_early: Option<String>,
     /// Its runs are simulated (`synod sim --runs`); written only then, so that a soak of
     /// processes writes the soak.json it always has.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub simulated: bool,
+    /// The shard of the soak this process ran (`--shard K/N`); absent for a whole soak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// `--runs` and `--time` (`--budget-s`) of the soak: what a merge expects of each shard.
+    #[serde(default)]
+    pub planned_runs: Option<u64>,
+    #[serde(default)]
+    pub planned_time_s: Option<f64>,
+    /// The run every run was drawn around (its nemesis the pool, its seed the soak's): shards
+    /// of one campaign share it, but for `runs_dir` and `quiet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<RunConfig>,
+    /// For a merge of shards (`synod merge`): where each came from, and what was missing or twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::merge::Merged>,
     pub totals: Totals,
     pub runs: Vec<RunRecord>,
 }
@@ -146,7 +163,8 @@ impl SoakSummary {
         let t = &self.totals;
         let mut out = String::new();
         let bug = self.bug.as_deref().map(|b| format!(", mutant {b}")).unwrap_or_default();
-        let _ = writeln!(out, "soak {} (seed {}{bug})", self.soak_id, self.seed);
+        let shard = self.shard.map(|s| format!(", shard {s}")).unwrap_or_default();
+        let _ = writeln!(out, "soak {} (seed {}{bug}{shard})", self.soak_id, self.seed);
         let _ = writeln!(
             out,
             "  runs {}   decisions {}   safety violations {}   liveness failures {}",
@@ -166,6 +184,9 @@ impl SoakSummary {
             let _ = writeln!(out, "  run {} {}: {what}\n    replay: {}", r.index, r.run_id, r.replay);
         }
         out.push_str(&self.render_histories());
+        if let Some(merged) = &self.merged {
+            out.push_str(&merged.render());
+        }
         if let Some(why) = &self.stopped_early {
             let _ = writeln!(out, "  stopped early: {why}");
         }
@@ -202,7 +223,7 @@ impl SoakSummary {
 }
 
 /// Run numbers in order as `runs 1-3, 5, 7-9`.
-fn ranges(indices: &[u64]) -> String {
+pub fn ranges(indices: &[u64]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut k = 0;
     while k < indices.len() {
