@@ -68,7 +68,7 @@ pub fn render(runs: &[RunInfo]) -> String {
         "msg/dec"
     );
     for r in runs {
-        let faults = super::ls::clip(&r.faults(), 30);
+        let faults = super::summary::clip(&r.faults(), 30);
         let Some(rep) = &r.report else {
             let _ = writeln!(out, "{:<24} {:<30} {:<22} (no report.json)", r.run_id, faults, r.mutant());
             continue;

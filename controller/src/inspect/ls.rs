@@ -2,7 +2,7 @@
 //! there: a soak's retention drops the history of older passing runs, see pruned.rs). Given
 //! a soak folder (or a merge of shards, `synod merge`), the runs its soak.json lists.
 
-use super::summary::{ms, runs_in, RunInfo};
+use super::summary::{clip, ms, runs_in, RunInfo};
 use crate::exit::Exit;
 use anyhow::Result;
 use std::fmt::Write;
@@ -58,34 +58,4 @@ pub fn render(runs: &[RunInfo]) -> String {
         );
     }
     out
-}
-
-/// `text` cut to at most `width` characters (a `~` marks the cut). It counts characters, not
-/// bytes, as the table's padding does: a schedule path may hold any character.
-pub fn clip(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('~');
-    cut
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clip;
-
-    #[test]
-    fn cuts_fall_between_characters() {
-        assert_eq!(clip("loss,kill", 28), "loss,kill");
-        assert_eq!(clip("abcdef", 4), "abc~");
-        let path = "file /tmp/é€ü/ñ/x.jsonl-and-some-more-text";
-        let cut = clip(path, 28);
-        assert_eq!(cut.chars().count(), 28);
-        assert!(cut.starts_with("file /tmp/é€ü/ñ/") && cut.ends_with('~'), "{cut}");
-        // Every byte cut that would fall inside a character.
-        for width in 0..path.chars().count() + 2 {
-            assert!(clip(path, width).chars().count() <= width.max(1));
-        }
-    }
 }

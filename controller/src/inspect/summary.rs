@@ -129,3 +129,33 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// `text` cut to at most `width` characters (a `~` marks the cut). It counts characters, not
+/// bytes, as the table's padding does: a schedule path may hold any character.
+pub fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('~');
+    cut
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::clip;
+
+    #[test]
+    fn cuts_fall_between_characters() {
+        assert_eq!(clip("loss,kill", 28), "loss,kill");
+        assert_eq!(clip("abcdef", 4), "abc~");
+        let path = "file /tmp/é€ü/ñ/x.jsonl-and-some-more-text";
+        let cut = clip(path, 28);
+        assert_eq!(cut.chars().count(), 28);
+        assert!(cut.starts_with("file /tmp/é€ü/ñ/") && cut.ends_with('~'), "{cut}");
+        // Every byte cut that would fall inside a character.
+        for width in 0..path.chars().count() + 2 {
+            assert!(clip(path, width).chars().count() <= width.max(1));
+        }
+    }
+}

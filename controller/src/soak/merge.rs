@@ -11,52 +11,14 @@
 //! are reported by number. Shards of different campaigns (another seed, shard count, plan or
 //! run config) are refused: their union is no soak.
 
+use super::merged::{Duplicate, Merged, Source};
 use super::shard::Shard;
-use super::summary::{ranges, RunRecord, SoakSummary, Totals, SOAK_FILE};
+use super::summary::{RunRecord, SoakSummary, Totals, SOAK_FILE};
 use crate::exit::Exit;
 use crate::rundir::RunDir;
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
-
-/// Where each shard came from, and what was twice or missing (in the merge's soak.json).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Merged {
-    /// N: the campaign's shard count.
-    pub shards: u64,
-    /// The shard folders counted, in shard order.
-    pub sources: Vec<Source>,
-    /// Shard folders given again (a copy, or a second soak of the same shard), not counted.
-    pub duplicates: Vec<Duplicate>,
-    /// Shards K of N that no folder held.
-    pub missing_shards: Vec<u64>,
-    /// Runs of the planned `--runs` that no folder holds (those of missing shards too).
-    pub missing_runs: Vec<u64>,
-    /// Runs recorded in a soak.json whose run folder is not where the shard's folder is.
-    pub runs_without_folder: Vec<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Source {
-    pub shard: Shard,
-    pub soak_id: String,
-    pub dir: PathBuf,
-    pub runs: u64,
-    pub stopped_early: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Duplicate {
-    pub shard: Shard,
-    pub soak_id: String,
-    pub dir: PathBuf,
-    /// The folder counted instead.
-    pub counted: PathBuf,
-    /// Whether it is a copy of the very soak counted (same soak id), not a second soak of the shard.
-    pub same_soak: bool,
-}
 
 /// One shard folder read back.
 #[derive(Debug, Clone)]
@@ -64,52 +26,6 @@ pub struct Input {
     /// The soak folder (where soak.json is).
     pub dir: PathBuf,
     pub summary: SoakSummary,
-}
-
-impl Merged {
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let found: Vec<u64> = self.sources.iter().map(|s| s.shard.k).collect();
-        let _ = writeln!(out, "  shards merged: {} of {}", found.len(), self.shards);
-        for s in &self.sources {
-            let stopped =
-                s.stopped_early.as_deref().map(|w| format!(", stopped early: {w}")).unwrap_or_default();
-            let _ = writeln!(out, "    shard {} ({} runs{stopped}): {}", s.shard, s.runs, s.dir.display());
-        }
-        for d in &self.duplicates {
-            let what =
-                if d.same_soak { "a copy of the folder counted" } else { "another soak of the same shard" };
-            let _ = writeln!(
-                out,
-                "  DUPLICATE shard {} in {} ({what}, {}): counted once, from {}",
-                d.shard,
-                d.dir.display(),
-                d.soak_id,
-                d.counted.display()
-            );
-        }
-        if !self.missing_shards.is_empty() {
-            let list: Vec<String> =
-                self.missing_shards.iter().map(|k| format!("{k}/{}", self.shards)).collect();
-            let _ = writeln!(out, "  MISSING shards: {}", list.join(", "));
-        }
-        if !self.missing_runs.is_empty() {
-            let _ = writeln!(out, "  MISSING {}", ranges(&self.missing_runs));
-        }
-        if !self.runs_without_folder.is_empty() {
-            let _ = writeln!(
-                out,
-                "  run folders not found next to their soak folder: {} (their records still count)",
-                ranges(&self.runs_without_folder)
-            );
-        }
-        out
-    }
-
-    /// Whether every shard and every planned run came back.
-    pub fn complete(&self) -> bool {
-        self.missing_shards.is_empty() && self.missing_runs.is_empty()
-    }
 }
 
 /// `synod merge DIR... [--runs-dir R]`: merges, writes R/campaign-<id>/soak.json, prints the

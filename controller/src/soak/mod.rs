@@ -24,6 +24,8 @@
 pub mod hunt;
 pub mod keep;
 pub mod merge;
+pub mod merged;
+pub mod ranges;
 pub mod shard;
 pub mod summary;
 pub mod swarm;

@@ -2,6 +2,8 @@
 //! interrupted soak still lists what it did), and the table printed at the end.
 
 use super::keep::Keep;
+use super::merged::Merged;
+use super::ranges::ranges;
 use super::shard::Shard;
 use crate::nemesis::{FaultKind, NemesisConfig};
 use crate::pruned::HistoryState;
@@ -140,7 +142,7 @@ pub struct SoakSummary {
     pub base: Option<RunConfig>,
     /// For a merge of shards (`synod merge`): where each came from, and what was missing or twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<super::merge::Merged>,
+    pub merged: Option<Merged>,
     pub totals: Totals,
     pub runs: Vec<RunRecord>,
 }
@@ -219,35 +221,5 @@ impl SoakSummary {
             let _ = writeln!(out, "  history missing: {}", ranges(&missing));
         }
         out
-    }
-}
-
-/// Run numbers in order as `runs 1-3, 5, 7-9`.
-pub fn ranges(indices: &[u64]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut k = 0;
-    while k < indices.len() {
-        let start = indices[k];
-        let mut end = start;
-        while k + 1 < indices.len() && indices[k + 1] == end + 1 {
-            k += 1;
-            end = indices[k];
-        }
-        parts.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
-        k += 1;
-    }
-    let noun = if indices.len() == 1 { "run" } else { "runs" };
-    format!("{noun} {}", parts.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ranges;
-
-    #[test]
-    fn run_numbers_fold_into_ranges() {
-        assert_eq!(ranges(&[4]), "run 4");
-        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8, 9]), "runs 1-3, 5, 7-9");
-        assert_eq!(ranges(&[2, 4]), "runs 2, 4");
     }
 }

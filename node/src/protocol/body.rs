@@ -136,20 +136,6 @@ impl From<Msg> for Body {
     }
 }
 
-impl Envelope {
-    /// Serializes as one frame, newline included.
-    pub fn to_frame(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(128);
-        self.write_frame(&mut line);
-        line
-    }
-
-    /// Appends the frame, newline included, to `out`.
-    pub fn write_frame(&self, out: &mut Vec<u8>) {
-        super::body_json::write_frame(self, out);
-    }
-}
-
 /// Builds the core's config from an `init` body.
 pub fn config_from_init(body: &Body) -> Option<Config> {
     match body {

@@ -102,6 +102,20 @@ pub fn write_body(body: &Body, out: &mut Vec<u8>) {
     w.out.push(b'}');
 }
 
+impl Envelope {
+    /// Serializes as one frame, newline included.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(128);
+        self.write_frame(&mut line);
+        line
+    }
+
+    /// Appends the frame, newline included, to `out`.
+    pub fn write_frame(&self, out: &mut Vec<u8>) {
+        write_frame(self, out);
+    }
+}
+
 /// Appends `env`'s frame (newline included) to `out`.
 pub fn write_frame(env: &Envelope, out: &mut Vec<u8>) {
     let mut digits = itoa::Buffer::new();
