@@ -144,6 +144,33 @@ fn difference(a: &[(&str, serde_json::Value)], b: &[(&str, serde_json::Value)]) 
     String::new()
 }
 
+/// How bad a run's verdict is: unsafe, then not live, then neither.
+fn severity(r: &RunRecord) -> u8 {
+    if !r.safe {
+        2
+    } else if r.live == Some(false) {
+        1
+    } else {
+        0
+    }
+}
+
+/// `r` as recorded by `input`, its paths and replay command pointing at its folder next to
+/// `input`'s (or its index noted in `without_folder` if it is not there).
+fn located(input: &Input, r: &RunRecord, without_folder: &mut Vec<u64>) -> RunRecord {
+    let mut r = r.clone();
+    match run_folder(&input.dir, &r) {
+        Some(found) => {
+            let command = if input.summary.simulated { "sim" } else { "run" };
+            r.replay = format!("synod {command} --replay {}", found.display());
+            r.history = crate::pruned::history_state(&found);
+            r.path = found;
+        }
+        None => without_folder.push(r.index),
+    }
+    r
+}
+
 /// Merges the shard folders into one soak summary (its id and path: `out`'s).
 pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Result<SoakSummary> {
     let Some(first) = inputs.first() else { bail!("nothing to merge") };
@@ -163,6 +190,9 @@ pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Resul
     // One folder per shard: the one with the most runs (the first given on a tie).
     let mut chosen: BTreeMap<u64, Input> = BTreeMap::new();
     let mut duplicates = Vec::new();
+    // The copies not counted: their runs are still read, so that no violation one of them
+    // recorded is lost (a retried pod's first try may have found what its retry did not).
+    let mut dropped_inputs: Vec<Input> = Vec::new();
     for input in inputs.iter().cloned() {
         let shard = input.summary.shard.unwrap_or(Shard::WHOLE);
         if let Some(r) = input.summary.runs.iter().find(|r| !shard.contains(r.index)) {
@@ -177,10 +207,11 @@ pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Resul
             duplicates.push(Duplicate {
                 shard,
                 same_soak: d.summary.soak_id == counted.summary.soak_id,
-                soak_id: d.summary.soak_id,
+                soak_id: d.summary.soak_id.clone(),
                 dir: absolute(&d.dir),
                 counted: absolute(&counted.dir),
             });
+            dropped_inputs.push(d);
         }
         chosen.insert(shard.k, counted);
     }
@@ -206,19 +237,27 @@ pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Resul
             stopped_early: s.stopped_early.clone(),
         });
         for r in &s.runs {
-            let mut r = r.clone();
-            match run_folder(&input.dir, &r) {
-                Some(found) => {
-                    let command = if s.simulated { "sim" } else { "run" };
-                    r.replay = format!("synod {command} --replay {}", found.display());
-                    r.history = crate::pruned::history_state(&found);
-                    r.path = found;
-                }
-                None => runs_without_folder.push(r.index),
-            }
-            runs.push(r);
+            runs.push(located(input, r, &mut runs_without_folder));
         }
     }
+    // A run a dropped copy judged worse than the counted copy did (unsafe, or not live), or
+    // holds alone, counts as that copy recorded it: each run once, at its worst.
+    let mut worse_in_duplicate = Vec::new();
+    for input in &dropped_inputs {
+        for r in &input.summary.runs {
+            match runs.iter().position(|have| have.index == r.index) {
+                None => runs.push(located(input, r, &mut runs_without_folder)),
+                Some(at) if severity(r) > severity(&runs[at]) => {
+                    runs_without_folder.retain(|&i| i != r.index);
+                    runs[at] = located(input, r, &mut runs_without_folder);
+                    worse_in_duplicate.push(r.index);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    worse_in_duplicate.sort_unstable();
+    worse_in_duplicate.dedup();
     runs.sort_by_key(|r| r.index);
     runs_without_folder.sort_unstable();
     let missing_runs = match first.summary.planned_runs {
@@ -256,6 +295,7 @@ pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Resul
             missing_shards,
             missing_runs,
             runs_without_folder,
+            worse_in_duplicate,
         }),
         totals,
         runs,
@@ -408,5 +448,23 @@ mod tests {
         let wrong = shard(2, 2, "w", vec![record(3, true)]);
         let e = merge(vec![a, wrong], Path::new("/o"), vec![]).unwrap_err().to_string();
         assert!(e.contains("lists run 3, which is not one of shard 2/2's"), "{e}");
+    }
+
+    /// A retried pod: its first try found a violation and died, the retry ran more runs, all
+    /// safe. The retry's folder counts, and the first try's unsafe run still counts as unsafe.
+    #[test]
+    fn a_violation_in_a_duplicate_that_is_not_counted_is_not_lost() {
+        let first_try = shard(1, 2, "a", vec![record(1, true), record(3, false)]);
+        let retry = shard(1, 2, "a-retry", vec![record(1, true), record(3, true), record(5, true)]);
+        let b = shard(2, 2, "b", vec![record(2, true), record(4, true), record(6, true)]);
+        for inputs in [vec![first_try.clone(), retry.clone(), b.clone()], vec![retry, first_try, b]] {
+            let m = merged(inputs);
+            assert_eq!((m.totals.runs, m.totals.safety_violations), (6, 1));
+            let three = m.runs.iter().find(|r| r.index == 3).unwrap();
+            assert!(!three.safe, "{three:?}");
+            let info = m.merged.as_ref().unwrap();
+            assert_eq!((info.worse_in_duplicate.as_slice(), info.duplicates.len()), ([3].as_slice(), 1));
+            assert!(m.render().contains("judged worse in a duplicate copy"), "{}", m.render());
+        }
     }
 }

@@ -23,6 +23,10 @@ pub struct Merged {
     pub missing_runs: Vec<u64>,
     /// Runs recorded in a soak.json whose run folder is not where the shard's folder is.
     pub runs_without_folder: Vec<u64>,
+    /// Runs that a duplicate copy judged worse (unsafe, or not live) than the copy counted
+    /// did: they count as the duplicate recorded them, so no violation is lost.
+    #[serde(default)]
+    pub worse_in_duplicate: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,13 @@ impl Merged {
         }
         if !self.missing_runs.is_empty() {
             let _ = writeln!(out, "  MISSING {}", ranges(&self.missing_runs));
+        }
+        if !self.worse_in_duplicate.is_empty() {
+            let _ = writeln!(
+                out,
+                "  judged worse in a duplicate copy, counted as it recorded them: {}",
+                ranges(&self.worse_in_duplicate)
+            );
         }
         if !self.runs_without_folder.is_empty() {
             let _ = writeln!(
