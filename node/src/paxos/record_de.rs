@@ -1,7 +1,10 @@
 //! Reading a [`Record`] back: the JSON serde's derive writes for it (`{"r":"accept",
 //! "instance":3,"ballot":[2,1],"value":"v"}`), fields in any order, unknown fields skipped,
-//! as the derive would read it. (The derive also takes an array with the tag first; the log
-//! never writes one, and this refuses it.)
+//! as the derive would read it. Three differences, on records the log never writes (every
+//! record it reads was written by the derive, under a CRC): an array with the tag first, a
+//! numeric tag, and a field named as another variant's with a value of the wrong type (the
+//! derive skips it) are refused here, which stops the node at start-up rather than let it
+//! guess.
 //!
 //! Why by hand: the derive reads an internally tagged enum by first buffering the whole
 //! object into serde's `Content` tree (it cannot know the variant before it has seen the
