@@ -121,7 +121,7 @@ impl History {
     /// the history schema straight into the batch: no allocation per line on the routing
     /// path.
     pub fn record(&self, event: &Event<'_>) {
-        self.push_line(|batch| event.write_json(batch));
+        self.record_with(|batch| event.write_json(batch));
     }
 
     /// Records a line that `write` appends (without its newline), which must be what the
@@ -129,10 +129,6 @@ impl History {
     /// it is rather than first turned into the schema's raw JSON (its test holds the two to
     /// the same bytes).
     pub fn record_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
-        self.push_line(write);
-    }
-
-    fn push_line(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let full = {
             let mut batch = self.batch.borrow_mut();
             write(&mut batch);

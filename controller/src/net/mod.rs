@@ -109,9 +109,9 @@ impl Net {
     }
 
     /// What a link gets for `env`: the envelope, or its frame.
-    fn outbound(&self, env: &Envelope) -> Outbound {
+    fn outbound(&self, env: Envelope) -> Outbound {
         if self.envelopes {
-            Outbound::Envelope(env.clone())
+            Outbound::Envelope(env)
         } else {
             Outbound::Frame(env.to_frame())
         }
@@ -141,45 +141,47 @@ impl Net {
     /// Sends a controller frame (init, propose) straight to a node; false if it is not connected.
     pub fn send_direct(&mut self, node: NodeId, env: &Envelope) -> bool {
         match self.links.get(node as usize).and_then(|l| l.as_ref()) {
-            Some(link) => link.tx.try_send(self.outbound(env)).is_ok(),
+            Some(link) => link.tx.try_send(self.outbound(env.clone())).is_ok(),
             None => false,
         }
     }
 
-    /// Routes a peer message: records it, applies the faults, delivers or delays it.
-    pub fn route(&mut self, history: &History, env: &Envelope) {
-        self.route_with(history, env, None);
+    /// Routes a peer message: records it, applies the faults, delivers or delays it. The
+    /// envelope is taken, not borrowed: a link that carries envelopes gets this one.
+    pub fn route(&mut self, history: &History, env: Envelope) {
+        let (now, msg) = self.record_send(history, &env);
+        if env.dest == 0 || env.dest as usize >= self.links.len() {
+            self.drop_msg(history, now, msg, "unknown-dest");
+            return;
+        }
+        match self.faults.fate(&mut self.rng, env.src, env.dest) {
+            Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
+            Fate::Deliver { delay_us, duplicate } => {
+                let dest = env.dest;
+                let frame = self.outbound(env);
+                if let Some(dup_us) = duplicate {
+                    self.schedule(history, now, msg, dest, dup_us, frame.clone());
+                }
+                self.schedule(history, now, msg, dest, delay_us, frame);
+            }
+        }
     }
 
     /// Records a peer message as sent and lost with `reason`, without delivering it.
     pub fn route_dropped(&mut self, history: &History, env: &Envelope, reason: &'static str) {
-        self.route_with(history, env, Some(reason));
+        let (now, msg) = self.record_send(history, env);
+        self.drop_msg(history, now, msg, reason);
     }
 
-    fn route_with(&mut self, history: &History, env: &Envelope, dropped: Option<&'static str>) {
+    /// Gives `env` the next message id and records its `send`: (now, its id).
+    fn record_send(&mut self, history: &History, env: &Envelope) -> (u64, u64) {
         self.next_msg += 1;
         self.stats.sent += 1;
-        let msg = self.next_msg;
-        let now = history.now_us();
+        let (now, msg) = (history.now_us(), self.next_msg);
         if history.trace_messages {
             history.record_with(|out| write_send_line(out, now, msg, env));
         }
-        if let Some(reason) = dropped {
-            self.drop_msg(history, now, msg, reason);
-        } else if env.dest == 0 || env.dest as usize >= self.links.len() {
-            self.drop_msg(history, now, msg, "unknown-dest");
-        } else {
-            match self.faults.fate(&mut self.rng, env.src, env.dest) {
-                Fate::Drop(reason) => self.drop_msg(history, now, msg, reason),
-                Fate::Deliver { delay_us, duplicate } => {
-                    let frame = self.outbound(env);
-                    if let Some(dup_us) = duplicate {
-                        self.schedule(history, now, msg, env.dest, dup_us, frame.clone());
-                    }
-                    self.schedule(history, now, msg, env.dest, delay_us, frame);
-                }
-            }
-        }
+        (now, msg)
     }
 
     fn schedule(
@@ -332,10 +334,10 @@ mod tests {
             dest: 2,
             body: Body::Prepare(Prepare { instance: 7, ballot: Ballot::new(3, 1) }),
         };
-        net.route(&history, &env);
+        net.route(&history, env.clone());
         assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
         // Not connected: dropped as `down`.
-        net.route(&history, &Envelope { dest: 3, ..env.clone() });
+        net.route(&history, Envelope { dest: 3, ..env.clone() });
         assert_eq!(net.stats.dropped.get("down"), Some(&1));
         history.close().unwrap();
         let mut events = synod_checker::history::Events::open(&dir).unwrap();
@@ -368,9 +370,9 @@ mod tests {
             dest: 2,
             body: Body::Accept(Accept { instance: 9, ballot: Ballot::new(4, 1), value }),
         };
-        net.route(&history, &env);
+        net.route(&history, env.clone());
         assert_eq!(rx.try_recv().unwrap(), Outbound::Frame(env.to_frame()));
-        net.route(&history, &Envelope { dest: 3, ..env.clone() });
+        net.route(&history, Envelope { dest: 3, ..env.clone() });
         assert_eq!((net.stats.sent, net.stats.delivered, net.stats.dropped.get("down")), (2, 1, Some(&1)));
         assert_eq!(history.close().unwrap(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -402,7 +404,7 @@ mod tests {
             if envelopes {
                 net.carry_envelopes();
             }
-            net.route(&history, &env);
+            net.route(&history, env.clone());
             assert!(net.send_direct(2, &env));
             for _ in 0..2 {
                 let got = rx.try_recv().unwrap();

@@ -73,9 +73,10 @@ impl Runner<'_> {
             let event = event::dropped_message(self.history.now_us(), msg_id);
             self.history.record(&schema::Event::Nemesis(event));
         } else {
-            self.net.route(&self.history, &env);
-            let state = self.nodes.state(env.src);
-            let effects = self.nemesis.on_sent(self.history.now_us(), env.src, kind, state);
+            let src = env.src;
+            self.net.route(&self.history, env);
+            let state = self.nodes.state(src);
+            let effects = self.nemesis.on_sent(self.history.now_us(), src, kind, state);
             self.perform(effects);
         }
         for action in routing.after_send {

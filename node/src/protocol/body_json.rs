@@ -43,18 +43,8 @@ pub fn write_body(body: &Body, out: &mut Vec<u8>) {
             w.ballot(b"ballot", m.ballot);
             w.ballot(b"promised", m.promised);
         }
-        Body::Accept(m) => {
-            w.open(b"accept");
-            w.u64(b"instance", m.instance);
-            w.ballot(b"ballot", m.ballot);
-            w.string(b"value", &m.value);
-        }
-        Body::Accepted(m) => {
-            w.open(b"accepted");
-            w.u64(b"instance", m.instance);
-            w.ballot(b"ballot", m.ballot);
-            w.string(b"value", &m.value);
-        }
+        Body::Accept(m) => w.vote(b"accept", m.instance, m.ballot, &m.value),
+        Body::Accepted(m) => w.vote(b"accepted", m.instance, m.ballot, &m.value),
         Body::Decided(m) => {
             w.open(b"decided");
             w.u64(b"instance", m.instance);
@@ -165,6 +155,14 @@ impl Writer<'_> {
         self.out.push(b',');
         self.out.extend_from_slice(self.digits.format(b.node).as_bytes());
         self.out.push(b']');
+    }
+
+    /// An `accept` or an `accepted`: the same fields.
+    fn vote(&mut self, name: &[u8], instance: u64, ballot: Ballot, value: &str) {
+        self.open(name);
+        self.u64(b"instance", instance);
+        self.ballot(b"ballot", ballot);
+        self.string(b"value", value);
     }
 
     fn string(&mut self, name: &[u8], s: &str) {
