@@ -26,18 +26,25 @@ fn scripted(name: &str, time_s: &str, schedule: &str, extra: &[&str]) -> (PathBu
     (dir, events, out)
 }
 
-/// The `t` of the first nemesis event with this action.
-fn action_t(events: &[Value], action: &str) -> u64 {
+/// The line (index in `events`) of the first nemesis event with this action. Whether a
+/// fault was in force for a message is a question of the order the controller acted in,
+/// which is the history's line order: a send and a nemesis action can share a microsecond.
+fn action_line(events: &[Value], action: &str) -> usize {
     events
         .iter()
-        .find(|e| e["type"] == "nemesis" && e["action"] == action)
-        .unwrap_or_else(|| panic!("no {action} event"))["t"]
-        .as_u64()
-        .unwrap()
+        .position(|e| e["type"] == "nemesis" && e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} event"))
+}
+
+/// The `t` of the first nemesis event with this action.
+fn action_t(events: &[Value], action: &str) -> u64 {
+    events[action_line(events, action)]["t"].as_u64().unwrap()
 }
 
 struct Msg<'a> {
     send: &'a Value,
+    /// The send's line in the history.
+    line: usize,
     recvs: Vec<u64>,
     drop: Option<&'a str>,
 }
@@ -45,11 +52,11 @@ struct Msg<'a> {
 /// Messages by id, with their receive times and drop reason.
 fn messages(events: &[Value]) -> HashMap<u64, Msg<'_>> {
     let mut msgs: HashMap<u64, Msg> = HashMap::new();
-    for e in events {
+    for (line, e) in events.iter().enumerate() {
         let id = || e["msg"].as_u64().unwrap();
         match e["type"].as_str().unwrap() {
             "send" => {
-                msgs.insert(id(), Msg { send: e, recvs: Vec::new(), drop: None });
+                msgs.insert(id(), Msg { send: e, line, recvs: Vec::new(), drop: None });
             }
             "recv" => msgs.get_mut(&id()).unwrap().recvs.push(e["t"].as_u64().unwrap()),
             "drop" => msgs.get_mut(&id()).unwrap().drop = e["reason"].as_str(),
@@ -67,47 +74,64 @@ fn between_nodes(m: &Msg) -> bool {
     m.send["src"] != m.send["dest"]
 }
 
+/// When a fault was in force: from the line of the action that put it on to the line of
+/// the one that took it off, and the time it went off.
+struct Window {
+    lines: std::ops::Range<usize>,
+    off_t: u64,
+}
+
+impl Window {
+    fn between(events: &[Value], on: &str, off: &str) -> Window {
+        Window { lines: action_line(events, on)..action_line(events, off), off_t: action_t(events, off) }
+    }
+
+    /// Whether `m` was sent while the fault was in force.
+    fn holds(&self, m: &Msg) -> bool {
+        self.lines.contains(&m.line)
+    }
+}
+
 /// A 2 s run with one network fault on from 0.3 s to 1.3 s: `on` is the action's JSON
-/// fields (after `"at_s"`), `off` the action that ends it. Returns the events and the times
-/// the fault went on and off.
-fn fault_window(name: &str, on: &str, off: &str) -> (PathBuf, Vec<Value>, u64, u64) {
+/// fields (after `"at_s"`), `off` the action that ends it. Returns the events and when the
+/// fault was in force.
+fn fault_window(name: &str, on: &str, off: &str) -> (PathBuf, Vec<Value>, Window) {
     let schedule = format!("{{\"at_s\":0.3,{on}}}\n{{\"at_s\":1.3,\"action\":\"{off}\"}}\n");
     let (dir, events, out) = scripted(name, "2", &schedule, &[]);
     assert_exit(&out, 0);
     let on_name = &on[on.find(":\"").unwrap() + 2..];
     let on_name = &on_name[..on_name.find('"').unwrap()];
-    let (t_on, t_off) = (action_t(&events, on_name), action_t(&events, off));
-    (dir, events, t_on, t_off)
+    let window = Window::between(&events, on_name, off);
+    (dir, events, window)
 }
 
 #[test]
 fn loss_drops_the_given_share_of_messages_only_while_on() {
-    let (dir, events, on, off) = fault_window("loss", "\"action\":\"loss\",\"p\":0.5", "loss-off");
+    let (dir, events, on) = fault_window("loss", "\"action\":\"loss\",\"p\":0.5", "loss-off");
     let msgs = messages(&events);
-    let in_window: Vec<&Msg> =
-        msgs.values().filter(|m| between_nodes(m) && (on..off).contains(&sent_at(m))).collect();
+    let in_window: Vec<&Msg> = msgs.values().filter(|m| between_nodes(m) && on.holds(m)).collect();
     let lost = in_window.iter().filter(|m| m.drop == Some("loss")).count();
     let share = lost as f64 / in_window.len() as f64;
     assert!(in_window.len() > 100 && (0.4..0.6).contains(&share), "{lost} of {}", in_window.len());
-    assert!(msgs.values().filter(|m| !(on..off).contains(&sent_at(m))).all(|m| m.drop != Some("loss")));
+    assert!(msgs.values().filter(|m| !on.holds(m)).all(|m| m.drop != Some("loss")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn delay_holds_every_message_while_on() {
-    let (dir, events, on, off) =
+    let (dir, events, on) =
         fault_window("delay", "\"action\":\"delay\",\"dist\":\"constant\",\"mean_ms\":30", "delay-off");
     let msgs = messages(&events);
     let delayed: Vec<u64> = msgs
         .values()
-        .filter(|m| (on..off).contains(&sent_at(m)) && !m.recvs.is_empty())
+        .filter(|m| on.holds(m) && !m.recvs.is_empty())
         .map(|m| m.recvs[0] - sent_at(m))
         .collect();
     assert!(delayed.len() > 20, "{}", delayed.len());
     assert!(delayed.iter().all(|&us| us >= 30_000), "{delayed:?}");
     let after: Vec<u64> = msgs
         .values()
-        .filter(|m| sent_at(m) > off + 100_000 && !m.recvs.is_empty())
+        .filter(|m| sent_at(m) > on.off_t + 100_000 && !m.recvs.is_empty())
         .map(|m| m.recvs[0] - sent_at(m))
         .collect();
     assert!(after.iter().filter(|&&us| us < 30_000).count() * 2 > after.len(), "delay ended");
@@ -116,12 +140,12 @@ fn delay_holds_every_message_while_on() {
 
 #[test]
 fn duplicate_delivers_messages_twice() {
-    let (dir, events, on, off) = fault_window("dup", "\"action\":\"duplicate\",\"p\":1.0", "duplicate-off");
+    let (dir, events, on) = fault_window("dup", "\"action\":\"duplicate\",\"p\":1.0", "duplicate-off");
     let msgs = messages(&events);
-    let window: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
+    let window: Vec<&Msg> = msgs.values().filter(|m| on.holds(m)).collect();
     let twice = window.iter().filter(|m| m.recvs.len() == 2).count();
     assert!(window.len() > 100 && twice * 10 >= window.len() * 9, "{twice} of {}", window.len());
-    assert!(msgs.values().filter(|m| sent_at(m) >= off).all(|m| m.recvs.len() <= 1));
+    assert!(msgs.values().filter(|m| m.line > on.lines.end).all(|m| m.recvs.len() <= 1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -142,11 +166,11 @@ fn overtakes(msgs: &[&Msg]) -> usize {
 
 #[test]
 fn reorder_lets_later_messages_overtake() {
-    let (dir, events, on, off) =
+    let (dir, events, on) =
         fault_window("reorder", "\"action\":\"reorder\",\"p\":0.5,\"max_ms\":40", "reorder-off");
     let msgs = messages(&events);
-    let during: Vec<&Msg> = msgs.values().filter(|m| (on..off).contains(&sent_at(m))).collect();
-    let after: Vec<&Msg> = msgs.values().filter(|m| sent_at(m) > off + 100_000).collect();
+    let during: Vec<&Msg> = msgs.values().filter(|m| on.holds(m)).collect();
+    let after: Vec<&Msg> = msgs.values().filter(|m| sent_at(m) > on.off_t + 100_000).collect();
     assert!(overtakes(&during) > 10, "{}", overtakes(&during));
     assert_eq!(overtakes(&after), 0, "links are FIFO again after reorder-off");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -164,10 +188,8 @@ fn partitions_cut_links_both_ways_or_one_way_until_healed() {
         &[],
     );
     assert_exit(&out, 0);
-    let parts: Vec<u64> = events
-        .iter()
-        .filter(|e| e["type"] == "nemesis" && (e["action"] == "partition" || e["action"] == "heal"))
-        .map(|e| e["t"].as_u64().unwrap())
+    let parts: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i]["type"] == "nemesis" && (events[i]["action"] == "partition" || events[i]["action"] == "heal"))
         .collect();
     assert_eq!(parts.len(), 4);
     let msgs = messages(&events);
@@ -175,13 +197,13 @@ fn partitions_cut_links_both_ways_or_one_way_until_healed() {
     let cut = |m: &Msg| m.drop == Some("partition");
     let mut isolated = 0;
     for m in msgs.values() {
-        let t = sent_at(m);
+        let line = m.line;
         let (s, d) = link(m);
-        if (parts[0]..parts[1]).contains(&t) {
+        if (parts[0]..parts[1]).contains(&line) {
             let crosses = (s == 1) != (d == 1);
             assert_eq!(cut(m), crosses, "isolate n1: {}", m.send);
             isolated += usize::from(crosses);
-        } else if (parts[2]..parts[3]).contains(&t) {
+        } else if (parts[2]..parts[3]).contains(&line) {
             assert_eq!(cut(m), (s, d) == (1, 2), "one-way 1->2: {}", m.send);
         } else {
             assert!(!cut(m), "no partition in force: {}", m.send);
@@ -520,16 +542,16 @@ fn hold_keeps_messages_to_a_node_until_hold_off() {
         &["--nemesis", "none", "--concurrency", "1"],
     );
     assert_exit(&out, 0);
-    let (on, off) = (action_t(&events, "hold"), action_t(&events, "hold-off"));
+    let on = Window::between(&events, "hold", "hold-off");
     let msgs = messages(&events);
     let held: Vec<&Msg> = msgs
         .values()
-        .filter(|m| m.send["dest"] == 3 && m.send["src"] != 3 && (on..off).contains(&sent_at(m)))
+        .filter(|m| m.send["dest"] == 3 && m.send["src"] != 3 && on.holds(m))
         .collect();
     assert!(held.len() > 10, "{}", held.len());
     for m in &held {
         assert!(m.drop.is_none(), "held, not lost: {}", m.send);
-        assert!(m.recvs[0] >= off, "delivered at {} before hold-off at {off}", m.recvs[0]);
+        assert!(m.recvs[0] >= on.off_t, "delivered at {} before hold-off at {}", m.recvs[0], on.off_t);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
