@@ -318,15 +318,13 @@ pub struct ModelArgs {
     /// Re-sends of `decided` per learner.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=8))]
     pub decided_retries: u32,
-    /// The net never loses a message.
-    #[arg(long)]
-    pub no_loss: bool,
     /// The net never delivers a message twice.
     #[arg(long)]
     pub no_duplicate: bool,
-    /// Stop after this many unique states (the space is then not explored completely).
-    #[arg(long)]
-    pub max_states: Option<u64>,
+    /// Stop after this many unique states (the space is then not explored completely);
+    /// about 200 bytes each. 0: no bound (the search may then fill the memory).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_states: u64,
     /// Do not expand states this many steps from the start.
     #[arg(long)]
     pub max_depth: Option<u32>,

@@ -1,22 +1,29 @@
-//! `synod model`'s search over the real core: the correct protocol explores a small space
-//! completely without a violation, the count of states is the same run after run, and a
-//! mutant is found at its known shortest depth, written as a run the checker judges unsafe.
+//! `synod model`'s search over the real core: the correct protocol explores small spaces
+//! completely without a violation; the fast search (interned states, each node step run
+//! once) visits exactly the states and transitions of the plain reference search; the
+//! reduced net (no loss step, kept copies) reaches every node state the literal net does;
+//! the count of states is the same run after run; and mutants are found at their known
+//! shortest depths, written as runs the checker judges unsafe.
 
 use std::path::PathBuf;
-use synod_controller::model::{explore, trace, Limits, Rule, Spec};
+use synod_controller::model::{explore, reference, trace, Limits, Net, Rule, Spec};
 use synod_node::paxos::Bug;
 
-/// One proposer, no crashes, a reliable net: small enough to explore completely in a test.
+/// One proposer, no crashes, a net that delivers each copy once.
 fn small() -> Spec {
-    Spec {
-        nodes: 2,
-        proposers: 1,
-        crashes: 0,
-        loss: false,
-        duplicate: false,
-        max_ballots: 1,
-        ..Spec::default()
-    }
+    Spec { nodes: 2, proposers: 1, crashes: 0, duplicate: false, max_ballots: 1, ..Spec::default() }
+}
+
+/// Specs small enough for the reference search in a debug build, each a different corner:
+/// duplication or not, crashes, retries, two proposers.
+fn tiny_specs() -> Vec<Spec> {
+    vec![
+        small(),
+        Spec { nodes: 1, proposers: 1, max_ballots: 1, crashes: 1, ..Spec::default() },
+        Spec { nodes: 1, proposers: 1, max_ballots: 2, crashes: 0, duplicate: false, ..Spec::default() },
+        Spec { nodes: 3, proposers: 1, max_ballots: 1, crashes: 0, ..Spec::default() },
+        Spec { nodes: 2, proposers: 2, max_ballots: 1, crashes: 0, duplicate: false, ..Spec::default() },
+    ]
 }
 
 #[test]
@@ -28,9 +35,38 @@ fn the_correct_core_explores_a_small_space_completely() {
 }
 
 #[test]
-fn the_state_count_is_the_same_run_after_run() {
+fn the_fast_search_visits_what_the_reference_search_visits() {
+    for spec in tiny_specs() {
+        let (fast, plain) = (explore(&spec, Limits::default()), reference::explore(&spec, Limits::default(), Net::Reduced));
+        assert!(fast.complete() && plain.complete(), "{spec:?}");
+        assert_eq!(
+            (fast.states, fast.transitions, fast.depth),
+            (plain.states, plain.transitions, plain.depth),
+            "{spec:?}"
+        );
+        assert!(fast.node_states > 0 && fast.core_steps >= fast.node_states - u64::from(spec.nodes));
+    }
+    // A bound cuts both at the same place.
     let spec = Spec::default();
     let limits = Limits { max_depth: Some(4), ..Limits::default() };
+    let (fast, plain) = (explore(&spec, limits), reference::explore(&spec, limits, Net::Reduced));
+    assert_eq!((fast.states, fast.transitions, fast.bounded_by), (plain.states, plain.transitions, plain.bounded_by));
+}
+
+#[test]
+fn the_reduced_net_reaches_every_node_state_the_literal_net_reaches() {
+    for spec in tiny_specs().into_iter().take(3) {
+        let reduced = reference::node_states(&spec, Net::Reduced).expect("no violation");
+        let literal = reference::node_states(&spec, Net::Full).expect("no violation");
+        assert!(reduced.len() > 5, "{spec:?}");
+        assert_eq!(reduced, literal, "{spec:?}: the reduction must neither lose nor invent node states");
+    }
+}
+
+#[test]
+fn the_state_count_is_the_same_run_after_run() {
+    let spec = Spec::default();
+    let limits = Limits { max_depth: Some(5), ..Limits::default() };
     let a = explore(&spec, limits);
     let b = explore(&spec, limits);
     assert!(a.violation.is_none(), "{:?}", a.violation);
@@ -38,17 +74,41 @@ fn the_state_count_is_the_same_run_after_run() {
     assert_eq!(a.bounded_by, Some("max-depth"));
 }
 
+/// Mutants the default spec finds within a test's time, with the rule each breaks first and
+/// the length of its shortest counterexample.
+const FOUND: [(Bug, Rule, usize); 7] = [
+    (Bug::LearnOnOne, Rule::LearnedOnlyIfChosen, 3),
+    (Bug::MinorityQuorum, Rule::LearnedOnlyIfChosen, 3),
+    (Bug::BallotReuseAfterRestart, Rule::OneValuePerBallot, 3),
+    (Bug::SkipFsync, Rule::OneValuePerBallot, 3),
+    (Bug::AcceptLowerBallot, Rule::AcceptorMonotonicity, 4),
+    (Bug::VolatileAcceptor, Rule::AcceptorMonotonicity, 5),
+    (Bug::AcceptKeepsPromise, Rule::AcceptorMonotonicity, 8),
+];
+
 #[test]
-fn learn_on_one_is_found_at_its_shortest_depth_and_the_checker_agrees() {
-    let spec = Spec { bug: Some(Bug::LearnOnOne), ..small() };
-    let out = explore(&spec, Limits::default());
-    let (v, path) = out.violation.expect("learn-on-one must be found");
-    assert_eq!(v.rule, Rule::LearnedOnlyIfChosen, "{v}");
-    // Propose, deliver the accept to one acceptor, deliver its `accepted` to a learner.
-    assert_eq!(path.len(), 3, "{path:?}");
+fn mutants_are_found_at_their_shortest_depth_and_the_checker_agrees() {
     let runs = std::env::temp_dir().join(format!("synod-model-test-{}", std::process::id()));
-    let dir: PathBuf = trace::write_run(&spec, &path, &v, &runs, &[]).unwrap();
-    let report = synod_checker::check_path(&dir).unwrap();
-    assert_eq!(report.exit_code(), 1, "the checker must judge the counterexample unsafe");
+    for (bug, rule, steps) in FOUND {
+        let spec = Spec { bug: Some(bug), ..Spec::default() };
+        let out = explore(&spec, Limits::default());
+        let (v, path) = out.violation.unwrap_or_else(|| panic!("{} must be found", bug.name()));
+        assert_eq!((v.rule, path.len()), (rule, steps), "{}: {v} after {path:?}", bug.name());
+        let dir: PathBuf = trace::write_run(&spec, &path, &v, &runs, &[]).unwrap();
+        let report = synod_checker::check_path(&dir).unwrap();
+        assert_eq!(report.exit_code(), 1, "{}: the checker must judge the counterexample unsafe", bug.name());
+    }
+    // The same search on the smallest spec: propose, the accept to one acceptor, its
+    // `accepted` to a learner.
+    let spec = Spec { bug: Some(Bug::LearnOnOne), ..small() };
+    let (v, path) = explore(&spec, Limits::default()).violation.expect("learn-on-one must be found");
+    assert_eq!((v.rule, path.len()), (Rule::LearnedOnlyIfChosen, 3), "{path:?}");
     std::fs::remove_dir_all(&runs).unwrap();
+}
+
+#[test]
+fn skip_fsync_is_only_found_because_a_crash_cuts_the_power() {
+    let spec = Spec { bug: Some(Bug::SkipFsync), crashes: 0, ..Spec::default() };
+    let out = explore(&spec, Limits { max_depth: Some(6), ..Limits::default() });
+    assert!(out.violation.is_none(), "without a crash skip-fsync is the correct protocol: {:?}", out.violation);
 }

@@ -3,6 +3,7 @@
 
 use crate::cli::ModelArgs;
 use crate::exit::Exit;
+use crate::model::world::MAX_PROPOSALS;
 use crate::model::{explore, trace, Limits, Spec};
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -24,12 +25,18 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
         max_ballots: args.max_ballots,
         crashes: args.crashes,
         decided_retries: args.decided_retries,
-        loss: !args.no_loss,
         duplicate: !args.no_duplicate,
         bug,
     };
+    anyhow::ensure!(
+        spec.proposals() <= MAX_PROPOSALS,
+        "--proposers {} times --instances {} is {} client proposals; the model tracks at most {MAX_PROPOSALS}",
+        spec.proposers,
+        spec.instances,
+        spec.proposals()
+    );
     let limits = Limits {
-        max_states: args.max_states,
+        max_states: (args.max_states > 0).then_some(args.max_states),
         max_depth: args.max_depth,
         time: args.time.map(Duration::from_secs_f64),
     };
@@ -54,6 +61,9 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             "elapsed_s": outcome.elapsed.as_secs_f64(),
             "states_per_s": outcome.states_per_s().round(),
             "peak_rss_bytes": peak_rss,
+            "table_bytes": outcome.table_bytes,
+            "node_states": outcome.node_states,
+            "core_steps": outcome.core_steps,
             "complete": outcome.complete(),
             "bounded_by": outcome.bounded_by,
             "violation": outcome.violation.as_ref().map(|(v, path)| json!({

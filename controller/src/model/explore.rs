@@ -1,15 +1,20 @@
-//! The search: breadth first from the initial state, a visited set of fingerprints with a
-//! parent pointer and the action that first reached each state. Breadth first makes the
-//! first violation found a shortest one: every state at depth d is expanded before any at
-//! depth d + 1, and every transition is judged as it is generated.
+//! The search: breadth first from the initial state over [`Packed`] states (a [`World`]
+//! holds what they name), a visited set keyed by the states themselves (exact: no
+//! fingerprint collision can hide a state), and a parent pointer with the move that first
+//! reached each state. Breadth first makes the first violation found a shortest one: every
+//! state at depth d is expanded before any at depth d + 1, and every transition is judged as
+//! it is generated.
+//!
+//! The queue is the list of states itself: states are appended in the order they are found,
+//! which is breadth-first order, so the next state to expand is the next index.
 
 use super::invariants::Violation;
 use super::spec::Spec;
 use super::state::State;
-use super::step::{actions, apply, Action, Quiet};
-use std::collections::VecDeque;
+use super::step::{apply, Action, Quiet};
+use super::world::{Move, Packed, World};
 use std::time::{Duration, Instant};
-use synod_node::paxos::hash::FastMap;
+use synod_node::paxos::hash::FastSet;
 
 /// What stops a search before its space is exhausted.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,6 +38,13 @@ pub struct Outcome {
     pub bounded_by: Option<&'static str>,
     /// The first violation found, with the actions from the initial state that reach it.
     pub violation: Option<(Violation, Vec<Action>)>,
+    /// Bytes the search's tables of global states hold (states, parents, the visited
+    /// set), at the end: the memory a state costs, node states and messages aside.
+    pub table_bytes: u64,
+    /// Distinct node states met (over every node), and node transitions run on the core:
+    /// each (node state, input) runs once, however many global states share it.
+    pub node_states: u64,
+    pub core_steps: u64,
 }
 
 impl Outcome {
@@ -45,17 +57,18 @@ impl Outcome {
     }
 }
 
-/// The root's parent: no state has this fingerprint's parent pointer but the root.
-const ROOT: u64 = 0;
+/// The root's parent.
+const ROOT: u32 = u32::MAX;
+/// The clock is read once per this many expanded states.
+const CLOCK_EVERY: usize = 256;
 
 pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
     let started = Instant::now();
-    let initial = State::initial(spec);
-    let root = initial.fingerprint(spec);
-    // fingerprint -> (parent fingerprint, action from the parent).
-    let mut visited: FastMap<u64, (u64, Action)> = FastMap::default();
-    visited.insert(root, (ROOT, Action::Timeout { node: 0 }));
-    let mut queue: VecDeque<(State, u64, u32)> = VecDeque::from([(initial, root, 0)]);
+    let (mut world, root) = World::new(spec);
+    let mut states: Vec<Packed> = vec![root];
+    let mut parents: Vec<(u32, Move)> = vec![(ROOT, Move::Timeout { node: 0 })];
+    let mut visited: FastSet<Packed> = FastSet::default();
+    visited.insert(world.key(&root));
     let mut out = Outcome {
         states: 1,
         transitions: 0,
@@ -63,56 +76,96 @@ pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
         elapsed: Duration::ZERO,
         bounded_by: None,
         violation: None,
+        table_bytes: 0,
+        node_states: 0,
+        core_steps: 0,
     };
-    let mut enabled = Vec::new();
-    'search: while let Some((state, fp, depth)) = queue.pop_front() {
-        if limits.time.is_some_and(|t| started.elapsed() >= t) {
+    let mut moves = Vec::new();
+    // States [.., level_end) are at depth `depth` or less.
+    let (mut depth, mut level_end) = (0u32, 1usize);
+    let mut i = 0;
+    'search: while i < states.len() {
+        if i == level_end {
+            depth += 1;
+            level_end = states.len();
+        }
+        if i % CLOCK_EVERY == 0 && limits.time.is_some_and(|t| started.elapsed() >= t) {
             out.bounded_by = Some("time");
             break;
         }
-        actions(spec, &state, &mut enabled);
+        let state = states[i];
+        world.moves(&state, &mut moves);
         if limits.max_depth.is_some_and(|d| depth >= d) {
-            if !enabled.is_empty() {
+            if !moves.is_empty() {
                 out.bounded_by = Some("max-depth");
             }
+            i += 1;
             continue;
         }
-        for &action in &enabled {
-            let mut next = state.clone();
+        for &mv in &moves {
             out.transitions += 1;
-            if let Err(v) = apply(spec, &mut next, action, &mut Quiet) {
-                let mut path = path_to(&visited, fp, root);
-                path.push(action);
-                out.depth = depth + 1;
-                out.violation = Some((v, path));
-                break 'search;
-            }
-            let next_fp = next.fingerprint(spec);
-            if visited.contains_key(&next_fp) {
+            let next = match world.step(&state, mv) {
+                Ok(next) => next,
+                Err(v) => {
+                    let mut path = path_to(&parents, i);
+                    path.push(mv);
+                    out.depth = depth + 1;
+                    out.violation = Some((v, literal_path(spec, &world, &path)));
+                    break 'search;
+                }
+            };
+            if !visited.insert(world.key(&next)) {
                 continue;
             }
-            visited.insert(next_fp, (fp, action));
+            states.push(next);
+            parents.push((i as u32, mv));
             out.states += 1;
             out.depth = out.depth.max(depth + 1);
             if limits.max_states.is_some_and(|m| out.states >= m) {
                 out.bounded_by = Some("max-states");
                 break 'search;
             }
-            queue.push_back((next, next_fp, depth + 1));
         }
+        i += 1;
     }
     out.elapsed = started.elapsed();
+    out.node_states = world.node_states() as u64;
+    out.core_steps = world.core_steps() as u64;
+    out.table_bytes = (states.capacity() * std::mem::size_of::<Packed>()
+        + parents.capacity() * std::mem::size_of::<(u32, Move)>()
+        + visited.capacity() * (std::mem::size_of::<Packed>() + 1)) as u64;
     out
 }
 
-/// The actions from the root to the state `fp`.
-fn path_to(visited: &FastMap<u64, (u64, Action)>, mut fp: u64, root: u64) -> Vec<Action> {
+/// The moves from the root to state `i`.
+fn path_to(parents: &[(u32, Move)], mut i: usize) -> Vec<Move> {
     let mut path = Vec::new();
-    while fp != root {
-        let (parent, action) = visited[&fp];
-        path.push(action);
-        fp = parent;
+    while parents[i].0 != ROOT {
+        path.push(parents[i].1);
+        i = parents[i].0 as usize;
     }
     path.reverse();
     path
+}
+
+/// `path` as the reference search's actions, which name a message by its place in the
+/// state's sorted net: replayed on whole states to find each place.
+fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
+    let mut state = State::initial(spec);
+    let mut actions = Vec::with_capacity(path.len());
+    for &mv in path {
+        let action = match mv {
+            Move::Propose { node, instance } => Action::Propose { node, instance },
+            Move::Timeout { node } => Action::Timeout { node },
+            Move::Crash { node } => Action::Crash { node },
+            Move::Deliver { msg } => {
+                let index = state.net.binary_search(world.msgs.get(msg)).expect("a delivered message is in flight");
+                Action::Deliver { index: index as u32, keep: spec.duplicate }
+            }
+        };
+        // The last action breaks a rule; the ones before it do not.
+        let _ = apply(spec, &mut state, action, &mut Quiet);
+        actions.push(action);
+    }
+    actions
 }

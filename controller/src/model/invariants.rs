@@ -60,7 +60,7 @@ fn violation(rule: Rule, detail: String) -> Violation {
 }
 
 /// What the rules need to remember of the past.
-#[derive(Debug, Clone, Default, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Ghost {
     /// `accepted` sent, by (instance, ballot, value): the acceptors that sent it.
     votes: BTreeMap<(InstanceId, Ballot, String), BTreeSet<NodeId>>,
@@ -73,6 +73,11 @@ pub struct Ghost {
 }
 
 impl Ghost {
+    /// Whether [`Ghost::on_send`] looks at `msg` (the others pass it by).
+    pub fn reads(msg: &Msg) -> bool {
+        matches!(msg, Msg::Accept(_) | Msg::Promise(_) | Msg::Accepted(_))
+    }
+
     /// A message `from` sent.
     pub fn on_send(&mut self, spec: &Spec, from: NodeId, msg: &Msg) -> Result<(), Violation> {
         match msg {

@@ -14,14 +14,18 @@
 //! ordinary run folder that `synod check` judges).
 
 pub mod explore;
+pub mod intern;
 pub mod invariants;
+pub mod proposals;
+pub mod reference;
 pub mod spec;
 pub mod state;
 pub mod step;
 pub mod trace;
+pub mod world;
 
 pub use explore::{explore, Limits, Outcome};
 pub use invariants::{Rule, Violation};
 pub use spec::Spec;
 pub use state::State;
-pub use step::Action;
+pub use step::{Action, Net};

@@ -13,13 +13,15 @@ pub struct Spec {
     pub instances: u64,
     /// Ballots one proposal may use (the core's `max_attempts`): it then gives up.
     pub max_ballots: u32,
-    /// Crash-restarts in the whole run: a crash loses what was not persisted.
+    /// Crash-restarts in the whole run: a crash cuts the node's power, so it loses what it
+    /// had not fsynced, then restarts from its records.
     pub crashes: u32,
     /// Re-sends of `decided` per learner (the core's `decided_max_retries`).
     pub decided_retries: u32,
-    /// The net may lose a message.
-    pub loss: bool,
-    /// The net may deliver a message and keep it in flight (deliver it again later).
+    /// The net may deliver a message more than once: a delivered message stays in flight.
+    /// Without, a delivery consumes one copy. Loss needs no transition of its own: a
+    /// message that is never delivered is lost, and a state with it still in flight reaches
+    /// every node state the state without it reaches (docs/model.md, "The net").
     pub duplicate: bool,
     /// A mutant every node runs, or `None` for the correct protocol.
     pub bug: Option<Bug>,
@@ -34,7 +36,6 @@ impl Default for Spec {
             max_ballots: 2,
             crashes: 1,
             decided_retries: 0,
-            loss: true,
             duplicate: true,
             bug: None,
         }
@@ -48,6 +49,11 @@ impl Spec {
 
     pub fn proposer_ids(&self) -> Vec<NodeId> {
         (1..=self.proposers.min(self.nodes)).collect()
+    }
+
+    /// Client proposals in the whole run: one per proposer and instance.
+    pub fn proposals(&self) -> usize {
+        self.proposer_ids().len() * self.instances as usize
     }
 
     /// A strict majority of the acceptors (every node): what makes a value chosen, whatever
@@ -80,13 +86,18 @@ impl Spec {
         }
     }
 
-    /// The value proposer `node` proposes for `instance` (unique, so validity can tell them).
-    pub fn value(node: NodeId, instance: u64) -> String {
-        format!("i{instance}-n{node}")
+    /// The value of the `k`th ask (from 0) of proposer `node` in `instance`: unique, so
+    /// validity can tell them apart.
+    pub fn value(node: NodeId, instance: u64, k: u8) -> String {
+        match k {
+            0 => format!("i{instance}-n{node}"),
+            k => format!("i{instance}-n{node}-{}", k + 1),
+        }
     }
 
-    /// The client op id of `node`'s proposal for `instance`.
-    pub fn op(&self, node: NodeId, instance: u64) -> u64 {
-        (instance - 1) * u64::from(self.nodes) + u64::from(node)
+    /// The client op id of the `k`th ask of `node` in `instance`.
+    pub fn op(&self, node: NodeId, instance: u64, k: u8) -> u64 {
+        let asks = self.instances * u64::from(self.nodes);
+        u64::from(k) * asks + (instance - 1) * u64::from(self.nodes) + u64::from(node)
     }
 }

@@ -8,6 +8,7 @@
 //! duplication, copies count, and the net keeps them all.
 
 use super::invariants::Ghost;
+use super::proposals::Proposals;
 use super::spec::Spec;
 use std::hash::{Hash, Hasher};
 use synod_node::paxos::{Msg, Node, NodeId, Record};
@@ -27,6 +28,9 @@ pub struct NodeState {
     pub clock_us: u64,
     /// What the node made durable (`Persist`, and the lazy records a later batch took).
     pub records: Vec<Record>,
+    /// What it wrote and did not fsync: only a node with the skip-fsync mutant has any; a
+    /// crash (a power cut) loses them.
+    pub unsynced: Vec<Record>,
     /// Lazy records no batch has written yet: a crash loses them.
     pub lazy: Vec<Record>,
 }
@@ -36,8 +40,8 @@ pub struct State {
     pub nodes: Vec<NodeState>,
     /// Sorted; a set when the spec duplicates (see the module docs).
     pub net: Vec<Envelope>,
-    /// Per (proposer, instance), proposer-major: whether the client has proposed.
-    pub proposed: Vec<bool>,
+    /// The client proposals made.
+    pub proposed: Proposals,
     pub crashes: u32,
     pub ghost: Ghost,
 }
@@ -51,21 +55,17 @@ impl State {
                 core: Node::new(spec.config(n), &[]),
                 clock_us: 0,
                 records: Vec::new(),
+                unsynced: Vec::new(),
                 lazy: Vec::new(),
             })
             .collect();
         State {
             nodes,
             net: Vec::new(),
-            proposed: vec![false; spec.proposer_ids().len() * spec.instances as usize],
+            proposed: Proposals::default(),
             crashes: 0,
             ghost: Ghost::default(),
         }
-    }
-
-    /// Whether `node` (a proposer) has been asked to propose in `instance`.
-    pub fn proposal_index(spec: &Spec, node: NodeId, instance: u64) -> usize {
-        (node as usize - 1) * spec.instances as usize + (instance as usize - 1)
     }
 
     /// Puts a message in flight.
@@ -87,6 +87,7 @@ impl State {
             n.core.fingerprint(n.clock_us, &mut h);
             if crash_left {
                 n.records.hash(&mut h);
+                n.unsynced.hash(&mut h);
                 n.lazy.hash(&mut h);
             }
         }

@@ -5,11 +5,17 @@
 //! then messages into the net, reports to the client. That is atomic here; a crash between
 //! the fsync and the sends is the same as the crash after the step with those messages lost,
 //! which the model also explores.
+//!
+//! Two semantics of the net. The search's (`Net::Reduced`): with duplication a delivery
+//! keeps the message in flight, without it a delivery consumes one copy, and nothing is lost
+//! by a step of its own. The literal one (`Net::Full`, for the tests that hold the reduction
+//! to it): deliveries that keep or consume, and losses. They reach the same node states: a
+//! lost message is one never delivered, and a kept copy can always be left undelivered.
 
 use super::invariants::Violation;
 use super::spec::Spec;
-use super::state::{Envelope, State};
-use synod_node::paxos::{InstanceId, Node, NodeId, OpId, Output, ProposeError};
+use super::state::{Envelope, NodeState, State};
+use synod_node::paxos::{Bug, InstanceId, Node, NodeId, OpId, Output, ProposeError, Record};
 
 /// One transition. Messages are named by their index in the state's sorted net, so an action
 /// is a few bytes (the search keeps one per state, for the counterexample).
@@ -49,12 +55,19 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// Which transitions of the net a search takes (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Reduced,
+    Full,
+}
+
 /// Every action enabled in `state`, in a fixed order.
-pub fn actions(spec: &Spec, state: &State, out: &mut Vec<Action>) {
+pub fn actions(spec: &Spec, state: &State, net: Net, out: &mut Vec<Action>) {
     out.clear();
     for node in spec.proposer_ids() {
         for instance in 1..=spec.instances {
-            if !state.proposed[State::proposal_index(spec, node, instance)] {
+            if state.proposed.may_ask(spec, node, instance, state.crashes) {
                 out.push(Action::Propose { node, instance });
             }
         }
@@ -68,12 +81,15 @@ pub fn actions(spec: &Spec, state: &State, out: &mut Vec<Action>) {
         out.extend(spec.node_ids().into_iter().map(|node| Action::Crash { node }));
     }
     for index in 0..state.net.len() as u32 {
-        out.push(Action::Deliver { index, keep: false });
-        if spec.duplicate {
-            out.push(Action::Deliver { index, keep: true });
-        }
-        if spec.loss {
-            out.push(Action::Lose { index });
+        match net {
+            Net::Reduced => out.push(Action::Deliver { index, keep: spec.duplicate }),
+            Net::Full => {
+                out.push(Action::Deliver { index, keep: false });
+                if spec.duplicate {
+                    out.push(Action::Deliver { index, keep: true });
+                }
+                out.push(Action::Lose { index });
+            }
         }
     }
 }
@@ -87,8 +103,8 @@ pub fn apply<O: Observer>(
 ) -> Result<(), Violation> {
     match action {
         Action::Propose { node, instance } => {
-            state.proposed[State::proposal_index(spec, node, instance)] = true;
-            let (op, value) = (spec.op(node, instance), Spec::value(node, instance));
+            let k = state.proposed.ask(spec, node, instance);
+            let (op, value) = (spec.op(node, instance, k), Spec::value(node, instance, k));
             obs.invoke(node, op, instance, &value);
             run(spec, state, node, obs, |core, now| core.handle_propose(now, op, instance, value))
         }
@@ -101,10 +117,7 @@ pub fn apply<O: Observer>(
         Action::Crash { node } => {
             state.crashes += 1;
             obs.crash(node);
-            let n = &mut state.nodes[node as usize - 1];
-            n.lazy.clear();
-            // The restart path of the runtime: a new core from the records on disk.
-            n.core = Node::new(n.core.config().clone(), &n.records);
+            crash(&mut state.nodes[node as usize - 1]);
             Ok(())
         }
         Action::Deliver { index, keep } => {
@@ -132,13 +145,7 @@ fn run<O: Observer>(
     handler(&mut n.core, n.clock_us);
     while let Some(output) = state.nodes[node as usize - 1].core.poll_output() {
         match output {
-            Output::Persist(record) => {
-                // A batch takes the waiting lazy records along, ahead of its own.
-                let n = &mut state.nodes[node as usize - 1];
-                let lazy = std::mem::take(&mut n.lazy);
-                n.records.extend(lazy);
-                n.records.push(record);
-            }
+            Output::Persist(record) => persist(spec, &mut state.nodes[node as usize - 1], record),
             Output::PersistLazy(record) => state.nodes[node as usize - 1].lazy.push(record),
             Output::Send { to, msg } => {
                 // Recorded before it is judged: a counterexample's history ends with the
@@ -150,8 +157,8 @@ fn run<O: Observer>(
             }
             Output::Learned { instance, value } => {
                 obs.learned(node, instance, &value);
-                let (ghost, proposed) = split(state);
-                ghost.on_decision(
+                let proposed = state.proposed;
+                state.ghost.on_decision(
                     spec,
                     |v| proposed.was_proposed(spec, instance, v),
                     &format!("n{node} learned"),
@@ -162,8 +169,8 @@ fn run<O: Observer>(
             Output::ProposeDone { op, instance, result } => {
                 obs.done(node, op, instance, &result);
                 if let Ok(value) = &result {
-                    let (ghost, proposed) = split(state);
-                    ghost.on_decision(
+                    let proposed = state.proposed;
+                    state.ghost.on_decision(
                         spec,
                         |v| proposed.was_proposed(spec, instance, v),
                         &format!("n{node} answered ok"),
@@ -180,18 +187,19 @@ fn run<O: Observer>(
     Ok(())
 }
 
-/// The ghost to update, and the proposals made (read-only) to judge validity by.
-fn split(state: &mut State) -> (&mut super::invariants::Ghost, Proposals<'_>) {
-    (&mut state.ghost, Proposals(&state.proposed))
+/// A batch: the waiting lazy records go along, ahead of `record`, and are fsynced (unless
+/// the node runs skip-fsync, whose writes a power cut loses).
+pub(super) fn persist(spec: &Spec, n: &mut NodeState, record: Record) {
+    let lazy = std::mem::take(&mut n.lazy);
+    let durable = if spec.bug == Some(Bug::SkipFsync) { &mut n.unsynced } else { &mut n.records };
+    durable.extend(lazy);
+    durable.push(record);
 }
 
-/// The client proposals made so far.
-struct Proposals<'a>(&'a [bool]);
-
-impl Proposals<'_> {
-    fn was_proposed(&self, spec: &Spec, instance: InstanceId, value: &str) -> bool {
-        spec.proposer_ids()
-            .into_iter()
-            .any(|p| self.0[State::proposal_index(spec, p, instance)] && Spec::value(p, instance) == value)
-    }
+/// A power cut, then the restart path of the runtime: a new core from the records on disk.
+/// What the node had not fsynced is gone.
+pub(super) fn crash(n: &mut NodeState) {
+    n.lazy.clear();
+    n.unsynced.clear();
+    n.core = Node::new(n.core.config().clone(), &n.records);
 }

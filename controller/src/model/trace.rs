@@ -92,7 +92,6 @@ pub fn spec_json(spec: &Spec) -> Value {
         "max_ballots": spec.max_ballots,
         "crashes": spec.crashes,
         "decided_retries": spec.decided_retries,
-        "loss": spec.loss,
         "duplicate": spec.duplicate,
         "bug": spec.bug.map(|b| b.name()),
     })
@@ -219,7 +218,7 @@ impl Observer for Recorder {
         let nodes = Some(vec![u64::from(node)]);
         self.push(Event::Nemesis(h::Nemesis {
             t,
-            action: Cow::Borrowed("kill"),
+            action: Cow::Borrowed("power-loss"),
             nodes: nodes.clone(),
             params: Map::new(),
         }));

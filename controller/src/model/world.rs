@@ -1,0 +1,343 @@
+//! The search's world: every node state, message, net and ghost met so far, interned, and
+//! each transition of a node computed once.
+//!
+//! Why: a global state is a combination of node states that recur in many combinations
+//! (a node's state changes only when it handles something), and a node in a given state
+//! handling a given input always does the same thing, since the core is deterministic. So
+//! the real core runs once per distinct (node state, input), on a clone of the node's
+//! state, and its outcome (the next node state, the messages sent, what the invariants are
+//! told) is remembered. A global state is then a [`Packed`] of a few numbers; a successor
+//! costs a few table lookups, not a clone of every node.
+//!
+//! A node state's identity is the canonical encoding of its core (`Node::fingerprint`, fed
+//! into [`Bytes`]) and its records, so two states with the same encoding are one. Its
+//! `view` leaves the records out: once the crash budget is spent, nothing reads them, and
+//! states that differ only there are merged (as the reference search's fingerprint does).
+
+use super::intern::{Bytes, Interner};
+use super::invariants::{Ghost, Violation};
+use super::proposals::Proposals;
+use super::spec::Spec;
+use super::state::{Envelope, NodeState};
+use super::step::{crash, persist};
+use std::hash::Hash;
+use synod_node::paxos::hash::FastMap;
+use synod_node::paxos::{InstanceId, Node, NodeId, Output};
+
+/// Nodes a packed state holds at most (`synod model --nodes`).
+pub const MAX_NODES: usize = 9;
+/// Client proposals a packed state tracks at most (proposers times instances): two bits each.
+pub const MAX_PROPOSALS: usize = 32;
+
+/// A global state: each node's state, the net, the ghost (all by number), the client
+/// proposals made (a bit each) and the crashes spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Packed {
+    pub locals: [u32; MAX_NODES],
+    pub net: u32,
+    pub ghost: u32,
+    pub proposed: Proposals,
+    pub crashes: u32,
+}
+
+/// One transition of the search (the reference search's [`super::Action`], with messages
+/// named by their number rather than their place in the net).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    Propose { node: NodeId, instance: InstanceId },
+    Timeout { node: NodeId },
+    Crash { node: NodeId },
+    Deliver { msg: u32 },
+}
+
+/// What a node handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Input {
+    /// The `k`th ask (from 0) in this instance.
+    Propose(InstanceId, u8),
+    Timeout,
+    Crash,
+    Deliver(u32),
+}
+
+/// What the invariants are told of one node step, in the order the core produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GhostEvent {
+    Send { from: NodeId, msg: u32 },
+    Decision { node: NodeId, instance: InstanceId, value: String, ok: bool },
+}
+
+/// The outcome of one node handling one input.
+#[derive(Debug, Clone, Copy)]
+struct LocalStep {
+    next: u32,
+    /// The list of messages sent (0: none).
+    sends: u32,
+    /// The list of ghost events (0: none).
+    events: u32,
+}
+
+struct Local {
+    state: NodeState,
+    view: u32,
+    has_timeout: bool,
+}
+
+/// One node's states and transitions.
+#[derive(Default)]
+struct NodeTable {
+    locals: Vec<Local>,
+    by_encoding: FastMap<Box<[u8]>, u32>,
+    views: Interner<Box<[u8]>>,
+    steps: FastMap<(u32, Input), LocalStep>,
+}
+
+/// No message removed from the net.
+const NONE: u32 = u32::MAX;
+
+pub struct World<'s> {
+    spec: &'s Spec,
+    nodes: Vec<NodeTable>,
+    pub msgs: Interner<Envelope>,
+    /// Lists of message numbers (a step's sends); number 0 is the empty list.
+    sends: Interner<Box<[u32]>>,
+    /// Lists of ghost events; number 0 is the empty list.
+    events: Interner<Box<[GhostEvent]>>,
+    /// Nets: sorted message numbers, a set with duplication and a multiset without.
+    nets: Interner<Box<[u32]>>,
+    ghosts: Interner<Ghost>,
+    ghost_steps: FastMap<(u32, Proposals, u32), Result<u32, Violation>>,
+    net_steps: FastMap<(u32, u32, u32), u32>,
+}
+
+impl<'s> World<'s> {
+    /// The world of `spec` and its initial state.
+    pub fn new(spec: &'s Spec) -> (World<'s>, Packed) {
+        assert!(spec.nodes as usize <= MAX_NODES, "at most {MAX_NODES} nodes");
+        assert!(spec.proposals() <= MAX_PROPOSALS, "at most {MAX_PROPOSALS} proposals");
+        let mut world = World {
+            spec,
+            nodes: (0..spec.nodes).map(|_| NodeTable::default()).collect(),
+            msgs: Interner::default(),
+            sends: Interner::default(),
+            events: Interner::default(),
+            nets: Interner::default(),
+            ghosts: Interner::default(),
+            ghost_steps: FastMap::default(),
+            net_steps: FastMap::default(),
+        };
+        world.sends.intern(Box::new([]));
+        world.events.intern(Box::new([]));
+        let mut locals = [0; MAX_NODES];
+        for node in spec.node_ids() {
+            let state = NodeState {
+                core: Node::new(spec.config(node), &[]),
+                clock_us: 0,
+                records: Vec::new(),
+                unsynced: Vec::new(),
+                lazy: Vec::new(),
+            };
+            locals[node as usize - 1] = world.nodes[node as usize - 1].intern(state);
+        }
+        let net = world.nets.intern(Box::new([]));
+        let ghost = world.ghosts.intern(Ghost::default());
+        (world, Packed { locals, net, ghost, proposed: Proposals::default(), crashes: 0 })
+    }
+
+    /// What identifies `state` in the visited set: with crashes left, every node's whole
+    /// state; with none, the nodes' views (their records no longer matter).
+    pub fn key(&self, state: &Packed) -> Packed {
+        if state.crashes < self.spec.crashes {
+            return *state;
+        }
+        let mut key = *state;
+        for (i, table) in self.nodes.iter().enumerate() {
+            key.locals[i] = table.locals[state.locals[i] as usize].view;
+        }
+        key
+    }
+
+    /// Every move enabled in `state`, in a fixed order.
+    pub fn moves(&self, state: &Packed, out: &mut Vec<Move>) {
+        out.clear();
+        let spec = self.spec;
+        for node in spec.proposer_ids() {
+            for instance in 1..=spec.instances {
+                if state.proposed.may_ask(spec, node, instance, state.crashes) {
+                    out.push(Move::Propose { node, instance });
+                }
+            }
+        }
+        for (i, table) in self.nodes.iter().enumerate() {
+            if table.locals[state.locals[i] as usize].has_timeout {
+                out.push(Move::Timeout { node: i as NodeId + 1 });
+            }
+        }
+        if state.crashes < spec.crashes {
+            out.extend(spec.node_ids().into_iter().map(|node| Move::Crash { node }));
+        }
+        out.extend(self.nets.get(state.net).iter().map(|&msg| Move::Deliver { msg }));
+    }
+
+    /// The state `mv` leads to from `state`, or the rule it broke.
+    pub fn step(&mut self, state: &Packed, mv: Move) -> Result<Packed, Violation> {
+        let mut next = *state;
+        let (node, input) = match mv {
+            Move::Propose { node, instance } => {
+                let k = next.proposed.ask(self.spec, node, instance);
+                (node, Input::Propose(instance, k))
+            }
+            Move::Timeout { node } => (node, Input::Timeout),
+            Move::Crash { node } => {
+                next.crashes += 1;
+                (node, Input::Crash)
+            }
+            Move::Deliver { msg } => (self.msgs.get(msg).to, Input::Deliver(msg)),
+        };
+        let i = node as usize - 1;
+        let step = self.local_step(node, state.locals[i], input);
+        next.locals[i] = step.next;
+        if step.events != 0 {
+            next.ghost = self.ghost_step(state.ghost, next.proposed, step.events)?;
+        }
+        let removed = match input {
+            Input::Deliver(msg) if !self.spec.duplicate => msg,
+            _ => NONE,
+        };
+        if removed != NONE || step.sends != 0 {
+            next.net = self.net_step(state.net, removed, step.sends);
+        }
+        Ok(next)
+    }
+
+    /// Node `node` in state `local` handling `input`: remembered, or run on the core.
+    fn local_step(&mut self, node: NodeId, local: u32, input: Input) -> LocalStep {
+        let i = node as usize - 1;
+        if let Some(&step) = self.nodes[i].steps.get(&(local, input)) {
+            return step;
+        }
+        let spec = self.spec;
+        let mut n = self.nodes[i].locals[local as usize].state.clone();
+        match input {
+            Input::Propose(instance, k) => {
+                let (op, value) = (spec.op(node, instance, k), Spec::value(node, instance, k));
+                n.core.handle_propose(n.clock_us, op, instance, value);
+            }
+            Input::Timeout => {
+                let due = n.core.next_timeout_us().expect("a timeout move on a node with a timeout");
+                n.clock_us = n.clock_us.max(due);
+                n.core.handle_timeout(n.clock_us);
+            }
+            Input::Crash => crash(&mut n),
+            Input::Deliver(msg) => {
+                let env = self.msgs.get(msg);
+                n.core.handle_message(n.clock_us, env.from, env.msg.clone());
+            }
+        }
+        let (mut sends, mut events) = (Vec::new(), Vec::new());
+        while let Some(output) = n.core.poll_output() {
+            match output {
+                Output::Persist(record) => persist(spec, &mut n, record),
+                Output::PersistLazy(record) => n.lazy.push(record),
+                Output::Send { to, msg } => {
+                    let msg = self.msgs.intern(Envelope { to, from: node, msg });
+                    sends.push(msg);
+                    if Ghost::reads(&self.msgs.get(msg).msg) {
+                        events.push(GhostEvent::Send { from: node, msg });
+                    }
+                }
+                Output::Learned { instance, value } => {
+                    events.push(GhostEvent::Decision { node, instance, value, ok: false });
+                }
+                Output::ProposeDone { instance, result: Ok(value), .. } => {
+                    events.push(GhostEvent::Decision { node, instance, value, ok: true });
+                }
+                // A failed proposal tells the invariants nothing; decisions are never
+                // retired under the model's tuning, so nothing is archived or looked up.
+                Output::ProposeDone { .. } | Output::Archive { .. } | Output::Lookup { .. } => {}
+            }
+        }
+        let step = LocalStep {
+            next: self.nodes[i].intern(n),
+            sends: self.sends.intern(sends.into_boxed_slice()),
+            events: self.events.intern(events.into_boxed_slice()),
+        };
+        self.nodes[i].steps.insert((local, input), step);
+        step
+    }
+
+    /// The ghost after `events`, with the proposals `proposed` made.
+    fn ghost_step(&mut self, ghost: u32, proposed: Proposals, events: u32) -> Result<u32, Violation> {
+        if let Some(known) = self.ghost_steps.get(&(ghost, proposed, events)) {
+            return known.clone();
+        }
+        let spec = self.spec;
+        let mut g = self.ghosts.get(ghost).clone();
+        let mut judge = || -> Result<(), Violation> {
+            for event in self.events.get(events).iter() {
+                match event {
+                    GhostEvent::Send { from, msg } => g.on_send(spec, *from, &self.msgs.get(*msg).msg)?,
+                    GhostEvent::Decision { node, instance, value, ok } => {
+                        let who = if *ok { format!("n{node} answered ok") } else { format!("n{node} learned") };
+                        let was_proposed = |v: &str| proposed.was_proposed(spec, *instance, v);
+                        g.on_decision(spec, was_proposed, &who, *instance, value)?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        let result = judge().map(|()| self.ghosts.intern(g));
+        self.ghost_steps.insert((ghost, proposed, events), result.clone());
+        result
+    }
+
+    /// The net after removing `removed` (unless [`NONE`]) and adding the list `sends`.
+    fn net_step(&mut self, net: u32, removed: u32, sends: u32) -> u32 {
+        if let Some(&known) = self.net_steps.get(&(net, removed, sends)) {
+            return known;
+        }
+        let mut msgs = self.nets.get(net).to_vec();
+        if removed != NONE {
+            let at = msgs.binary_search(&removed).expect("a delivered message is in flight");
+            msgs.remove(at);
+        }
+        for &msg in self.sends.get(sends).iter() {
+            match msgs.binary_search(&msg) {
+                Ok(_) if self.spec.duplicate => {}
+                Ok(at) | Err(at) => msgs.insert(at, msg),
+            }
+        }
+        let next = self.nets.intern(msgs.into_boxed_slice());
+        self.net_steps.insert((net, removed, sends), next);
+        next
+    }
+
+    /// Distinct node states met, over every node.
+    pub fn node_states(&self) -> usize {
+        self.nodes.iter().map(|t| t.locals.len()).sum()
+    }
+
+    /// Node transitions run on the core (each once).
+    pub fn core_steps(&self) -> usize {
+        self.nodes.iter().map(|t| t.steps.len()).sum()
+    }
+}
+
+impl NodeTable {
+    /// The number of `state`, by its canonical encoding.
+    fn intern(&mut self, state: NodeState) -> u32 {
+        let mut core = Bytes::default();
+        state.core.fingerprint(state.clock_us, &mut core);
+        let view = core.0.len();
+        (&state.records, &state.unsynced, &state.lazy).hash(&mut core);
+        if let Some(&id) = self.by_encoding.get(core.0.as_slice()) {
+            return id;
+        }
+        let id = u32::try_from(self.locals.len()).expect("fewer than 2^32 node states");
+        let view = self.views.intern(core.0[..view].into());
+        let has_timeout = state.core.next_timeout_us().is_some();
+        self.by_encoding.insert(core.0.into_boxed_slice(), id);
+        self.locals.push(Local { state, view, has_timeout });
+        id
+    }
+}
