@@ -48,6 +48,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A search that has visited the initial state and nothing else yet.
+    pub fn at_root() -> Outcome {
+        Outcome {
+            states: 1,
+            transitions: 0,
+            depth: 0,
+            elapsed: Duration::ZERO,
+            bounded_by: None,
+            violation: None,
+            table_bytes: 0,
+            node_states: 0,
+            core_steps: 0,
+        }
+    }
+
     pub fn complete(&self) -> bool {
         self.bounded_by.is_none() && self.violation.is_none()
     }
@@ -69,17 +84,7 @@ pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
     let mut parents: Vec<(u32, Move)> = vec![(ROOT, Move::Timeout { node: 0 })];
     let mut visited: FastSet<Packed> = FastSet::default();
     visited.insert(world.key(&root));
-    let mut out = Outcome {
-        states: 1,
-        transitions: 0,
-        depth: 0,
-        elapsed: Duration::ZERO,
-        bounded_by: None,
-        violation: None,
-        table_bytes: 0,
-        node_states: 0,
-        core_steps: 0,
-    };
+    let mut out = Outcome::at_root();
     let mut moves = Vec::new();
     // States [.., level_end) are at depth `depth` or less.
     let (mut depth, mut level_end) = (0u32, 1usize);

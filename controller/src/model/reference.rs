@@ -11,7 +11,7 @@ use super::explore::{Limits, Outcome};
 use super::step::{actions, apply, Action, Net, Quiet};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use synod_node::paxos::hash::{FastMap, FastSet};
 
 /// The root's parent: no state has this fingerprint's parent pointer but the root.
@@ -25,17 +25,7 @@ pub fn explore(spec: &Spec, limits: Limits, net: Net) -> Outcome {
     let mut visited: FastMap<u64, (u64, Action)> = FastMap::default();
     visited.insert(root, (ROOT, Action::Timeout { node: 0 }));
     let mut queue: VecDeque<(State, u64, u32)> = VecDeque::from([(initial, root, 0)]);
-    let mut out = Outcome {
-        states: 1,
-        transitions: 0,
-        depth: 0,
-        elapsed: Duration::ZERO,
-        bounded_by: None,
-        violation: None,
-        table_bytes: 0,
-        node_states: 0,
-        core_steps: 0,
-    };
+    let mut out = Outcome::at_root();
     let mut enabled = Vec::new();
     'search: while let Some((state, fp, depth)) = queue.pop_front() {
         if limits.time.is_some_and(|t| started.elapsed() >= t) {
