@@ -278,6 +278,9 @@ fn bench_prints_every_figure_as_json() {
         }
     }
     assert!(f["history_disk"]["ratio"].as_f64().is_some_and(|r| r > 1.0), "{f}");
+    assert_eq!(f["model"]["states"], 2_000_000, "the model checker's bound: {f}");
+    assert!(f["model"]["states_per_s"].as_u64().is_some_and(|s| s > 0), "{f}");
+    assert!(f["model"]["table_bytes_per_state"].as_u64().is_some_and(|b| (40..1000).contains(&b)), "{f}");
     assert!(f["checker"]["peak_rss_mb"].as_f64().is_some_and(|m| m > 0.0));
     let etcd_on_path =
         std::env::split_paths(&std::env::var_os("PATH").unwrap()).any(|d| d.join("etcd").is_file());

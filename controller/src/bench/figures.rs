@@ -19,11 +19,23 @@ pub struct BenchFigures {
     pub floor_us: Floor,
     pub history_disk: HistoryDisk,
     pub lazy_fs: LazyFs,
+    pub model: ModelFigures,
     /// n3's p50 over the floor (two net round trips plus two fdatasyncs); `null` when no
     /// round trip was seen.
     pub ratio_to_floor: Option<f64>,
     pub ratio_to_floor_two_phase: Option<f64>,
     pub sim: SimFigures,
+}
+
+/// `synod model`'s search on its default spec, bounded by a count of states (model.rs in
+/// the bench): unique states per second, and the bytes its tables hold per state.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ModelFigures {
+    pub states: u64,
+    pub states_per_s: u64,
+    pub table_bytes_per_state: u64,
+    /// Whether the space was explored completely within the bound.
+    pub complete: bool,
 }
 
 /// The simulator beside the processes on the default run configuration (sim.rs): decisions
@@ -191,6 +203,7 @@ pub(super) fn sample() -> BenchFigures {
             zst: DiskBytes { bytes: 545780, bytes_per_decision: 1132, decisions: 482 },
         },
         lazy_fs: LazyFs::Measured { c64_per_s: 1699, n3_p50: 1482, n3_p99: 16095 },
+        model: ModelFigures { states: 2_000_000, states_per_s: 400_000, table_bytes_per_state: 204, complete: false },
         sim: SimFigures::new(24_000, 2.0, 12_500_000, 5_000, 10.0),
     }
 }
@@ -229,6 +242,7 @@ mod tests {
                 "zst": {"bytes": 545780, "bytes_per_decision": 1132, "decisions": 482}
             },
             "lazy_fs": {"c64_per_s": 1699, "n3_p50": 1482, "n3_p99": 16095},
+            "model": {"complete": false, "states": 2000000, "states_per_s": 400000, "table_bytes_per_state": 204},
             "ratio_to_floor": 1.69,
             "ratio_to_floor_two_phase": 3.2,
             "sim": {

@@ -15,6 +15,8 @@
 //!   configuration, simulated and as processes, and simulated seconds per wall second
 //!   (sim.rs).
 //!
+//! - `synod model` on its default spec, bounded at 2,000,000 states: unique states per
+//!   second and table bytes per state;
 //! - with an `etcd` binary on PATH: a 3-member etcd cluster on loopback, put latency at
 //!   concurrency 1 and puts per second at 64 (etcd.rs), beside synod's as ratios.
 //!
@@ -35,7 +37,7 @@ use crate::progress::Progress;
 use crate::run::{run_once, RunOutcome};
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use figures::{BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
+use figures::{ModelFigures, BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
 use std::path::{Path, PathBuf};
 
 /// What `synod bench` was asked for.
@@ -101,6 +103,8 @@ impl Bench {
         let history_disk = self.history_disk()?;
         self.say(&format!("simulation: default settings, {} s, as processes and simulated ...", self.time_s));
         let sim = sim::measure(&self.runs_dir, self.time_s)?;
+        self.say("model checker: the default spec, up to 2,000,000 states ...");
+        let model = model_figures();
         self.say("etcd (if on PATH): 3 members, puts at concurrency 1 and 64 ...");
         let etcd = etcd::measure(&dir.join("etcd"), self.time_s.min(5.0))?;
         let p50_n3 = decision_latency_us.n3.p50;
@@ -118,6 +122,7 @@ impl Bench {
             floor_us,
             history_disk,
             lazy_fs,
+            model,
             sim,
         })
     }
@@ -197,4 +202,17 @@ impl Bench {
 fn quantiles(run: &RunOutcome) -> Quantiles {
     let l = &run.report.figures.decision_latency_first_learn.all;
     Quantiles { p50: l.p50_us, p99: l.p99_us, p999: l.p999_us }
+}
+
+/// The model checker's speed on its default spec, bounded by a count of states so that the
+/// figure does not depend on how long the space is.
+fn model_figures() -> ModelFigures {
+    let spec = crate::model::Spec::default();
+    let out = crate::model::explore(&spec, crate::model::Limits { max_states: Some(2_000_000), ..Default::default() });
+    ModelFigures {
+        states: out.states,
+        states_per_s: out.states_per_s().round() as u64,
+        table_bytes_per_state: out.table_bytes / out.states.max(1),
+        complete: out.complete(),
+    }
 }

@@ -34,6 +34,13 @@ pub fn render(f: &BenchFigures) -> String {
     out.push_str(&checker(&f.checker));
     out.push_str(&history_disk(&f.history_disk));
     out.push_str(&format!(
+        "model checker     {} states/s (default spec, {} {} states), {} table bytes a state\n",
+        f.model.states_per_s,
+        if f.model.complete { "complete:" } else { "first" },
+        f.model.states,
+        f.model.table_bytes_per_state
+    ));
+    out.push_str(&format!(
         "simulation        default run: {} decisions/s simulated, {} as processes ({}x); {}x simulated seconds per wall second\n",
         f.sim.decisions_per_s, f.sim.process_decisions_per_s, f.sim.speedup, f.sim.simulated_to_wall
     ));
@@ -127,6 +134,7 @@ decisions/s       c1 552   c16 1702   c64 2964   c256 3191   c64 with --trace op
 lazy filesystem   decision n3 p50 1.48 ms p99 16.09 ms (without: 1.10 ms)   c64 1699/s (without: 2964)
 checker           1237091 events/s plain, 1141465 events/s compressed (87.0 MB -> 10.0 MB), peak 13.5 MB
 history on disk   1132 bytes/decision compressed, 14979 plain (13.2x; default settings, 2.0 s)
+model checker     400000 states/s (default spec, first 2000000 states), 204 table bytes a state
 simulation        default run: 12000 decisions/s simulated, 500 as processes (24x); 6.25x simulated seconds per wall second
 etcd 3 members    put p50 0.81 ms   p99 2.49 ms   puts/s at c64 14021  (HTTP gateway, keep-alive Rust client)
 synod / etcd      decision p50 / put p50 = 1.35   decisions/s / puts/s at c64 = 0.21
@@ -156,7 +164,7 @@ synod / etcd      decision p50 / put p50 = 1.35   decisions/s / puts/s at c64 = 
             lines[8],
             "history on disk   1132 bytes/decision compressed, 14979 plain (13.2x; default settings, 10.0 s)"
         );
-        assert_eq!(lines[10], "etcd              not on PATH (Debian: apt install etcd-server)");
-        assert_eq!(lines.len(), 11);
+        assert_eq!(lines[11], "etcd              not on PATH (Debian: apt install etcd-server)");
+        assert_eq!(lines.len(), 12);
     }
 }
