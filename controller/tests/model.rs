@@ -37,7 +37,8 @@ fn the_correct_core_explores_a_small_space_completely() {
 #[test]
 fn the_fast_search_visits_what_the_reference_search_visits() {
     for spec in tiny_specs() {
-        let (fast, plain) = (explore(&spec, Limits::default()), reference::explore(&spec, Limits::default(), Net::Reduced));
+        let (fast, plain) =
+            (explore(&spec, Limits::default()), reference::explore(&spec, Limits::default(), Net::Reduced));
         assert!(fast.complete() && plain.complete(), "{spec:?}");
         assert_eq!(
             (fast.states, fast.transitions, fast.depth),
@@ -50,7 +51,10 @@ fn the_fast_search_visits_what_the_reference_search_visits() {
     let spec = Spec::default();
     let limits = Limits { max_depth: Some(4), ..Limits::default() };
     let (fast, plain) = (explore(&spec, limits), reference::explore(&spec, limits, Net::Reduced));
-    assert_eq!((fast.states, fast.transitions, fast.bounded_by), (plain.states, plain.transitions, plain.bounded_by));
+    assert_eq!(
+        (fast.states, fast.transitions, fast.bounded_by),
+        (plain.states, plain.transitions, plain.bounded_by)
+    );
 }
 
 #[test]
@@ -110,5 +114,9 @@ fn mutants_are_found_at_their_shortest_depth_and_the_checker_agrees() {
 fn skip_fsync_is_only_found_because_a_crash_cuts_the_power() {
     let spec = Spec { bug: Some(Bug::SkipFsync), crashes: 0, ..Spec::default() };
     let out = explore(&spec, Limits { max_depth: Some(6), ..Limits::default() });
-    assert!(out.violation.is_none(), "without a crash skip-fsync is the correct protocol: {:?}", out.violation);
+    assert!(
+        out.violation.is_none(),
+        "without a crash skip-fsync is the correct protocol: {:?}",
+        out.violation
+    );
 }

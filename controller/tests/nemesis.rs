@@ -189,7 +189,10 @@ fn partitions_cut_links_both_ways_or_one_way_until_healed() {
     );
     assert_exit(&out, 0);
     let parts: Vec<usize> = (0..events.len())
-        .filter(|&i| events[i]["type"] == "nemesis" && (events[i]["action"] == "partition" || events[i]["action"] == "heal"))
+        .filter(|&i| {
+            events[i]["type"] == "nemesis"
+                && (events[i]["action"] == "partition" || events[i]["action"] == "heal")
+        })
         .collect();
     assert_eq!(parts.len(), 4);
     let msgs = messages(&events);
@@ -544,10 +547,8 @@ fn hold_keeps_messages_to_a_node_until_hold_off() {
     assert_exit(&out, 0);
     let on = Window::between(&events, "hold", "hold-off");
     let msgs = messages(&events);
-    let held: Vec<&Msg> = msgs
-        .values()
-        .filter(|m| m.send["dest"] == 3 && m.send["src"] != 3 && on.holds(m))
-        .collect();
+    let held: Vec<&Msg> =
+        msgs.values().filter(|m| m.send["dest"] == 3 && m.send["src"] != 3 && on.holds(m)).collect();
     assert!(held.len() > 10, "{}", held.len());
     for m in &held {
         assert!(m.drop.is_none(), "held, not lost: {}", m.send);

@@ -203,7 +203,12 @@ pub(super) fn sample() -> BenchFigures {
             zst: DiskBytes { bytes: 545780, bytes_per_decision: 1132, decisions: 482 },
         },
         lazy_fs: LazyFs::Measured { c64_per_s: 1699, n3_p50: 1482, n3_p99: 16095 },
-        model: ModelFigures { states: 2_000_000, states_per_s: 400_000, table_bytes_per_state: 204, complete: false },
+        model: ModelFigures {
+            states: 2_000_000,
+            states_per_s: 400_000,
+            table_bytes_per_state: 204,
+            complete: false,
+        },
         sim: SimFigures::new(24_000, 2.0, 12_500_000, 5_000, 10.0),
     }
 }

@@ -37,7 +37,9 @@ use crate::progress::Progress;
 use crate::run::{run_once, RunOutcome};
 use crate::rundir::RunDir;
 use anyhow::{Context, Result};
-use figures::{ModelFigures, BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, Quantiles};
+use figures::{
+    BenchFigures, DecisionLatency, DecisionsPerS, EtcdRatios, Floor, LazyFs, ModelFigures, Quantiles,
+};
 use std::path::{Path, PathBuf};
 
 /// What `synod bench` was asked for.
@@ -208,7 +210,10 @@ fn quantiles(run: &RunOutcome) -> Quantiles {
 /// figure does not depend on how long the space is.
 fn model_figures() -> ModelFigures {
     let spec = crate::model::Spec::default();
-    let out = crate::model::explore(&spec, crate::model::Limits { max_states: Some(2_000_000), ..Default::default() });
+    let out = crate::model::explore(
+        &spec,
+        crate::model::Limits { max_states: Some(2_000_000), ..Default::default() },
+    );
     ModelFigures {
         states: out.states,
         states_per_s: out.states_per_s().round() as u64,

@@ -164,7 +164,8 @@ fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
             Move::Timeout { node } => Action::Timeout { node },
             Move::Crash { node } => Action::Crash { node },
             Move::Deliver { msg } => {
-                let index = state.net.binary_search(world.msgs.get(msg)).expect("a delivered message is in flight");
+                let index =
+                    state.net.binary_search(world.msgs.get(msg)).expect("a delivered message is in flight");
                 Action::Deliver { index: index as u32, keep: spec.duplicate }
             }
         };

@@ -4,10 +4,10 @@
 //! to it (the same states, transitions and violations) and the reduced net to the literal
 //! one (the same node states reached).
 
+use super::explore::{Limits, Outcome};
 use super::invariants::Violation;
 use super::spec::Spec;
 use super::state::State;
-use super::explore::{Limits, Outcome};
 use super::step::{actions, apply, Action, Net, Quiet};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};

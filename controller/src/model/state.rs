@@ -59,13 +59,7 @@ impl State {
                 lazy: Vec::new(),
             })
             .collect();
-        State {
-            nodes,
-            net: Vec::new(),
-            proposed: Proposals::default(),
-            crashes: 0,
-            ghost: Ghost::default(),
-        }
+        State { nodes, net: Vec::new(), proposed: Proposals::default(), crashes: 0, ghost: Ghost::default() }
     }
 
     /// Puts a message in flight.
