@@ -321,6 +321,10 @@ pub struct ModelArgs {
     /// The net never delivers a message twice.
     #[arg(long)]
     pub no_duplicate: bool,
+    /// Keep dead messages in the net (messages their receiver ignores in every state it can
+    /// reach): every state is visited, not one per class of states that behave alike.
+    #[arg(long)]
+    pub no_reduction: bool,
     /// Stop after this many unique states (the space is then not explored completely);
     /// about 200 bytes each. 0: no bound (the search may then fill the memory).
     #[arg(long, default_value_t = 10_000_000)]

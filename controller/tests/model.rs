@@ -3,10 +3,11 @@
 //! once) visits exactly the states and transitions of the plain reference search; the
 //! reduced net (no loss step, kept copies) reaches every node state the literal net does;
 //! the count of states is the same run after run; and mutants are found at their known
-//! shortest depths, written as runs the checker judges unsafe.
+//! shortest depths, written as runs the checker judges unsafe; taking dead messages out
+//! keeps every combination of node states and ghost, and every violation at its depth.
 
 use std::path::PathBuf;
-use synod_controller::model::{explore, reference, trace, Limits, Net, Rule, Spec};
+use synod_controller::model::{explore, explore_with, reference, trace, Limits, Net, Reduction, Rule, Spec};
 use synod_node::paxos::Bug;
 
 /// One proposer, no crashes, a net that delivers each copy once.
@@ -37,8 +38,8 @@ fn the_correct_core_explores_a_small_space_completely() {
 #[test]
 fn the_fast_search_visits_what_the_reference_search_visits() {
     for spec in tiny_specs() {
-        let (fast, plain) =
-            (explore(&spec, Limits::default()), reference::explore(&spec, Limits::default(), Net::Reduced));
+        let fast = explore_with(&spec, Limits::default(), Reduction::None);
+        let plain = reference::explore(&spec, Limits::default(), Net::Reduced);
         assert!(fast.complete() && plain.complete(), "{spec:?}");
         assert_eq!(
             (fast.states, fast.transitions, fast.depth),
@@ -50,7 +51,8 @@ fn the_fast_search_visits_what_the_reference_search_visits() {
     // A bound cuts both at the same place.
     let spec = Spec::default();
     let limits = Limits { max_depth: Some(4), ..Limits::default() };
-    let (fast, plain) = (explore(&spec, limits), reference::explore(&spec, limits, Net::Reduced));
+    let (fast, plain) =
+        (explore_with(&spec, limits, Reduction::None), reference::explore(&spec, limits, Net::Reduced));
     assert_eq!(
         (fast.states, fast.transitions, fast.bounded_by),
         (plain.states, plain.transitions, plain.bounded_by)
@@ -76,6 +78,63 @@ fn the_state_count_is_the_same_run_after_run() {
     assert!(a.violation.is_none(), "{:?}", a.violation);
     assert_eq!((a.states, a.transitions, a.depth), (b.states, b.transitions, b.depth));
     assert_eq!(a.bounded_by, Some("max-depth"));
+}
+
+/// Crash-free specs of one ballot a proposal: where the dead-message analysis applies (with
+/// a second ballot, rounds climb without end in the analysis, which gives up).
+fn crash_free_specs() -> Vec<Spec> {
+    let mut specs: Vec<Spec> =
+        tiny_specs().into_iter().filter(|s| s.crashes == 0 && s.max_ballots == 1).collect();
+    specs.push(Spec { nodes: 2, proposers: 2, max_ballots: 1, crashes: 0, ..Spec::default() });
+    specs
+}
+
+#[test]
+fn taking_dead_messages_out_keeps_every_combination_of_node_states_and_ghost() {
+    let mut fewer = 0;
+    for spec in crash_free_specs() {
+        let plain = explore_with(&spec, Limits::default(), Reduction::None);
+        let reduced = explore_with(&spec, Limits::default(), Reduction::DeadMessages);
+        assert!(plain.complete() && reduced.complete(), "{spec:?}");
+        assert!(reduced.dead_messages && !plain.dead_messages, "{spec:?}: the analysis must finish");
+        assert!(plain.combinations > 5, "{spec:?}");
+        assert_eq!(
+            reduced.combinations, plain.combinations,
+            "{spec:?}: only states that differ in dead messages may merge"
+        );
+        assert!(reduced.states <= plain.states, "{spec:?}");
+        fewer += usize::from(reduced.states * 2 < plain.states);
+    }
+    assert!(fewer >= 2, "the reduction must halve some spaces");
+    // With crashes it does not apply: a restarted node is in none of the states analysed.
+    let spec = Spec { max_ballots: 1, ..small() };
+    let spec = Spec { crashes: 1, ..spec };
+    assert!(!explore(&spec, Limits { max_depth: Some(3), ..Limits::default() }).dead_messages);
+    // Nor where the analysis gives up: the search is then as without it.
+    let spec =
+        Spec { nodes: 1, proposers: 1, max_ballots: 2, crashes: 0, duplicate: false, ..Spec::default() };
+    let (reduced, plain) =
+        (explore(&spec, Limits::default()), explore_with(&spec, Limits::default(), Reduction::None));
+    assert!(!reduced.dead_messages);
+    assert_eq!((reduced.states, reduced.transitions), (plain.states, plain.transitions));
+}
+
+#[test]
+fn mutants_are_found_at_the_same_depth_with_dead_messages_taken_out() {
+    let runs = std::env::temp_dir().join(format!("synod-model-dead-{}", std::process::id()));
+    for bug in [Bug::LearnOnOne, Bug::AcceptLowerBallot, Bug::AcceptKeepsPromise, Bug::NonUniqueBallots] {
+        let spec = Spec { bug: Some(bug), crashes: 0, max_ballots: 1, ..Spec::default() };
+        let plain = explore_with(&spec, Limits::default(), Reduction::None);
+        let reduced = explore_with(&spec, Limits::default(), Reduction::DeadMessages);
+        assert!(reduced.dead_messages, "{}", bug.name());
+        let (v, path) = reduced.violation.unwrap_or_else(|| panic!("{} must be found", bug.name()));
+        let (w, plain_path) = plain.violation.expect("found without the reduction too");
+        assert_eq!((v.rule, path.len()), (w.rule, plain_path.len()), "{}", bug.name());
+        let dir = trace::write_run(&spec, &path, &v, &runs, &[]).unwrap();
+        let report = synod_checker::check_path(&dir).unwrap();
+        assert_eq!(report.exit_code(), 1, "{}: the checker must judge the counterexample unsafe", bug.name());
+    }
+    std::fs::remove_dir_all(&runs).unwrap();
 }
 
 /// Mutants the default spec finds within a test's time, with the rule each breaks first and

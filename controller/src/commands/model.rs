@@ -4,7 +4,7 @@
 use crate::cli::ModelArgs;
 use crate::exit::Exit;
 use crate::model::world::MAX_PROPOSALS;
-use crate::model::{explore, trace, Limits, Spec};
+use crate::model::{explore_with, trace, Limits, Reduction, Spec};
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::time::Duration;
@@ -40,7 +40,8 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
         max_depth: args.max_depth,
         time: args.time.map(Duration::from_secs_f64),
     };
-    let outcome = explore(&spec, limits);
+    let reduction = if args.no_reduction { Reduction::None } else { Reduction::DeadMessages };
+    let outcome = explore_with(&spec, limits, reduction);
     let run_dir = match &outcome.violation {
         Some((v, path)) => {
             let argv: Vec<String> = std::env::args().collect();
@@ -64,6 +65,7 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             "table_bytes": outcome.table_bytes,
             "node_states": outcome.node_states,
             "core_steps": outcome.core_steps,
+            "dead_messages": outcome.dead_messages,
             "complete": outcome.complete(),
             "bounded_by": outcome.bounded_by,
             "violation": outcome.violation.as_ref().map(|(v, path)| json!({

@@ -45,7 +45,17 @@ pub struct Outcome {
     /// each (node state, input) runs once, however many global states share it.
     pub node_states: u64,
     pub core_steps: u64,
+    /// Whether dead messages were taken out (asked for, and the analysis finished).
+    pub dead_messages: bool,
+    /// Distinct combinations of node states (without records once no crash is left), ghost
+    /// and client asks among the states visited: what a reduction that merges only states
+    /// differing in dead messages leaves unchanged. Counted for searches of at most
+    /// [`COUNTED_STATES`] states (0 beyond).
+    pub combinations: u64,
 }
+
+/// The largest search whose combinations are counted (the count takes a set as large).
+pub const COUNTED_STATES: usize = 1_000_000;
 
 impl Outcome {
     /// A search that has visited the initial state and nothing else yet.
@@ -60,6 +70,8 @@ impl Outcome {
             table_bytes: 0,
             node_states: 0,
             core_steps: 0,
+            dead_messages: false,
+            combinations: 0,
         }
     }
 
@@ -77,14 +89,31 @@ const ROOT: u32 = u32::MAX;
 /// The clock is read once per this many expanded states.
 const CLOCK_EVERY: usize = 256;
 
+/// Which states the search may leave out; each choice keeps every violation reachable, at
+/// the same depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// Every reachable state.
+    None,
+    /// Messages their receiver ignores in every state it can still reach are taken out of the
+    /// net once no crash is left ([`super::dead`]).
+    DeadMessages,
+}
+
+/// The search with the dead-message reduction.
 pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
+    explore_with(spec, limits, Reduction::DeadMessages)
+}
+
+pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcome {
     let started = Instant::now();
     let (mut world, root) = World::new(spec);
+    let dead_messages = reduction == Reduction::DeadMessages && world.take_out_dead();
     let mut states: Vec<Packed> = vec![root];
     let mut parents: Vec<(u32, Move)> = vec![(ROOT, Move::Timeout { node: 0 })];
     let mut visited: FastSet<Packed> = FastSet::default();
     visited.insert(world.key(&root));
-    let mut out = Outcome::at_root();
+    let mut out = Outcome { dead_messages, ..Outcome::at_root() };
     let mut moves = Vec::new();
     // States [.., level_end) are at depth `depth` or less.
     let (mut depth, mut level_end) = (0u32, 1usize);
@@ -134,6 +163,16 @@ pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
         i += 1;
     }
     out.elapsed = started.elapsed();
+    if states.len() <= COUNTED_STATES {
+        let combinations: FastSet<_> = states
+            .iter()
+            .map(|s| {
+                let key = world.key(s);
+                (key.locals, key.ghost, key.proposed)
+            })
+            .collect();
+        out.combinations = combinations.len() as u64;
+    }
     out.node_states = world.node_states() as u64;
     out.core_steps = world.core_steps() as u64;
     out.table_bytes = (states.capacity() * std::mem::size_of::<Packed>()

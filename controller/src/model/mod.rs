@@ -13,6 +13,7 @@
 //! parent pointers for the shortest counterexample) and [`trace`] (a counterexample as an
 //! ordinary run folder that `synod check` judges).
 
+pub mod dead;
 pub mod explore;
 pub mod intern;
 pub mod invariants;
@@ -24,7 +25,7 @@ pub mod step;
 pub mod trace;
 pub mod world;
 
-pub use explore::{explore, Limits, Outcome};
+pub use explore::{explore, explore_with, Limits, Outcome, Reduction};
 pub use invariants::{Rule, Violation};
 pub use spec::Spec;
 pub use state::State;

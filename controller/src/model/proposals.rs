@@ -39,6 +39,15 @@ impl Proposals {
         k
     }
 
+    /// The asks of `node` in every instance, two bits an instance from instance 1 up.
+    pub fn of_node(self, spec: &Spec, node: NodeId) -> u16 {
+        if node as u32 > spec.proposers {
+            return 0;
+        }
+        let bits = 2 * spec.instances as u32;
+        ((self.0 >> Self::shift(spec, node, 1)) & ((1u64 << bits) - 1)) as u16
+    }
+
     /// Whether `value` was proposed in `instance` (validity).
     pub fn was_proposed(self, spec: &Spec, instance: InstanceId, value: &str) -> bool {
         spec.proposer_ids()

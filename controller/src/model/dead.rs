@@ -1,0 +1,234 @@
+//! Dead messages: a message in flight that its receiver will ignore in every state it can
+//! still reach is taken out of the net, so that two states that differ only in such
+//! leftovers are one.
+//!
+//! Why: most global states of a finished round differ only in stale replies in flight (a
+//! promise that came after the quorum, a `decided_ok` nobody waits for), each of them
+//! ignored by its receiver now and forever. Without this, one combination of node states
+//! recurs with thousands of nets (6,144 for one finished round of the defaults).
+//!
+//! "Forever" is computed, not assumed, and it holds for mutants too: before the search,
+//! each node's states are explored on their own with every input the cluster could ever
+//! give them (every message any node can send in any of its states, found as a fixpoint,
+//! every timeout, every client ask). That is more than the node meets in any global state,
+//! so it covers every state the node can reach, and every message any node can send. A
+//! message is live at a node state if, from it, some reachable node state does something
+//! on its delivery (changes, sends, or tells the invariants); otherwise it is dead there.
+//! Taking a dead message out removes only deliveries that change nothing, so the search
+//! visits one state per class of states that behave alike, at the same depth (docs/model.md,
+//! "Dead messages"); tests hold it to the search without it.
+//!
+//! Only for specs without crashes: a node restarted from its records is in none of the
+//! states explored here, and could send messages none of them sends. The search asserts
+//! the claim as it goes: every node state it meets was analysed, every message was met.
+
+use super::proposals::MAX_ASKS;
+use super::world::{Input, World};
+use synod_node::paxos::hash::FastMap;
+use synod_node::paxos::NodeId;
+
+/// A set of message numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    fn with_len(len: usize) -> Bits {
+        Bits(vec![0; len.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: u32) {
+        self.0[i as usize / 64] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: u32) -> bool {
+        self.0.get(i as usize / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Adds `other`; true if that added anything.
+    fn union(&mut self, other: &Bits) -> bool {
+        let mut grew = false;
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            grew |= *b & !*a != 0;
+            *a |= b;
+        }
+        grew
+    }
+}
+
+/// Node steps the analysis runs on the core, at most (a few seconds). On its own a node is
+/// fed every message in any order, which is more than any run does: with a second ballot
+/// per proposer, each node's retries answer the others' and rounds climb without end, so
+/// the analysis gives up. Three nodes, two proposers and one ballot need about 300,000.
+const MAX_CORE_STEPS: usize = 2_000_000;
+
+/// A pair not yet explored.
+const FRESH: u32 = u32::MAX;
+
+/// A node state with the client asks it has had (two bits an instance): what the node's
+/// future depends on. The state is named by its view (its core without its records, which
+/// only a crash reads): two states with one view behave alike while no crash can come.
+type Pair = (u32, u16);
+
+/// One node explored on its own.
+#[derive(Default)]
+struct Graph {
+    /// Each pair's first node state met (the view's representative) and asks.
+    pairs: Vec<Pair>,
+    /// By (view, asks).
+    index: FastMap<Pair, u32>,
+    /// Per pair: messages numbered below this were delivered to it ([`FRESH`]: nothing
+    /// was handled yet).
+    handled: Vec<u32>,
+    /// Per pair: the pairs its steps lead to.
+    next: Vec<Vec<u32>>,
+    /// Per pair: the messages it does something on.
+    acts: Vec<Vec<u32>>,
+}
+
+impl Graph {
+    fn add(&mut self, world: &World, node: NodeId, (local, asks): Pair) -> u32 {
+        let key = (world.view_of(node, local), asks);
+        if let Some(&at) = self.index.get(&key) {
+            return at;
+        }
+        let at = self.pairs.len() as u32;
+        self.pairs.push((local, asks));
+        self.index.insert(key, at);
+        self.handled.push(FRESH);
+        self.next.push(Vec::new());
+        self.acts.push(Vec::new());
+        at
+    }
+}
+
+/// For every node state (with its client asks) of every node: the messages that may still
+/// do something there.
+pub struct Liveness {
+    /// Per node: its pairs' numbers, and each pair's live messages.
+    nodes: Vec<(FastMap<Pair, u32>, Vec<Bits>)>,
+    /// Messages the analysis met (numbered below this).
+    msgs: u32,
+}
+
+impl Liveness {
+    /// Explores every node on its own (see the module docs) and computes liveness, or
+    /// `None` for a spec with crashes, or when the nodes alone take more than
+    /// [`MAX_CORE_STEPS`] steps to explore (the search then keeps every message: slower, as
+    /// exact).
+    pub fn analyse(world: &mut World) -> Option<Liveness> {
+        let spec = world.spec();
+        if spec.crashes > 0 {
+            return None;
+        }
+        let nodes = spec.nodes as usize;
+        let mut graphs: Vec<Graph> = (0..nodes).map(|_| Graph::default()).collect();
+        for (i, graph) in graphs.iter_mut().enumerate() {
+            graph.add(world, i as NodeId + 1, (0, 0));
+        }
+        loop {
+            let mut grew = false;
+            for (i, graph) in graphs.iter_mut().enumerate() {
+                let node = i as NodeId + 1;
+                let mut at = 0;
+                while at < graph.pairs.len() {
+                    let (local, asks) = graph.pairs[at];
+                    let mut steps: Vec<(Input, u16)> = Vec::new();
+                    if graph.handled[at] == FRESH {
+                        graph.handled[at] = 0;
+                        grew = true;
+                        if world.has_timeout(node, local) {
+                            steps.push((Input::Timeout, asks));
+                        }
+                        if node <= spec.proposers {
+                            for instance in 1..=spec.instances {
+                                let shift = 2 * (instance - 1);
+                                let k = ((asks >> shift) & 3) as u8;
+                                if k < MAX_ASKS && u32::from(k) <= spec.crashes {
+                                    steps.push((Input::Propose(instance, k), asks + (1 << shift)));
+                                }
+                            }
+                        }
+                    }
+                    let (from, to) = (graph.handled[at], world.msgs.len() as u32);
+                    steps.extend(
+                        (from..to)
+                            .filter(|&m| world.msgs.get(m).to == node)
+                            .map(|m| (Input::Deliver(m), asks)),
+                    );
+                    graph.handled[at] = to;
+                    grew |= to > from;
+                    for (input, asks_after) in steps {
+                        let step = world.local_step(node, local, input);
+                        let acts = step.next != local || step.sends != 0 || step.events != 0;
+                        if let (Input::Deliver(msg), true) = (input, acts) {
+                            graph.acts[at].push(msg);
+                        }
+                        let n = graph.add(world, node, (step.next, asks_after));
+                        if n as usize != at {
+                            graph.next[at].push(n);
+                        }
+                    }
+                    if world.core_steps() > MAX_CORE_STEPS {
+                        return None;
+                    }
+                    at += 1;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        let msgs = world.msgs.len();
+        let nodes = graphs.into_iter().map(|g| (g.index.clone(), Self::live(&g, msgs))).collect();
+        Some(Liveness { nodes, msgs: msgs as u32 })
+    }
+
+    /// What each pair does something on, then what any pair it leads to does something on,
+    /// to a fixpoint.
+    fn live(graph: &Graph, msgs: usize) -> Vec<Bits> {
+        let count = graph.pairs.len();
+        let mut live = vec![Bits::with_len(msgs); count];
+        for (at, acts) in graph.acts.iter().enumerate() {
+            for &msg in acts {
+                live[at].insert(msg);
+            }
+        }
+        // Later pairs are mostly found after earlier ones: sweeping from the last converges
+        // in a few rounds.
+        let mut grew = true;
+        while grew {
+            grew = false;
+            for local in (0..count).rev() {
+                for &n in &graph.next[local] {
+                    let n = n as usize;
+                    let (mine, theirs) = match n.cmp(&local) {
+                        std::cmp::Ordering::Greater => {
+                            let (low, high) = live.split_at_mut(n);
+                            (&mut low[local], &high[0])
+                        }
+                        std::cmp::Ordering::Less => {
+                            let (low, high) = live.split_at_mut(local);
+                            (&mut high[0], &low[n])
+                        }
+                        std::cmp::Ordering::Equal => continue,
+                    };
+                    grew |= mine.union(theirs);
+                }
+            }
+        }
+        live
+    }
+
+    /// The messages that may still do something at `node` with view `view` and client asks
+    /// `asks`, or `None` for a state the analysis never met (then every message is live).
+    pub fn at(&self, node: NodeId, view: u32, asks: u16) -> Option<&Bits> {
+        let (index, live) = &self.nodes[node as usize - 1];
+        index.get(&(view, asks)).map(|&at| &live[at as usize])
+    }
+
+    /// Whether `msg` is live in `bits` (from [`Liveness::at`]).
+    pub fn covers(&self, bits: &Bits, msg: u32) -> bool {
+        assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
+        bits.contains(msg)
+    }
+}
