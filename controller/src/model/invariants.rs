@@ -175,7 +175,18 @@ impl Ghost {
             .map(|((_, b, v), _)| (*b, v.as_str()))
     }
 
-    /// A node learned `value`, or answered a client `ok` with it (`what` says which).
+    /// Who made a decision, as a violation names it: node `node` learned (`ok` false) or
+    /// answered a client `ok`.
+    pub fn decider(node: NodeId, ok: bool) -> String {
+        if ok {
+            format!("n{node} answered ok")
+        } else {
+            format!("n{node} learned")
+        }
+    }
+
+    /// A node learned `value`, or answered a client `ok` with it (`who` says which, from
+    /// [`Ghost::decider`]).
     pub fn on_decision(
         &mut self,
         spec: &Spec,

@@ -12,7 +12,7 @@
 //! to it): deliveries that keep or consume, and losses. They reach the same node states: a
 //! lost message is one never delivered, and a kept copy can always be left undelivered.
 
-use super::invariants::Violation;
+use super::invariants::{Ghost, Violation};
 use super::spec::Spec;
 use super::state::{Envelope, NodeState, State};
 use synod_node::paxos::{Bug, InstanceId, Node, NodeId, OpId, Output, ProposeError, Record};
@@ -161,7 +161,7 @@ fn run<O: Observer>(
                 state.ghost.on_decision(
                     spec,
                     |v| proposed.was_proposed(spec, instance, v),
-                    &format!("n{node} learned"),
+                    &Ghost::decider(node, false),
                     instance,
                     &value,
                 )?;
@@ -173,7 +173,7 @@ fn run<O: Observer>(
                     state.ghost.on_decision(
                         spec,
                         |v| proposed.was_proposed(spec, instance, v),
-                        &format!("n{node} answered ok"),
+                        &Ghost::decider(node, true),
                         instance,
                         value,
                     )?;

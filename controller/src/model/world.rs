@@ -288,8 +288,7 @@ impl<'s> World<'s> {
                 match event {
                     GhostEvent::Send { from, msg } => g.on_send(spec, *from, &self.msgs.get(*msg).msg)?,
                     GhostEvent::Decision { node, instance, value, ok } => {
-                        let who =
-                            if *ok { format!("n{node} answered ok") } else { format!("n{node} learned") };
+                        let who = Ghost::decider(*node, *ok);
                         let was_proposed = |v: &str| proposed.was_proposed(spec, *instance, v);
                         g.on_decision(spec, was_proposed, &who, *instance, value)?;
                     }
