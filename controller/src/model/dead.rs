@@ -22,8 +22,8 @@
 //! states explored here, and could send messages none of them sends. The search asserts
 //! the claim as it goes: every node state it meets was analysed, every message was met.
 
-use super::proposals::MAX_ASKS;
-use super::world::{Input, World};
+use super::proposals::Proposals;
+use super::world::{Input, Packed, World, MAX_NODES};
 use synod_node::paxos::hash::FastMap;
 use synod_node::paxos::NodeId;
 
@@ -86,6 +86,32 @@ struct Graph {
 }
 
 impl Graph {
+    /// The inputs pair `at` has not handled yet, with the asks each leaves (every message
+    /// met so far; the first time, also its timeout and its client asks), marked handled.
+    fn inputs(&mut self, world: &World, node: NodeId, at: usize) -> (u32, Vec<(Input, u16)>) {
+        let spec = world.spec();
+        let (local, asks) = self.pairs[at];
+        let mut inputs = Vec::new();
+        if self.handled[at] == FRESH {
+            self.handled[at] = 0;
+            if world.has_timeout(node, local) {
+                inputs.push((Input::Timeout, asks));
+            }
+            for instance in (1..=spec.instances).filter(|_| node <= spec.proposers) {
+                let shift = 2 * (instance - 1);
+                let k = ((asks >> shift) & 3) as u8;
+                if Proposals::may_ask_after(k, spec.crashes) {
+                    inputs.push((Input::Propose(instance, k), asks + (1 << shift)));
+                }
+            }
+        }
+        let (from, to) = (self.handled[at], world.msgs.len() as u32);
+        let inbox = (from..to).filter(|&m| world.msgs.get(m).to == node);
+        inputs.extend(inbox.map(|m| (Input::Deliver(m), asks)));
+        self.handled[at] = to;
+        (local, inputs)
+    }
+
     fn add(&mut self, world: &World, node: NodeId, (local, asks): Pair) -> u32 {
         let key = (world.view_of(node, local), asks);
         if let Some(&at) = self.index.get(&key) {
@@ -108,6 +134,8 @@ pub struct Liveness {
     nodes: Vec<(FastMap<Pair, u32>, Vec<Bits>)>,
     /// Messages the analysis met (numbered below this).
     msgs: u32,
+    /// A net without the messages at the places of a mask (see `without_dead`).
+    dead_steps: FastMap<(u32, u64), u32>,
 }
 
 impl Liveness {
@@ -131,32 +159,8 @@ impl Liveness {
                 let node = i as NodeId + 1;
                 let mut at = 0;
                 while at < graph.pairs.len() {
-                    let (local, asks) = graph.pairs[at];
-                    let mut steps: Vec<(Input, u16)> = Vec::new();
-                    if graph.handled[at] == FRESH {
-                        graph.handled[at] = 0;
-                        grew = true;
-                        if world.has_timeout(node, local) {
-                            steps.push((Input::Timeout, asks));
-                        }
-                        if node <= spec.proposers {
-                            for instance in 1..=spec.instances {
-                                let shift = 2 * (instance - 1);
-                                let k = ((asks >> shift) & 3) as u8;
-                                if k < MAX_ASKS && u32::from(k) <= spec.crashes {
-                                    steps.push((Input::Propose(instance, k), asks + (1 << shift)));
-                                }
-                            }
-                        }
-                    }
-                    let (from, to) = (graph.handled[at], world.msgs.len() as u32);
-                    steps.extend(
-                        (from..to)
-                            .filter(|&m| world.msgs.get(m).to == node)
-                            .map(|m| (Input::Deliver(m), asks)),
-                    );
-                    graph.handled[at] = to;
-                    grew |= to > from;
+                    let (local, steps) = graph.inputs(world, node, at);
+                    grew |= !steps.is_empty();
                     for (input, asks_after) in steps {
                         let step = world.local_step(node, local, input);
                         let acts = step.next != local || step.sends != 0 || step.events != 0;
@@ -180,7 +184,7 @@ impl Liveness {
         }
         let msgs = world.msgs.len();
         let nodes = graphs.into_iter().map(|g| (g.index.clone(), Self::live(&g, msgs))).collect();
-        Some(Liveness { nodes, msgs: msgs as u32 })
+        Some(Liveness { nodes, msgs: msgs as u32, dead_steps: FastMap::default() })
     }
 
     /// What each pair does something on, then what any pair it leads to does something on,
@@ -219,16 +223,45 @@ impl Liveness {
         live
     }
 
-    /// The messages that may still do something at `node` with view `view` and client asks
-    /// `asks`, or `None` for a state the analysis never met (then every message is live).
-    pub fn at(&self, node: NodeId, view: u32, asks: u16) -> Option<&Bits> {
-        let (index, live) = &self.nodes[node as usize - 1];
-        index.get(&(view, asks)).map(|&at| &live[at as usize])
+    /// `state`'s net without the messages dead at their receivers' states.
+    pub fn without_dead(&mut self, world: &mut World, state: &Packed) -> u32 {
+        let (kept, dead) = self.live_in(world, state);
+        if dead == 0 {
+            return state.net;
+        }
+        // A net of more than 64 messages has no mask of its own to remember it by.
+        let small = world.net(state.net).len() <= 64;
+        if let Some(&known) = self.dead_steps.get(&(state.net, dead)).filter(|_| small) {
+            return known;
+        }
+        let next = world.intern_net(kept.into_boxed_slice());
+        if small {
+            self.dead_steps.insert((state.net, dead), next);
+        }
+        next
     }
 
-    /// Whether `msg` is live in `bits` (from [`Liveness::at`]).
-    pub fn covers(&self, bits: &Bits, msg: u32) -> bool {
-        assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
-        bits.contains(msg)
+    /// The live messages of `state`'s net, and the places of the dead ones as a mask.
+    fn live_in(&self, world: &World, state: &Packed) -> (Vec<u32>, u64) {
+        let spec = world.spec();
+        let mut at: [Option<&Bits>; MAX_NODES] = [None; MAX_NODES];
+        for node in spec.node_ids() {
+            let (view, asks) =
+                (world.view_of(node, state.locals[node as usize - 1]), state.proposed.of_node(spec, node));
+            let (index, live) = &self.nodes[node as usize - 1];
+            let pair = index.get(&(view, asks));
+            assert!(pair.is_some(), "n{node}'s state {view} (asks {asks}) escaped the liveness analysis");
+            at[node as usize - 1] = pair.map(|&p| &live[p as usize]);
+        }
+        let (mut kept, mut dead) = (Vec::new(), 0u64);
+        for (place, &msg) in world.net(state.net).iter().enumerate() {
+            assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
+            if at[world.msgs.get(msg).to as usize - 1].is_some_and(|bits| bits.contains(msg)) {
+                kept.push(msg);
+            } else {
+                dead |= 1 << place.min(63);
+            }
+        }
+        (kept, dead)
     }
 }

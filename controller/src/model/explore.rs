@@ -8,6 +8,7 @@
 //! The queue is the list of states itself: states are appended in the order they are found,
 //! which is breadth-first order, so the next state to expand is the next index.
 
+use super::dead::Liveness;
 use super::invariants::Violation;
 use super::spec::Spec;
 use super::state::State;
@@ -96,7 +97,7 @@ pub enum Reduction {
     /// Every reachable state.
     None,
     /// Messages their receiver ignores in every state it can still reach are taken out of the
-    /// net once no crash is left ([`super::dead`]).
+    /// net, in specs without crashes whose analysis finishes ([`super::dead`]).
     DeadMessages,
 }
 
@@ -108,7 +109,11 @@ pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
 pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcome {
     let started = Instant::now();
     let (mut world, root) = World::new(spec);
-    let dead_messages = reduction == Reduction::DeadMessages && world.take_out_dead();
+    let mut liveness = match reduction {
+        Reduction::DeadMessages => Liveness::analyse(&mut world),
+        Reduction::None => None,
+    };
+    let dead_messages = liveness.is_some();
     let mut states: Vec<Packed> = vec![root];
     let mut parents: Vec<(u32, Move)> = vec![(ROOT, Move::Timeout { node: 0 })];
     let mut visited: FastSet<Packed> = FastSet::default();
@@ -139,7 +144,12 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
         for &mv in &moves {
             out.transitions += 1;
             let next = match world.step(&state, mv) {
-                Ok(next) => next,
+                Ok(mut next) => {
+                    if let Some(liveness) = &mut liveness {
+                        next.net = liveness.without_dead(&mut world, &next);
+                    }
+                    next
+                }
                 Err(v) => {
                     let mut path = path_to(&parents, i);
                     path.push(mv);

@@ -27,7 +27,11 @@ impl Proposals {
 
     /// Whether the client may ask `node` (again) in `instance`, with `crashes` spent.
     pub fn may_ask(self, spec: &Spec, node: NodeId, instance: InstanceId, crashes: u32) -> bool {
-        let count = self.count(spec, node, instance);
+        Self::may_ask_after(self.count(spec, node, instance), crashes)
+    }
+
+    /// Whether a client that asked `count` times may ask again, with `crashes` spent.
+    pub fn may_ask_after(count: u8, crashes: u32) -> bool {
         u32::from(count) <= crashes && count < MAX_ASKS
     }
 

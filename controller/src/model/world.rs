@@ -14,7 +14,6 @@
 //! `view` leaves the records out: once the crash budget is spent, nothing reads them, and
 //! states that differ only there are merged (as the reference search's fingerprint does).
 
-use super::dead::{Bits, Liveness};
 use super::intern::{Bytes, Interner};
 use super::invariants::{Ghost, Violation};
 use super::proposals::Proposals;
@@ -109,10 +108,6 @@ pub struct World<'s> {
     ghosts: Interner<Ghost>,
     ghost_steps: FastMap<(u32, Proposals, u32), Result<u32, Violation>>,
     net_steps: FastMap<(u32, u32, u32), u32>,
-    /// Which messages each node state ignores forever, if dead messages are taken out.
-    liveness: Option<Liveness>,
-    /// A net without the messages at the places of a mask (see `without_dead`).
-    dead_steps: FastMap<(u32, u64), u32>,
 }
 
 impl<'s> World<'s> {
@@ -130,8 +125,6 @@ impl<'s> World<'s> {
             ghosts: Interner::default(),
             ghost_steps: FastMap::default(),
             net_steps: FastMap::default(),
-            liveness: None,
-            dead_steps: FastMap::default(),
         };
         world.sends.intern(Box::new([]));
         world.events.intern(Box::new([]));
@@ -213,9 +206,6 @@ impl<'s> World<'s> {
         };
         if removed != NONE || step.sends != 0 {
             next.net = self.net_step(state.net, removed, step.sends);
-        }
-        if self.liveness.is_some() {
-            next.net = self.without_dead(next.net, &next);
         }
         Ok(next)
     }
@@ -322,52 +312,14 @@ impl<'s> World<'s> {
         next
     }
 
-    /// Takes dead messages out of the search from now on (see [`Liveness`]); false if the
-    /// analysis gave up (the nodes alone have too many states or messages).
-    pub fn take_out_dead(&mut self) -> bool {
-        self.liveness = Liveness::analyse(self);
-        self.liveness.is_some()
+    /// The messages of net `net`, sorted.
+    pub(super) fn net(&self, net: u32) -> &[u32] {
+        self.nets.get(net)
     }
 
-    /// `net` without the messages dead at their receivers' states in `state`.
-    fn without_dead(&mut self, net: u32, state: &Packed) -> u32 {
-        let live = self.liveness.as_ref().expect("liveness analysed");
-        let mut at: [Option<&Bits>; MAX_NODES] = [None; MAX_NODES];
-        for node in self.spec.node_ids() {
-            let i = node as usize - 1;
-            let view = self.nodes[i].locals[state.locals[i] as usize].view;
-            let asks = state.proposed.of_node(self.spec, node);
-            let bits = live.at(node, view, asks);
-            assert!(bits.is_some(), "n{node}'s state {view} (asks {asks}) escaped the liveness analysis");
-            at[i] = bits;
-        }
-        let is_live = |&&msg: &&u32| {
-            let i = self.msgs.get(msg).to as usize - 1;
-            at[i].is_some_and(|bits| live.covers(bits, msg))
-        };
-        let msgs = self.nets.get(net);
-        // The dead ones' places, as a mask while the net is small enough.
-        let mut dead = 0u64;
-        for (at, msg) in msgs.iter().enumerate() {
-            if !is_live(&msg) {
-                dead |= 1 << at.min(63);
-            }
-        }
-        if dead == 0 {
-            return net;
-        }
-        if msgs.len() <= 64 {
-            if let Some(&known) = self.dead_steps.get(&(net, dead)) {
-                return known;
-            }
-        }
-        let kept: Box<[u32]> = msgs.iter().filter(is_live).copied().collect();
-        let small = msgs.len() <= 64;
-        let next = self.nets.intern(kept);
-        if small {
-            self.dead_steps.insert((net, dead), next);
-        }
-        next
+    /// The number of the net holding `msgs` (sorted).
+    pub(super) fn intern_net(&mut self, msgs: Box<[u32]>) -> u32 {
+        self.nets.intern(msgs)
     }
 
     /// The number of the view of `node`'s state `local` (see [`World::key`]).
