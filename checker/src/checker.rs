@@ -217,11 +217,15 @@ impl Checker {
                     self.abort_reason = e.reason.map(|r| r.into_owned()).or(self.abort_reason.take());
                 }
             }
-            Event::Unknown { .. }
-            | Event::Phase(_)
-            | Event::Disk(_)
-            | Event::Discarded(_)
-            | Event::Error(_) => self.ignored += 1,
+            Event::Phase(p) => {
+                if p.phase == "workload" {
+                    self.run.workload_start_us.get_or_insert(p.t);
+                }
+                self.ignored += 1;
+            }
+            Event::Unknown { .. } | Event::Disk(_) | Event::Discarded(_) | Event::Error(_) => {
+                self.ignored += 1
+            }
         }
         self.instances.repack();
         Ok(())
@@ -308,6 +312,7 @@ impl Checker {
             acceptors,
             proposers,
             learners,
+            workload_start_us: self.run.workload_start_us,
         };
     }
 

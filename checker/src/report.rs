@@ -96,6 +96,10 @@ pub struct RunSummary {
     pub acceptors: Vec<u64>,
     pub proposers: Vec<u64>,
     pub learners: Vec<u64>,
+    /// When the workload began (its `phase` line, microseconds from the run's start): a
+    /// nemesis schedule's times count from here, the report's times from the run's start.
+    #[serde(default)]
+    pub workload_start_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

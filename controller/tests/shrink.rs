@@ -4,7 +4,8 @@
 //! its own schedule.jsonl (which its history's run line names too), and leaves no scratch
 //! folder behind. A non-unique-ballots run, which the one-change-at-a-time passes leave at a
 //! fixed point above 300 events on 5 nodes, gets there through the tiny pass (several changes
-//! at once, redrawn under many seeds). A real run is refused.
+//! at once, redrawn under many seeds). A volatile-acceptor run whose violation is a revisit
+//! after a restart gets there by bringing the faults sooner. A real run is refused.
 
 use std::path::{Path, PathBuf};
 use synod_controller::plan::generated;
@@ -130,6 +131,31 @@ fn the_tiny_pass_takes_a_fixed_point_below_300_events_on_fewer_nodes() {
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(shrunk.dir.join("meta.json")).unwrap()).unwrap();
     assert!(meta["config"]["nodes"].as_u64().unwrap() < 5, "{}", meta["config"]);
+    assert_no_scratch_left(&shrunk, &runs);
+    std::fs::remove_dir_all(&runs).unwrap();
+}
+
+/// volatile-acceptor as `synod mutants --sim` draws its runs (0.5 s, contention 4, revisits
+/// 0.3), seed 3: the violation is a revisit, after a restart, of an instance the node forgot.
+/// The passes used to stop at 2,361 events: each instance before the kill adds events, and
+/// no pass could bring the kill sooner; the schedule's times are now halved (the `sooner`
+/// pass) and times cut in hundredths of a second.
+#[test]
+fn a_revisit_after_a_restart_shrinks_by_bringing_the_faults_sooner() {
+    let runs = temp_runs("volatile-acceptor");
+    let mut cfg = learn_on_one(&runs, 3);
+    cfg.time_s = 0.5;
+    cfg.contention = 4;
+    cfg.revisit = 0.3;
+    cfg.tuning.bug = Some("volatile-acceptor".parse().unwrap());
+    let original = simulate(cfg);
+    assert!(original.report.safety.iter().any(|r| r.rule == "agreement" && !r.ok), "the mutant is caught");
+    let plan =
+        ShrinkPlan { run: original.run_dir.clone(), runs_dir: runs.clone(), quiet: true, budget_s: 240.0 };
+    let shrunk = shrink(&plan).unwrap();
+    assert_eq!(shrunk.rule, "agreement");
+    assert!(shrunk.events_after <= 300, "{} events", shrunk.events_after);
+    assert!(shrunk.events_after * 10 <= shrunk.events_before);
     assert_no_scratch_left(&shrunk, &runs);
     std::fs::remove_dir_all(&runs).unwrap();
 }

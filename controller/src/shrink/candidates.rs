@@ -3,12 +3,14 @@
 //! no more events. Cheap, large cuts come first (time, instances), while runs are long; the
 //! schedule's ddmin and the intensities come after, on short runs.
 //!
-//! - time: the workload cut just after the violation, then bisected in tenths of seconds;
+//! - time: the workload cut just after the violation, then bisected in hundredths of seconds;
 //!   the final phase shortened the same way; actions after the workload's end dropped;
 //! - size: `--instances` capped at the violating instance, then bisected; concurrency,
 //!   contention and revisits lowered; fewer nodes (nodes.rs); proposers dropped (ddmin over
 //!   the list);
-//! - faults: ddmin over the schedule's actions (timed ones and message triggers);
+//! - faults: ddmin over the schedule's actions (timed ones and message triggers); the
+//!   schedule's times halved while the run still fails (the faults come sooner, so fewer
+//!   instances are run before them);
 //! - the net's randomness: every probability and delay of the remaining actions halved
 //!   towards zero while the run still fails; then other seeds, whose random choices may
 //!   break the rule with fewer events (kept only when they do).
@@ -20,7 +22,7 @@ use super::trial::{Candidate, Search};
 use crate::nemesis::{Action, Schedule, Timed, Trigger};
 use crate::run::config::Trace;
 
-/// Halvings of one intensity, at most.
+/// Halvings of one intensity, or of the schedule's times, at most.
 const HALVINGS_MAX: u32 = 4;
 /// Seeds tried by each round's reseed pass.
 const SEEDS_TRIED: u64 = 16;
@@ -54,12 +56,12 @@ pub fn trace_all(c: &mut Candidate) {
     c.cfg.trace = Trace::All;
 }
 
-/// `c` with its workload cut just after the violation at `t_us` (from the run's start) and
+/// `c` with its workload cut just after the violation at `t_us` (on the schedule's clock) and
 /// its instances capped at the violating one: the first candidate of a search, which spares
 /// it running the whole original again.
 pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
     let mut cut = c.clone();
-    let time_s = tenths(t_us as f64 / 1e6 + AFTER_VIOLATION_S) as f64 / 10.0;
+    let time_s = seconds(hundredths(t_us as f64 / 1e6 + AFTER_VIOLATION_S));
     if time_s < cut.cfg.time_s {
         set_time(&mut cut, time_s);
     }
@@ -73,7 +75,7 @@ pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
 /// One round of every pass; whether any change was kept. Stops early once out of budget.
 pub fn round(search: &mut Search) -> bool {
     let before = search.accepted;
-    let passes: [fn(&mut Search) -> Verdict; 12] = [
+    let passes: [fn(&mut Search) -> Verdict; 13] = [
         cut_time,
         cap_instances,
         super::focus::focus,
@@ -83,6 +85,7 @@ pub fn round(search: &mut Search) -> bool {
         shrink_time,
         shrink_final,
         shrink_schedule,
+        sooner,
         shrink_proposers,
         soften,
         reseed,
@@ -95,9 +98,16 @@ pub fn round(search: &mut Search) -> bool {
     search.accepted > before
 }
 
-/// Tenths of seconds, rounded up (at least one).
-fn tenths(s: f64) -> u64 {
-    ((s * 10.0).ceil() as u64).max(1)
+/// Hundredths of seconds, rounded up (at least one): the unit times are cut in. A tenth
+/// was too coarse for a one-node run, where 100 ms of workload after a restart is hundreds
+/// of events.
+fn hundredths(s: f64) -> u64 {
+    ((s * 100.0 - 1e-9).ceil() as u64).max(1)
+}
+
+/// Seconds of `n` hundredths.
+fn seconds(n: u64) -> f64 {
+    n as f64 / 100.0
 }
 
 /// The schedule without the actions timed after `time_s` of workload (they never happen).
@@ -114,10 +124,10 @@ fn set_time(c: &mut Candidate, time_s: f64) {
     c.schedule = within(&c.schedule, time_s);
 }
 
-/// The workload cut just after the violation (its time counts from the run's start, which
-/// is before the workload's: the cut keeps at least that much workload).
+/// The workload cut just after the violation (its time is on the schedule's clock, which
+/// starts with the workload).
 fn cut_time(search: &mut Search) -> Verdict {
-    let cut = tenths(search.best.t_us as f64 / 1e6 + AFTER_VIOLATION_S) as f64 / 10.0;
+    let cut = seconds(hundredths(search.best.at.t_us as f64 / 1e6 + AFTER_VIOLATION_S));
     if cut >= search.best.candidate.cfg.time_s {
         return Verdict::Passes;
     }
@@ -125,18 +135,18 @@ fn cut_time(search: &mut Search) -> Verdict {
 }
 
 fn shrink_time(search: &mut Search) -> Verdict {
-    let current = tenths(search.best.candidate.cfg.time_s);
-    last(shrink_count(current, 1, &mut |t| search.try_change(|c| set_time(c, t as f64 / 10.0))), search)
+    let current = hundredths(search.best.candidate.cfg.time_s);
+    last(shrink_count(current, 1, &mut |t| search.try_change(|c| set_time(c, seconds(t)))), search)
 }
 
 fn shrink_final(search: &mut Search) -> Verdict {
-    let current = tenths(search.best.candidate.cfg.final_s);
-    last(shrink_count(current, 1, &mut |t| search.try_change(|c| c.cfg.final_s = t as f64 / 10.0)), search)
+    let current = hundredths(search.best.candidate.cfg.final_s);
+    last(shrink_count(current, 1, &mut |t| search.try_change(|c| c.cfg.final_s = seconds(t))), search)
 }
 
 /// No more instances than the one that broke the rule, then fewer.
 fn cap_instances(search: &mut Search) -> Verdict {
-    let at = search.best.instance.max(1);
+    let at = search.best.at.instance.max(1);
     if search.best.candidate.cfg.instances.is_none_or(|n| n > at)
         && search.try_change(|c| c.cfg.instances = Some(at)) == Verdict::OutOfBudget
     {
@@ -181,6 +191,30 @@ fn shrink_proposers(search: &mut Search) -> Verdict {
 fn shrink_schedule(search: &mut Search) -> Verdict {
     let all = items(&search.best.candidate.schedule);
     ddmin(all, &mut |kept| search.try_change(|c| c.schedule = schedule_of(kept)));
+    budget(search)
+}
+
+/// Every action's time halved while the run still fails, the workload ending as long after
+/// the last one as before: a fault that needs decided instances (a kill between decisions
+/// and their revisits) comes after fewer of them.
+fn sooner(search: &mut Search) -> Verdict {
+    for _ in 0..HALVINGS_MAX {
+        if search.best.candidate.schedule.timed.iter().all(|t| t.at_us == 0) {
+            break;
+        }
+        // The workload ends as long after the last action as before.
+        let halved = |c: &mut Candidate| {
+            let last_us = c.schedule.timed.iter().map(|t| t.at_us).max().unwrap_or(0);
+            c.schedule.timed.iter_mut().for_each(|t| t.at_us /= 2);
+            let earlier_s = (last_us - last_us / 2) as f64 / 1e6;
+            c.cfg.time_s = seconds(hundredths(c.cfg.time_s - earlier_s));
+        };
+        match search.try_change(halved) {
+            Verdict::Fails => {}
+            Verdict::Passes => break,
+            Verdict::OutOfBudget => return Verdict::OutOfBudget,
+        }
+    }
     budget(search)
 }
 
@@ -282,7 +316,9 @@ mod tests {
         let cut = within(&s, 2.0);
         assert_eq!(cut.timed.iter().map(|t| t.at_us).collect::<Vec<_>>(), [100_000, 1_500_000]);
         assert_eq!(schedule_of(&items(&cut)), cut);
-        assert_eq!(tenths(0.0), 1);
-        assert_eq!(tenths(1.23), 13);
+        assert_eq!(hundredths(0.0), 1);
+        assert_eq!(hundredths(1.234), 124);
+        assert_eq!(hundredths(0.1), 10, "no float error rounds a whole count up");
+        assert_eq!(seconds(hundredths(0.07)), 0.07);
     }
 }

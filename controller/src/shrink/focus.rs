@@ -8,7 +8,7 @@
 //! them is contended. A draw is kept only when it breaks the same rule with fewer events.
 
 use super::ddmin::Verdict;
-use super::trial::{Candidate, Search};
+use super::trial::{Candidate, Search, Violated};
 use crate::nemesis::{Action, Schedule, Timed};
 use std::collections::BTreeSet;
 
@@ -91,26 +91,42 @@ pub fn focused(best: &Candidate, t_us: u64) -> Candidate {
     c
 }
 
-/// The focus pass, for a run of more than one instance: its focused run, with 1, 2 and
-/// FOCUS_INSTANCES instances (fewer than it has), under the seeds from the current one, until one breaks the rule (kept) or the seeds or the
-/// budget run out.
+/// The focused runs of `best`: one per distinct set of faults in force at the moments of its
+/// violation (when its instance's race began, at each conflicting event, when it showed),
+/// earliest first. A race that needed a node cut off (the fast round's owner missing the
+/// decision) may show only after the partition healed, when its owner retries.
+pub fn focused_all(best: &Candidate, at: &Violated) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for &t_us in &at.moments_us {
+        let c = focused(best, t_us);
+        if !out.iter().any(|o| o.schedule == c.schedule) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The focus pass, for a run of more than one instance: its focused runs, with 1, 2 and
+/// FOCUS_INSTANCES instances (fewer than it has), under the seeds from the current one,
+/// until one breaks the rule (kept) or the seeds or the budget run out.
 pub fn focus(search: &mut Search) -> Verdict {
     let current = search.best.candidate.cfg.instances.unwrap_or(u64::MAX);
     if current <= 1 {
         return Verdict::Passes;
     }
-    let base = focused(&search.best.candidate, search.best.t_us);
-    let seed = base.cfg.seed;
+    let bases = focused_all(&search.best.candidate, &search.best.at);
     for k in 0..FOCUS_SEEDS_MAX {
-        // One instance first, then two, then FOCUS_INSTANCES: fewer than the run has.
-        for n in [1, 2, FOCUS_INSTANCES].into_iter().filter(|&n| n < current) {
-            let mut c = base.clone();
-            c.cfg.seed = seed.wrapping_add(k);
-            c.cfg.instances = Some(n);
-            c.cfg.concurrency = n as usize;
-            match search.test(c) {
-                Verdict::Passes => {}
-                verdict => return verdict,
+        for base in &bases {
+            // One instance first, then two, then FOCUS_INSTANCES: fewer than the run has.
+            for n in [1, 2, FOCUS_INSTANCES].into_iter().filter(|&n| n < current) {
+                let mut c = base.clone();
+                c.cfg.seed = base.cfg.seed.wrapping_add(k);
+                c.cfg.instances = Some(n);
+                c.cfg.concurrency = n as usize;
+                match search.test(c) {
+                    Verdict::Passes => {}
+                    verdict => return verdict,
+                }
             }
         }
     }
@@ -156,6 +172,29 @@ mod tests {
         assert_eq!(in_force(&s, 3_400_000).timed.len(), 3, "duplicate, reorder, loss 0.5");
         let early: Vec<Action> = in_force(&s, 10_000).timed.into_iter().map(|t| t.action).collect();
         assert_eq!(early, [Action::Stop { nodes: vec![2, 4] }], "a node down is silent: stopped");
+    }
+
+    /// The first-not-highest race of a `synod mutants --sim` run: the round-0 owner n3 cut off
+    /// while the others choose (0.12 s to 0.18 s on the schedule's clock), its retry after the
+    /// heal picks its own old value, and the violation shows at 0.35 s, with nothing in force.
+    #[test]
+    fn the_faults_in_force_when_the_race_began_are_focused_first() {
+        let cut = Action::Partition {
+            shape: Some("bridge".into()),
+            components: Vec::new(),
+            cut: vec![[1, 3], [2, 3], [3, 1], [3, 2]],
+        };
+        let best = Candidate {
+            cfg: crate::run::config::RunConfig::defaults(3, 1),
+            schedule: Schedule::from(vec![at(0.12, cut.clone()), at(0.18, Action::Heal)]),
+        };
+        let at = Violated { instance: 59, t_us: 350_000, moments_us: vec![140_000, 150_000, 350_000] };
+        let got = focused_all(&best, &at);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].schedule.timed, [Timed { at_us: 0, action: cut }], "the race's faults first");
+        assert!(got[1].schedule.timed.is_empty(), "then the violation's (none)");
+        let same = Violated { instance: 59, t_us: 150_000, moments_us: vec![140_000, 150_000] };
+        assert_eq!(focused_all(&best, &same).len(), 1, "one focused run for moments with the same faults");
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn search(
         }
     };
     say(format!("shrinking {} ({} events, {rule} broken)", original.dir.display(), original.events));
-    let cut = candidates::cut_near(&first, original.instance, original.t_us);
+    let cut = candidates::cut_near(&first, original.at.instance, original.at.t_us);
     let mut search = Search::first(rule, scratch, deadline, cut, first)?;
     let mut round = 0;
     // Seeds the tiny pass has drawn (offsets from the best run's seed).

@@ -4,6 +4,7 @@
 //! what is wrong and where: only a simulated run is a function of its config and schedule,
 //! so only it can be shrunk by running variations of them.
 
+use super::trial::Violated;
 use crate::nemesis::{file, Schedule};
 use crate::run::config::RunConfig;
 use anyhow::{bail, Context, Result};
@@ -19,9 +20,8 @@ pub struct Original {
     pub events: u64,
     /// The safety rules it breaks, in the checker's order (never empty).
     pub broken: Vec<String>,
-    /// The first broken rule's first violation: its instance and time (from the run's start).
-    pub instance: u64,
-    pub t_us: u64,
+    /// The first broken rule's first violation: its instance and times (from the run's start).
+    pub at: Violated,
 }
 
 impl Original {
@@ -55,9 +55,9 @@ impl Original {
         let Some(first) = broken.first() else {
             bail!("{}: breaks no safety rule: there is no counterexample to shrink", dir.display());
         };
-        let (instance, t_us) = first.first.as_ref().map_or((0, 0), |a| (a.instance, a.t_us));
+        let at = Violated::in_report(&report, &first.rule).expect("a broken rule has a violation");
         let broken = broken.iter().map(|r| r.rule.clone()).collect();
-        Ok(Original { dir: dir.to_path_buf(), cfg, schedule, events: report.events, broken, instance, t_us })
+        Ok(Original { dir: dir.to_path_buf(), cfg, schedule, events: report.events, broken, at })
     }
 }
 

@@ -19,9 +19,12 @@ use crate::nemesis::Schedule;
 const NODES_MIN: u32 = 3;
 /// Proposers of the largest shape.
 const PROPOSERS_MAX: usize = 3;
-/// Seeds drawn after the last kept draw before the pass gives up (the budget may end it
-/// sooner).
+/// Seeds drawn after the last kept draw before the pass gives up, once the best run fits a
+/// screen (the budget may end it sooner). Above a screenful it draws until the budget is
+/// spent: a rare race (first-not-highest's) may need tens of thousands of draws.
 pub const STALL_SEEDS: u64 = 1024;
+/// History events of a run that fits a screen: `synod shrink`'s target.
+pub const SCREENFUL_EVENTS: u64 = 300;
 
 /// The tiny shapes of `best`, smallest first: nodes 3..=its nodes (roles and schedule
 /// narrowed, nodes.rs), 1..=3 of its proposers all contending for one instance, no revisits;
@@ -56,14 +59,17 @@ pub fn shapes(best: &Candidate) -> Vec<Candidate> {
 
 /// Draws every tiny shape of the best run under the seeds from `*next_seed` on (the offset
 /// from the best's own seed, advanced as seeds are used), until one is kept
-/// ([`Verdict::Fails`]), STALL_SEEDS seeds are spent ([`Verdict::Passes`]) or the budget
-/// is ([`Verdict::OutOfBudget`]). A shape whose first PRUNE_DRAWS runs all had more events
+/// ([`Verdict::Fails`]), STALL_SEEDS seeds are spent with the best run a screenful
+/// ([`Verdict::Passes`]) or the budget is ([`Verdict::OutOfBudget`]). A shape whose first PRUNE_DRAWS runs all had more events
 /// than the best, failing or not, is drawn no more ([`Prune`]): its failures would be larger.
 pub fn tiny(search: &mut Search, next_seed: &mut u64) -> Verdict {
     let shapes = shapes(&search.best.candidate);
     let mut prune = vec![Prune::default(); shapes.len()];
     let base = search.best.candidate.cfg.seed;
-    for _ in 0..STALL_SEEDS {
+    for drawn_seeds in 0.. {
+        if drawn_seeds >= STALL_SEEDS && search.best.events <= SCREENFUL_EVENTS {
+            break;
+        }
         *next_seed += 1;
         let seed = base.wrapping_add(*next_seed);
         let mut drawn = false;

@@ -28,9 +28,42 @@ pub struct Best {
     /// Its run folder, in the scratch folder.
     pub dir: PathBuf,
     pub events: u64,
-    /// Where and when the rule broke (the first violation's instance and time).
+    /// Where and when the rule broke.
+    pub at: Violated,
+}
+
+/// Where and when a run broke the rule: the first violation's instance, the time it showed,
+/// and the moments the faults in force made it: when the instance's race began, when each
+/// of the conflicting events happened, when it showed (the faults of the race may be over
+/// by the time the violation shows). Times are on the schedule's clock, from the start of
+/// the workload (a history's count from the run's start, start-up included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Violated {
     pub instance: u64,
     pub t_us: u64,
+    /// Sorted, without repeats.
+    pub moments_us: Vec<u64>,
+}
+
+impl Violated {
+    /// The first violation of `rule` in `report`, or None if the rule held.
+    pub fn in_report(report: &synod_checker::Report, rule: &str) -> Option<Violated> {
+        let broken = report.safety.iter().find(|r| r.rule == rule && !r.ok)?;
+        let start_us = report.run.workload_start_us.unwrap_or(0);
+        let on_schedule = |t_us: u64| t_us.saturating_sub(start_us);
+        Some(broken.first.as_ref().map_or(Violated::default(), |a| {
+            let race = a.trace.first().map(|e| e.t_us);
+            let mut moments_us: Vec<u64> = race
+                .into_iter()
+                .chain(a.events.iter().map(|e| e.t_us))
+                .chain([a.t_us])
+                .map(on_schedule)
+                .collect();
+            moments_us.sort_unstable();
+            moments_us.dedup();
+            Violated { instance: a.instance, t_us: on_schedule(a.t_us), moments_us }
+        }))
+    }
 }
 
 /// The search's state: the rule, the budget, the scratch folder and the best run so far.
@@ -53,7 +86,7 @@ pub struct Search {
 struct Judged {
     dir: PathBuf,
     events: u64,
-    violation: Option<(u64, u64)>,
+    violation: Option<Violated>,
 }
 
 impl Search {
@@ -72,8 +105,8 @@ impl Search {
             k += 1;
             let judged = run(scratch, k, &candidate, rule)?;
             match judged.violation {
-                Some((instance, t_us)) => {
-                    let best = Best { candidate, dir: judged.dir, events: judged.events, instance, t_us };
+                Some(at) => {
+                    let best = Best { candidate, dir: judged.dir, events: judged.events, at };
                     let (runs, accepted, errors) = (k, 0, 0);
                     return Ok(Search {
                         rule: rule.to_string(),
@@ -128,10 +161,10 @@ impl Search {
         };
         self.last_events = Some(judged.events);
         match judged.violation {
-            Some((instance, t_us)) if judged.events <= events_max => {
+            Some(at) if judged.events <= events_max => {
                 let old = std::mem::replace(
                     &mut self.best,
-                    Best { candidate, dir: judged.dir, events: judged.events, instance, t_us },
+                    Best { candidate, dir: judged.dir, events: judged.events, at },
                 );
                 let _ = std::fs::remove_dir_all(&old.dir);
                 self.accepted += 1;
@@ -167,11 +200,30 @@ fn run(scratch: &Path, k: u64, candidate: &Candidate, rule: &str) -> Result<Judg
     let outcome = crate::run::sim_once(cfg, candidate.schedule.clone(), &argv, &mut progress, false);
     let _ = std::fs::remove_file(&schedule_path);
     let outcome = outcome?;
-    let violation = outcome
-        .report
-        .safety
-        .iter()
-        .find(|r| r.rule == rule && !r.ok)
-        .map(|r| r.first.as_ref().map_or((0, 0), |a| (a.instance, a.t_us)));
+    let violation = Violated::in_report(&outcome.report, rule);
     Ok(Judged { dir: outcome.run_dir, events: outcome.report.events, violation })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two learners disagree on instance 1; the workload began at 300 ms. Invoked at 0.31 s,
+    /// learned one way at 0.32 s and the other at 0.5 s.
+    const SPLIT: &str = "{\"type\":\"run\",\"t\":0,\"nodes\":[1,2,3],\"acceptors\":[1,2,3],\"proposers\":[1,2,3],\"learners\":[1,2,3]}\n\
+         {\"type\":\"phase\",\"t\":300000,\"phase\":\"workload\"}\n\
+         {\"type\":\"invoke\",\"t\":310000,\"op\":1,\"node\":1,\"instance\":1,\"value\":\"v\"}\n\
+         {\"type\":\"invoke\",\"t\":310000,\"op\":2,\"node\":3,\"instance\":1,\"value\":\"w\"}\n\
+         {\"type\":\"learn\",\"t\":320000,\"node\":1,\"instance\":1,\"value\":\"v\"}\n\
+         {\"type\":\"learn\",\"t\":500000,\"node\":3,\"instance\":1,\"value\":\"w\"}\n\
+         {\"type\":\"end\",\"t\":600000}\n";
+
+    #[test]
+    fn a_violation_is_placed_on_the_schedules_clock_from_its_instances_first_event() {
+        let report = synod_checker::check_reader(SPLIT.as_bytes(), "h").unwrap();
+        assert_eq!(report.run.workload_start_us, Some(300_000));
+        let at = Violated::in_report(&report, "agreement").expect("agreement is broken");
+        assert_eq!(at, Violated { instance: 1, t_us: 200_000, moments_us: vec![10_000, 20_000, 200_000] });
+        assert_eq!(Violated::in_report(&report, "validity"), None, "validity holds");
+    }
 }
