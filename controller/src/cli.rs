@@ -322,7 +322,8 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_duplicate: bool,
     /// Keep dead messages in the net (messages their receiver ignores in every state it can
-    /// reach): every state is visited, not one per class of states that behave alike.
+    /// reach), and node states whose records rebuild the same core apart: every state is
+    /// visited, not one per class of states that behave alike.
     #[arg(long)]
     pub no_reduction: bool,
     /// Stop after this many unique states (the space is then not explored completely);

@@ -3,8 +3,9 @@
 //! once) visits exactly the states and transitions of the plain reference search; the
 //! reduced net (no loss step, kept copies) reaches every node state the literal net does;
 //! the count of states is the same run after run; and mutants are found at their known
-//! shortest depths, written as runs the checker judges unsafe; taking dead messages out
-//! keeps every combination of node states and ghost, and every violation at its depth.
+//! shortest depths, written as runs the checker judges unsafe; taking dead messages out, and
+//! merging node states whose records rebuild the same core, keep every combination of node
+//! states and ghost, and every violation at its depth.
 
 use std::path::PathBuf;
 use synod_controller::model::{explore, explore_with, reference, trace, Limits, Net, Reduction, Rule, Spec};
@@ -94,7 +95,7 @@ fn taking_dead_messages_out_keeps_every_combination_of_node_states_and_ghost() {
     let mut fewer = 0;
     for spec in crash_free_specs() {
         let plain = explore_with(&spec, Limits::default(), Reduction::None);
-        let reduced = explore_with(&spec, Limits::default(), Reduction::DeadMessages);
+        let reduced = explore_with(&spec, Limits::default(), Reduction::Full);
         assert!(plain.complete() && reduced.complete(), "{spec:?}");
         assert!(reduced.dead_messages && !plain.dead_messages, "{spec:?}: the analysis must finish");
         assert!(plain.combinations > 5, "{spec:?}");
@@ -119,13 +120,46 @@ fn taking_dead_messages_out_keeps_every_combination_of_node_states_and_ghost() {
     assert_eq!((reduced.states, reduced.transitions), (plain.states, plain.transitions));
 }
 
+/// Node states whose records rebuild the same core are one state: with crashes left, the
+/// default spec (two proposers, one crash) reaches the same combinations of node classes,
+/// ghost, asks and crashes at every depth with and without, in fewer states; and the mutants
+/// a crash exposes are found at the same depth, breaking the same rule.
+#[test]
+fn merging_node_states_by_what_their_records_rebuild_keeps_every_combination() {
+    let spec = Spec::default();
+    for depth in [4, 6, 8] {
+        let limits = Limits { max_depth: Some(depth), ..Limits::default() };
+        let (plain, merged) = (explore_with(&spec, limits, Reduction::None), explore(&spec, limits));
+        assert!(!merged.dead_messages, "with a crash and two ballots the analysis gives up");
+        assert!(plain.combinations > 100, "depth {depth}");
+        assert_eq!(merged.combinations, plain.combinations, "depth {depth}: only states alike may merge");
+        assert!(merged.states <= plain.states, "depth {depth}");
+        if depth == 8 {
+            assert!(
+                merged.states * 10 < plain.states * 9,
+                "{} of {}: 10% fewer",
+                merged.states,
+                plain.states
+            );
+        }
+    }
+    for bug in [Bug::VolatileAcceptor, Bug::SkipFsync, Bug::BallotReuseAfterRestart] {
+        let spec = Spec { bug: Some(bug), ..Spec::default() };
+        let plain = explore_with(&spec, Limits::default(), Reduction::None);
+        let merged = explore(&spec, Limits::default());
+        let (v, path) = merged.violation.unwrap_or_else(|| panic!("{} must be found", bug.name()));
+        let (w, plain_path) = plain.violation.expect("found without merging too");
+        assert_eq!((v.rule, path.len()), (w.rule, plain_path.len()), "{}", bug.name());
+    }
+}
+
 #[test]
 fn mutants_are_found_at_the_same_depth_with_dead_messages_taken_out() {
     let runs = std::env::temp_dir().join(format!("synod-model-dead-{}", std::process::id()));
     for bug in [Bug::LearnOnOne, Bug::AcceptLowerBallot, Bug::AcceptKeepsPromise, Bug::NonUniqueBallots] {
         let spec = Spec { bug: Some(bug), crashes: 0, max_ballots: 1, ..Spec::default() };
         let plain = explore_with(&spec, Limits::default(), Reduction::None);
-        let reduced = explore_with(&spec, Limits::default(), Reduction::DeadMessages);
+        let reduced = explore_with(&spec, Limits::default(), Reduction::Full);
         assert!(reduced.dead_messages, "{}", bug.name());
         let (v, path) = reduced.violation.unwrap_or_else(|| panic!("{} must be found", bug.name()));
         let (w, plain_path) = plain.violation.expect("found without the reduction too");

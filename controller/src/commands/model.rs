@@ -40,7 +40,7 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
         max_depth: args.max_depth,
         time: args.time.map(Duration::from_secs_f64),
     };
-    let reduction = if args.no_reduction { Reduction::None } else { Reduction::DeadMessages };
+    let reduction = if args.no_reduction { Reduction::None } else { Reduction::Full };
     let outcome = explore_with(&spec, limits, reduction);
     let run_dir = match &outcome.violation {
         Some((v, path)) => {

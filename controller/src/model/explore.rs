@@ -48,10 +48,10 @@ pub struct Outcome {
     pub core_steps: u64,
     /// Whether dead messages were taken out (asked for, and the analysis finished).
     pub dead_messages: bool,
-    /// Distinct combinations of node states (without records once no crash is left), ghost
-    /// and client asks among the states visited: what a reduction that merges only states
-    /// differing in dead messages leaves unchanged. Counted for searches of at most
-    /// [`COUNTED_STATES`] states (0 beyond).
+    /// Distinct combinations of node states (by class while crashes are left, by view
+    /// after: `World::classes`), ghost, client asks and crashes among the states visited:
+    /// what the reductions, which merge only states that behave alike, leave unchanged.
+    /// Counted for searches of at most [`COUNTED_STATES`] states (0 beyond).
     pub combinations: u64,
 }
 
@@ -96,21 +96,22 @@ const CLOCK_EVERY: usize = 256;
 pub enum Reduction {
     /// Every reachable state.
     None,
-    /// Messages their receiver ignores in every state it can still reach are taken out of the
-    /// net, in specs without crashes whose analysis finishes ([`super::dead`]).
-    DeadMessages,
+    /// Node states whose records rebuild the same core are one (`World::new`'s `by_class`),
+    /// and messages their receiver ignores in every state it can still reach are taken out
+    /// of the net, where the analysis finishes ([`super::dead`]).
+    Full,
 }
 
-/// The search with the dead-message reduction.
+/// The search with every reduction.
 pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
-    explore_with(spec, limits, Reduction::DeadMessages)
+    explore_with(spec, limits, Reduction::Full)
 }
 
 pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcome {
     let started = Instant::now();
-    let (mut world, root) = World::new(spec);
+    let (mut world, root) = World::new(spec, reduction == Reduction::Full);
     let mut liveness = match reduction {
-        Reduction::DeadMessages => Liveness::analyse(&mut world),
+        Reduction::Full => Liveness::analyse(&mut world),
         Reduction::None => None,
     };
     let dead_messages = liveness.is_some();
@@ -174,13 +175,8 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
     }
     out.elapsed = started.elapsed();
     if states.len() <= COUNTED_STATES {
-        let combinations: FastSet<_> = states
-            .iter()
-            .map(|s| {
-                let key = world.key(s);
-                (key.locals, key.ghost, key.proposed)
-            })
-            .collect();
+        let combinations: FastSet<_> =
+            states.iter().map(|s| (world.classes(s), s.ghost, s.proposed, s.crashes)).collect();
         out.combinations = combinations.len() as u64;
     }
     out.node_states = world.node_states() as u64;

@@ -13,6 +13,15 @@
 //! into [`Bytes`]) and its records, so two states with the same encoding are one. Its
 //! `view` leaves the records out: once the crash budget is spent, nothing reads them, and
 //! states that differ only there are merged (as the reference search's fingerprint does).
+//!
+//! Its `class` names the records by what they rebuild instead: the core a restart from them
+//! would have, with the writes a power cut would lose (lazy, unfsynced) as they are. Only a
+//! restart reads the records, and it folds them into a core record by record (a promise
+//! raises the promised ballot, an accept overwrites the accepted value, ...), so two lists
+//! that rebuild the same core rebuild the same one after any further appends too. With
+//! [`World::new`]'s `by_class`, states of one class are one state: an acceptor that promised
+//! ballot 1 then 2 and one that promised 2 directly are alike. The model's tests hold the
+//! searches with and without this to the same combinations of classes.
 
 use super::intern::{Bytes, Interner};
 use super::invariants::{Ghost, Violation};
@@ -80,15 +89,19 @@ pub(super) struct LocalStep {
 struct Local {
     state: NodeState,
     view: u32,
+    class: u32,
     has_timeout: bool,
 }
 
 /// One node's states and transitions.
 #[derive(Default)]
 struct NodeTable {
+    /// States of one class are one state (see the module docs).
+    by_class: bool,
     locals: Vec<Local>,
     by_encoding: FastMap<Box<[u8]>, u32>,
     views: Interner<Box<[u8]>>,
+    classes: Interner<Box<[u8]>>,
     steps: FastMap<(u32, Input), LocalStep>,
 }
 
@@ -111,13 +124,14 @@ pub struct World<'s> {
 }
 
 impl<'s> World<'s> {
-    /// The world of `spec` and its initial state.
-    pub fn new(spec: &'s Spec) -> (World<'s>, Packed) {
+    /// The world of `spec` and its initial state; with `by_class`, node states whose records
+    /// rebuild the same core are one (see the module docs).
+    pub fn new(spec: &'s Spec, by_class: bool) -> (World<'s>, Packed) {
         assert!(spec.nodes as usize <= MAX_NODES, "at most {MAX_NODES} nodes");
         assert!(spec.proposals() <= MAX_PROPOSALS, "at most {MAX_PROPOSALS} proposals");
         let mut world = World {
             spec,
-            nodes: (0..spec.nodes).map(|_| NodeTable::default()).collect(),
+            nodes: (0..spec.nodes).map(|_| NodeTable { by_class, ..NodeTable::default() }).collect(),
             msgs: Interner::default(),
             sends: Interner::default(),
             events: Interner::default(),
@@ -327,6 +341,18 @@ impl<'s> World<'s> {
         self.nodes[node as usize - 1].locals[local as usize].view
     }
 
+    /// `state`'s nodes by class while crashes are left, by view after: what a search that
+    /// merges states of one class keeps apart (the searches' tests compare these).
+    pub fn classes(&self, state: &Packed) -> [u32; MAX_NODES] {
+        let mut out = [0; MAX_NODES];
+        let crashes_left = state.crashes < self.spec.crashes;
+        for (i, table) in self.nodes.iter().enumerate() {
+            let local = &table.locals[state.locals[i] as usize];
+            out[i] = if crashes_left { local.class } else { local.view };
+        }
+        out
+    }
+
     pub(super) fn spec(&self) -> &'s Spec {
         self.spec
     }
@@ -348,19 +374,28 @@ impl<'s> World<'s> {
 
 impl NodeTable {
     /// The number of `state`, by its canonical encoding.
+    /// The encoding is the view (the core), then the class (the core a restart from the
+    /// records would have, and what a power cut would lose), then the records themselves
+    /// unless states are merged by class.
     fn intern(&mut self, state: NodeState) -> u32 {
-        let mut core = Bytes::default();
-        state.core.fingerprint(state.clock_us, &mut core);
-        let view = core.0.len();
-        (&state.records, &state.unsynced, &state.lazy).hash(&mut core);
-        if let Some(&id) = self.by_encoding.get(core.0.as_slice()) {
+        let mut bytes = Bytes::default();
+        state.core.fingerprint(state.clock_us, &mut bytes);
+        let view_len = bytes.0.len();
+        Node::new(state.core.config().clone(), &state.records).fingerprint(state.clock_us, &mut bytes);
+        (&state.unsynced, &state.lazy).hash(&mut bytes);
+        let class_len = bytes.0.len();
+        if !self.by_class {
+            state.records.hash(&mut bytes);
+        }
+        if let Some(&id) = self.by_encoding.get(bytes.0.as_slice()) {
             return id;
         }
         let id = u32::try_from(self.locals.len()).expect("fewer than 2^32 node states");
-        let view = self.views.intern(core.0[..view].into());
+        let view = self.views.intern(bytes.0[..view_len].into());
+        let class = self.classes.intern(bytes.0[..class_len].into());
         let has_timeout = state.core.next_timeout_us().is_some();
-        self.by_encoding.insert(core.0.into_boxed_slice(), id);
-        self.locals.push(Local { state, view, has_timeout });
+        self.by_encoding.insert(bytes.0.into_boxed_slice(), id);
+        self.locals.push(Local { state, view, class, has_timeout });
         id
     }
 }
