@@ -21,11 +21,19 @@
 //! Only for specs without crashes: a node restarted from its records is in none of the
 //! states explored here, and could send messages none of them sends. The search asserts
 //! the claim as it goes: every node state it meets was analysed, every message was met.
+//!
+//! Rounds are bounded: a node on its own, fed every message, answers other proposers' nacks
+//! with higher rounds without end, which no run does. In a run, a proposer's new round is
+//! one above the highest it used or saw (round 0, the fast round, aside), so the highest
+//! round in the cluster grows by at most one per ballot started, and ballots started are at
+//! most proposers x instances x `--max-ballots` without crashes. A message of a higher
+//! round is never fed to a node here; the search asserts that it meets none.
 
 use super::proposals::Proposals;
+use super::spec::Spec;
 use super::world::{Input, Packed, World, MAX_NODES};
 use synod_node::paxos::hash::FastMap;
-use synod_node::paxos::NodeId;
+use synod_node::paxos::{Msg, NodeId};
 
 /// A set of message numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,14 +63,30 @@ impl Bits {
     }
 }
 
-/// Node steps the analysis runs on the core, at most (a few seconds). On its own a node is
-/// fed every message in any order, which is more than any run does: with a second ballot
-/// per proposer, each node's retries answer the others' and rounds climb without end, so
-/// the analysis gives up. Three nodes, two proposers and one ballot need about 300,000.
-const MAX_CORE_STEPS: usize = 2_000_000;
+/// Node steps the analysis runs on the core, at most (about 10 s, 1 to 2 GB). Three nodes,
+/// two proposers and one ballot need about 300,000; three nodes, one proposer and two
+/// ballots 2,200,000; two proposers with two ballots more than 40 million, given up.
+const MAX_CORE_STEPS: usize = 4_000_000;
 
 /// A pair not yet explored.
 const FRESH: u32 = u32::MAX;
+
+/// The highest round a run of `spec` (without crashes) can reach: one per ballot started.
+fn round_bound(spec: &Spec) -> u64 {
+    u64::from(spec.proposer_ids().len() as u32) * spec.instances * u64::from(spec.max_ballots)
+}
+
+/// The highest round of any ballot `msg` carries.
+fn highest_round(msg: &Msg) -> u64 {
+    match msg {
+        Msg::Prepare(m) => m.ballot.round,
+        Msg::Promise(m) => m.ballot.round.max(m.accepted.as_ref().map_or(0, |a| a.ballot.round)),
+        Msg::Nack(m) => m.ballot.round.max(m.promised.round),
+        Msg::Accept(m) => m.ballot.round,
+        Msg::Accepted(m) => m.ballot.round,
+        Msg::Decided(_) | Msg::DecidedOk(_) | Msg::Catchup(_) => 0,
+    }
+}
 
 /// A node state with the client asks it has had (two bits an instance): what the node's
 /// future depends on. The state is named by its view (its core without its records, which
@@ -106,7 +130,11 @@ impl Graph {
             }
         }
         let (from, to) = (self.handled[at], world.msgs.len() as u32);
-        let inbox = (from..to).filter(|&m| world.msgs.get(m).to == node);
+        let bound = round_bound(spec);
+        let inbox = (from..to).filter(|&m| {
+            let env = world.msgs.get(m);
+            env.to == node && highest_round(&env.msg) <= bound
+        });
         inputs.extend(inbox.map(|m| (Input::Deliver(m), asks)));
         self.handled[at] = to;
         (local, inputs)
@@ -144,6 +172,11 @@ impl Liveness {
     /// [`MAX_CORE_STEPS`] steps to explore (the search then keeps every message: slower, as
     /// exact).
     pub fn analyse(world: &mut World) -> Option<Liveness> {
+        Self::analyse_within(world, MAX_CORE_STEPS)
+    }
+
+    /// As [`Liveness::analyse`], giving up after `max_core_steps` node steps.
+    fn analyse_within(world: &mut World, max_core_steps: usize) -> Option<Liveness> {
         let spec = world.spec();
         if spec.crashes > 0 {
             return None;
@@ -172,7 +205,7 @@ impl Liveness {
                             graph.next[at].push(n);
                         }
                     }
-                    if world.core_steps() > MAX_CORE_STEPS {
+                    if world.core_steps() > max_core_steps {
                         return None;
                     }
                     at += 1;
@@ -254,8 +287,14 @@ impl Liveness {
             at[node as usize - 1] = pair.map(|&p| &live[p as usize]);
         }
         let (mut kept, mut dead) = (Vec::new(), 0u64);
+        let bound = round_bound(spec);
         for (place, &msg) in world.net(state.net).iter().enumerate() {
             assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
+            let round = highest_round(&world.msgs.get(msg).msg);
+            assert!(
+                round <= bound,
+                "message {msg} has round {round}, above the bound {bound} of the analysis"
+            );
             if at[world.msgs.get(msg).to as usize - 1].is_some_and(|bits| bits.contains(msg)) {
                 kept.push(msg);
             } else {
@@ -263,5 +302,31 @@ impl Liveness {
             }
         }
         (kept, dead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_are_bounded_by_the_ballots_a_run_can_start() {
+        let spec = Spec { crashes: 0, ..Spec::default() };
+        assert_eq!(round_bound(&spec), 4, "2 proposers x 1 instance x 2 ballots");
+        let b = |round| synod_node::paxos::Ballot::new(round, 1);
+        let nack = Msg::Nack(synod_node::paxos::msg::Nack { instance: 1, ballot: b(1), promised: b(5) });
+        assert_eq!(highest_round(&nack), 5, "a nack carries the higher ballot it promised");
+    }
+
+    #[test]
+    fn the_analysis_gives_up_past_its_step_bound_and_finishes_within_it() {
+        let spec = Spec { crashes: 0, max_ballots: 1, nodes: 2, ..Spec::default() };
+        let (mut world, _) = World::new(&spec, true);
+        assert!(Liveness::analyse_within(&mut world, 10).is_none());
+        let (mut world, _) = World::new(&spec, true);
+        assert!(Liveness::analyse_within(&mut world, MAX_CORE_STEPS).is_some());
+        let crashes = Spec { crashes: 1, ..spec };
+        let (mut world, _) = World::new(&crashes, true);
+        assert!(Liveness::analyse(&mut world).is_none(), "a restarted node is outside the analysis");
     }
 }
