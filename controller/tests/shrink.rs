@@ -42,19 +42,8 @@ fn a_learn_on_one_run_shrinks_to_a_screenful_breaking_the_same_rule() {
     let broken: Vec<&str> =
         original.report.safety.iter().filter(|r| !r.ok).map(|r| r.rule.as_str()).collect();
     assert!(broken.contains(&"agreement"), "the mutant is caught: {broken:?}");
-    let plan =
-        ShrinkPlan { run: original.run_dir.clone(), runs_dir: runs.clone(), quiet: true, budget_s: 240.0 };
-    let shrunk = shrink(&plan).unwrap();
-
-    assert_eq!(shrunk.rule, broken[0]);
+    let shrunk = shrunk_to_a_screenful(&original, &runs, broken[0]);
     assert_eq!(shrunk.events_before, original.report.events);
-    assert!(shrunk.events_after <= 300, "{} events", shrunk.events_after);
-    assert!(
-        shrunk.events_after * 10 <= shrunk.events_before,
-        "{} of {}",
-        shrunk.events_after,
-        shrunk.events_before
-    );
     assert!(shrunk.runs > 1 && shrunk.accepted >= 1);
 
     // An ordinary run folder: the checker reads it and finds the same rule broken.
@@ -97,6 +86,31 @@ fn first_line(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&line).unwrap()
 }
 
+/// `original` shrunk (budget 240 s): it still breaks `rule`, with at most 300 events and at
+/// most a tenth of the original's (issue 19's target).
+fn shrunk_to_a_screenful(
+    original: &synod_controller::run::RunOutcome,
+    runs: &Path,
+    rule: &str,
+) -> synod_controller::shrink::Shrunk {
+    let plan = ShrinkPlan {
+        run: original.run_dir.clone(),
+        runs_dir: runs.to_path_buf(),
+        quiet: true,
+        budget_s: 240.0,
+    };
+    let shrunk = shrink(&plan).unwrap();
+    assert_eq!(shrunk.rule, rule);
+    assert!(shrunk.events_after <= 300, "{} events", shrunk.events_after);
+    assert!(
+        shrunk.events_after * 10 <= shrunk.events_before,
+        "{} of {}",
+        shrunk.events_after,
+        shrunk.events_before
+    );
+    shrunk
+}
+
 /// The shrink's scratch folder is gone, and none is left in the runs dir.
 fn assert_no_scratch_left(shrunk: &synod_controller::shrink::Shrunk, runs: &Path) {
     assert!(!shrunk.scratch.exists(), "{} is left", shrunk.scratch.display());
@@ -122,12 +136,7 @@ fn the_tiny_pass_takes_a_fixed_point_below_300_events_on_fewer_nodes() {
     let broken: Vec<&str> =
         original.report.safety.iter().filter(|r| !r.ok).map(|r| r.rule.as_str()).collect();
     assert_eq!(broken.first(), Some(&"agreement"), "{broken:?}");
-    let plan =
-        ShrinkPlan { run: original.run_dir.clone(), runs_dir: runs.clone(), quiet: true, budget_s: 240.0 };
-    let shrunk = shrink(&plan).unwrap();
-    assert_eq!(shrunk.rule, "agreement");
-    assert!(shrunk.events_after <= 300, "{} events", shrunk.events_after);
-    assert!(shrunk.events_after * 10 <= shrunk.events_before);
+    let shrunk = shrunk_to_a_screenful(&original, &runs, "agreement");
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(shrunk.dir.join("meta.json")).unwrap()).unwrap();
     assert!(meta["config"]["nodes"].as_u64().unwrap() < 5, "{}", meta["config"]);
@@ -150,12 +159,7 @@ fn a_revisit_after_a_restart_shrinks_by_bringing_the_faults_sooner() {
     cfg.tuning.bug = Some("volatile-acceptor".parse().unwrap());
     let original = simulate(cfg);
     assert!(original.report.safety.iter().any(|r| r.rule == "agreement" && !r.ok), "the mutant is caught");
-    let plan =
-        ShrinkPlan { run: original.run_dir.clone(), runs_dir: runs.clone(), quiet: true, budget_s: 240.0 };
-    let shrunk = shrink(&plan).unwrap();
-    assert_eq!(shrunk.rule, "agreement");
-    assert!(shrunk.events_after <= 300, "{} events", shrunk.events_after);
-    assert!(shrunk.events_after * 10 <= shrunk.events_before);
+    let shrunk = shrunk_to_a_screenful(&original, &runs, "agreement");
     assert_no_scratch_left(&shrunk, &runs);
     std::fs::remove_dir_all(&runs).unwrap();
 }
