@@ -111,14 +111,9 @@ pub async fn run(
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, Nodes::Processes(cluster), events, progress);
     r.disks = disks;
-    r.run_path = dir.path.clone();
-    // Start-up, the workload, the final phase; then, whatever happened, the nodes stop and
-    // the history is closed and checked.
-    let result = r.drive(shutdown).await;
-    r.stop_nodes().await;
+    let outcome = drive_and_close(r, &dir, shutdown).await;
     accept.abort();
-    r.progress.finish_run();
-    r.close_and_check(&dir, result)
+    outcome
 }
 
 /// Runs one simulated run (`synod sim`, docs/sim.md): the same run loop, net, workload,
@@ -147,12 +142,19 @@ pub async fn run_simulated(
     history.record(&run_header(None, &cfg));
     progress.start_run(cfg.time_s + cfg.final_s);
     let mut r = Runner::new(cfg, schedule, history, Nodes::simulated_world(world), events, progress);
-    r.run_path = dir.path.clone();
     r.net.carry_envelopes();
+    drive_and_close(r, &dir, shutdown).await
+}
+
+/// What a run of processes and a simulated one both do once their nodes are at hand:
+/// start-up, the workload, the final phase; then, whatever happened, the nodes stop and the
+/// history is closed and checked.
+async fn drive_and_close(mut r: Runner<'_>, dir: &RunDir, shutdown: Shutdown) -> Result<RunOutcome> {
+    r.run_path = dir.path.clone();
     let result = r.drive(shutdown).await;
     r.stop_nodes().await;
     r.progress.finish_run();
-    r.close_and_check(&dir, result)
+    r.close_and_check(dir, result)
 }
 
 /// The history's first line: membership, roles, the mutant, the whole config.
