@@ -243,10 +243,17 @@ pub fn merge(inputs: Vec<Input>, out: &Path, command_line: Vec<String>) -> Resul
     // A run a dropped copy judged worse than the counted copy did (unsafe, or not live), or
     // holds alone, counts as that copy recorded it: each run once, at its worst.
     let mut worse_in_duplicate = Vec::new();
+    // Where each run index is in `runs`: a campaign has up to millions of runs, and a retried
+    // shard's copy as many as the shard.
+    let mut place: std::collections::HashMap<u64, usize> =
+        runs.iter().enumerate().map(|(at, r)| (r.index, at)).collect();
     for input in &dropped_inputs {
         for r in &input.summary.runs {
-            match runs.iter().position(|have| have.index == r.index) {
-                None => runs.push(located(input, r, &mut runs_without_folder)),
+            match place.get(&r.index).copied() {
+                None => {
+                    place.insert(r.index, runs.len());
+                    runs.push(located(input, r, &mut runs_without_folder));
+                }
                 Some(at) if severity(r) > severity(&runs[at]) => {
                     runs_without_folder.retain(|&i| i != r.index);
                     runs[at] = located(input, r, &mut runs_without_folder);
