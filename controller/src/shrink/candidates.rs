@@ -61,7 +61,7 @@ pub fn trace_all(c: &mut Candidate) {
 /// it running the whole original again.
 pub fn cut_near(c: &Candidate, instance: u64, t_us: u64) -> Candidate {
     let mut cut = c.clone();
-    let time_s = seconds(hundredths(t_us as f64 / 1e6 + AFTER_VIOLATION_S));
+    let time_s = just_after(t_us);
     if time_s < cut.cfg.time_s {
         set_time(&mut cut, time_s);
     }
@@ -110,6 +110,12 @@ fn seconds(n: u64) -> f64 {
     n as f64 / 100.0
 }
 
+/// The workload's time that ends [`AFTER_VIOLATION_S`] after a violation at `t_us` (on the
+/// schedule's clock), in whole hundredths.
+fn just_after(t_us: u64) -> f64 {
+    seconds(hundredths(t_us as f64 / 1e6 + AFTER_VIOLATION_S))
+}
+
 /// The schedule without the actions timed after `time_s` of workload (they never happen).
 fn within(schedule: &Schedule, time_s: f64) -> Schedule {
     let end_us = (time_s * 1e6) as u64;
@@ -127,7 +133,7 @@ fn set_time(c: &mut Candidate, time_s: f64) {
 /// The workload cut just after the violation (its time is on the schedule's clock, which
 /// starts with the workload).
 fn cut_time(search: &mut Search) -> Verdict {
-    let cut = seconds(hundredths(search.best.at.t_us as f64 / 1e6 + AFTER_VIOLATION_S));
+    let cut = just_after(search.best.at.t_us);
     if cut >= search.best.candidate.cfg.time_s {
         return Verdict::Passes;
     }
@@ -202,7 +208,6 @@ fn sooner(search: &mut Search) -> Verdict {
         if search.best.candidate.schedule.timed.iter().all(|t| t.at_us == 0) {
             break;
         }
-        // The workload ends as long after the last action as before.
         let halved = |c: &mut Candidate| {
             let last_us = c.schedule.timed.iter().map(|t| t.at_us).max().unwrap_or(0);
             c.schedule.timed.iter_mut().for_each(|t| t.at_us /= 2);

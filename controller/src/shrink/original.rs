@@ -20,7 +20,8 @@ pub struct Original {
     pub events: u64,
     /// The safety rules it breaks, in the checker's order (never empty).
     pub broken: Vec<String>,
-    /// The first broken rule's first violation: its instance and times (from the run's start).
+    /// The first broken rule's first violation: its instance and times (on the schedule's
+    /// clock, when the report has the workload's start).
     pub at: Violated,
 }
 
