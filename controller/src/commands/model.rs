@@ -3,6 +3,9 @@
 
 use crate::cli::ModelArgs;
 use crate::exit::Exit;
+use crate::model::explore::literal_path;
+use crate::model::walk::{walk, WalkLimits};
+use crate::model::world::World;
 use crate::model::world::MAX_PROPOSALS;
 use crate::model::{explore_with, trace, Limits, Reduction, Spec};
 use anyhow::{Context, Result};
@@ -41,7 +44,22 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
         time: args.time.map(Duration::from_secs_f64),
     };
     let reduction = if args.no_reduction { Reduction::None } else { Reduction::Full };
-    let outcome = explore_with(&spec, limits, reduction);
+    let mut outcome = explore_with(&spec, limits, reduction);
+    let walks =
+        (outcome.violation.is_none() && outcome.bounded_by.is_some() && args.walk_time > 0.0).then(|| {
+            let limits = WalkLimits::new(Duration::from_secs_f64(args.walk_time), args.walk_len, args.seed);
+            let (mut world, root) = World::new(&spec, false);
+            let out = walk(&mut world, root, limits);
+            let found =
+                out.found.as_ref().map(|f| (f.violation.clone(), literal_path(&spec, &world, &f.path)));
+            (out, found)
+        });
+    // A walk's violation is real, but only the search's is known to be a shortest one.
+    let shortest = outcome.violation.is_some();
+    if let Some((_, Some(found))) = &walks {
+        outcome.violation = Some(found.clone());
+    }
+    let walks = walks.map(|(w, _)| w);
     let run_dir = match &outcome.violation {
         Some((v, path)) => {
             let argv: Vec<String> = std::env::args().collect();
@@ -59,6 +77,7 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             "states": outcome.states,
             "transitions": outcome.transitions,
             "depth": outcome.depth,
+            "judged_depth": outcome.judged_depth,
             "elapsed_s": outcome.elapsed.as_secs_f64(),
             "states_per_s": outcome.states_per_s().round(),
             "peak_rss_bytes": peak_rss,
@@ -66,12 +85,21 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             "node_states": outcome.node_states,
             "core_steps": outcome.core_steps,
             "dead_messages": outcome.dead_messages,
+            "walks": walks.as_ref().map(|w| json!({
+                "walks": w.walks,
+                "steps": w.steps,
+                "elapsed_s": w.elapsed.as_secs_f64(),
+                "found_at_step": w.found.as_ref().map(|f| f.walk_len),
+            })),
+            "combinations": outcome.combinations,
             "complete": outcome.complete(),
             "bounded_by": outcome.bounded_by,
             "violation": outcome.violation.as_ref().map(|(v, path)| json!({
                 "rule": v.rule.name(),
                 "detail": v.detail,
                 "steps": path.len(),
+                "found_by": if shortest { "search" } else { "walk" },
+                "shortest": shortest,
                 "run": run_dir.as_ref().map(|d| d.display().to_string()),
             })),
         });
@@ -91,9 +119,30 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             outcome.states_per_s(),
             peak_rss.map_or("?".to_string(), |b| (b >> 20).to_string()),
         );
+        if let Some(w) = &walks {
+            println!(
+                "walks: {} walks, {} steps, {:.2} s{}",
+                w.walks,
+                w.steps,
+                w.elapsed.as_secs_f64(),
+                w.found
+                    .as_ref()
+                    .map_or(String::new(), |f| format!("; one broke a rule at step {}", f.walk_len)),
+            );
+        }
         if let (Some((v, path)), Some(dir)) = (&outcome.violation, &run_dir) {
             println!("{v}");
-            println!("shortest counterexample: {} steps, run: {}", path.len(), dir.display());
+            if shortest {
+                println!("shortest counterexample: {} steps, run: {}", path.len(), dir.display());
+            } else {
+                println!(
+                    "counterexample found by a walk, shrunk to {} steps (none is {} steps or shorter: \
+                     the search judged every such path), run: {}",
+                    path.len(),
+                    outcome.judged_depth,
+                    dir.display()
+                );
+            }
         }
     }
     Ok(if outcome.violation.is_some() { Exit::Unsafe } else { Exit::Ok })

@@ -33,6 +33,10 @@ pub struct Outcome {
     pub transitions: u64,
     /// The depth of the deepest state visited.
     pub depth: u32,
+    /// Every path of at most this many steps was judged (every state less deep was
+    /// expanded): no violation is shorter than this plus one, if none was found. The whole
+    /// depth when the space was explored completely.
+    pub judged_depth: u32,
     pub elapsed: Duration,
     /// What stopped the search early (`max-states`, `max-depth`, `time`), or `None` when
     /// every reachable state was visited (or a violation ended it).
@@ -65,6 +69,7 @@ impl Outcome {
             states: 1,
             transitions: 0,
             depth: 0,
+            judged_depth: 0,
             elapsed: Duration::ZERO,
             bounded_by: None,
             violation: None,
@@ -173,6 +178,10 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
         }
         i += 1;
     }
+    // Stopped while expanding level `depth` (or at max-depth, which does not expand it):
+    // every level above it was expanded, so every path of `depth` steps was judged. Done:
+    // every path.
+    out.judged_depth = if out.bounded_by.is_some() { depth } else { out.depth };
     out.elapsed = started.elapsed();
     if states.len() <= COUNTED_STATES {
         let combinations: FastSet<_> =
@@ -200,7 +209,7 @@ fn path_to(parents: &[(u32, Move)], mut i: usize) -> Vec<Move> {
 
 /// `path` as the reference search's actions, which name a message by its place in the
 /// state's sorted net: replayed on whole states to find each place.
-fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
+pub fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
     let mut state = State::initial(spec);
     let mut actions = Vec::with_capacity(path.len());
     for &mv in path {

@@ -23,6 +23,7 @@ pub mod spec;
 pub mod state;
 pub mod step;
 pub mod trace;
+pub mod walk;
 pub mod world;
 
 pub use explore::{explore, explore_with, Limits, Outcome, Reduction};

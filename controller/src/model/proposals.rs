@@ -17,7 +17,7 @@ pub struct Proposals(u64);
 
 impl Proposals {
     fn shift(spec: &Spec, node: NodeId, instance: InstanceId) -> u32 {
-        2 * ((node as u32 - 1) * spec.instances as u32 + (instance as u32 - 1))
+        2 * ((node - 1) * spec.instances as u32 + (instance as u32 - 1))
     }
 
     /// How many times `node` was asked to propose in `instance`.
@@ -45,7 +45,7 @@ impl Proposals {
 
     /// The asks of `node` in every instance, two bits an instance from instance 1 up.
     pub fn of_node(self, spec: &Spec, node: NodeId) -> u16 {
-        if node as u32 > spec.proposers {
+        if node > spec.proposers {
             return 0;
         }
         let bits = 2 * spec.instances as u32;

@@ -224,6 +224,30 @@ impl<'s> World<'s> {
         Ok(next)
     }
 
+    /// Whether `mv` leads from `state` to another state (or breaks a rule): what
+    /// [`World::step`] would tell, without making the next net, which a walk would otherwise
+    /// make for every move it does not take.
+    pub fn changes(&mut self, state: &Packed, mv: Move) -> bool {
+        let (node, input) = match mv {
+            // An ask and a crash are counted in the state.
+            Move::Propose { .. } | Move::Crash { .. } => return true,
+            // Without duplication a delivery consumes its copy.
+            Move::Deliver { .. } if !self.spec.duplicate => return true,
+            Move::Timeout { node } => (node, Input::Timeout),
+            Move::Deliver { msg } => (self.msgs.get(msg).to, Input::Deliver(msg)),
+        };
+        let local = state.locals[node as usize - 1];
+        let step = self.local_step(node, local, input);
+        if step.next != local {
+            return true;
+        }
+        let net = self.nets.get(state.net);
+        if self.sends.get(step.sends).iter().any(|m| net.binary_search(m).is_err()) {
+            return true;
+        }
+        step.events != 0 && self.ghost_step(state.ghost, state.proposed, step.events) != Ok(state.ghost)
+    }
+
     /// Node `node` in state `local` handling `input`: remembered, or run on the core.
     pub(super) fn local_step(&mut self, node: NodeId, local: u32, input: Input) -> LocalStep {
         let i = node as usize - 1;
@@ -353,7 +377,7 @@ impl<'s> World<'s> {
         out
     }
 
-    pub(super) fn spec(&self) -> &'s Spec {
+    pub fn spec(&self) -> &'s Spec {
         self.spec
     }
 
@@ -364,6 +388,12 @@ impl<'s> World<'s> {
     /// Distinct node states met, over every node.
     pub fn node_states(&self) -> usize {
         self.nodes.iter().map(|t| t.locals.len()).sum()
+    }
+
+    /// Distinct values held: node states, messages, nets and ghosts (what a world's memory
+    /// grows with).
+    pub fn values(&self) -> usize {
+        self.node_states() + self.msgs.len() + self.nets.len() + self.ghosts.len()
     }
 
     /// Node transitions run on the core (each once).
