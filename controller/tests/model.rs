@@ -33,6 +33,7 @@ fn the_correct_core_explores_a_small_space_completely() {
     let out = explore(&small(), Limits::default());
     assert!(out.violation.is_none(), "{:?}", out.violation);
     assert!(out.complete(), "bounded by {:?}", out.bounded_by);
+    assert_eq!(out.judged_depth, out.depth, "a complete search judged every path");
     assert!(out.states > 10, "{} states: the search must go somewhere", out.states);
 }
 
@@ -79,6 +80,7 @@ fn the_state_count_is_the_same_run_after_run() {
     assert!(a.violation.is_none(), "{:?}", a.violation);
     assert_eq!((a.states, a.transitions, a.depth), (b.states, b.transitions, b.depth));
     assert_eq!(a.bounded_by, Some("max-depth"));
+    assert_eq!(a.judged_depth, 5, "every path of at most --max-depth steps is judged");
 }
 
 /// Crash-free specs where the dead-message analysis finishes: one ballot a proposal, or two

@@ -117,3 +117,47 @@ fn walks_start_fresh_worlds_past_their_bound_and_still_find_what_they_find() {
     assert_eq!(found.violation.rule, Rule::AcceptorMonotonicity);
     assert_eq!(replay(&mut world, root, &found.path).map(|(at, _)| at), Some(found.path.len()));
 }
+
+/// `synod model` as a user runs it: a search bounded at 1,000 states, then walks.
+fn synod_model(args: &[&str], runs: &std::path::Path) -> (Option<i32>, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synod"))
+        .args(["model", "--max-states", "1000", "--json", "-q", "--runs-dir"])
+        .arg(runs)
+        .args(args)
+        .output()
+        .expect("synod runs");
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code(), json)
+}
+
+#[test]
+fn the_command_reports_a_walks_violation_as_not_known_shortest() {
+    let runs = std::env::temp_dir().join(format!("synod-model-walk-cli-{}", std::process::id()));
+    // The time is no bound here: seed 3 finds it within its first thousand walks.
+    let (code, json) =
+        synod_model(&["--bug", "first-not-highest", "--seed", "3", "--walk-time", "600"], &runs);
+    assert_eq!(code, Some(1), "{json}");
+    let v = &json["violation"];
+    assert_eq!(
+        (v["rule"].as_str(), v["found_by"].as_str(), v["shortest"].as_bool()),
+        (Some("chosen-uniqueness"), Some("walk"), Some(false)),
+        "{json}"
+    );
+    assert!(v["steps"].as_u64().unwrap() > json["judged_depth"].as_u64().unwrap(), "{json}");
+    assert!(json["walks"]["walks"].as_u64().is_some_and(|w| w >= 1), "{json}");
+    let report = synod_checker::check_path(std::path::Path::new(v["run"].as_str().unwrap())).unwrap();
+    assert_eq!(report.exit_code(), 1, "the checker must judge the walk's counterexample unsafe");
+
+    // The correct protocol: walks for a second, nothing found, exit 0.
+    let (code, json) = synod_model(&["--walk-time", "1"], &runs);
+    assert_eq!(code, Some(0), "{json}");
+    assert!(
+        json["violation"].is_null() && json["walks"]["steps"].as_u64().is_some_and(|s| s > 100),
+        "{json}"
+    );
+    // With no walks asked for, none are made.
+    let (_, json) = synod_model(&["--walk-time", "0"], &runs);
+    assert!(json["walks"].is_null(), "{json}");
+    std::fs::remove_dir_all(&runs).unwrap();
+}
