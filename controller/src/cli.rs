@@ -322,10 +322,15 @@ pub struct ModelArgs {
     #[arg(long)]
     pub no_duplicate: bool,
     /// Keep dead messages in the net (messages their receiver ignores in every state it can
-    /// reach), and node states whose records rebuild the same core apart: every state is
-    /// visited, not one per class of states that behave alike.
+    /// reach), node states whose records rebuild the same core apart, and states that differ
+    /// only in the names of interchangeable nodes apart: every state is visited, not one per
+    /// class of states that behave alike.
     #[arg(long)]
     pub no_reduction: bool,
+    /// Keep states that differ only in the names of interchangeable nodes (those that do
+    /// not propose) apart; the other reductions stay.
+    #[arg(long)]
+    pub no_symmetry: bool,
     /// Stop after this many unique states (the space is then not explored completely);
     /// about 200 bytes each. 0: no bound (the search may then fill the memory).
     #[arg(long, default_value_t = 10_000_000)]

@@ -97,7 +97,7 @@ fn taking_dead_messages_out_keeps_every_combination_of_node_states_and_ghost() {
     let mut fewer = 0;
     for spec in crash_free_specs() {
         let plain = explore_with(&spec, Limits::default(), Reduction::None);
-        let reduced = explore_with(&spec, Limits::default(), Reduction::Full);
+        let reduced = explore_with(&spec, Limits::default(), Reduction::NoSymmetry);
         assert!(plain.complete() && reduced.complete(), "{spec:?}");
         assert!(reduced.dead_messages && !plain.dead_messages, "{spec:?}: the analysis must finish");
         assert!(plain.combinations > 5, "{spec:?}");

@@ -43,7 +43,11 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
         max_depth: args.max_depth,
         time: args.time.map(Duration::from_secs_f64),
     };
-    let reduction = if args.no_reduction { Reduction::None } else { Reduction::Full };
+    let reduction = match (args.no_reduction, args.no_symmetry) {
+        (true, _) => Reduction::None,
+        (false, true) => Reduction::NoSymmetry,
+        (false, false) => Reduction::Full,
+    };
     let mut outcome = explore_with(&spec, limits, reduction);
     let walks =
         (outcome.violation.is_none() && outcome.bounded_by.is_some() && args.walk_time > 0.0).then(|| {
@@ -85,6 +89,8 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
             "node_states": outcome.node_states,
             "core_steps": outcome.core_steps,
             "dead_messages": outcome.dead_messages,
+            "symmetry": outcome.symmetry,
+            "unfolded_states": outcome.unfolded_states,
             "walks": walks.as_ref().map(|w| json!({
                 "walks": w.walks,
                 "steps": w.steps,

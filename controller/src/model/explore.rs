@@ -52,6 +52,11 @@ pub struct Outcome {
     pub core_steps: u64,
     /// Whether dead messages were taken out (asked for, and the analysis finished).
     pub dead_messages: bool,
+    /// Renamings of interchangeable nodes tried on each state (1: no symmetry), and the
+    /// states the visited ones stand for, each with its distinct renamings
+    /// (`super::symmetry`): what a search without symmetry would visit.
+    pub symmetry: u64,
+    pub unfolded_states: u64,
     /// Distinct combinations of node states (by class while crashes are left, by view
     /// after: `World::classes`), ghost, client asks and crashes among the states visited:
     /// what the reductions, which merge only states that behave alike, leave unchanged.
@@ -77,6 +82,8 @@ impl Outcome {
             node_states: 0,
             core_steps: 0,
             dead_messages: false,
+            symmetry: 1,
+            unfolded_states: 1,
             combinations: 0,
         }
     }
@@ -101,9 +108,14 @@ const CLOCK_EVERY: usize = 256;
 pub enum Reduction {
     /// Every reachable state.
     None,
+    /// One state of each set of renamings of interchangeable nodes ([`super::symmetry`]),
+    /// and no other reduction.
+    Symmetry,
     /// Node states whose records rebuild the same core are one (`World::new`'s `by_class`),
     /// and messages their receiver ignores in every state it can still reach are taken out
-    /// of the net, where the analysis finishes ([`super::dead`]).
+    /// of the net, where the analysis finishes ([`super::dead`]); no symmetry.
+    NoSymmetry,
+    /// All of them: symmetry, and what [`Reduction::NoSymmetry`] does.
     Full,
 }
 
@@ -114,17 +126,27 @@ pub fn explore(spec: &Spec, limits: Limits) -> Outcome {
 
 pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcome {
     let started = Instant::now();
-    let (mut world, root) = World::new(spec, reduction == Reduction::Full);
-    let mut liveness = match reduction {
-        Reduction::Full => Liveness::analyse(&mut world),
-        Reduction::None => None,
-    };
+    let merged = matches!(reduction, Reduction::Full | Reduction::NoSymmetry);
+    let (mut world, root) = World::new(spec, merged);
+    let mut liveness = if merged { Liveness::analyse(&mut world) } else { None };
     let dead_messages = liveness.is_some();
+    let symmetry = match reduction {
+        Reduction::Full | Reduction::Symmetry => world.use_symmetry(),
+        Reduction::None | Reduction::NoSymmetry => 1,
+    };
+    let (root, _, fixed) = world.canonical(&root);
     let mut states: Vec<Packed> = vec![root];
     let mut parents: Vec<(u32, Move)> = vec![(ROOT, Move::Timeout { node: 0 })];
+    // Per state, with symmetry: the renaming that made it the least of its renamings.
+    let mut renamings: Vec<u8> = vec![0];
     let mut visited: FastSet<Packed> = FastSet::default();
     visited.insert(world.key(&root));
-    let mut out = Outcome { dead_messages, ..Outcome::at_root() };
+    let mut out = Outcome {
+        dead_messages,
+        symmetry: symmetry as u64,
+        unfolded_states: (symmetry as u32 / fixed) as u64,
+        ..Outcome::at_root()
+    };
     let mut moves = Vec::new();
     // States [.., level_end) are at depth `depth` or less.
     let (mut depth, mut level_end) = (0u32, 1usize);
@@ -157,18 +179,26 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
                     next
                 }
                 Err(v) => {
-                    let mut path = path_to(&parents, i);
-                    path.push(mv);
+                    let mut path = path_to(&parents, &renamings, i);
+                    path.push((mv, 0));
+                    let moves = unrenamed(&mut world, &path);
+                    let (actions, literal) = literal_run(spec, &world, &moves);
                     out.depth = depth + 1;
-                    out.violation = Some((v, literal_path(spec, &world, &path)));
+                    // With symmetry the search's violation may name renamed nodes.
+                    out.violation = Some((literal.unwrap_or(v), actions));
                     break 'search;
                 }
             };
+            let (next, renaming, fixed) = world.canonical(&next);
             if !visited.insert(world.key(&next)) {
                 continue;
             }
             states.push(next);
             parents.push((i as u32, mv));
+            if symmetry > 1 {
+                renamings.push(renaming);
+            }
+            out.unfolded_states += (symmetry as u32 / fixed) as u64;
             out.states += 1;
             out.depth = out.depth.max(depth + 1);
             if limits.max_states.is_some_and(|m| out.states >= m) {
@@ -196,21 +226,45 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
     out
 }
 
-/// The moves from the root to state `i`.
-fn path_to(parents: &[(u32, Move)], mut i: usize) -> Vec<Move> {
+/// The moves from the root to state `i`, each with the renaming that made the state it led
+/// to the least of its renamings (0, the identity, without symmetry).
+fn path_to(parents: &[(u32, Move)], renamings: &[u8], mut i: usize) -> Vec<(Move, u8)> {
     let mut path = Vec::new();
     while parents[i].0 != ROOT {
-        path.push(parents[i].1);
+        path.push((parents[i].1, renamings.get(i).copied().unwrap_or(0)));
         i = parents[i].0 as usize;
     }
     path.reverse();
     path
 }
 
+/// `path`'s moves as they go from the initial state, not renamed: each move of the search
+/// was made from a state renamed by every renaming before it, so it is renamed back by
+/// their inverse.
+fn unrenamed(world: &mut World, path: &[(Move, u8)]) -> Vec<Move> {
+    if world.symmetry.is_none() {
+        return path.iter().map(|&(mv, _)| mv).collect();
+    }
+    let mut so_far = 0u8;
+    let mut out = Vec::with_capacity(path.len());
+    for &(mv, renaming) in path {
+        let back = world.inverse(so_far);
+        out.push(world.rename_move(mv, back));
+        so_far = world.compose(so_far, renaming);
+    }
+    out
+}
+
 /// `path` as the reference search's actions, which name a message by its place in the
 /// state's sorted net: replayed on whole states to find each place.
 pub fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
+    literal_run(spec, world, path).0
+}
+
+/// [`literal_path`], with the violation the replay of its last action finds.
+fn literal_run(spec: &Spec, world: &World, path: &[Move]) -> (Vec<Action>, Option<Violation>) {
     let mut state = State::initial(spec);
+    let mut violation = None;
     let mut actions = Vec::with_capacity(path.len());
     for &mv in path {
         let action = match mv {
@@ -224,8 +278,8 @@ pub fn literal_path(spec: &Spec, world: &World, path: &[Move]) -> Vec<Action> {
             }
         };
         // The last action breaks a rule; the ones before it do not.
-        let _ = apply(spec, &mut state, action, &mut Quiet);
+        violation = apply(spec, &mut state, action, &mut Quiet).err();
         actions.push(action);
     }
-    actions
+    (actions, violation)
 }

@@ -73,6 +73,21 @@ pub struct Ghost {
 }
 
 impl Ghost {
+    /// The ghost had every node `n` been named `map(n)` (symmetry: `super::symmetry`): the
+    /// votes and the promises by acceptor. Ballots name proposers, which stay.
+    pub fn renamed(&self, map: &dyn Fn(NodeId) -> NodeId) -> Ghost {
+        Ghost {
+            votes: self
+                .votes
+                .iter()
+                .map(|(key, voters)| (key.clone(), voters.iter().map(|&n| map(n)).collect()))
+                .collect(),
+            ballot_values: self.ballot_values.clone(),
+            high: self.high.iter().map(|(&(node, instance), &b)| ((map(node), instance), b)).collect(),
+            decided: self.decided.clone(),
+        }
+    }
+
     /// Whether [`Ghost::on_send`] looks at `msg` (the others pass it by).
     pub fn reads(msg: &Msg) -> bool {
         matches!(msg, Msg::Accept(_) | Msg::Promise(_) | Msg::Accepted(_))

@@ -22,6 +22,7 @@ pub mod reference;
 pub mod spec;
 pub mod state;
 pub mod step;
+pub mod symmetry;
 pub mod trace;
 pub mod walk;
 pub mod world;

@@ -29,6 +29,7 @@ use super::proposals::Proposals;
 use super::spec::Spec;
 use super::state::{Envelope, NodeState};
 use super::step::{crash, persist};
+use super::symmetry::Symmetry;
 use std::hash::Hash;
 use synod_node::paxos::hash::FastMap;
 use synod_node::paxos::{InstanceId, Node, NodeId, Output};
@@ -70,8 +71,8 @@ pub(super) enum Input {
 }
 
 /// What the invariants are told of one node step, in the order the core produced it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum GhostEvent {
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum GhostEvent {
     Send { from: NodeId, msg: u32 },
     Decision { node: NodeId, instance: InstanceId, value: String, ok: bool },
 }
@@ -86,8 +87,8 @@ pub(super) struct LocalStep {
     pub events: u32,
 }
 
-struct Local {
-    state: NodeState,
+pub(super) struct Local {
+    pub(super) state: NodeState,
     view: u32,
     class: u32,
     has_timeout: bool,
@@ -95,10 +96,10 @@ struct Local {
 
 /// One node's states and transitions.
 #[derive(Default)]
-struct NodeTable {
+pub(super) struct NodeTable {
     /// States of one class are one state (see the module docs).
     by_class: bool,
-    locals: Vec<Local>,
+    pub(super) locals: Vec<Local>,
     by_encoding: FastMap<Box<[u8]>, u32>,
     views: Interner<Box<[u8]>>,
     classes: Interner<Box<[u8]>>,
@@ -109,16 +110,18 @@ struct NodeTable {
 const NONE: u32 = u32::MAX;
 
 pub struct World<'s> {
-    spec: &'s Spec,
-    nodes: Vec<NodeTable>,
+    pub(super) spec: &'s Spec,
+    pub(super) nodes: Vec<NodeTable>,
     pub msgs: Interner<Envelope>,
     /// Lists of message numbers (a step's sends); number 0 is the empty list.
-    sends: Interner<Box<[u32]>>,
+    pub(super) sends: Interner<Box<[u32]>>,
     /// Lists of ghost events; number 0 is the empty list.
-    events: Interner<Box<[GhostEvent]>>,
+    pub(super) events: Interner<Box<[GhostEvent]>>,
     /// Nets: sorted message numbers, a set with duplication and a multiset without.
-    nets: Interner<Box<[u32]>>,
-    ghosts: Interner<Ghost>,
+    pub(super) nets: Interner<Box<[u32]>>,
+    pub(super) ghosts: Interner<Ghost>,
+    /// The renamings of interchangeable nodes, once [`World::use_symmetry`] turned them on.
+    pub(super) symmetry: Option<Symmetry>,
     ghost_steps: FastMap<(u32, Proposals, u32), Result<u32, Violation>>,
     net_steps: FastMap<(u32, u32, u32), u32>,
 }
@@ -139,6 +142,7 @@ impl<'s> World<'s> {
             ghosts: Interner::default(),
             ghost_steps: FastMap::default(),
             net_steps: FastMap::default(),
+            symmetry: None,
         };
         world.sends.intern(Box::new([]));
         world.events.intern(Box::new([]));
@@ -156,6 +160,13 @@ impl<'s> World<'s> {
         let net = world.nets.intern(Box::new([]));
         let ghost = world.ghosts.intern(Ghost::default());
         (world, Packed { locals, net, ghost, proposed: Proposals::default(), crashes: 0 })
+    }
+
+    /// Turns on the renamings of interchangeable nodes (`super::symmetry`) where the spec
+    /// has any; returns how many there are (1: none, the identity).
+    pub fn use_symmetry(&mut self) -> usize {
+        self.symmetry = Symmetry::of(self.spec);
+        self.symmetry.as_ref().map_or(1, Symmetry::len)
     }
 
     /// What identifies `state` in the visited set: with crashes left, every node's whole
@@ -301,6 +312,9 @@ impl<'s> World<'s> {
             events: self.events.intern(events.into_boxed_slice()),
         };
         self.nodes[i].steps.insert((local, input), step);
+        if self.symmetry.is_some() {
+            self.check_renamed_step(node, local, input, step);
+        }
         step
     }
 
@@ -407,7 +421,7 @@ impl NodeTable {
     /// The encoding is the view (the core), then the class (the core a restart from the
     /// records would have, and what a power cut would lose), then the records themselves
     /// unless states are merged by class.
-    fn intern(&mut self, state: NodeState) -> u32 {
+    pub(super) fn intern(&mut self, state: NodeState) -> u32 {
         let mut bytes = Bytes::default();
         state.core.fingerprint(state.clock_us, &mut bytes);
         let view_len = bytes.0.len();

@@ -127,6 +127,15 @@ impl Learner {
 }
 
 impl Learner {
+    /// Names every other node `n` `map(n)` (see `rename.rs`): the voters in its tallies.
+    pub(crate) fn rename(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        for tallies in self.tallies.values_mut() {
+            for voters in tallies.values_mut() {
+                *voters = voters.iter().map(|&n| map(n)).collect();
+            }
+        }
+    }
+
     /// Feeds the state to `h` in instance order (see `fingerprint.rs`).
     pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
         let learned = sorted_keys(self.learned.keys());

@@ -60,6 +60,15 @@ impl Lookups {
 }
 
 impl Lookups {
+    /// Names every other node `n` `map(n)` (see `rename.rs`): the peers waiting for values.
+    pub(crate) fn rename(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        for waiter in self.waiting.values_mut().flatten() {
+            if let Waiter::Peer(n) = waiter {
+                *n = map(*n);
+            }
+        }
+    }
+
     /// Feeds the state to `h` (ordered already; see `fingerprint.rs`).
     pub(crate) fn hash_state<H: Hasher>(&self, h: &mut H) {
         self.waiting.hash(h);

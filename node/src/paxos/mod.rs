@@ -23,6 +23,7 @@ pub mod proposer;
 pub mod ranges;
 pub mod record;
 mod record_de;
+mod rename;
 pub mod rng;
 
 pub use ballot::{Ballot, InstanceId, NodeId};
@@ -76,9 +77,8 @@ pub struct Footprint {
 impl Node {
     /// A node whose durable state is `records` (empty on first start), replayed in order.
     pub fn new(config: Config, records: &[Record]) -> Node {
-        let seed = config.tuning.seed ^ (u64::from(config.node)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut node = Node {
-            rng: Rng::new(seed),
+            rng: Self::first_rng(&config),
             acceptor: Acceptor::default(),
             proposer: Proposer::new(),
             learner: Learner::default(),
@@ -119,6 +119,11 @@ impl Node {
         // and its first snapshot would keep them all).
         node.retire_old();
         node
+    }
+
+    /// A node's random generator as it starts: seeded by the tuning's seed and its id.
+    fn first_rng(config: &Config) -> Rng {
+        Rng::new(config.tuning.seed ^ (u64::from(config.node)).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     pub fn config(&self) -> &Config {

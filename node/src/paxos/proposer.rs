@@ -454,6 +454,21 @@ fn backoff_us(config: &Config, rng: &mut Rng, attempts: u32) -> u64 {
 }
 
 impl Proposer {
+    /// Names every other node `n` `map(n)` (see `rename.rs`): the acceptors whose promises
+    /// and votes it counts, the learners it waits on.
+    pub(crate) fn rename(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        for p in self.proposals.values_mut() {
+            match &mut p.phase {
+                Phase::Preparing { promises } => promises.iter_mut().for_each(|(from, _)| *from = map(*from)),
+                Phase::Accepting { accepted, .. } => *accepted = accepted.iter().map(|&n| map(n)).collect(),
+                Phase::Backoff => {}
+            }
+        }
+        for a in self.announcements.values_mut() {
+            a.pending = a.pending.iter().map(|&n| map(n)).collect();
+        }
+    }
+
     /// Feeds the state to `h` in a fixed order, deadlines relative to `now_us` (see
     /// `fingerprint.rs`).
     pub(crate) fn hash_state<H: Hasher>(&self, now_us: u64, h: &mut H) {

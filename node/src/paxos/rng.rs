@@ -1,7 +1,7 @@
 //! A small seeded generator (SplitMix64). The core never reads OS randomness: every random
 //! choice (backoff jitter) comes from here, so a seed reproduces a node's choices exactly.
 
-#[derive(Debug, Clone, Hash)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct Rng {
     state: u64,
 }
