@@ -189,6 +189,11 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
                     break 'search;
                 }
             };
+            // The visited set holds least renamings only: a successor found there is one
+            // already, with no renaming to try.
+            if symmetry > 1 && visited.contains(&world.key(&next)) {
+                continue;
+            }
             let (next, renaming, fixed) = world.canonical(&next);
             if !visited.insert(world.key(&next)) {
                 continue;

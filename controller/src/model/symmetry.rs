@@ -52,10 +52,7 @@ impl Symmetry {
         if free.len() < 2 || free.len() > MAX_SYMMETRIC {
             return None;
         }
-        let mut identity: Perm = [0; MAX_NODES + 1];
-        for n in 0..=MAX_NODES {
-            identity[n] = n as NodeId;
-        }
+        let identity: Perm = std::array::from_fn(|n| n as NodeId);
         let mut perms = Vec::new();
         permutations(&free, &mut free.clone(), 0, identity, &mut perms);
         assert_eq!(perms[0], identity, "the identity comes first");
@@ -81,7 +78,7 @@ impl Symmetry {
     }
 
     /// How many renamings there are (the size of the group, the identity included).
-    pub fn len(&self) -> usize {
+    pub fn size(&self) -> usize {
         self.perms.len()
     }
 
@@ -196,31 +193,44 @@ impl World<'_> {
     }
 
     /// The least renaming of `state` (by its key: see [`World::key`]; nodes first, then the
-    /// net, then the ghost), the renaming that makes it, and how many renamings leave
-    /// `state`'s key as it is (so `state` stands for the group's size divided by that many
-    /// states). Without symmetry: `state` itself.
+    /// messages of the net, then the ghost), the renaming that makes it, and how many
+    /// renamings leave `state`'s key as it is (so `state` stands for the group's size
+    /// divided by that many states). Without symmetry: `state` itself.
     ///
-    /// A renamed net is a new net to make and remember, so it is made only for a renaming
-    /// whose nodes tie with the least so far or beat them.
+    /// Nets are compared by their messages, not by their number: a renamed net is then
+    /// made and remembered only for the renaming that wins, and only the renamings whose
+    /// nodes tie with the least so far, or beat them, are renamed further than their nodes.
     pub fn canonical(&mut self, state: &Packed) -> (Packed, u8, u32) {
-        let Some(count) = self.symmetry.as_ref().map(Symmetry::len) else {
+        let Some(count) = self.symmetry.as_ref().map(Symmetry::size) else {
             return (*state, 0, 1);
         };
         let own = self.key(state);
-        let (mut best, mut best_key, mut best_k, mut fixed) = (*state, own, 0u8, 1u32);
+        let own_net: Vec<u32> = self.nets.get(state.net).to_vec();
+        let (mut best, mut best_key, mut best_net, mut best_k, mut fixed) =
+            (*state, own, own_net.clone(), 0u8, 1u32);
+        let mut net = Vec::with_capacity(own_net.len());
         for k in 1..count as u8 {
             let mut renamed = self.renamed_locals(state, k);
             let nodes = self.key(&renamed).locals;
             if nodes > best_key.locals && nodes != own.locals {
                 continue;
             }
-            renamed.net = self.rename_net(state.net, k);
-            renamed.ghost = self.rename_ghost(state.ghost, k);
-            let key = self.key(&renamed);
-            fixed += u32::from(key == own);
-            if order(&key) < order(&best_key) {
-                (best, best_key, best_k) = (renamed, key, k);
+            net.clear();
+            for &msg in &own_net {
+                net.push(self.rename_msg(msg, k));
             }
+            net.sort_unstable();
+            renamed.ghost = self.rename_ghost(state.ghost, k);
+            let ghost = self.key(&renamed).ghost;
+            fixed += u32::from(nodes == own.locals && net == own_net && ghost == own.ghost);
+            if (nodes, &net, ghost) < (best_key.locals, &best_net, best_key.ghost) {
+                (best, best_k) = (renamed, k);
+                (best_key.locals, best_key.ghost) = (nodes, ghost);
+                std::mem::swap(&mut best_net, &mut net);
+            }
+        }
+        if best_k != 0 {
+            best.net = self.nets.intern(best_net.into_boxed_slice());
         }
         (best, best_k, fixed)
     }
@@ -295,9 +305,4 @@ impl World<'_> {
              {renamed_input:?} on its renaming {renamed_local} do not do the same"
         );
     }
-}
-
-/// A key's order for picking the least renaming: the nodes, the net, the ghost.
-fn order(key: &Packed) -> ([u32; MAX_NODES], u32, u32) {
-    (key.locals, key.net, key.ghost)
 }

@@ -166,7 +166,7 @@ impl<'s> World<'s> {
     /// has any; returns how many there are (1: none, the identity).
     pub fn use_symmetry(&mut self) -> usize {
         self.symmetry = Symmetry::of(self.spec);
-        self.symmetry.as_ref().map_or(1, Symmetry::len)
+        self.symmetry.as_ref().map_or(1, Symmetry::size)
     }
 
     /// What identifies `state` in the visited set: with crashes left, every node's whole
