@@ -9,9 +9,11 @@
 //!
 //! Parts, one concern each: [`spec`] (the bounded configuration), [`state`] (nodes, durable
 //! records, the net, the ghost history the invariants read), [`step`] (the transitions),
-//! [`invariants`] (the safety rules, judged on every step), [`explore`] (the search, with
-//! parent pointers for the shortest counterexample) and [`trace`] (a counterexample as an
-//! ordinary run folder that `synod check` judges).
+//! [`invariants`] (the safety rules, judged on every step), [`world`] (the search's tables:
+//! each node step run once), [`explore`] (the search, with parent pointers for the shortest
+//! counterexample), its reductions [`dead`] (dead messages) and [`symmetry`] (interchangeable
+//! nodes), [`walk`] (random walks where a bound stopped the search) and [`trace`] (a
+//! counterexample as an ordinary run folder that `synod check` judges).
 
 pub mod dead;
 pub mod explore;
