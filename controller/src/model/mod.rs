@@ -21,6 +21,7 @@ pub mod intern;
 pub mod invariants;
 pub mod proposals;
 pub mod reference;
+pub mod renamings;
 pub mod spec;
 pub mod state;
 pub mod step;

@@ -3,6 +3,9 @@
 
 use synod_node::paxos::{Bug, Config, NodeId, Tuning};
 
+/// Nodes a packed state holds at most (`synod model --nodes`).
+pub const MAX_NODES: usize = 9;
+
 #[derive(Debug, Clone)]
 pub struct Spec {
     /// Nodes 1..=nodes, each an acceptor and a learner.

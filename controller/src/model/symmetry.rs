@@ -18,93 +18,10 @@
 //! fails the check (a panic that names the step), rather than hiding a state.
 
 use super::invariants::Ghost;
-use super::spec::Spec;
+use super::renamings::{Perm, Symmetry};
 use super::state::{Envelope, NodeState};
 use super::world::{GhostEvent, Input, LocalStep, Move, Packed, World, MAX_NODES};
-use synod_node::paxos::hash::FastMap;
 use synod_node::paxos::NodeId;
-
-/// Interchangeable nodes at most: every permutation of them is tried on every new state
-/// (5! = 120 of them). With more, the search runs without symmetry.
-pub const MAX_SYMMETRIC: usize = 5;
-
-/// A renaming of the nodes: node `n` is named `perm[n]` (index 0 unused).
-pub type Perm = [NodeId; MAX_NODES + 1];
-
-/// The renamings of a spec and what they make of each value, computed once.
-pub struct Symmetry {
-    /// Every permutation of the interchangeable nodes, the identity first.
-    perms: Vec<Perm>,
-    /// Per node (by index): the renaming that swaps it with the next interchangeable node,
-    /// for the check; `None` for a proposer.
-    swaps: Vec<Option<u8>>,
-    locals: FastMap<(NodeId, u32, u8), u32>,
-    msgs: FastMap<(u32, u8), u32>,
-    nets: FastMap<(u32, u8), u32>,
-    ghosts: FastMap<(u32, u8), u32>,
-}
-
-impl Symmetry {
-    /// The renamings of `spec`'s nodes that do not propose, or `None` when fewer than two
-    /// (or more than [`MAX_SYMMETRIC`]) are interchangeable.
-    pub fn of(spec: &Spec) -> Option<Symmetry> {
-        let free: Vec<NodeId> = spec.node_ids().into_iter().filter(|&n| n > spec.proposers).collect();
-        if free.len() < 2 || free.len() > MAX_SYMMETRIC {
-            return None;
-        }
-        let identity: Perm = std::array::from_fn(|n| n as NodeId);
-        let mut perms = Vec::new();
-        permutations(&free, &mut free.clone(), 0, identity, &mut perms);
-        assert_eq!(perms[0], identity, "the identity comes first");
-        let swaps = spec
-            .node_ids()
-            .into_iter()
-            .map(|n| {
-                let at = free.iter().position(|&f| f == n)?;
-                let other = free[(at + 1) % free.len()];
-                let mut swap = identity;
-                (swap[n as usize], swap[other as usize]) = (other, n);
-                perms.iter().position(|p| *p == swap).map(|k| k as u8)
-            })
-            .collect();
-        Some(Symmetry {
-            perms,
-            swaps,
-            locals: FastMap::default(),
-            msgs: FastMap::default(),
-            nets: FastMap::default(),
-            ghosts: FastMap::default(),
-        })
-    }
-
-    /// How many renamings there are (the size of the group, the identity included).
-    pub fn size(&self) -> usize {
-        self.perms.len()
-    }
-
-    /// The number of `perm`.
-    fn index(&self, perm: &Perm) -> u8 {
-        self.perms.iter().position(|p| p == perm).expect("a renaming of the group") as u8
-    }
-}
-
-/// Every arrangement of `free` (the nodes at `free`'s places get `names`' order), from
-/// place `at` on, into `out`; the identity first.
-fn permutations(free: &[NodeId], names: &mut Vec<NodeId>, at: usize, identity: Perm, out: &mut Vec<Perm>) {
-    if at == names.len() {
-        let mut perm = identity;
-        for (&n, &name) in free.iter().zip(names.iter()) {
-            perm[n as usize] = name;
-        }
-        out.push(perm);
-        return;
-    }
-    for i in at..names.len() {
-        names.swap(at, i);
-        permutations(free, names, at + 1, identity, out);
-        names.swap(at, i);
-    }
-}
 
 impl World<'_> {
     fn perm(&self, k: u8) -> Perm {
@@ -150,18 +67,6 @@ impl World<'_> {
         id
     }
 
-    fn rename_net(&mut self, net: u32, k: u8) -> u32 {
-        if let Some(&known) = self.symmetry.as_ref().unwrap().nets.get(&(net, k)) {
-            return known;
-        }
-        let msgs = self.nets.get(net).to_vec();
-        let mut renamed: Vec<u32> = msgs.into_iter().map(|m| self.rename_msg(m, k)).collect();
-        renamed.sort_unstable();
-        let id = self.nets.intern(renamed.into_boxed_slice());
-        self.symmetry.as_mut().unwrap().nets.insert((net, k), id);
-        id
-    }
-
     fn rename_ghost(&mut self, ghost: u32, k: u8) -> u32 {
         if let Some(&known) = self.symmetry.as_ref().unwrap().ghosts.get(&(ghost, k)) {
             return known;
@@ -181,14 +86,6 @@ impl World<'_> {
             let to = perm[node as usize];
             out.locals[to as usize - 1] = self.rename_local(node, state.locals[node as usize - 1], k);
         }
-        out
-    }
-
-    /// `state` renamed by renaming `k`.
-    pub fn renamed(&mut self, state: &Packed, k: u8) -> Packed {
-        let mut out = self.renamed_locals(state, k);
-        out.net = self.rename_net(state.net, k);
-        out.ghost = self.rename_ghost(state.ghost, k);
         out
     }
 

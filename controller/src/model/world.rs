@@ -26,16 +26,15 @@
 use super::intern::{Bytes, Interner};
 use super::invariants::{Ghost, Violation};
 use super::proposals::Proposals;
+use super::renamings::Symmetry;
 use super::spec::Spec;
+pub use super::spec::MAX_NODES;
 use super::state::{Envelope, NodeState};
 use super::step::{crash, persist};
-use super::symmetry::Symmetry;
 use std::hash::Hash;
 use synod_node::paxos::hash::FastMap;
 use synod_node::paxos::{InstanceId, Node, NodeId, Output};
 
-/// Nodes a packed state holds at most (`synod model --nodes`).
-pub const MAX_NODES: usize = 9;
 /// Client proposals a packed state tracks at most (proposers times instances): two bits each.
 pub const MAX_PROPOSALS: usize = 32;
 
