@@ -162,6 +162,9 @@ pub struct Liveness {
     nodes: Vec<(FastMap<Pair, u32>, Vec<Bits>)>,
     /// Messages the analysis met (numbered below this).
     msgs: u32,
+    /// The receiver of each of them, packed: the filter reads one per message in flight
+    /// on every transition, and a whole envelope is many times larger.
+    to: Vec<u8>,
     /// Those of them above the round bound: sent by a node state analysed, fed to none. The
     /// search must meet none of them.
     over_bound: Bits,
@@ -225,7 +228,8 @@ impl Liveness {
         for m in (0..msgs as u32).filter(|&m| highest_round(&world.msgs.get(m).msg) > bound) {
             over_bound.insert(m);
         }
-        Some(Liveness { nodes, msgs: msgs as u32, over_bound, dead_steps: FastMap::default() })
+        let to = (0..msgs as u32).map(|m| world.msgs.get(m).to as u8).collect();
+        Some(Liveness { nodes, msgs: msgs as u32, to, over_bound, dead_steps: FastMap::default() })
     }
 
     /// What each pair does something on, then what any pair it leads to does something on,
@@ -266,15 +270,18 @@ impl Liveness {
 
     /// `state`'s net without the messages dead at their receivers' states.
     pub fn without_dead(&mut self, world: &mut World, state: &Packed) -> u32 {
-        let (kept, dead) = self.live_in(world, state);
+        let at = self.pairs_of(world, state);
+        let net = world.net(state.net);
+        let dead = self.dead_in(&at, net);
         if dead == 0 {
             return state.net;
         }
         // A net of more than 64 messages has no mask of its own to remember it by.
-        let small = world.net(state.net).len() <= 64;
+        let small = net.len() <= 64;
         if let Some(&known) = self.dead_steps.get(&(state.net, dead)).filter(|_| small) {
             return known;
         }
+        let kept: Vec<u32> = net.iter().copied().filter(|&m| self.is_live(&at, m)).collect();
         let next = world.intern_net(kept.into_boxed_slice());
         if small {
             self.dead_steps.insert((state.net, dead), next);
@@ -282,8 +289,8 @@ impl Liveness {
         next
     }
 
-    /// The live messages of `state`'s net, and the places of the dead ones as a mask.
-    fn live_in(&self, world: &World, state: &Packed) -> (Vec<u32>, u64) {
+    /// Each node's live messages in `state` (by its view and client asks).
+    fn pairs_of<'a>(&'a self, world: &World, state: &Packed) -> [Option<&'a Bits>; MAX_NODES] {
         let spec = world.spec();
         let mut at: [Option<&Bits>; MAX_NODES] = [None; MAX_NODES];
         for node in spec.node_ids() {
@@ -294,17 +301,25 @@ impl Liveness {
             assert!(pair.is_some(), "n{node}'s state {view} (asks {asks}) escaped the liveness analysis");
             at[node as usize - 1] = pair.map(|&p| &live[p as usize]);
         }
-        let (mut kept, mut dead) = (Vec::new(), 0u64);
-        for (place, &msg) in world.net(state.net).iter().enumerate() {
-            assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
-            assert!(!self.over_bound.contains(msg), "message {msg} has a round above the analysis's bound");
-            if at[world.msgs.get(msg).to as usize - 1].is_some_and(|bits| bits.contains(msg)) {
-                kept.push(msg);
-            } else {
+        at
+    }
+
+    /// Whether `msg` may still do something at its receiver.
+    fn is_live(&self, at: &[Option<&Bits>; MAX_NODES], msg: u32) -> bool {
+        assert!(msg < self.msgs, "message {msg} escaped the liveness analysis");
+        assert!(!self.over_bound.contains(msg), "message {msg} has a round above the analysis's bound");
+        at[self.to[msg as usize] as usize - 1].is_some_and(|bits| bits.contains(msg))
+    }
+
+    /// The places in `net` of its dead messages, as a mask (places past 63 share bit 63).
+    fn dead_in(&self, at: &[Option<&Bits>; MAX_NODES], net: &[u32]) -> u64 {
+        let mut dead = 0u64;
+        for (place, &msg) in net.iter().enumerate() {
+            if !self.is_live(at, msg) {
                 dead |= 1 << place.min(63);
             }
         }
-        (kept, dead)
+        dead
     }
 }
 

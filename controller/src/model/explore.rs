@@ -173,7 +173,12 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
             out.transitions += 1;
             let next = match world.step(&state, mv) {
                 Ok(mut next) => {
-                    if let Some(liveness) = &mut liveness {
+                    // A step that changed no node, no ask and no net leaves every message
+                    // as live as it was: `state`'s net holds no dead one.
+                    let changed = next.locals != state.locals
+                        || next.net != state.net
+                        || next.proposed != state.proposed;
+                    if let Some(liveness) = liveness.as_mut().filter(|_| changed) {
                         next.net = liveness.without_dead(&mut world, &next);
                     }
                     next
