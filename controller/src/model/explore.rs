@@ -189,8 +189,11 @@ pub fn explore_with(spec: &Spec, limits: Limits, reduction: Reduction) -> Outcom
                     let moves = unrenamed(&mut world, &path);
                     let (actions, literal) = literal_run(spec, &world, &moves);
                     out.depth = depth + 1;
-                    // With symmetry the search's violation may name renamed nodes.
-                    out.violation = Some((literal.unwrap_or(v), actions));
+                    // With symmetry the search's violation may name renamed nodes: the
+                    // replay's names the nodes of the run written.
+                    let literal = literal.filter(|l| l.rule == v.rule);
+                    let v = literal.unwrap_or_else(|| panic!("the path replayed must break {v}"));
+                    out.violation = Some((v, actions));
                     break 'search;
                 }
             };
