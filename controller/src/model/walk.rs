@@ -131,8 +131,8 @@ fn walk_once(
 /// still breaks the same rule, until no single step and no pair of steps can be: each step
 /// of the result is needed. The last step of the result is the one that breaks it.
 ///
-/// Pairs too, because one step is often needed only by another needless one (a timeout
-/// that starts a ballot nobody else needs, and that ballot's prepare).
+/// Pairs too: a step that only another needless step needs (a timeout that starts a
+/// ballot, and a delivery of that ballot's prepare) can go only together with it.
 pub fn shrink(
     world: &mut World,
     root: Packed,
