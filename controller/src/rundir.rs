@@ -82,6 +82,13 @@ pub fn utc_stamp(t: SystemTime) -> String {
     format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// Whether the run folder's meta.json says `"simulated": true` (a `synod sim` run, which its
+/// replay writes again byte for byte). False when meta.json is missing or unreadable.
+pub fn is_simulated(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read(dir.join("meta.json")) else { return false };
+    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|meta| meta["simulated"] == true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,11 +114,4 @@ mod tests {
         assert_eq!(resolve(Path::new("latest"), &root), root.join("latest"));
         std::fs::remove_dir_all(&root).unwrap();
     }
-}
-
-/// Whether the run folder's meta.json says `"simulated": true` (a `synod sim` run, which its
-/// replay writes again byte for byte). False when meta.json is missing or unreadable.
-pub fn is_simulated(dir: &Path) -> bool {
-    let Ok(text) = std::fs::read(dir.join("meta.json")) else { return false };
-    serde_json::from_slice::<serde_json::Value>(&text).is_ok_and(|meta| meta["simulated"] == true)
 }

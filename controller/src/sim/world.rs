@@ -236,7 +236,7 @@ impl SimWorld {
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
             let Some(process) = &slot.process else { continue };
-            if slot.stopped || slot.wake_queued || !(process.has_input() || !process.late.is_empty()) {
+            if slot.stopped || slot.wake_queued || (!process.has_input() && process.late.is_empty()) {
                 continue;
             }
             let (node, pid, busy_until) = (slot.node, process.pid, process.busy_until_us);
