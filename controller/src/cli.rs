@@ -342,13 +342,17 @@ pub struct ModelArgs {
     #[arg(long, value_parser = limits::soak_seconds_flag)]
     pub time: Option<f64>,
     /// When a bound stops the search without a violation, walk the space at random for this
-    /// many seconds more (0: no walks). A violation a walk finds is real, but not known to be
-    /// a shortest one.
+    /// many seconds more (0: no walks), keeping the shortest counterexample the walks find.
+    /// A violation a walk finds is real, but not known to be a shortest one.
     #[arg(long, default_value_t = 10.0, value_parser = limits::run_seconds_flag)]
     pub walk_time: f64,
     /// Steps one walk takes at most.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub walk_len: u32,
+    /// Walks at most, within --walk-time: with it the walks, and what they find, are the
+    /// same on any machine fast enough to make them in the time.
+    #[arg(long)]
+    pub max_walks: Option<u64>,
     /// Seed of the walks.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -2,7 +2,7 @@
 //! exactly when it leads to another state; the walks find first-not-highest, deeper than the
 //! search reaches, with a path each step of which is needed, the same path for the same
 //! seed, written as a run the checker judges unsafe; a long walk starts fresh worlds and
-//! still finds what it finds.
+//! still finds what it finds; walking on after a violation keeps the shortest.
 
 use std::time::Duration;
 use synod_controller::model::explore::literal_path;
@@ -16,9 +16,14 @@ fn first_not_highest() -> Spec {
 }
 
 /// Walks of at most 64 steps from seed `seed`, at most `max_walks` of them (the time is no
-/// bound: a test's result must not hang on the machine's speed).
+/// bound: a test's result must not hang on the machine's speed), stopping at the first
+/// violation.
 fn limits(seed: u64, max_walks: u64) -> WalkLimits {
-    WalkLimits { max_walks: Some(max_walks), ..WalkLimits::new(Duration::from_secs(3600), 64, seed) }
+    WalkLimits {
+        max_walks: Some(max_walks),
+        first_only: true,
+        ..WalkLimits::new(Duration::from_secs(3600), 64, seed)
+    }
 }
 
 #[test]
@@ -83,6 +88,7 @@ fn walks_find_first_not_highest_past_the_levels_the_search_finishes() {
 
     // The same seed walks the same way: the same counterexample, move for move.
     let actions = literal_path(&spec, &world, &found.path);
+    assert_eq!(actions, found.actions);
     let (mut again, root) = World::new(&spec, false);
     let second = walk(&mut again, root, limits(0, 50_000)).found.expect("found again");
     assert_eq!(literal_path(&spec, &again, &second.path), actions);
@@ -94,6 +100,7 @@ fn walks_find_first_not_highest_past_the_levels_the_search_finishes() {
     assert_eq!(report.exit_code(), 1, "the checker must judge the walk's counterexample unsafe");
     let lines = std::fs::read_to_string(dir.join("history.jsonl")).unwrap().lines().count();
     assert!(lines <= 400, "{lines} history lines");
+
     std::fs::remove_dir_all(&runs).unwrap();
 }
 
@@ -116,6 +123,22 @@ fn walks_start_fresh_worlds_past_their_bound_and_still_find_what_they_find() {
     let found = out.found.expect("volatile-acceptor must be found");
     assert_eq!(found.violation.rule, Rule::AcceptorMonotonicity);
     assert_eq!(replay(&mut world, root, &found.path).map(|(at, _)| at), Some(found.path.len()));
+
+    // Walking on after the first violation keeps the shortest, across fresh worlds: here
+    // as short as the search's shortest (5 steps), and still a run the checker judges unsafe.
+    let (mut world, root) = World::new(&spec, false);
+    let on = walk(&mut world, root, WalkLimits { first_only: false, max_values: 2_000, ..limits(1, 300) });
+    let (walks, violations, resets) = (on.walks, on.violations, on.resets);
+    assert!(
+        walks == 300 && violations >= 2 && resets >= 1,
+        "{walks} walks, {violations} violations, {resets} resets"
+    );
+    let best = on.found.expect("volatile-acceptor must be found");
+    assert_eq!(best.actions.len(), 5, "{:?}", best.actions);
+    let runs = std::env::temp_dir().join(format!("synod-model-walk-on-{}", std::process::id()));
+    let dir = trace::write_run(&spec, &best.actions, &best.violation, &runs, &[]).unwrap();
+    assert_eq!(synod_checker::check_path(&dir).unwrap().exit_code(), 1);
+    std::fs::remove_dir_all(&runs).unwrap();
 }
 
 /// `synod model` as a user runs it: a search bounded at 1,000 states, then walks.
@@ -135,8 +158,8 @@ fn synod_model(args: &[&str], runs: &std::path::Path) -> (Option<i32>, serde_jso
 fn the_command_reports_a_walks_violation_as_not_known_shortest() {
     let runs = std::env::temp_dir().join(format!("synod-model-walk-cli-{}", std::process::id()));
     // The time is no bound here: seed 3 finds it within its first thousand walks.
-    let (code, json) =
-        synod_model(&["--bug", "first-not-highest", "--seed", "3", "--walk-time", "600"], &runs);
+    let args = ["--bug", "first-not-highest", "--seed", "3", "--walk-time", "600", "--max-walks", "1000"];
+    let (code, json) = synod_model(&args, &runs);
     assert_eq!(code, Some(1), "{json}");
     let v = &json["violation"];
     assert_eq!(
@@ -145,7 +168,8 @@ fn the_command_reports_a_walks_violation_as_not_known_shortest() {
         "{json}"
     );
     assert!(v["steps"].as_u64().unwrap() > json["judged_depth"].as_u64().unwrap(), "{json}");
-    assert!(json["walks"]["walks"].as_u64().is_some_and(|w| w >= 1), "{json}");
+    assert_eq!(json["walks"]["walks"].as_u64(), Some(1000), "{json}");
+    assert!(json["walks"]["violations"].as_u64().is_some_and(|v| v >= 1), "{json}");
     let report = synod_checker::check_path(std::path::Path::new(v["run"].as_str().unwrap())).unwrap();
     assert_eq!(report.exit_code(), 1, "the checker must judge the walk's counterexample unsafe");
 

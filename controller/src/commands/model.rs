@@ -3,7 +3,6 @@
 
 use crate::cli::ModelArgs;
 use crate::exit::Exit;
-use crate::model::explore::literal_path;
 use crate::model::walk::{walk, WalkLimits};
 use crate::model::world::World;
 use crate::model::world::MAX_PROPOSALS;
@@ -51,19 +50,18 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
     let mut outcome = explore_with(&spec, limits, reduction);
     let walks =
         (outcome.violation.is_none() && outcome.bounded_by.is_some() && args.walk_time > 0.0).then(|| {
-            let limits = WalkLimits::new(Duration::from_secs_f64(args.walk_time), args.walk_len, args.seed);
+            let limits = WalkLimits {
+                max_walks: args.max_walks,
+                ..WalkLimits::new(Duration::from_secs_f64(args.walk_time), args.walk_len, args.seed)
+            };
             let (mut world, root) = World::new(&spec, false);
-            let out = walk(&mut world, root, limits);
-            let found =
-                out.found.as_ref().map(|f| (f.violation.clone(), literal_path(&spec, &world, &f.path)));
-            (out, found)
+            walk(&mut world, root, limits)
         });
     // A walk's violation is real, but only the search's is known to be a shortest one.
     let shortest = outcome.violation.is_some();
-    if let Some((_, Some(found))) = &walks {
-        outcome.violation = Some(found.clone());
+    if let Some(found) = walks.as_ref().and_then(|w| w.found.as_ref()) {
+        outcome.violation = Some((found.violation.clone(), found.actions.clone()));
     }
-    let walks = walks.map(|(w, _)| w);
     let run_dir = match &outcome.violation {
         Some((v, path)) => {
             let argv: Vec<String> = std::env::args().collect();
@@ -95,6 +93,7 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
                 "walks": w.walks,
                 "steps": w.steps,
                 "elapsed_s": w.elapsed.as_secs_f64(),
+                "violations": w.violations,
                 "found_at_step": w.found.as_ref().map(|f| f.walk_len),
             })),
             "combinations": outcome.combinations,
