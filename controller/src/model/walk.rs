@@ -1,12 +1,13 @@
 //! Random walks, after a breadth-first search that a bound stopped: seeded runs from the
 //! initial state through the same transitions, each to a bounded length, judged at every
-//! step, and a violation found this way shrunk to a path no step of which can be left out.
+//! step; each violation found this way is shrunk to a path no step of which can be left
+//! out, and the shortest is kept.
 //!
 //! Why: a bounded breadth-first search proves that no violation is at most as deep as the
 //! levels it finished, and says nothing past them. Some violations are much deeper than any
-//! level a search can finish: first-not-highest needs 16 steps (three ballots, two of them
-//! accepted by different acceptors), and the defaults' level 13 alone holds tens of millions
-//! of states. A walk goes that deep at once. What it finds is a real path of the same
+//! level a search can finish: the shortest first-not-highest known takes 16 steps (three
+//! ballots, two of them accepted by different acceptors), and on the defaults ten million
+//! states reach only level 12. A walk goes that deep at once. What it finds is a real path of the same
 //! transitions, so it is a real violation; it is not known to be a shortest one, which is
 //! why the outcome says which levels the search did finish (docs/model.md, "Walks").
 //!
