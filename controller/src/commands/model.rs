@@ -4,8 +4,7 @@
 use crate::cli::ModelArgs;
 use crate::exit::Exit;
 use crate::model::walk::{walk, WalkLimits};
-use crate::model::world::World;
-use crate::model::world::MAX_PROPOSALS;
+use crate::model::world::{World, MAX_PROPOSALS};
 use crate::model::{explore_with, trace, Limits, Reduction, Spec};
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -130,9 +129,10 @@ pub fn model(args: ModelArgs) -> Result<Exit> {
                 w.walks,
                 w.steps,
                 w.elapsed.as_secs_f64(),
-                w.found
-                    .as_ref()
-                    .map_or(String::new(), |f| format!("; one broke a rule at step {}", f.walk_len)),
+                w.found.as_ref().map_or(String::new(), |f| format!(
+                    "; {} broke a rule, the shortest kept (its walk broke it at step {})",
+                    w.violations, f.walk_len
+                )),
             );
         }
         if let (Some((v, path)), Some(dir)) = (&outcome.violation, &run_dir) {

@@ -170,7 +170,8 @@ impl World<'_> {
         let Some(k) = self.symmetry.as_ref().and_then(|s| s.swaps[node as usize - 1]) else {
             return;
         };
-        let other = self.perm(k)[node as usize];
+        let perm = self.perm(k);
+        let other = perm[node as usize];
         let renamed_input = match input {
             Input::Deliver(msg) => Input::Deliver(self.rename_msg(msg, k)),
             input => input,
@@ -187,10 +188,10 @@ impl World<'_> {
         for event in &mut events {
             match event {
                 GhostEvent::Send { from, msg } => {
-                    *from = self.perm(k)[*from as usize];
+                    *from = perm[*from as usize];
                     *msg = self.rename_msg(*msg, k);
                 }
-                GhostEvent::Decision { node, .. } => *node = self.perm(k)[*node as usize],
+                GhostEvent::Decision { node, .. } => *node = perm[*node as usize],
             }
         }
         events.sort();
